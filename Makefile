@@ -1,0 +1,71 @@
+# pgmlops: PGXS build.
+#
+#   make                 build the library (CUDA kernels too when nvcc is found)
+#   make NVCC=           force a CPU-only build
+#   make install         install into the PostgreSQL found by pg_config
+#   make installcheck    pg_regress tests against a running server
+#   make prove_installcheck   TAP tests (t/*.pl)
+#   make unitcheck       standalone C unit tests (unit/*.c), no server needed
+
+EXTENSION = pgmlops
+EXTVERSION = 0.1.0
+
+MODULE_big = pgmlops
+SRCS = $(sort $(wildcard src/*.c src/*/*.c))
+OBJS = $(SRCS:.c=.o)
+HEADERS = $(wildcard src/*.h src/*/*.h)
+
+# The install script is assembled from one fragment per subsystem.
+INSTALL_SQL = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built = $(INSTALL_SQL)
+
+# Every sql/<name>.sql except the install script is a pg_regress test.
+REGRESS = $(filter-out $(EXTENSION)%,$(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+TAP_TESTS = 1
+
+PG_CPPFLAGS = -I$(CURDIR)/src -I$(CURDIR)/kernels
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers -Wno-cast-function-type
+
+# CUDA: compiled when nvcc is available, chosen at run time (mlops.device).
+NVCC ?= $(shell command -v nvcc 2>/dev/null || (test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc))
+ifneq ($(NVCC),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+PG_CPPFLAGS += -DUSE_CUDA
+CU_SRCS = $(sort $(wildcard kernels/*.cu))
+OBJS += $(CU_SRCS:.cu=.o)
+SHLIB_LINK += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+NVCC_FLAGS = -O3 -Xcompiler -fPIC -std=c++17 \
+	-gencode arch=compute_80,code=sm_80 \
+	-gencode arch=compute_90,code=sm_90 \
+	-gencode arch=compute_90,code=compute_90
+kernels/%.o: kernels/%.cu kernels/kernels.h kernels/common.cuh
+	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+endif
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(OBJS): $(HEADERS)
+
+$(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+EXTRA_CLEAN = $(INSTALL_SQL) unit/*.bin
+
+# Standalone C unit tests: each unit/test_<name>.c is linked with the
+# PostgreSQL-independent objects it names in its first line
+# ("// objects: src/vector/vecdist.o").
+UNIT_SRCS = $(sort $(wildcard unit/test_*.c))
+UNIT_BINS = $(UNIT_SRCS:.c=.bin)
+
+unit/%.bin: unit/%.c unit/unit.h $(OBJS)
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(PG_CPPFLAGS) -I$(includedir_server) -o $@ $< \
+		$(shell sed -n '1s|^// objects:||p' $<) -lm
+
+unitcheck: $(UNIT_BINS)
+	@status=0; for t in $(UNIT_BINS); do ./$$t || status=1; done; exit $$status
+
+.PHONY: unitcheck

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  Shims between the PostgreSQL versions pgmlops builds against.
+ *
+ * Every PG_VERSION_NUM test in the project lives here and nowhere else.
+ * The primary target is PostgreSQL 15.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGMLOPS_COMPAT_H
+#define PGMLOPS_COMPAT_H
+
+#if PG_VERSION_NUM < 150000
+#error "pgmlops requires PostgreSQL 15 or later"
+#endif
+
+/* palloc_array and friends arrived in PostgreSQL 16 */
+#ifndef palloc_array
+#define palloc_array(type, count) ((type *) palloc(sizeof(type) * (count)))
+#define palloc0_array(type, count) ((type *) palloc0(sizeof(type) * (count)))
+#define repalloc_array(pointer, type, count) ((type *) repalloc(pointer, sizeof(type) * (count)))
+#endif
+#ifndef palloc_object
+#define palloc_object(type) ((type *) palloc(sizeof(type)))
+#define palloc0_object(type) ((type *) palloc0(sizeof(type)))
+#endif
+
+/* amcanbuildparallel became an IndexAmRoutine field in PostgreSQL 17 */
+#if PG_VERSION_NUM >= 170000
+#define COMPAT_SET_AMCANBUILDPARALLEL(amroutine, value) ((amroutine)->amcanbuildparallel = (value))
+#else
+#define COMPAT_SET_AMCANBUILDPARALLEL(amroutine, value) ((void) 0)
+#endif
+
+/* generic_xlog's GenericXLogStart signature is stable from 15 on */
+
+#endif							/* PGMLOPS_COMPAT_H */
