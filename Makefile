@@ -34,8 +34,9 @@ ifneq ($(NVCC),)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 PG_CPPFLAGS += -DUSE_CUDA
 CU_SRCS = $(sort $(wildcard kernels/*.cu))
-OBJS += $(CU_SRCS:.cu=.o)
-SHLIB_LINK += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+# not in OBJS: PGXS would look for LLVM bitcode of every object in OBJS
+CU_OBJS = $(CU_SRCS:.cu=.o)
+SHLIB_LINK += $(CU_OBJS) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
 NVCC_FLAGS = -O3 -Xcompiler -fPIC -std=c++17 \
 	-gencode arch=compute_80,code=sm_80 \
 	-gencode arch=compute_90,code=sm_90 \
@@ -49,11 +50,14 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): $(HEADERS)
+ifneq ($(NVCC),)
+$(shlib): $(CU_OBJS)
+endif
 
 $(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
-EXTRA_CLEAN = $(INSTALL_SQL) unit/*.bin
+EXTRA_CLEAN = $(INSTALL_SQL) unit/*.bin kernels/*.o
 
 # Standalone C unit tests: each unit/test_<name>.c is linked with the
 # PostgreSQL-independent objects it names in its first line

@@ -26,6 +26,7 @@ SOCK=$D/sock
 export PGHOST=$SOCK PGPORT=$PORT PGUSER=$PGM_USER PGDATABASE=postgres
 
 ensure_user
+[ "$cmd" = build ] && install_deps
 case $cmd in
   build)
     if [ ! -x "$BIN/postgres" ]; then
