@@ -1,0 +1,70 @@
+# Copyright (c) pgmlops authors
+#
+# t/040_client_node.pl: run t/client/test.js, which uses the real npm
+# packages `pg` and `pgvector` unchanged, against a fresh server over its
+# unix socket.  Each "ok"/"not ok" line of the node script becomes a test.
+use strict;
+use warnings;
+
+use File::Basename qw(dirname);
+use File::Spec;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $client_dir = File::Spec->rel2abs(dirname(__FILE__) . '/client');
+my $node_bin;
+for my $cand (qw(node nodejs))
+{
+	chomp(my $path = `command -v $cand 2>/dev/null`);
+	if ($path ne '')
+	{
+		$node_bin = $path;
+		last;
+	}
+}
+plan skip_all => 'node is not installed' unless defined $node_bin;
+plan skip_all =>
+  "npm packages are not installed (run npm install in $client_dir)"
+  unless -d "$client_dir/node_modules/pg"
+  && -d "$client_dir/node_modules/pgvector";
+
+my $node = PostgreSQL::Test::Cluster->new('client');
+$node->init;
+$node->append_conf('postgresql.conf', "log_statement = none\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION pgmlops');
+
+my $user = getpwuid($<);
+my ($stdout, $stderr) = ('', '');
+my $ok = IPC::Run::run(
+	[ $node_bin, "$client_dir/test.js" ],
+	'>', \$stdout, '2>', \$stderr,
+	init => sub {
+		$ENV{PGHOST} = $node->host;
+		$ENV{PGPORT} = $node->port;
+		$ENV{PGDATABASE} = 'postgres';
+		$ENV{PGUSER} = $user;
+		delete $ENV{PGPASSWORD};
+		delete $ENV{PGSERVICE};
+	});
+
+my $checks = 0;
+for my $line (split /\n/, $stdout)
+{
+	if ($line =~ /^(not )?ok \d+ - (.*)$/)
+	{
+		ok(!defined $1, "node pgvector client: $2");
+		$checks++;
+	}
+	elsif ($line =~ /^#/)
+	{
+		diag($line);
+	}
+}
+cmp_ok($checks, '>=', 10, "the client script ran all its checks ($checks)");
+ok($ok, 'node exited with status 0') or diag("stderr:\n$stderr");
+
+$node->stop;
+done_testing();
