@@ -7,12 +7,28 @@
  * SIMD versions where the CPU has them.  No PostgreSQL runtime calls, so
  * unit/test_vecdist.c links this file alone.
  *
+ * The x86 kernels carry per-function target attributes rather than global
+ * -m flags, so this file builds for any x86 CPU and only the dispatch in
+ * VecDistSelect() decides what runs.  Three levels: "avx512" (AVX-512F,
+ * plus VPOPCNTDQ and BW for the bit kernels when present), "avx2" (AVX2 +
+ * FMA, F16C for binary16, POPCNT for bits) and "portable".  The float
+ * kernels keep several independent accumulators so the FMA latency is
+ * hidden, and finish any dimension with masked loads (never reading past
+ * the end of the arrays).  Their summation order differs from the portable
+ * loop, so results agree to rounding, not bit for bit.  Non-x86 builds,
+ * or builds with VECDIST_PORTABLE_ONLY defined, have only the portable set.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <math.h>
 #include <string.h>
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(VECDIST_PORTABLE_ONLY)
+#define VECDIST_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #include "vector/vecdist.h"
 
@@ -162,7 +178,7 @@ VecFloatToHalf(float f)
 }
 
 /*
- * Portable half-precision kernels: convert and accumulate in float
+ * Portable binary16 sum((a-b)^2), converting and accumulating in float
  */
 static float
 L2SquaredF16Portable(int dim, const half *a, const half *b)
@@ -178,6 +194,9 @@ L2SquaredF16Portable(int dim, const half *a, const half *b)
 	return sum;
 }
 
+/*
+ * Portable binary16 sum(a*b)
+ */
 static float
 InnerProductF16Portable(int dim, const half *a, const half *b)
 {
@@ -188,6 +207,9 @@ InnerProductF16Portable(int dim, const half *a, const half *b)
 	return sum;
 }
 
+/*
+ * Portable binary16 sum(|a-b|)
+ */
 static float
 L1F16Portable(int dim, const half *a, const half *b)
 {
@@ -198,6 +220,9 @@ L1F16Portable(int dim, const half *a, const half *b)
 	return sum;
 }
 
+/*
+ * Portable binary16 a.b, a.a, b.b
+ */
 static void
 CosinePartsF16Portable(int dim, const half *a, const half *b, float *ab, float *aa, float *bb)
 {
@@ -219,6 +244,9 @@ CosinePartsF16Portable(int dim, const half *a, const half *b, float *ab, float *
 	*bb = sbb;
 }
 
+/*
+ * Portable binary16 array to float array
+ */
 static void
 HalfToFloatArrayPortable(int n, const half *in, float *out)
 {
@@ -227,7 +255,17 @@ HalfToFloatArrayPortable(int n, const half *in, float *out)
 }
 
 /*
- * Portable bit kernels, eight bytes at a time
+ * Portable float array to binary16 array
+ */
+static void
+FloatToHalfArrayPortable(int n, const float *in, half *out)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = VecFloatToHalf(in[i]);
+}
+
+/*
+ * Portable popcount(a ^ b), eight bytes at a time
  */
 static uint64_t
 HammingBitsPortable(uint32_t nbytes, const unsigned char *a, const unsigned char *b)
@@ -249,6 +287,9 @@ HammingBitsPortable(uint32_t nbytes, const unsigned char *a, const unsigned char
 	return count;
 }
 
+/*
+ * Portable popcounts of a & b, a and b
+ */
 static void
 JaccardBitsPortable(uint32_t nbytes, const unsigned char *a, const unsigned char *b,
 					uint64_t *ab, uint64_t *aa, uint64_t *bb)
@@ -268,6 +309,862 @@ JaccardBitsPortable(uint32_t nbytes, const unsigned char *a, const unsigned char
 	*bb = sbb;
 }
 
+#ifdef VECDIST_X86
+
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define TARGET_AVX2_F16C __attribute__((target("avx2,fma,f16c")))
+#define TARGET_AVX512 __attribute__((target("avx512f")))
+#define TARGET_AVX512_BITS __attribute__((target("avx512f,avx512bw,avx512vpopcntdq")))
+#define TARGET_POPCNT __attribute__((target("popcnt")))
+
+/* rem (1..7) leading -1 lanes of an AVX2 load/store mask */
+static const int32_t avx2_tail_mask[16] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0
+};
+
+/*
+ * AVX2 mask selecting the first rem (1..7) of eight float lanes
+ */
+TARGET_AVX2
+static inline __m256i
+Avx2TailMask(int rem)
+{
+	return _mm256_loadu_si256((const __m256i *) (avx2_tail_mask + 8 - rem));
+}
+
+/*
+ * Sum of the eight lanes of an AVX register
+ */
+TARGET_AVX2
+static inline float
+Avx2Hsum(__m256 v)
+{
+	__m128		lo = _mm256_castps256_ps128(v);
+	__m128		hi = _mm256_extractf128_ps(v, 1);
+
+	lo = _mm_add_ps(lo, hi);
+	hi = _mm_movehl_ps(hi, lo);
+	lo = _mm_add_ps(lo, hi);
+	hi = _mm_movehdup_ps(lo);
+	lo = _mm_add_ss(lo, hi);
+	return _mm_cvtss_f32(lo);
+}
+
+/*
+ * AVX-512 mask selecting min(rem, 16) lanes
+ */
+static inline __mmask16
+Avx512Mask(int rem)
+{
+	return rem >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << rem) - 1);
+}
+
+/*
+ * AVX2 + FMA sum((a-b)^2)
+ */
+TARGET_AVX2
+static float
+L2SquaredF32Avx2(int dim, const float *a, const float *b)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		__m256		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+		__m256		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+		s2 = _mm256_fmadd_ps(d2, d2, s2);
+		s3 = _mm256_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 8 <= dim; i += 8)
+	{
+		__m256		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+
+		s0 = _mm256_fmadd_ps(d, d, s0);
+	}
+	if (i < dim)
+	{
+		__m256i		m = Avx2TailMask(dim - i);
+		__m256		d = _mm256_sub_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m));
+
+		s1 = _mm256_fmadd_ps(d, d, s1);
+	}
+	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/*
+ * AVX2 + FMA sum(a*b)
+ */
+TARGET_AVX2
+static float
+InnerProductF32Avx2(int dim, const float *a, const float *b)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+	}
+	for (; i + 8 <= dim; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+	if (i < dim)
+	{
+		__m256i		m = Avx2TailMask(dim - i);
+
+		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), s1);
+	}
+	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/*
+ * AVX2 sum(|a-b|)
+ */
+TARGET_AVX2
+static float
+L1F32Avx2(int dim, const float *a, const float *b)
+{
+	__m256		sign = _mm256_set1_ps(-0.0f);
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8))));
+		s2 = _mm256_add_ps(s2, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16))));
+		s3 = _mm256_add_ps(s3, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24))));
+	}
+	for (; i + 8 <= dim; i += 8)
+		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+	if (i < dim)
+	{
+		__m256i		m = Avx2TailMask(dim - i);
+
+		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m))));
+	}
+	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/*
+ * AVX2 + FMA a.b, a.a, b.b
+ */
+TARGET_AVX2
+static void
+CosinePartsF32Avx2(int dim, const float *a, const float *b, float *ab, float *aa, float *bb)
+{
+	__m256		ab0 = _mm256_setzero_ps();
+	__m256		ab1 = _mm256_setzero_ps();
+	__m256		aa0 = _mm256_setzero_ps();
+	__m256		aa1 = _mm256_setzero_ps();
+	__m256		bb0 = _mm256_setzero_ps();
+	__m256		bb1 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		__m256		x0 = _mm256_loadu_ps(a + i);
+		__m256		y0 = _mm256_loadu_ps(b + i);
+		__m256		x1 = _mm256_loadu_ps(a + i + 8);
+		__m256		y1 = _mm256_loadu_ps(b + i + 8);
+
+		ab0 = _mm256_fmadd_ps(x0, y0, ab0);
+		aa0 = _mm256_fmadd_ps(x0, x0, aa0);
+		bb0 = _mm256_fmadd_ps(y0, y0, bb0);
+		ab1 = _mm256_fmadd_ps(x1, y1, ab1);
+		aa1 = _mm256_fmadd_ps(x1, x1, aa1);
+		bb1 = _mm256_fmadd_ps(y1, y1, bb1);
+	}
+	if (i + 8 <= dim)
+	{
+		__m256		x = _mm256_loadu_ps(a + i);
+		__m256		y = _mm256_loadu_ps(b + i);
+
+		ab0 = _mm256_fmadd_ps(x, y, ab0);
+		aa0 = _mm256_fmadd_ps(x, x, aa0);
+		bb0 = _mm256_fmadd_ps(y, y, bb0);
+		i += 8;
+	}
+	if (i < dim)
+	{
+		__m256i		m = Avx2TailMask(dim - i);
+		__m256		x = _mm256_maskload_ps(a + i, m);
+		__m256		y = _mm256_maskload_ps(b + i, m);
+
+		ab1 = _mm256_fmadd_ps(x, y, ab1);
+		aa1 = _mm256_fmadd_ps(x, x, aa1);
+		bb1 = _mm256_fmadd_ps(y, y, bb1);
+	}
+	*ab = Avx2Hsum(_mm256_add_ps(ab0, ab1));
+	*aa = Avx2Hsum(_mm256_add_ps(aa0, aa1));
+	*bb = Avx2Hsum(_mm256_add_ps(bb0, bb1));
+}
+
+/*
+ * AVX-512 sum((a-b)^2)
+ */
+TARGET_AVX512
+static float
+L2SquaredF32Avx512(int dim, const float *a, const float *b)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 64 <= dim; i += 64)
+	{
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+		__m512		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+		__m512		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+		s2 = _mm512_fmadd_ps(d2, d2, s2);
+		s3 = _mm512_fmadd_ps(d3, d3, s3);
+	}
+	for (; i < dim; i += 16)
+	{
+		__mmask16	m = Avx512Mask(dim - i);
+		__m512		d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+
+		s0 = _mm512_fmadd_ps(d, d, s0);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/*
+ * AVX-512 sum(a*b)
+ */
+TARGET_AVX512
+static float
+InnerProductF32Avx512(int dim, const float *a, const float *b)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 64 <= dim; i += 64)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+	}
+	for (; i < dim; i += 16)
+	{
+		__mmask16	m = Avx512Mask(dim - i);
+
+		s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/*
+ * AVX-512 sum(|a-b|)
+ */
+TARGET_AVX512
+static float
+L1F32Avx512(int dim, const float *a, const float *b)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 64 <= dim; i += 64)
+	{
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i))));
+		s1 = _mm512_add_ps(s1, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16))));
+		s2 = _mm512_add_ps(s2, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32))));
+		s3 = _mm512_add_ps(s3, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48))));
+	}
+	for (; i < dim; i += 16)
+	{
+		__mmask16	m = Avx512Mask(dim - i);
+
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i))));
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/*
+ * AVX-512 a.b, a.a, b.b
+ */
+TARGET_AVX512
+static void
+CosinePartsF32Avx512(int dim, const float *a, const float *b, float *ab, float *aa, float *bb)
+{
+	__m512		ab0 = _mm512_setzero_ps();
+	__m512		ab1 = _mm512_setzero_ps();
+	__m512		aa0 = _mm512_setzero_ps();
+	__m512		aa1 = _mm512_setzero_ps();
+	__m512		bb0 = _mm512_setzero_ps();
+	__m512		bb1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		__m512		x0 = _mm512_loadu_ps(a + i);
+		__m512		y0 = _mm512_loadu_ps(b + i);
+		__m512		x1 = _mm512_loadu_ps(a + i + 16);
+		__m512		y1 = _mm512_loadu_ps(b + i + 16);
+
+		ab0 = _mm512_fmadd_ps(x0, y0, ab0);
+		aa0 = _mm512_fmadd_ps(x0, x0, aa0);
+		bb0 = _mm512_fmadd_ps(y0, y0, bb0);
+		ab1 = _mm512_fmadd_ps(x1, y1, ab1);
+		aa1 = _mm512_fmadd_ps(x1, x1, aa1);
+		bb1 = _mm512_fmadd_ps(y1, y1, bb1);
+	}
+	for (; i < dim; i += 16)
+	{
+		__mmask16	m = Avx512Mask(dim - i);
+		__m512		x = _mm512_maskz_loadu_ps(m, a + i);
+		__m512		y = _mm512_maskz_loadu_ps(m, b + i);
+
+		ab0 = _mm512_fmadd_ps(x, y, ab0);
+		aa0 = _mm512_fmadd_ps(x, x, aa0);
+		bb0 = _mm512_fmadd_ps(y, y, bb0);
+	}
+	*ab = _mm512_reduce_add_ps(_mm512_add_ps(ab0, ab1));
+	*aa = _mm512_reduce_add_ps(_mm512_add_ps(aa0, aa1));
+	*bb = _mm512_reduce_add_ps(_mm512_add_ps(bb0, bb1));
+}
+
+/*
+ * Eight binary16 values as floats (F16C)
+ */
+TARGET_AVX2_F16C
+static inline __m256
+Avx2LoadHalf(const half *p)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) p));
+}
+
+/*
+ * The first n (1..7) binary16 values as floats, zeros after them; the copy
+ * keeps the load inside the array
+ */
+TARGET_AVX2_F16C
+static inline __m256
+Avx2LoadHalfTail(const half *p, int n)
+{
+	half		buf[8] = {0};
+
+	memcpy(buf, p, n * sizeof(half));
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) buf));
+}
+
+/*
+ * Sixteen binary16 values as floats
+ */
+TARGET_AVX512
+static inline __m512
+Avx512LoadHalf(const half *p)
+{
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) p));
+}
+
+/*
+ * The first n (1..15) binary16 values as floats, zeros after them
+ */
+TARGET_AVX512
+static inline __m512
+Avx512LoadHalfTail(const half *p, int n)
+{
+	half		buf[16] = {0};
+
+	memcpy(buf, p, n * sizeof(half));
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) buf));
+}
+
+/*
+ * F16C + FMA binary16 sum((a-b)^2)
+ */
+TARGET_AVX2_F16C
+static float
+L2SquaredF16Avx2(int dim, const half *a, const half *b)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		__m256		d0 = _mm256_sub_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i));
+		__m256		d1 = _mm256_sub_ps(Avx2LoadHalf(a + i + 8), Avx2LoadHalf(b + i + 8));
+		__m256		d2 = _mm256_sub_ps(Avx2LoadHalf(a + i + 16), Avx2LoadHalf(b + i + 16));
+		__m256		d3 = _mm256_sub_ps(Avx2LoadHalf(a + i + 24), Avx2LoadHalf(b + i + 24));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+		s2 = _mm256_fmadd_ps(d2, d2, s2);
+		s3 = _mm256_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 8 <= dim; i += 8)
+	{
+		__m256		d = _mm256_sub_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i));
+
+		s0 = _mm256_fmadd_ps(d, d, s0);
+	}
+	if (i < dim)
+	{
+		__m256		d = _mm256_sub_ps(Avx2LoadHalfTail(a + i, dim - i), Avx2LoadHalfTail(b + i, dim - i));
+
+		s1 = _mm256_fmadd_ps(d, d, s1);
+	}
+	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/*
+ * F16C + FMA binary16 sum(a*b)
+ */
+TARGET_AVX2_F16C
+static float
+InnerProductF16Avx2(int dim, const half *a, const half *b)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		s2 = _mm256_setzero_ps();
+	__m256		s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		s0 = _mm256_fmadd_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i), s0);
+		s1 = _mm256_fmadd_ps(Avx2LoadHalf(a + i + 8), Avx2LoadHalf(b + i + 8), s1);
+		s2 = _mm256_fmadd_ps(Avx2LoadHalf(a + i + 16), Avx2LoadHalf(b + i + 16), s2);
+		s3 = _mm256_fmadd_ps(Avx2LoadHalf(a + i + 24), Avx2LoadHalf(b + i + 24), s3);
+	}
+	for (; i + 8 <= dim; i += 8)
+		s0 = _mm256_fmadd_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i), s0);
+	if (i < dim)
+		s1 = _mm256_fmadd_ps(Avx2LoadHalfTail(a + i, dim - i), Avx2LoadHalfTail(b + i, dim - i), s1);
+	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/*
+ * F16C binary16 sum(|a-b|)
+ */
+TARGET_AVX2_F16C
+static float
+L1F16Avx2(int dim, const half *a, const half *b)
+{
+	__m256		sign = _mm256_set1_ps(-0.0f);
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i))));
+		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(Avx2LoadHalf(a + i + 8), Avx2LoadHalf(b + i + 8))));
+	}
+	if (i + 8 <= dim)
+	{
+		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i))));
+		i += 8;
+	}
+	if (i < dim)
+		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(Avx2LoadHalfTail(a + i, dim - i), Avx2LoadHalfTail(b + i, dim - i))));
+	return Avx2Hsum(_mm256_add_ps(s0, s1));
+}
+
+/*
+ * F16C + FMA binary16 a.b, a.a, b.b
+ */
+TARGET_AVX2_F16C
+static void
+CosinePartsF16Avx2(int dim, const half *a, const half *b, float *ab, float *aa, float *bb)
+{
+	__m256		sab = _mm256_setzero_ps();
+	__m256		saa = _mm256_setzero_ps();
+	__m256		sbb = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i < dim; i += 8)
+	{
+		__m256		x;
+		__m256		y;
+
+		if (i + 8 <= dim)
+		{
+			x = Avx2LoadHalf(a + i);
+			y = Avx2LoadHalf(b + i);
+		}
+		else
+		{
+			x = Avx2LoadHalfTail(a + i, dim - i);
+			y = Avx2LoadHalfTail(b + i, dim - i);
+		}
+		sab = _mm256_fmadd_ps(x, y, sab);
+		saa = _mm256_fmadd_ps(x, x, saa);
+		sbb = _mm256_fmadd_ps(y, y, sbb);
+	}
+	*ab = Avx2Hsum(sab);
+	*aa = Avx2Hsum(saa);
+	*bb = Avx2Hsum(sbb);
+}
+
+/*
+ * AVX-512 binary16 sum((a-b)^2)
+ */
+TARGET_AVX512
+static float
+L2SquaredF16Avx512(int dim, const half *a, const half *b)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 64 <= dim; i += 64)
+	{
+		__m512		d0 = _mm512_sub_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i));
+		__m512		d1 = _mm512_sub_ps(Avx512LoadHalf(a + i + 16), Avx512LoadHalf(b + i + 16));
+		__m512		d2 = _mm512_sub_ps(Avx512LoadHalf(a + i + 32), Avx512LoadHalf(b + i + 32));
+		__m512		d3 = _mm512_sub_ps(Avx512LoadHalf(a + i + 48), Avx512LoadHalf(b + i + 48));
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+		s2 = _mm512_fmadd_ps(d2, d2, s2);
+		s3 = _mm512_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 16 <= dim; i += 16)
+	{
+		__m512		d = _mm512_sub_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i));
+
+		s0 = _mm512_fmadd_ps(d, d, s0);
+	}
+	if (i < dim)
+	{
+		__m512		d = _mm512_sub_ps(Avx512LoadHalfTail(a + i, dim - i), Avx512LoadHalfTail(b + i, dim - i));
+
+		s1 = _mm512_fmadd_ps(d, d, s1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/*
+ * AVX-512 binary16 sum(a*b)
+ */
+TARGET_AVX512
+static float
+InnerProductF16Avx512(int dim, const half *a, const half *b)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 64 <= dim; i += 64)
+	{
+		s0 = _mm512_fmadd_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i), s0);
+		s1 = _mm512_fmadd_ps(Avx512LoadHalf(a + i + 16), Avx512LoadHalf(b + i + 16), s1);
+		s2 = _mm512_fmadd_ps(Avx512LoadHalf(a + i + 32), Avx512LoadHalf(b + i + 32), s2);
+		s3 = _mm512_fmadd_ps(Avx512LoadHalf(a + i + 48), Avx512LoadHalf(b + i + 48), s3);
+	}
+	for (; i + 16 <= dim; i += 16)
+		s0 = _mm512_fmadd_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i), s0);
+	if (i < dim)
+		s1 = _mm512_fmadd_ps(Avx512LoadHalfTail(a + i, dim - i), Avx512LoadHalfTail(b + i, dim - i), s1);
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/*
+ * AVX-512 binary16 sum(|a-b|)
+ */
+TARGET_AVX512
+static float
+L1F16Avx512(int dim, const half *a, const half *b)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i))));
+		s1 = _mm512_add_ps(s1, _mm512_abs_ps(_mm512_sub_ps(Avx512LoadHalf(a + i + 16), Avx512LoadHalf(b + i + 16))));
+	}
+	if (i + 16 <= dim)
+	{
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i))));
+		i += 16;
+	}
+	if (i < dim)
+		s1 = _mm512_add_ps(s1, _mm512_abs_ps(_mm512_sub_ps(Avx512LoadHalfTail(a + i, dim - i), Avx512LoadHalfTail(b + i, dim - i))));
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+/*
+ * AVX-512 binary16 a.b, a.a, b.b
+ */
+TARGET_AVX512
+static void
+CosinePartsF16Avx512(int dim, const half *a, const half *b, float *ab, float *aa, float *bb)
+{
+	__m512		sab = _mm512_setzero_ps();
+	__m512		saa = _mm512_setzero_ps();
+	__m512		sbb = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i < dim; i += 16)
+	{
+		__m512		x;
+		__m512		y;
+
+		if (i + 16 <= dim)
+		{
+			x = Avx512LoadHalf(a + i);
+			y = Avx512LoadHalf(b + i);
+		}
+		else
+		{
+			x = Avx512LoadHalfTail(a + i, dim - i);
+			y = Avx512LoadHalfTail(b + i, dim - i);
+		}
+		sab = _mm512_fmadd_ps(x, y, sab);
+		saa = _mm512_fmadd_ps(x, x, saa);
+		sbb = _mm512_fmadd_ps(y, y, sbb);
+	}
+	*ab = _mm512_reduce_add_ps(sab);
+	*aa = _mm512_reduce_add_ps(saa);
+	*bb = _mm512_reduce_add_ps(sbb);
+}
+
+/*
+ * F16C binary16 array to float array
+ */
+TARGET_AVX2_F16C
+static void
+HalfToFloatArrayF16c(int n, const half *in, float *out)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, Avx2LoadHalf(in + i));
+	if (i < n)
+		_mm256_maskstore_ps(out + i, Avx2TailMask(n - i), Avx2LoadHalfTail(in + i, n - i));
+}
+
+/*
+ * AVX-512 binary16 array to float array
+ */
+TARGET_AVX512
+static void
+HalfToFloatArrayAvx512(int n, const half *in, float *out)
+{
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(out + i, Avx512LoadHalf(in + i));
+	if (i < n)
+		_mm512_mask_storeu_ps(out + i, Avx512Mask(n - i), Avx512LoadHalfTail(in + i, n - i));
+}
+
+/*
+ * F16C float array to binary16 array, rounding to nearest even
+ */
+TARGET_AVX2_F16C
+static void
+FloatToHalfArrayF16c(int n, const float *in, half *out)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm_storeu_si128((__m128i *) (out + i),
+						 _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+	if (i < n)
+	{
+		half		buf[8];
+		__m256		x = _mm256_maskload_ps(in + i, Avx2TailMask(n - i));
+
+		_mm_storeu_si128((__m128i *) buf, _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+		memcpy(out + i, buf, (n - i) * sizeof(half));
+	}
+}
+
+/*
+ * AVX-512 float array to binary16 array, rounding to nearest even
+ */
+TARGET_AVX512
+static void
+FloatToHalfArrayAvx512(int n, const float *in, half *out)
+{
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm256_storeu_si256((__m256i *) (out + i),
+							_mm512_cvtps_ph(_mm512_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+	if (i < n)
+	{
+		half		buf[16];
+		__m512		x = _mm512_maskz_loadu_ps(Avx512Mask(n - i), in + i);
+
+		_mm256_storeu_si256((__m256i *) buf, _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+		memcpy(out + i, buf, (n - i) * sizeof(half));
+	}
+}
+
+/*
+ * Up to eight bytes as a little word, zero-padded
+ */
+static inline uint64_t
+LoadBytes(const unsigned char *p, uint32_t n)
+{
+	uint64_t	x = 0;
+
+	memcpy(&x, p, n);
+	return x;
+}
+
+/*
+ * POPCNT popcount(a ^ b)
+ */
+TARGET_POPCNT
+static uint64_t
+HammingBitsPopcnt(uint32_t nbytes, const unsigned char *a, const unsigned char *b)
+{
+	uint64_t	c0 = 0,
+				c1 = 0,
+				c2 = 0,
+				c3 = 0;
+	uint32_t	i = 0;
+
+	for (; i + 32 <= nbytes; i += 32)
+	{
+		c0 += __builtin_popcountll(LoadBytes(a + i, 8) ^ LoadBytes(b + i, 8));
+		c1 += __builtin_popcountll(LoadBytes(a + i + 8, 8) ^ LoadBytes(b + i + 8, 8));
+		c2 += __builtin_popcountll(LoadBytes(a + i + 16, 8) ^ LoadBytes(b + i + 16, 8));
+		c3 += __builtin_popcountll(LoadBytes(a + i + 24, 8) ^ LoadBytes(b + i + 24, 8));
+	}
+	for (; i + 8 <= nbytes; i += 8)
+		c0 += __builtin_popcountll(LoadBytes(a + i, 8) ^ LoadBytes(b + i, 8));
+	if (i < nbytes)
+		c1 += __builtin_popcountll(LoadBytes(a + i, nbytes - i) ^ LoadBytes(b + i, nbytes - i));
+	return c0 + c1 + c2 + c3;
+}
+
+/*
+ * POPCNT popcounts of a & b, a and b
+ */
+TARGET_POPCNT
+static void
+JaccardBitsPopcnt(uint32_t nbytes, const unsigned char *a, const unsigned char *b,
+				  uint64_t *ab, uint64_t *aa, uint64_t *bb)
+{
+	uint64_t	sab = 0,
+				saa = 0,
+				sbb = 0;
+	uint32_t	i = 0;
+
+	while (i < nbytes)
+	{
+		uint32_t	n = nbytes - i < 8 ? nbytes - i : 8;
+		uint64_t	x = LoadBytes(a + i, n);
+		uint64_t	y = LoadBytes(b + i, n);
+
+		sab += __builtin_popcountll(x & y);
+		saa += __builtin_popcountll(x);
+		sbb += __builtin_popcountll(y);
+		i += n;
+	}
+	*ab = sab;
+	*aa = saa;
+	*bb = sbb;
+}
+
+/*
+ * AVX-512 mask selecting min(rem, 64) bytes
+ */
+static inline __mmask64
+Avx512ByteMask(uint32_t rem)
+{
+	return rem >= 64 ? ~(__mmask64) 0 : (((__mmask64) 1) << rem) - 1;
+}
+
+/*
+ * AVX-512 VPOPCNTDQ popcount(a ^ b), 64 bytes at a time
+ */
+TARGET_AVX512_BITS
+static uint64_t
+HammingBitsAvx512(uint32_t nbytes, const unsigned char *a, const unsigned char *b)
+{
+	__m512i		c0 = _mm512_setzero_si512();
+	__m512i		c1 = _mm512_setzero_si512();
+	uint32_t	i = 0;
+
+	for (; i + 128 <= nbytes; i += 128)
+	{
+		c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i))));
+		c1 = _mm512_add_epi64(c1, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(a + i + 64), _mm512_loadu_si512(b + i + 64))));
+	}
+	for (; i < nbytes; i += 64)
+	{
+		__mmask64	m = Avx512ByteMask(nbytes - i);
+
+		c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i), _mm512_maskz_loadu_epi8(m, b + i))));
+	}
+	return (uint64_t) _mm512_reduce_add_epi64(_mm512_add_epi64(c0, c1));
+}
+
+/*
+ * AVX-512 VPOPCNTDQ popcounts of a & b, a and b
+ */
+TARGET_AVX512_BITS
+static void
+JaccardBitsAvx512(uint32_t nbytes, const unsigned char *a, const unsigned char *b,
+				  uint64_t *ab, uint64_t *aa, uint64_t *bb)
+{
+	__m512i		sab = _mm512_setzero_si512();
+	__m512i		saa = _mm512_setzero_si512();
+	__m512i		sbb = _mm512_setzero_si512();
+
+	for (uint32_t i = 0; i < nbytes; i += 64)
+	{
+		__mmask64	m = Avx512ByteMask(nbytes - i);
+		__m512i		x = _mm512_maskz_loadu_epi8(m, a + i);
+		__m512i		y = _mm512_maskz_loadu_epi8(m, b + i);
+
+		sab = _mm512_add_epi64(sab, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
+		saa = _mm512_add_epi64(saa, _mm512_popcnt_epi64(x));
+		sbb = _mm512_add_epi64(sbb, _mm512_popcnt_epi64(y));
+	}
+	*ab = (uint64_t) _mm512_reduce_add_epi64(sab);
+	*aa = (uint64_t) _mm512_reduce_add_epi64(saa);
+	*bb = (uint64_t) _mm512_reduce_add_epi64(sbb);
+}
+
+#endif							/* VECDIST_X86 */
+
 VecF32DistFn VecL2SquaredF32 = L2SquaredF32Portable;
 VecF32DistFn VecInnerProductF32 = InnerProductF32Portable;
 VecF32DistFn VecL1F32 = L1F32Portable;
@@ -279,7 +1176,9 @@ void		(*VecCosinePartsF16) (int, const half *, const half *, float *, float *, f
 uint64_t	(*VecHammingBits) (uint32_t, const unsigned char *, const unsigned char *) = HammingBitsPortable;
 void		(*VecJaccardBits) (uint32_t, const unsigned char *, const unsigned char *, uint64_t *, uint64_t *, uint64_t *) = JaccardBitsPortable;
 void		(*VecHalfToFloatArray) (int, const half *, float *) = HalfToFloatArrayPortable;
+void		(*VecFloatToHalfArray) (int, const float *, half *) = FloatToHalfArrayPortable;
 
+/* set only by VecDistUsePortable() and VecDistSelect() */
 static const char *current_isa = "portable";
 
 /*
@@ -299,7 +1198,143 @@ VecDistUsePortable(void)
 	VecHammingBits = HammingBitsPortable;
 	VecJaccardBits = JaccardBitsPortable;
 	VecHalfToFloatArray = HalfToFloatArrayPortable;
+	VecFloatToHalfArray = FloatToHalfArrayPortable;
 	current_isa = "portable";
+}
+
+#ifdef VECDIST_X86
+
+/*
+ * Whether the CPU (and OS) can run the AVX2 + FMA kernels
+ */
+static bool
+CpuHasAvx2(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/*
+ * Whether the CPU (and OS) can run the AVX-512F kernels
+ */
+static bool
+CpuHasAvx512(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f");
+}
+
+/*
+ * Whether the CPU has F16C; cpuid directly, since not every compiler's
+ * __builtin_cpu_supports knows the name.  The OS side (saved YMM state)
+ * is covered by the AVX2 check that comes first.
+ */
+static bool
+CpuHasF16c(void)
+{
+	unsigned int eax,
+				ebx,
+				ecx,
+				edx;
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return false;
+	return (ecx & bit_F16C) != 0;
+}
+
+/*
+ * Point the bit kernels at the best popcount the CPU has; AVX-512 VPOPCNTDQ
+ * only when the AVX-512 level is chosen
+ */
+static void
+SelectBitKernels(bool avx512)
+{
+	if (avx512 && __builtin_cpu_supports("avx512bw") &&
+		__builtin_cpu_supports("avx512vpopcntdq"))
+	{
+		VecHammingBits = HammingBitsAvx512;
+		VecJaccardBits = JaccardBitsAvx512;
+	}
+	else if (__builtin_cpu_supports("popcnt"))
+	{
+		VecHammingBits = HammingBitsPopcnt;
+		VecJaccardBits = JaccardBitsPopcnt;
+	}
+}
+
+/*
+ * Point the kernels at the AVX2 + FMA (and F16C, POPCNT) versions
+ */
+static void
+UseAvx2(void)
+{
+	VecDistUsePortable();
+	VecL2SquaredF32 = L2SquaredF32Avx2;
+	VecInnerProductF32 = InnerProductF32Avx2;
+	VecL1F32 = L1F32Avx2;
+	VecCosinePartsF32 = CosinePartsF32Avx2;
+	if (CpuHasF16c())
+	{
+		VecL2SquaredF16 = L2SquaredF16Avx2;
+		VecInnerProductF16 = InnerProductF16Avx2;
+		VecL1F16 = L1F16Avx2;
+		VecCosinePartsF16 = CosinePartsF16Avx2;
+		VecHalfToFloatArray = HalfToFloatArrayF16c;
+		VecFloatToHalfArray = FloatToHalfArrayF16c;
+	}
+	SelectBitKernels(false);
+	current_isa = "avx2";
+}
+
+/*
+ * Point the kernels at the AVX-512 versions
+ */
+static void
+UseAvx512(void)
+{
+	VecDistUsePortable();
+	VecL2SquaredF32 = L2SquaredF32Avx512;
+	VecInnerProductF32 = InnerProductF32Avx512;
+	VecL1F32 = L1F32Avx512;
+	VecCosinePartsF32 = CosinePartsF32Avx512;
+	VecL2SquaredF16 = L2SquaredF16Avx512;
+	VecInnerProductF16 = InnerProductF16Avx512;
+	VecL1F16 = L1F16Avx512;
+	VecCosinePartsF16 = CosinePartsF16Avx512;
+	VecHalfToFloatArray = HalfToFloatArrayAvx512;
+	VecFloatToHalfArray = FloatToHalfArrayAvx512;
+	SelectBitKernels(true);
+	current_isa = "avx512";
+}
+#endif							/* VECDIST_X86 */
+
+/*
+ * Force one instruction set ("portable", "avx2" or "avx512"); false, with
+ * nothing changed, when the name is unknown or the CPU lacks it
+ */
+bool
+VecDistSelect(const char *isa)
+{
+	if (isa == NULL)
+		return false;
+	if (strcmp(isa, "portable") == 0)
+	{
+		VecDistUsePortable();
+		return true;
+	}
+#ifdef VECDIST_X86
+	if (strcmp(isa, "avx2") == 0 && CpuHasAvx2())
+	{
+		UseAvx2();
+		return true;
+	}
+	if (strcmp(isa, "avx512") == 0 && CpuHasAvx512())
+	{
+		UseAvx512();
+		return true;
+	}
+#endif
+	return false;
 }
 
 /*
@@ -308,7 +1343,8 @@ VecDistUsePortable(void)
 void
 VecDistInit(void)
 {
-	VecDistUsePortable();
+	if (!VecDistSelect("avx512") && !VecDistSelect("avx2"))
+		VecDistUsePortable();
 }
 
 /*

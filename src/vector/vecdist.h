@@ -7,13 +7,16 @@
  * without a server.  VecDistInit() probes the CPU once (AVX-512, AVX2 +
  * FMA, F16C) and points each kernel at the best implementation; before it
  * runs they point at the portable versions.  The SQL distance functions
- * and the HNSW index both call through these pointers.
+ * and the HNSW index both call through these pointers.  VecDistIsa() names
+ * the chosen set ("avx512", "avx2" or "portable"); VecDistSelect() forces
+ * one, for tests and benchmarks.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef PGMLOPS_VECTOR_VECDIST_H
 #define PGMLOPS_VECTOR_VECDIST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* IEEE 754 binary16, stored as its bit pattern */
@@ -48,10 +51,12 @@ extern void (*VecJaccardBits) (uint32_t nbytes, const unsigned char *a,
 extern float VecHalfToFloat(half h);
 extern half VecFloatToHalf(float f);
 extern void (*VecHalfToFloatArray) (int n, const half *in, float *out);
+extern void (*VecFloatToHalfArray) (int n, const float *in, half *out);
 
 /* vecdist.c */
 extern void VecDistInit(void);
 extern void VecDistUsePortable(void);
 extern const char *VecDistIsa(void);
+extern bool VecDistSelect(const char *isa);
 
 #endif							/* PGMLOPS_VECTOR_VECDIST_H */
