@@ -1,0 +1,380 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswinsert.c
+ *	  Insert one value into an hnsw index on disk.
+ *
+ * The whole search happens first, under share locks only: descend to the
+ * new element's level, search each layer below with ef_construction, and
+ * choose its neighbors with the selection heuristic.  Then the element and
+ * its neighbor tuple are written to a page with room (or a new one), the
+ * neighbors get back-links, and the entry point moves up if the element is
+ * the highest.  Every page change goes through generic WAL.
+ *
+ * A back-link to a full neighbor list needs distances between that
+ * neighbor and its current neighbors.  They are computed with no lock
+ * held (holding an exclusive buffer lock while reading other pages could
+ * deadlock with another inserter); the list is then rewritten only if it
+ * did not change meanwhile, else the work is redone once and otherwise
+ * skipped, which leaves the graph valid, with one link fewer.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "compat.h"
+#include "hnsw/hnsw.h"
+
+/* The neighbors chosen for the new element, per layer */
+typedef struct InsertLayer
+{
+	HnswPair   *chosen;			/* candidate indexes into the search */
+	int			nchosen;
+} InsertLayer;
+
+typedef struct InsertState
+{
+	Relation	index;
+	HnswDistance dist;
+	HnswSearch	search;
+	HnswMetaPageData meta;
+	int			m;
+	int			level;
+	const char *value;
+	Size		valueSize;
+	InsertLayer layers[HNSW_MAX_LEVEL + 1];
+} InsertState;
+
+#define CandidateValue(s, i) ((s)->values + (s)->cands[i].valueOffset)
+
+/*
+ * Search every layer from the top and choose the new element's neighbors
+ */
+static void
+FindNeighbors(InsertState *is)
+{
+	HnswSearch *s = &is->search;
+	HnswHeap	results;
+	ItemPointerData entry;
+	int			best;
+	int			top = Min(is->level, is->meta.entryLevel);
+
+	ItemPointerSet(&entry, is->meta.entryBlkno, is->meta.entryOffno);
+	best = HnswGreedyDescend(s, is->value, &entry, is->meta.entryLevel, top);
+	if (best < 0)
+		return;
+
+	HnswHeapInit(&results, is->meta.efConstruction + 1, true);
+	HnswHeapPush(s, &results, best);
+	for (int layer = top; layer >= 0; layer--)
+	{
+		int			cap = HnswLayerCapacity(is->m, layer);
+		HnswPair   *pairs;
+		int			n = 0;
+
+		HnswVisitedClear(&s->visited);
+		for (int i = 0; i < results.count; i++)
+			HnswVisitedAdd(&s->visited, &s->cands[results.items[i]].tid);
+		HnswSearchLayer(s, is->value, &results, NULL, is->meta.efConstruction, layer);
+
+		pairs = palloc_array(HnswPair, results.count);
+		for (int i = 0; i < results.count; i++)
+		{
+			HnswCandidate *c = &s->cands[results.items[i]];
+
+			/* deleted elements are not linked to */
+			if (c->deleted)
+				continue;
+			pairs[n].id = results.items[i];
+			pairs[n].distance = c->distance;
+			n++;
+		}
+		qsort(pairs, n, sizeof(HnswPair), HnswPairCompare);
+		is->layers[layer].nchosen = HnswSelectNeighbors(pairs, n, cap, HnswKeptPairDistance, s);
+		is->layers[layer].chosen = pairs;
+	}
+}
+
+/*
+ * Add the heap TID to an identical element that has a free slot; true if done
+ */
+static bool
+AddToDuplicate(InsertState *is, ItemPointer heaptid)
+{
+	HnswSearch *s = &is->search;
+
+	if (is->layers[0].chosen == NULL)
+		return false;
+	for (int i = 0; i < is->layers[0].nchosen; i++)
+	{
+		int			ci = is->layers[0].chosen[i].id;
+		HnswCandidate *c = &s->cands[ci];
+		Buffer		buf;
+		Page		page;
+		GenericXLogState *state;
+		HnswElementTuple etup;
+		ItemId		itemid;
+		bool		done = false;
+
+		if (c->distance != 0)
+			break;
+		if (VARSIZE_ANY(CandidateValue(s, ci)) != is->valueSize ||
+			memcmp(CandidateValue(s, ci), is->value, is->valueSize) != 0)
+			continue;
+
+		buf = ReadBuffer(is->index, ItemPointerGetBlockNumber(&c->tid));
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(is->index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		itemid = PageGetItemId(page, ItemPointerGetOffsetNumber(&c->tid));
+		etup = (HnswElementTuple) PageGetItem(page, itemid);
+		if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE_TYPE && !etup->deleted &&
+			ItemPointerIsValid(&etup->heaptids[0]))
+		{
+			for (int j = 1; j < HNSW_HEAPTIDS && !done; j++)
+			{
+				if (!ItemPointerIsValid(&etup->heaptids[j]))
+				{
+					etup->heaptids[j] = *heaptid;
+					done = true;
+				}
+			}
+		}
+		if (done)
+			GenericXLogFinish(state);
+		else
+			GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		if (done)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Write the element and its neighbor tuple to a page with room for both;
+ * sets the element's TID
+ */
+static void
+WriteElement(InsertState *is, ItemPointer heaptid, ItemPointer etid)
+{
+	HnswSearch *s = &is->search;
+	Size		esize = HNSW_ELEMENT_TUPLE_SIZE(is->valueSize);
+	Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(is->level, is->m);
+	Size		need = MAXALIGN(esize) + MAXALIGN(nsize) + 2 * sizeof(ItemIdData);
+	HnswElementTuple etup = palloc0(esize);
+	HnswNeighborTuple ntup = palloc0(nsize);
+	BlockNumber blkno;
+	Buffer		buf;
+	Buffer		metabuf = InvalidBuffer;
+	Page		page;
+	GenericXLogState *state;
+	OffsetNumber noff;
+	OffsetNumber eoff;
+	bool		newPage = false;
+
+	ntup->type = HNSW_NEIGHBOR_TUPLE_TYPE;
+	ntup->count = HnswNeighborCount(is->m, is->level);
+	for (int i = 0; i < ntup->count; i++)
+		ItemPointerSetInvalid(&ntup->indextids[i]);
+	for (int layer = 0; layer <= is->level; layer++)
+	{
+		int			start = HnswLayerStart(is->m, layer);
+
+		for (int i = 0; i < is->layers[layer].nchosen; i++)
+			ntup->indextids[start + i] = s->cands[is->layers[layer].chosen[i].id].tid;
+	}
+	etup->type = HNSW_ELEMENT_TUPLE_TYPE;
+	etup->level = is->level;
+	etup->heaptids[0] = *heaptid;
+	for (int i = 1; i < HNSW_HEAPTIDS; i++)
+		ItemPointerSetInvalid(&etup->heaptids[i]);
+	memcpy(etup->data, is->value, is->valueSize);
+
+	/* the page inserts went to last, if it has room */
+	blkno = is->meta.insertPage;
+	buf = InvalidBuffer;
+	if (blkno != InvalidBlockNumber && blkno != HNSW_METAPAGE_BLKNO)
+	{
+		buf = ReadBuffer(is->index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (PageGetExactFreeSpace(BufferGetPage(buf)) < need)
+		{
+			UnlockReleaseBuffer(buf);
+			buf = InvalidBuffer;
+		}
+	}
+	if (!BufferIsValid(buf))
+	{
+		LockRelationForExtension(is->index, ExclusiveLock);
+		buf = ReadBuffer(is->index, P_NEW);
+		UnlockRelationForExtension(is->index, ExclusiveLock);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		newPage = true;
+	}
+
+	state = GenericXLogStart(is->index);
+	page = GenericXLogRegisterBuffer(state, buf, newPage ? GENERIC_XLOG_FULL_IMAGE : 0);
+	if (newPage)
+		HnswInitPage(buf, page);
+	noff = PageAddItem(page, (Item) ntup, nsize, InvalidOffsetNumber, false, false);
+	if (noff == InvalidOffsetNumber)
+		elog(ERROR, "failed to add hnsw neighbor tuple to index \"%s\"", RelationGetRelationName(is->index));
+	ItemPointerSet(&etup->neighbortid, BufferGetBlockNumber(buf), noff);
+	eoff = PageAddItem(page, (Item) etup, esize, InvalidOffsetNumber, false, false);
+	if (eoff == InvalidOffsetNumber)
+		elog(ERROR, "failed to add hnsw element tuple to index \"%s\"", RelationGetRelationName(is->index));
+	ItemPointerSet(etid, BufferGetBlockNumber(buf), eoff);
+
+	if (newPage)
+	{
+		HnswMetaPage meta;
+
+		metabuf = ReadBuffer(is->index, HNSW_METAPAGE_BLKNO);
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		meta = HnswPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+		meta->insertPage = BufferGetBlockNumber(buf);
+	}
+	GenericXLogFinish(state);
+	if (BufferIsValid(metabuf))
+		UnlockReleaseBuffer(metabuf);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Make the new element the entry point if it is above the current one
+ */
+static void
+UpdateEntryPoint(InsertState *is, ItemPointer etid)
+{
+	Buffer		metabuf = ReadBuffer(is->index, HNSW_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	HnswMetaPage meta;
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(is->index);
+	meta = HnswPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+	if (meta->entryBlkno == InvalidBlockNumber || is->level > meta->entryLevel)
+	{
+		meta->entryBlkno = ItemPointerGetBlockNumber(etid);
+		meta->entryOffno = ItemPointerGetOffsetNumber(etid);
+		meta->entryLevel = is->level;
+		GenericXLogFinish(state);
+	}
+	else
+		GenericXLogAbort(state);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/*
+ * Link the new element etid from neighbor candidate ci at one layer
+ */
+static void
+AddBacklink(InsertState *is, int ci, float distance, int layer, ItemPointer etid)
+{
+	HnswSearch *s = &is->search;
+	int			cap = HnswLayerCapacity(is->m, layer);
+	ItemPointerData *current = palloc_array(ItemPointerData, cap);
+	ItemPointerData *updated = palloc_array(ItemPointerData, cap + 1);
+	ItemPointerData ntid = s->cands[ci].ntid;
+
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		int			n = 0;
+
+		if (!HnswReadLayer(is->index, &ntid, is->m, layer, current))
+			return;
+		while (n < cap && ItemPointerIsValid(&current[n]))
+			n++;
+		memcpy(updated, current, cap * sizeof(ItemPointerData));
+		updated[n] = *etid;
+		/* full: keep the best of the current neighbors and the new element */
+		if (n == cap)
+			HnswChooseNeighbors(is->index, is->dist, is->m, CandidateValue(s, ci),
+								updated, cap + 1, cap);
+		if (HnswWriteLayer(is->index, &ntid, is->m, layer, current, updated))
+			return;
+	}
+}
+
+/*
+ * Insert a prepared value (detoasted, normalized) with its heap TID
+ */
+void
+HnswInsertValue(Relation index, HnswDistance dist, Datum value, ItemPointer heaptid)
+{
+	InsertState is;
+	ItemPointerData etid;
+
+	memset(&is, 0, sizeof(is));
+	is.index = index;
+	is.dist = dist;
+	HnswReadMeta(index, &is.meta);
+	is.m = is.meta.m;
+	is.level = HnswRandomLevel(is.m);
+	is.value = DatumGetPointer(value);
+	is.valueSize = HnswValueSize(value);
+
+	if (is.meta.entryBlkno != InvalidBlockNumber)
+	{
+		HnswSearchInit(&is.search, index, dist, is.m);
+		is.search.keepValues = true;
+		FindNeighbors(&is);
+		if (AddToDuplicate(&is, heaptid))
+			return;
+	}
+
+	WriteElement(&is, heaptid, &etid);
+
+	for (int layer = 0; layer <= is.level; layer++)
+	{
+		for (int i = 0; i < is.layers[layer].nchosen; i++)
+		{
+			HnswPair   *p = &is.layers[layer].chosen[i];
+
+			AddBacklink(&is, p->id, p->distance, layer, &etid);
+		}
+	}
+
+	if (is.meta.entryBlkno == InvalidBlockNumber || is.level > is.meta.entryLevel)
+		UpdateEntryPoint(&is, &etid);
+}
+
+/*
+ * aminsert: add one heap tuple's value
+ */
+bool
+hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		   IndexInfo *indexInfo)
+{
+	MemoryContext insertCtx;
+	MemoryContext oldCtx;
+	HnswDistance dist;
+	Datum		value;
+	bool		ok;
+
+	if (isnull[0])
+		return false;
+
+	dist = HnswGetDistance(index);
+	insertCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert", ALLOCSET_DEFAULT_SIZES);
+	oldCtx = MemoryContextSwitchTo(insertCtx);
+
+	value = HnswPrepareValue(dist, values[0], &ok);
+	if (ok)
+	{
+		HnswCheckValue(dist, value);
+		HnswInsertValue(index, dist, value, heap_tid);
+	}
+
+	MemoryContextSwitchTo(oldCtx);
+	MemoryContextDelete(insertCtx);
+	return false;
+}

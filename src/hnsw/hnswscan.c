@@ -1,0 +1,286 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswscan.c
+ *	  Index scans of an hnsw index: nearest neighbors in distance order.
+ *
+ * The first call searches the graph (greedy descent, then ef_search at
+ * layer 0) and returns the results nearest first.  With
+ * hnsw.iterative_scan, candidates that the search saw but did not keep
+ * are remembered; when the results run out (a WHERE clause filtered them,
+ * say) the search resumes from the nearest of those, until the LIMIT is
+ * satisfied, hnsw.max_scan_tuples elements were visited, or the search
+ * outgrows work_mem * hnsw.scan_mem_multiplier.  strict_order drops any
+ * later result nearer than one already returned; relaxed_order keeps it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/varbit.h"
+
+#include "compat.h"
+#include "hnsw/hnsw.h"
+#include "vector/halfvec.h"
+#include "vector/sparsevec.h"
+#include "vector/vector.h"
+
+typedef struct HnswScanOpaqueData
+{
+	MemoryContext scanCtx;		/* reset on rescan */
+	HnswSearch	search;
+	HnswHeap	results;		/* max-heap of the current batch */
+	HnswHeap	discarded;		/* min-heap, iterative scans only */
+	int		   *batch;			/* current batch, nearest first */
+	int			nbatch;
+	int			pos;			/* next candidate in batch */
+	int			heaptidPos;		/* next heap TID of that candidate */
+	bool		started;
+	bool		done;
+	Datum		query;
+	float		lastDistance;
+} HnswScanOpaqueData;
+
+typedef HnswScanOpaqueData *HnswScanOpaque;
+
+/*
+ * Start a scan
+ */
+IndexScanDesc
+hnswbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	HnswScanOpaque so = palloc0_object(HnswScanOpaqueData);
+
+	so->scanCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan", ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+/*
+ * Restart a scan with new keys
+ */
+void
+hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+
+	MemoryContextReset(so->scanCtx);
+	so->batch = NULL;
+	so->nbatch = 0;
+	so->started = false;
+	so->done = false;
+}
+
+/*
+ * Raise the error the distance operator would raise for mismatched sizes
+ */
+static void
+CheckQuery(HnswDistance dist, Datum query, uint32 dimensions)
+{
+	const char *p = DatumGetPointer(query);
+
+	switch (dist->kind)
+	{
+		case HNSW_KIND_VECTOR:
+			if (((const Vector *) p)->dim != (int) dimensions)
+				VecCheckDims(dimensions, ((const Vector *) p)->dim);
+			break;
+		case HNSW_KIND_HALFVEC:
+			if (((const HalfVector *) p)->dim != (int) dimensions)
+				VecCheckDims(dimensions, ((const HalfVector *) p)->dim);
+			break;
+		case HNSW_KIND_SPARSEVEC:
+			if ((int32) dimensions >= 0 && ((const SparseVector *) p)->dim != (int32) dimensions)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("different sparsevec dimensions %d and %d",
+								(int) dimensions, ((const SparseVector *) p)->dim)));
+			break;
+		case HNSW_KIND_BIT:
+			if (VARBITLEN((const VarBit *) p) != (int) dimensions)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("different bit lengths %u and %u",
+								dimensions, (uint32) VARBITLEN((const VarBit *) p))));
+			break;
+	}
+}
+
+/*
+ * Sort the candidates of the current result heap into a batch, nearest first
+ */
+static void
+TakeBatch(HnswScanOpaque so)
+{
+	HnswSearch *s = &so->search;
+	int			n = so->results.count;
+
+	so->batch = so->batch ? repalloc(so->batch, sizeof(int) * Max(n, 1)) : palloc(sizeof(int) * Max(n, 1));
+	for (int i = n - 1; i >= 0; i--)
+		so->batch[i] = HnswHeapPop(s, &so->results);
+	so->nbatch = n;
+	so->pos = 0;
+	so->heaptidPos = 0;
+}
+
+/*
+ * First search: descend from the entry point, then search layer 0
+ */
+static void
+StartSearch(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	HnswMetaPageData meta;
+	HnswDistance dist = HnswGetDistance(index);
+	ItemPointerData entry;
+	bool		ok;
+	int			best;
+	bool		iterative = hnsw_iterative_scan != HNSW_ITERATIVE_SCAN_OFF;
+
+	so->started = true;
+	so->done = true;
+	so->lastDistance = -get_float4_infinity();
+
+	if (scan->orderByData == NULL || scan->orderByData->sk_flags & SK_ISNULL)
+		return;
+
+	HnswReadMeta(index, &meta);
+	so->query = HnswPrepareValue(dist, scan->orderByData->sk_argument, &ok);
+	CheckQuery(dist, so->query, meta.dimensions);
+	if (meta.entryBlkno == InvalidBlockNumber)
+		return;
+
+	HnswSearchInit(&so->search, index, dist, meta.m);
+	HnswHeapInit(&so->results, hnsw_ef_search + 1, true);
+	if (iterative)
+		HnswHeapInit(&so->discarded, 1024, false);
+
+	ItemPointerSet(&entry, meta.entryBlkno, meta.entryOffno);
+	best = HnswGreedyDescend(&so->search, DatumGetPointer(so->query), &entry, meta.entryLevel, 0);
+	if (best < 0)
+		return;
+
+	HnswVisitedClear(&so->search.visited);
+	HnswVisitedAdd(&so->search.visited, &so->search.cands[best].tid);
+	HnswHeapPush(&so->search, &so->results, best);
+	HnswSearchLayer(&so->search, DatumGetPointer(so->query), &so->results,
+					iterative ? &so->discarded : NULL, hnsw_ef_search, 0);
+	TakeBatch(so);
+	so->done = false;
+}
+
+/*
+ * Resume an iterative scan from the nearest discarded candidates; false
+ * when nothing is left or a limit is reached
+ */
+static bool
+ResumeSearch(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswSearch *s = &so->search;
+	Size		memUsed = (Size) s->ncands * sizeof(HnswCandidate) + (Size) s->nnbrs * sizeof(ItemPointerData) +
+		(Size) s->visited.mask * sizeof(uint64);
+	Size		memLimit = (Size) (work_mem * 1024.0 * hnsw_scan_mem_multiplier);
+
+	if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_OFF || so->discarded.count == 0)
+		return false;
+	if (s->tuplesVisited >= hnsw_max_scan_tuples || memUsed >= memLimit)
+		return false;
+
+	so->results.count = 0;
+	while (so->discarded.count > 0 && so->results.count < hnsw_ef_search)
+		HnswHeapPush(s, &so->results, HnswHeapPop(s, &so->discarded));
+	HnswSearchLayer(s, DatumGetPointer(so->query), &so->results, &so->discarded,
+					hnsw_ef_search, 0);
+	TakeBatch(so);
+	return so->nbatch > 0;
+}
+
+/*
+ * Return the next heap TID in distance order
+ */
+bool
+hnswgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	MemoryContext oldCtx;
+
+	if (!ScanDirectionIsForward(dir))
+		elog(ERROR, "hnsw index scans support only forward scans");
+
+	oldCtx = MemoryContextSwitchTo(so->scanCtx);
+	if (!so->started)
+	{
+		StartSearch(scan);
+		pgstat_count_index_scan(scan->indexRelation);
+	}
+
+	while (!so->done)
+	{
+		HnswCandidate *c;
+
+		if (so->pos >= so->nbatch)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!ResumeSearch(scan))
+			{
+				so->done = true;
+				break;
+			}
+			continue;
+		}
+
+		c = &so->search.cands[so->batch[so->pos]];
+		if (so->heaptidPos == 0 && hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT)
+		{
+			if (c->distance < so->lastDistance)
+			{
+				so->pos++;
+				continue;
+			}
+		}
+		while (so->heaptidPos < HNSW_HEAPTIDS && !ItemPointerIsValid(&c->heaptids[so->heaptidPos]))
+			so->heaptidPos++;
+		if (c->deleted || so->heaptidPos >= HNSW_HEAPTIDS)
+		{
+			so->pos++;
+			so->heaptidPos = 0;
+			continue;
+		}
+
+		scan->xs_heaptid = c->heaptids[so->heaptidPos++];
+		scan->xs_recheck = false;
+		scan->xs_recheckorderby = false;
+		so->lastDistance = c->distance;
+		MemoryContextSwitchTo(oldCtx);
+		return true;
+	}
+
+	MemoryContextSwitchTo(oldCtx);
+	return false;
+}
+
+/*
+ * End a scan
+ */
+void
+hnswendscan(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->scanCtx);
+	pfree(so);
+	scan->opaque = NULL;
+}
