@@ -81,7 +81,8 @@ typedef struct HnswBuildState
 	uint32		epoch;
 	HnswPair  *pending;		/* (maxelements) */
 	HnswPair  *results;
-	HnswPair  *scratch;
+	HnswPair  *scratch;			/* the new element's candidates */
+	HnswPair  *pruning;			/* a full neighbor list being pruned */
 } HnswBuildState;
 
 #define BuildValue(bs, i) ((bs)->values + (bs)->elements[i].valueOffset)
@@ -215,7 +216,7 @@ AddBacklink(HnswBuildState *bs, int32 e, int32 q, float distance, int layer)
 {
 	int			cap = HnswLayerCapacity(bs->m, layer);
 	int32	   *nbrs = BuildNeighbors(bs, e, layer);
-	HnswPair  *cands = bs->scratch;
+	HnswPair  *cands = bs->pruning;
 	int			n = 0;
 	int			kept;
 
@@ -670,6 +671,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	maxcands = Max(bs.efConstruction, 2 * bs.m) + 2;
 	bs.results = palloc_array(HnswPair, maxcands + 1);
 	bs.scratch = palloc_array(HnswPair, maxcands + 2 * bs.m + 2);
+	bs.pruning = palloc_array(HnswPair, 2 * bs.m + 1);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE);
 	CreateMetaPage(index, bs.dimensions, bs.m, bs.efConstruction, MAIN_FORKNUM);
