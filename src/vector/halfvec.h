@@ -9,6 +9,7 @@
 #define PGMLOPS_VECTOR_HALFVEC_H
 
 #include "fmgr.h"
+#include "utils/array.h"
 
 #include "vector/vecdist.h"
 
@@ -29,5 +30,7 @@ typedef struct HalfVector
 
 /* halfvec.c */
 extern HalfVector *VecInitHalfVector(int dim);
+extern Datum *VecArrayElements(ArrayType *array, Oid *elemtype, int *nelems);
+extern float VecArrayElementToFloat(Oid elemtype, Datum value);
 
 #endif							/* PGMLOPS_VECTOR_HALFVEC_H */
