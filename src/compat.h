@@ -33,6 +33,13 @@
 #define COMPAT_SET_AMCANBUILDPARALLEL(amroutine, value) ((void) 0)
 #endif
 
-/* generic_xlog's GenericXLogStart signature is stable from 15 on */
+/* ReadRecentBuffer takes a RelFileLocator from PostgreSQL 16 on */
+#if PG_VERSION_NUM >= 160000
+#define COMPAT_READ_RECENT_BUFFER(rel, blkno, buf) \
+	ReadRecentBuffer((rel)->rd_locator, MAIN_FORKNUM, (blkno), (buf))
+#else
+#define COMPAT_READ_RECENT_BUFFER(rel, blkno, buf) \
+	ReadRecentBuffer((rel)->rd_node, MAIN_FORKNUM, (blkno), (buf))
+#endif
 
 #endif							/* PGMLOPS_COMPAT_H */

@@ -294,7 +294,9 @@ extern void HnswInitPage(Buffer buf, Page page);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern void HnswSearchInit(HnswSearch *s, Relation index, HnswDistance dist, int m);
 extern void HnswSearchReset(HnswSearch *s);
-extern int	HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer);
+extern int	HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer,
+							  float bound);
+extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern void HnswSearchLayer(HnswSearch *s, const char *query, HnswHeap *results,
 							HnswHeap *discarded, int ef, int layer);
 extern int	HnswGreedyDescend(HnswSearch *s, const char *query, ItemPointer entry,

@@ -22,6 +22,7 @@
 #include "common/pg_prng.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/varbit.h"
@@ -134,11 +135,23 @@ FmgrDistance(HnswDistance d, const char *a, const char *b)
 }
 
 /*
- * The distance descriptor of an index, cached in rd_amcache
+ * What a backend keeps per hnsw index in rd_amcache: the distance
+ * descriptor, and the shared buffer that last held each block, so that
+ * most page reads skip the buffer mapping table (ReadRecentBuffer).  The
+ * relcache may free it at any invalidation, so callers copy the
+ * descriptor and look the cache up again for every read.
  */
-HnswDistance
-HnswGetDistance(Relation index)
+typedef struct HnswCache
 {
+	HnswDistanceData dist;
+	BlockNumber nrecent;
+	Buffer	   *recent;			/* (nrecent), InvalidBuffer if unknown */
+} HnswCache;
+
+static HnswCache *
+GetCache(Relation index)
+{
+	HnswCache  *cache;
 	HnswDistance d;
 	const HnswTypeInfo *typeinfo;
 	char	   *procname;
@@ -160,9 +173,10 @@ HnswGetDistance(Relation index)
 	};
 
 	if (index->rd_amcache != NULL)
-		return (HnswDistance) index->rd_amcache;
+		return (HnswCache *) index->rd_amcache;
 
-	d = MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswDistanceData));
+	cache = MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswCache));
+	d = &cache->dist;
 	d->procinfo = index_getprocinfo(index, 1, HNSW_DISTANCE_PROC);
 	d->collation = index->rd_indcollation[0];
 	if (OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC)))
@@ -202,8 +216,83 @@ HnswGetDistance(Relation index)
 				d->metric == HNSW_METRIC_JACCARD ? BitJaccard : FmgrDistance;
 			break;
 	}
-	index->rd_amcache = d;
+	index->rd_amcache = cache;
+	return cache;
+}
+
+/*
+ * A copy of the index's distance descriptor, in the current context
+ */
+HnswDistance
+HnswGetDistance(Relation index)
+{
+	HnswDistance d = palloc_object(HnswDistanceData);
+
+	*d = GetCache(index)->dist;
 	return d;
+}
+
+/*
+ * ReadBuffer, trying the buffer that held the block last time first
+ */
+Buffer
+HnswReadBuffer(Relation index, BlockNumber blkno)
+{
+	HnswCache  *cache = GetCache(index);
+	Buffer		buf;
+
+	if (blkno < cache->nrecent && BufferIsValid(cache->recent[blkno]) &&
+		COMPAT_READ_RECENT_BUFFER(index, blkno, cache->recent[blkno]))
+		return cache->recent[blkno];
+
+	buf = ReadBuffer(index, blkno);
+	if (blkno >= cache->nrecent)
+	{
+		BlockNumber n = Max(Max(cache->nrecent * 2, blkno + 1), 64);
+
+		if (cache->recent == NULL)
+			cache->recent = MemoryContextAlloc(index->rd_indexcxt, sizeof(Buffer) * n);
+		else
+			cache->recent = repalloc(cache->recent, sizeof(Buffer) * n);
+		for (BlockNumber i = cache->nrecent; i < n; i++)
+			cache->recent[i] = InvalidBuffer;
+		cache->nrecent = n;
+	}
+	cache->recent[blkno] = buf;
+	return buf;
+}
+
+/*
+ * Ask the CPU to fetch an element tuple's line pointer and first bytes,
+ * if the block's buffer is known; a hint only, read without any lock
+ */
+static inline void
+PrefetchElement(Relation index, ItemPointer tid, bool tuple)
+{
+	HnswCache  *cache = (HnswCache *) index->rd_amcache;
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	OffsetNumber offno = ItemPointerGetOffsetNumber(tid);
+	char	   *page;
+	ItemIdData *lp;
+
+	if (cache == NULL || blkno >= cache->nrecent || !BufferIsValid(cache->recent[blkno]) ||
+		BufferIsLocal(cache->recent[blkno]) || offno < FirstOffsetNumber || offno > MaxOffsetNumber)
+		return;
+	page = BufferGetBlock(cache->recent[blkno]);
+	lp = (ItemIdData *) (page + offsetof(PageHeaderData, pd_linp)) + (offno - 1);
+	if (!tuple)
+	{
+		__builtin_prefetch(lp);
+		return;
+	}
+	if (lp->lp_off >= SizeOfPageHeaderData && lp->lp_off < BLCKSZ)
+	{
+		char	   *t = page + lp->lp_off;
+		char	   *end = page + Min(BLCKSZ, (Size) lp->lp_off + lp->lp_len);
+
+		for (; t < end; t += 64)
+			__builtin_prefetch(t);
+	}
 }
 
 /*
@@ -568,7 +657,7 @@ LoadNeighbors(HnswSearch *s, HnswCandidate *c, ItemPointer ntid, int layer)
 	c->nbrOffset = s->nnbrs;
 	if (!ItemPointerIsValid(ntid))
 		return;
-	buf = ReadBuffer(s->index, ItemPointerGetBlockNumber(ntid));
+	buf = HnswReadBuffer(s->index, ItemPointerGetBlockNumber(ntid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	itemid = PageGetItemId(page, ItemPointerGetOffsetNumber(ntid));
@@ -584,10 +673,13 @@ LoadNeighbors(HnswSearch *s, HnswCandidate *c, ItemPointer ntid, int layer)
 
 /*
  * Read an element, compute its distance to the query and add it as a
- * candidate; returns its index, or -1 if the TID holds no element
+ * candidate; returns its index, or -1 if the TID holds no element.  The
+ * element's neighbors at layer are copied too when they are on the same
+ * page and the distance is below bound (else the element will not be
+ * expanded, or LoadNeighbors reads them later).
  */
 int
-HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer)
+HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer, float bound)
 {
 	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
 	OffsetNumber offno = ItemPointerGetOffsetNumber(tid);
@@ -606,7 +698,7 @@ HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer)
 	}
 	c = &s->cands[s->ncands];
 
-	buf = ReadBuffer(s->index, blkno);
+	buf = HnswReadBuffer(s->index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	if (offno > PageGetMaxOffsetNumber(page))
@@ -647,7 +739,7 @@ HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer)
 		s->valuesUsed += MAXALIGN(vsize);
 	}
 
-	if (layer <= etup->level && ItemPointerGetBlockNumber(&ntid) == blkno &&
+	if (layer <= etup->level && c->distance < bound && ItemPointerGetBlockNumber(&ntid) == blkno &&
 		ItemPointerGetOffsetNumber(&ntid) <= PageGetMaxOffsetNumber(page))
 	{
 		ItemId		nitemid = PageGetItemId(page, ItemPointerGetOffsetNumber(&ntid));
@@ -782,14 +874,23 @@ HnswSearchLayer(HnswSearch *s, const char *query, HnswHeap *results,
 		offset = s->cands[ci].nbrOffset;
 		count = s->cands[ci].nbrCount;
 
+		/* fetch the line pointers, then the tuples, of the unvisited ones */
+		for (int pass = 0; pass < 2; pass++)
+			for (int i = 0; i < count; i++)
+				if (!HnswVisitedContains(&s->visited, &s->nbrs[offset + i]))
+					PrefetchElement(s->index, &s->nbrs[offset + i], pass == 1);
+
 		for (int i = 0; i < count; i++)
 		{
 			ItemPointerData etid = s->nbrs[offset + i];
 			int			ei;
+			float		bound;
 
 			if (!HnswVisitedAdd(&s->visited, &etid))
 				continue;
-			ei = HnswLoadCandidate(s, query, &etid, layer);
+			bound = results->count < ef ? get_float4_infinity() :
+				s->cands[HnswHeapTop(results)].distance;
+			ei = HnswLoadCandidate(s, query, &etid, layer, bound);
 			if (ei < 0)
 				continue;
 
@@ -826,7 +927,7 @@ HnswGreedyDescend(HnswSearch *s, const char *query, ItemPointer entry,
 
 	HnswHeapInit(&results, 16, true);
 	HnswVisitedAdd(&s->visited, entry);
-	best = HnswLoadCandidate(s, query, entry, entryLevel);
+	best = HnswLoadCandidate(s, query, entry, entryLevel, get_float4_infinity());
 	if (best < 0)
 		return -1;
 	for (int layer = entryLevel; layer > targetLayer; layer--)
@@ -850,7 +951,7 @@ HnswGreedyDescend(HnswSearch *s, const char *query, ItemPointer entry,
 bool
 HnswReadLayer(Relation index, ItemPointer ntid, int m, int layer, ItemPointerData *out)
 {
-	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(ntid));
+	Buffer		buf = HnswReadBuffer(index, ItemPointerGetBlockNumber(ntid));
 	Page		page;
 	int			start = HnswLayerStart(m, layer);
 	int			cap = HnswLayerCapacity(m, layer);
@@ -881,7 +982,7 @@ bool
 HnswWriteLayer(Relation index, ItemPointer ntid, int m, int layer,
 			   const ItemPointerData *expected, const ItemPointerData *replacement)
 {
-	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(ntid));
+	Buffer		buf = HnswReadBuffer(index, ItemPointerGetBlockNumber(ntid));
 	GenericXLogState *state;
 	Page		page;
 	int			start = HnswLayerStart(m, layer);
@@ -948,7 +1049,7 @@ HnswChooseNeighbors(Relation index, HnswDistance dist, int m, const char *base,
 		if (!ItemPointerIsValid(&tids[i]) || !HnswVisitedAdd(&sub.visited, &tids[i]))
 			continue;
 		/* a layer above any level: copy no neighbors */
-		k = HnswLoadCandidate(&sub, base, &tids[i], HNSW_MAX_LEVEL + 1);
+		k = HnswLoadCandidate(&sub, base, &tids[i], HNSW_MAX_LEVEL + 1, -get_float4_infinity());
 		if (k < 0 || sub.cands[k].deleted)
 			continue;
 		pairs[npairs].id = k;
