@@ -1,18 +1,18 @@
 -- Operators, functions and aggregates on the vector type.
 
 -- distances
-SELECT '[1,2]'::vector <-> '[3,4]', l2_distance('[1,2]', '[3,4]');
+SELECT '[1,2]'::vector <-> '[3,4]', l2_distance('[1,2]'::vector, '[3,4]');
 SELECT '[0,0]'::vector <-> '[3,4]', '[1,2,3]'::vector <-> '[1,2,3]';
 SELECT vector_l2_squared_distance('[1,2]', '[3,4]'), vector_l2_squared_distance('[0,0]', '[3,4]');
-SELECT '[1,2]'::vector <#> '[3,4]', inner_product('[1,2]', '[3,4]'), vector_negative_inner_product('[1,2]', '[3,4]');
-SELECT '[1,2]'::vector <=> '[2,4]', cosine_distance('[1,2]', '[-2,-4]');
-SELECT '[1,2]'::vector <=> '[0,0]', cosine_distance('[0,0]', '[1,1]');
+SELECT '[1,2]'::vector <#> '[3,4]', inner_product('[1,2]'::vector, '[3,4]'), vector_negative_inner_product('[1,2]', '[3,4]');
+SELECT '[1,2]'::vector <=> '[2,4]', cosine_distance('[1,2]'::vector, '[-2,-4]');
+SELECT '[1,2]'::vector <=> '[0,0]', cosine_distance('[0,0]'::vector, '[1,1]');
 SELECT '[1,1]'::vector <=> '[1,-1]';
-SELECT '[1,2]'::vector <+> '[3,5]', l1_distance('[1,2]', '[-3,-5]');
+SELECT '[1,2]'::vector <+> '[3,5]', l1_distance('[1,2]'::vector, '[-3,-5]');
 SELECT vector_spherical_distance('[1,0]', '[0,1]'), vector_spherical_distance('[1,0]', '[-1,0]');
 SELECT vector_spherical_distance('[1,0]', '[1,0]'), vector_spherical_distance('[2,0]', '[2,0]');
 SELECT vector_spherical_distance('[2,0]', '[-2,0]');
-SELECT l2_distance('[3e38]', '[-3e38]'), inner_product('[3e38]', '[3e38]');
+SELECT l2_distance('[3e38]'::vector, '[-3e38]'), inner_product('[3e38]'::vector, '[3e38]');
 -- operands are commutative
 SELECT '[3,4]'::vector <-> '[1,2]', '[3,4]'::vector <#> '[1,2]', '[2,4]'::vector <=> '[1,2]', '[3,5]'::vector <+> '[1,2]';
 -- longer vectors (crosses SIMD block boundaries)
@@ -25,38 +25,38 @@ SELECT '[1,2,3]'::vector <-> '[1,2]';
 SELECT '[1,2,3]'::vector <#> '[1,2]';
 SELECT '[1,2,3]'::vector <=> '[1,2]';
 SELECT '[1,2,3]'::vector <+> '[1,2]';
-SELECT inner_product('[1,2]', '[1,2,3]');
+SELECT inner_product('[1,2]'::vector, '[1,2,3]');
 SELECT vector_l2_squared_distance('[1,2]', '[1,2,3]');
 SELECT vector_spherical_distance('[1,2]', '[1,2,3]');
-SELECT l2_distance(NULL, '[1,2]');
+SELECT l2_distance(NULL, '[1,2]'::vector);
 
 -- dims, norm, normalize
-SELECT vector_dims('[1,2,3]'), vector_dims('[0]');
+SELECT vector_dims('[1,2,3]'::vector), vector_dims('[0]'::vector);
 SELECT vector_norm('[3,4]'), vector_norm('[0,0]'), vector_norm('[1,1,1,1]');
 SELECT vector_norm('[3e38,3e38]');
-SELECT l2_normalize('[3,4]'), l2_normalize('[3,0]'), l2_normalize('[0,0,0]');
-SELECT l2_normalize('[1e-45]'), l2_normalize('[3e38,3e38]');
-SELECT vector_norm(l2_normalize('[1,2,3,4,5]'));
+SELECT l2_normalize('[3,4]'::vector), l2_normalize('[3,0]'::vector), l2_normalize('[0,0,0]'::vector);
+SELECT l2_normalize('[1e-45]'::vector), l2_normalize('[3e38,3e38]'::vector);
+SELECT vector_norm(l2_normalize('[1,2,3,4,5]'::vector));
 
 -- subvector
-SELECT subvector('[1,2,3,4,5]', 1, 3);
-SELECT subvector('[1,2,3,4,5]', 3, 2);
-SELECT subvector('[1,2,3,4,5]', 4, 10);
-SELECT subvector('[1,2,3,4,5]', 0, 3);
-SELECT subvector('[1,2,3,4,5]', -1, 3);
-SELECT subvector('[1,2,3,4,5]', 5, 1);
-SELECT subvector('[1,2,3,4,5]', 2, 2147483647);
-SELECT subvector('[1,2,3,4,5]', -2147483648, 2147483647);
-SELECT subvector('[1,2,3,4,5]', 6, 1);
-SELECT subvector('[1,2,3,4,5]', -1, 2);
-SELECT subvector('[1,2,3,4,5]', 1, 0);
-SELECT subvector('[1,2,3,4,5]', 1, -1);
-SELECT subvector('[1,2,3,4,5]', 2147483647, 1);
+SELECT subvector('[1,2,3,4,5]'::vector, 1, 3);
+SELECT subvector('[1,2,3,4,5]'::vector, 3, 2);
+SELECT subvector('[1,2,3,4,5]'::vector, 4, 10);
+SELECT subvector('[1,2,3,4,5]'::vector, 0, 3);
+SELECT subvector('[1,2,3,4,5]'::vector, -1, 3);
+SELECT subvector('[1,2,3,4,5]'::vector, 5, 1);
+SELECT subvector('[1,2,3,4,5]'::vector, 2, 2147483647);
+SELECT subvector('[1,2,3,4,5]'::vector, -2147483648, 2147483647);
+SELECT subvector('[1,2,3,4,5]'::vector, 6, 1);
+SELECT subvector('[1,2,3,4,5]'::vector, -1, 2);
+SELECT subvector('[1,2,3,4,5]'::vector, 1, 0);
+SELECT subvector('[1,2,3,4,5]'::vector, 1, -1);
+SELECT subvector('[1,2,3,4,5]'::vector, 2147483647, 1);
 
 -- binary quantization
-SELECT binary_quantize('[1,0,-1,0.5,2,-0.1,3,4,5]');
-SELECT binary_quantize('[0]'), binary_quantize('[1e-45]'), binary_quantize('[-0]');
-SELECT binary_quantize('[1,2,3,4,5,6,7,8]'), length(binary_quantize('[1,2,3,4,5,6,7,8]'));
+SELECT binary_quantize('[1,0,-1,0.5,2,-0.1,3,4,5]'::vector);
+SELECT binary_quantize('[0]'::vector), binary_quantize('[1e-45]'::vector), binary_quantize('[-0]'::vector);
+SELECT binary_quantize('[1,2,3,4,5,6,7,8]'::vector), length(binary_quantize('[1,2,3,4,5,6,7,8]'::vector));
 
 -- arithmetic
 SELECT '[1,2,3]'::vector + '[4,5,6]', '[1,2,3]'::vector - '[4,5,6]', '[1,2,3]'::vector * '[4,5,6]';
