@@ -25,9 +25,12 @@
 #include "access/generic_xlog.h"
 #include "access/itup.h"
 #include "fmgr.h"
-#include "lib/pairingheap.h"
+#include "storage/dsm.h"
+#include "storage/shm_toc.h"
 #include "nodes/execnodes.h"
+#include "port/atomics.h"
 #include "storage/bufmgr.h"
+#include "storage/spin.h"
 #include "utils/relcache.h"
 
 #define HNSW_MAGIC_NUMBER 0x504D4C48	/* "HLMP" */
@@ -252,6 +255,50 @@ typedef struct HnswHeap
 	bool		maxHeap;
 } HnswHeap;
 
+/*
+ * The in-memory graph of a build (hnswgraph.c): one area, local or in DSM,
+ * addressed by offsets.  Element ids index a table of chunk offsets.
+ */
+typedef struct HnswGraph
+{
+	slock_t		lock;			/* protects entry and maxLevel */
+	int32		entry;			/* -1 while empty */
+	int			maxLevel;
+	int			m;
+	int			efConstruction;
+	int32		maxelements;	/* size of the id table */
+	Size		arenaStart;		/* where chunks start */
+	Size		size;			/* of the whole area */
+	pg_atomic_uint32 nelements; /* ids taken */
+	pg_atomic_uint64 used;		/* arena bytes taken, from the area's start */
+	pg_atomic_uint32 full;		/* an insert found no room */
+} HnswGraph;
+
+typedef struct HnswGraphElement
+{
+	slock_t		lock;			/* protects nbrs, version and heaptids */
+	uint8		level;
+	uint32		version;		/* bumped at every change of nbrs */
+	ItemPointerData heaptids[HNSW_HEAPTIDS];
+	ItemPointerData tid;		/* element tuple, once placed by the flush */
+	ItemPointerData ntid;		/* neighbor tuple, likewise */
+	int32		nbrs[FLEXIBLE_ARRAY_MEMBER];	/* (HnswNeighborCount), -1 = empty; value follows */
+} HnswGraphElement;
+
+/* One process's search state over a graph */
+typedef struct HnswGraphSearch
+{
+	HnswGraph  *graph;
+	HnswDistance dist;
+	uint32	   *visited;		/* (maxelements) epoch of last visit */
+	uint32		epoch;
+	HnswPair   *pending;		/* (maxelements) */
+	HnswPair   *results;		/* (efConstruction + 2) */
+	HnswPair   *pruning;		/* (2m + 1) */
+	int32	   *nbrbuf;			/* (2m) */
+	HnswPair   *chosen[HNSW_MAX_LEVEL + 1]; /* per layer (efConstruction + 2) */
+} HnswGraphSearch;
+
 /* hnsw.c */
 extern int	hnsw_ef_search;
 extern int	hnsw_iterative_scan;
@@ -261,9 +308,18 @@ extern void HnswInit(void);
 extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
 
+/* hnswgraph.c */
+extern void HnswGraphInit(HnswGraph *g, Size size, int m, int efConstruction, Size valueSizeHint);
+extern HnswGraphElement *HnswGraphGet(HnswGraph *g, int32 id);
+extern char *HnswGraphValue(HnswGraph *g, HnswGraphElement *e);
+extern void HnswGraphSearchInit(HnswGraphSearch *gs, HnswGraph *g, HnswDistance dist);
+extern bool HnswGraphInsert(HnswGraphSearch *gs, Datum value, ItemPointer heaptid);
+extern void HnswGraphFlush(HnswGraph *g, Relation index);
+
 /* hnswbuild.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void hnswbuildempty(Relation index);
+extern PGDLLEXPORT void HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc);
 
 /* hnswinsert.c */
 extern bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,

@@ -1,537 +1,84 @@
 /*-------------------------------------------------------------------------
  *
  * hnswbuild.c
- *	  Build an hnsw index.
+ *	  Build an hnsw index, serially or with parallel workers.
  *
  * The build has two phases.  While the graph fits in maintenance_work_mem,
- * tuples from the heap scan are inserted into an in-memory graph made of
- * flat arrays (element records, one arena of values, one arena of int32
- * neighbor ids), where a distance is one kernel call on two pointers and
- * no lock or buffer is touched.  At the end the graph is written out page
- * by page in one sequential pass and WAL-logged as whole pages.
+ * tuples from the heap scan go into the in-memory graph of hnswgraph.c,
+ * where a distance is one kernel call on two pointers and no buffer is
+ * touched.  At the end the graph is written out page by page in one
+ * sequential pass and WAL-logged as whole pages.
  *
- * If the graph outgrows maintenance_work_mem, it is written out at that
- * point with a NOTICE, and the remaining tuples go through the ordinary
- * on-disk insert path (hnswinsert.c): slower, but the build never fails
- * for lack of memory.
+ * Parallel build: with max_parallel_maintenance_workers > 0 the graph is
+ * put in a DSM segment of maintenance_work_mem, and the leader and the
+ * workers each take blocks of a parallel heap scan and insert into it
+ * concurrently.  The leader writes the pages once all are done.
+ *
+ * When the graph outgrows maintenance_work_mem: a serial build writes out
+ * what it has, with a NOTICE, and inserts the remaining tuples through the
+ * ordinary on-disk path (hnswinsert.c), slower but never failing for lack
+ * of memory; a parallel build starts over serially, which then does that.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <float.h>
-
-#include "access/genam.h"
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "storage/bufmgr.h"
-#include "storage/smgr.h"
+#include "tcop/tcopprot.h"
 #include "utils/backend_progress.h"
+#include "utils/backend_status.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "compat.h"
 #include "hnsw/hnsw.h"
 
 #define PROGRESS_HNSW_PHASE_LOAD 2
 
-/* One element of the in-memory graph */
-typedef struct BuildElement
+#define PARALLEL_KEY_HNSW_SHARED UINT64CONST(0xA000000000000001)
+#define PARALLEL_KEY_HNSW_GRAPH UINT64CONST(0xA000000000000002)
+#define PARALLEL_KEY_QUERY_TEXT UINT64CONST(0xA000000000000003)
+
+/* What the leader shares with the workers; a parallel table scan follows */
+typedef struct HnswShared
 {
-	ItemPointerData heaptids[HNSW_HEAPTIDS];
-	uint8		level;
-	Size		valueOffset;	/* into values */
-	Size		nbrOffset;		/* into nbrs: HnswNeighborCount(m, level) ids, -1 = empty */
-	ItemPointerData tid;		/* element tuple, once placed */
-	ItemPointerData ntid;		/* neighbor tuple, once placed */
-} BuildElement;
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	Size		graphSize;
+
+	slock_t		mutex;			/* protects the totals below */
+	double		reltuples;
+	double		indtuples;
+} HnswShared;
+
+#define ParallelTableScanFromHnswShared(shared) \
+	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(HnswShared))))
 
 typedef struct HnswBuildState
 {
 	Relation	heap;
 	Relation	index;
 	HnswDistance dist;
-	int			m;
-	int			efConstruction;
-	int			dimensions;
-	double		reltuples;
+	bool		leader;			/* reports progress */
+	bool		parallel;
+	bool		inMemory;		/* still adding to the graph */
 	double		indtuples;
+	HnswGraph  *graph;
+	HnswGraphSearch gs;
 	MemoryContext tmpCtx;
-
-	/* the in-memory graph */
-	bool		inMemory;
-	Size		memLimit;
-	BuildElement *elements;		/* (nelements) */
-	int32		nelements;
-	int32		maxelements;
-	char	   *values;			/* MAXALIGNed varlenas */
-	Size		valuesUsed;
-	Size		valuesSize;
-	int32	   *nbrs;			/* neighbor ids per element and layer */
-	Size		nbrsUsed;
-	Size		nbrsSize;
-	int32		entry;			/* -1 while empty */
-	int			maxLevel;
-
-	/* search scratch */
-	uint32	   *visited;		/* epoch per element */
-	uint32		epoch;
-	HnswPair  *pending;		/* (maxelements) */
-	HnswPair  *results;
-	HnswPair  *scratch;			/* the new element's candidates */
-	HnswPair  *pruning;			/* a full neighbor list being pruned */
 } HnswBuildState;
-
-#define BuildValue(bs, i) ((bs)->values + (bs)->elements[i].valueOffset)
-#define BuildNeighbors(bs, i, layer) ((bs)->nbrs + (bs)->elements[i].nbrOffset + HnswLayerStart((bs)->m, layer))
-
-/*
- * Pair heaps: results is a max-heap (worst on top), pending a min-heap
- */
-static inline bool
-PairBefore(HnswPair a, HnswPair b, bool maxHeap)
-{
-	return maxHeap ? a.distance > b.distance : a.distance < b.distance;
-}
-
-static void
-PairPush(HnswPair *h, int *count, HnswPair item, bool maxHeap)
-{
-	int			i = (*count)++;
-
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
-
-		if (!PairBefore(item, h[parent], maxHeap))
-			break;
-		h[i] = h[parent];
-		i = parent;
-	}
-	h[i] = item;
-}
-
-static HnswPair
-PairPop(HnswPair *h, int *count, bool maxHeap)
-{
-	HnswPair	top = h[0];
-	HnswPair	last = h[--(*count)];
-	int			i = 0;
-
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= *count)
-			break;
-		if (child + 1 < *count && PairBefore(h[child + 1], h[child], maxHeap))
-			child++;
-		if (!PairBefore(h[child], last, maxHeap))
-			break;
-		h[i] = h[child];
-		i = child;
-	}
-	if (*count > 0)
-		h[i] = last;
-	return top;
-}
-
-/*
- * Distance between two in-memory elements
- */
-static inline float
-ElementDistance(HnswBuildState *bs, int32 a, int32 b)
-{
-	return bs->dist->fn(bs->dist, BuildValue(bs, a), BuildValue(bs, b));
-}
-
-/*
- * The same as an HnswPairDistFn for neighbor selection
- */
-static float
-ElementPairDistance(void *arg, int32 a, int32 b)
-{
-	return ElementDistance((HnswBuildState *) arg, a, b);
-}
-
-/*
- * Search one layer of the in-memory graph for the ef elements closest to
- * element q, starting from the nresults pairs in bs->results; returns the
- * number of results (a max-heap in bs->results)
- */
-static int
-SearchLayerInMemory(HnswBuildState *bs, int32 q, int nresults, int ef, int layer)
-{
-	const char *query = BuildValue(bs, q);
-	int			npending = 0;
-	int			cap = HnswLayerCapacity(bs->m, layer);
-
-	bs->epoch++;
-	bs->visited[q] = bs->epoch;
-	for (int i = 0; i < nresults; i++)
-	{
-		bs->visited[bs->results[i].id] = bs->epoch;
-		PairPush(bs->pending, &npending, bs->results[i], false);
-	}
-
-	while (npending > 0)
-	{
-		HnswPair	c = PairPop(bs->pending, &npending, false);
-		int32	   *nbrs;
-
-		if (nresults >= ef && c.distance > bs->results[0].distance)
-			break;
-
-		nbrs = BuildNeighbors(bs, c.id, layer);
-		for (int i = 0; i < cap && nbrs[i] >= 0; i++)
-		{
-			int32		e = nbrs[i];
-			HnswPair	p;
-
-			if (bs->visited[e] == bs->epoch)
-				continue;
-			bs->visited[e] = bs->epoch;
-			p.id = e;
-			p.distance = bs->dist->fn(bs->dist, query, BuildValue(bs, e));
-			if (nresults < ef || p.distance < bs->results[0].distance)
-			{
-				PairPush(bs->pending, &npending, p, false);
-				PairPush(bs->results, &nresults, p, true);
-				if (nresults > ef)
-					PairPop(bs->results, &nresults, true);
-			}
-		}
-	}
-	return nresults;
-}
-
-/*
- * Add q to e's neighbors at one layer, pruning e's list when full
- */
-static void
-AddBacklink(HnswBuildState *bs, int32 e, int32 q, float distance, int layer)
-{
-	int			cap = HnswLayerCapacity(bs->m, layer);
-	int32	   *nbrs = BuildNeighbors(bs, e, layer);
-	HnswPair  *cands = bs->pruning;
-	int			n = 0;
-	int			kept;
-
-	while (n < cap && nbrs[n] >= 0)
-		n++;
-	if (n < cap)
-	{
-		nbrs[n] = q;
-		return;
-	}
-
-	for (int i = 0; i < cap; i++)
-	{
-		cands[i].id = nbrs[i];
-		cands[i].distance = ElementDistance(bs, e, nbrs[i]);
-	}
-	cands[cap].id = q;
-	cands[cap].distance = distance;
-	qsort(cands, cap + 1, sizeof(HnswPair), HnswPairCompare);
-	kept = HnswSelectNeighbors(cands, cap + 1, cap, ElementPairDistance, bs);
-	for (int i = 0; i < cap; i++)
-		nbrs[i] = i < kept ? cands[i].id : -1;
-}
-
-/*
- * Grow an arena so that it takes need more bytes
- */
-static void *
-GrowArena(void *arena, Size *size, Size used, Size need)
-{
-	Size		newsize = Max(*size, 1024);
-
-	if (used + need <= *size)
-		return arena;
-	while (newsize < used + need)
-		newsize *= 2;
-	arena = arena ? repalloc_huge(arena, newsize) : MemoryContextAllocHuge(CurrentMemoryContext, newsize);
-	*size = newsize;
-	return arena;
-}
-
-/*
- * Bytes the in-memory graph would take after adding one more element
- */
-static Size
-MemoryNeeded(HnswBuildState *bs, Size valueSize)
-{
-	Size		elems = (Size) (bs->nelements + 1) * (sizeof(BuildElement) + sizeof(uint32));
-	Size		nbrs = (bs->nbrsUsed + HnswNeighborCount(bs->m, HNSW_MAX_LEVEL)) * sizeof(int32);
-
-	return elems + nbrs + bs->valuesUsed + MAXALIGN(valueSize);
-}
-
-/*
- * Insert one value into the in-memory graph
- */
-static void
-InsertInMemory(HnswBuildState *bs, Datum value, ItemPointer heaptid)
-{
-	Size		vsize = HnswValueSize(value);
-	int32		q = bs->nelements;
-	BuildElement *qe;
-	int			level = HnswRandomLevel(bs->m);
-	int			nslots = HnswNeighborCount(bs->m, level);
-	int32		cur;
-	int			nresults;
-
-	if (bs->nelements == bs->maxelements)
-	{
-		bs->maxelements = Max(1024, bs->maxelements * 2);
-		bs->elements = bs->elements ? repalloc_huge(bs->elements, sizeof(BuildElement) * bs->maxelements)
-			: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(BuildElement) * bs->maxelements);
-		bs->visited = bs->visited ? repalloc_huge(bs->visited, sizeof(uint32) * bs->maxelements)
-			: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * bs->maxelements);
-		/* each element enters a search's pending heap at most once */
-		bs->pending = bs->pending ? repalloc_huge(bs->pending, sizeof(HnswPair) * bs->maxelements)
-			: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(HnswPair) * bs->maxelements);
-		memset(bs->visited + bs->nelements, 0, sizeof(uint32) * (bs->maxelements - bs->nelements));
-	}
-	bs->values = GrowArena(bs->values, &bs->valuesSize, bs->valuesUsed, MAXALIGN(vsize));
-	bs->nbrs = GrowArena(bs->nbrs, &bs->nbrsSize, bs->nbrsUsed * sizeof(int32), nslots * sizeof(int32));
-
-	qe = &bs->elements[q];
-	memset(qe, 0, sizeof(BuildElement));
-	qe->level = level;
-	qe->heaptids[0] = *heaptid;
-	for (int i = 1; i < HNSW_HEAPTIDS; i++)
-		ItemPointerSetInvalid(&qe->heaptids[i]);
-	qe->valueOffset = bs->valuesUsed;
-	memcpy(bs->values + bs->valuesUsed, DatumGetPointer(value), vsize);
-	qe->nbrOffset = bs->nbrsUsed;
-	for (int i = 0; i < nslots; i++)
-		bs->nbrs[bs->nbrsUsed + i] = -1;
-
-	if (bs->entry < 0)
-	{
-		bs->entry = q;
-		bs->maxLevel = level;
-		bs->valuesUsed += MAXALIGN(vsize);
-		bs->nbrsUsed += nslots;
-		bs->nelements++;
-		return;
-	}
-
-	/* greedy descent through the layers above the element's level */
-	cur = bs->entry;
-	bs->results[0].id = cur;
-	bs->results[0].distance = ElementDistance(bs, q, cur);
-	nresults = 1;
-	for (int layer = bs->maxLevel; layer > level; layer--)
-		nresults = SearchLayerInMemory(bs, q, nresults, 1, layer);
-
-	for (int layer = Min(level, bs->maxLevel); layer >= 0; layer--)
-	{
-		int			cap = HnswLayerCapacity(bs->m, layer);
-		HnswPair  *sorted = bs->scratch;
-		int			kept;
-		int32	   *qnbrs;
-
-		nresults = SearchLayerInMemory(bs, q, nresults, bs->efConstruction, layer);
-
-		/*
-		 * An identical value already in the graph takes the heap TID.  Only
-		 * for level-0 elements: nothing links to them before this point.
-		 */
-		if (level == 0)
-		{
-			for (int i = 0; i < nresults; i++)
-			{
-				BuildElement *d = &bs->elements[bs->results[i].id];
-
-				if (bs->results[i].distance == 0 &&
-					memcmp(BuildValue(bs, bs->results[i].id), DatumGetPointer(value), vsize) == 0 &&
-					VARSIZE_ANY(BuildValue(bs, bs->results[i].id)) == vsize)
-				{
-					for (int j = 1; j < HNSW_HEAPTIDS; j++)
-					{
-						if (!ItemPointerIsValid(&d->heaptids[j]))
-						{
-							d->heaptids[j] = *heaptid;
-							return; /* nothing was linked yet at layer 0 */
-						}
-					}
-				}
-			}
-		}
-
-		memcpy(sorted, bs->results, sizeof(HnswPair) * nresults);
-		qsort(sorted, nresults, sizeof(HnswPair), HnswPairCompare);
-		kept = HnswSelectNeighbors(sorted, nresults, cap, ElementPairDistance, bs);
-		qnbrs = bs->nbrs + qe->nbrOffset + HnswLayerStart(bs->m, layer);
-		for (int i = 0; i < kept; i++)
-			qnbrs[i] = sorted[i].id;
-		for (int i = 0; i < kept; i++)
-			AddBacklink(bs, sorted[i].id, q, sorted[i].distance, layer);
-	}
-
-	bs->valuesUsed += MAXALIGN(vsize);
-	bs->nbrsUsed += nslots;
-	bs->nelements++;
-	if (level > bs->maxLevel)
-	{
-		bs->entry = q;
-		bs->maxLevel = level;
-	}
-}
-
-/*
- * Page space accounting for placing tuples in order
- */
-typedef struct Placement
-{
-	BlockNumber blkno;
-	Size		lower;
-	Size		upper;
-	OffsetNumber nextoff;
-} Placement;
-
-static void
-PlacementNewPage(Placement *p)
-{
-	p->blkno++;
-	p->lower = SizeOfPageHeaderData;
-	p->upper = BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData));
-	p->nextoff = FirstOffsetNumber;
-}
-
-static inline bool
-PlacementFits(Placement *p, Size size)
-{
-	return p->lower + sizeof(ItemIdData) + MAXALIGN(size) <= p->upper;
-}
-
-static void
-PlacementTake(Placement *p, Size size, ItemPointer tid)
-{
-	if (!PlacementFits(p, size))
-		PlacementNewPage(p);
-	ItemPointerSet(tid, p->blkno, p->nextoff);
-	p->nextoff++;
-	p->lower += sizeof(ItemIdData);
-	p->upper -= MAXALIGN(size);
-}
-
-/*
- * Write the in-memory graph to the data pages, in one sequential pass
- */
-static void
-FlushGraph(HnswBuildState *bs)
-{
-	Placement	p;
-	Buffer		buf = InvalidBuffer;
-	Page		page = NULL;
-	BlockNumber curblk = InvalidBlockNumber;
-	char	   *etupbuf = palloc0(HNSW_MAX_TUPLE_SIZE);
-	char	   *ntupbuf = palloc0(HNSW_MAX_TUPLE_SIZE);
-	Buffer		metabuf;
-	HnswMetaPage meta;
-
-	/* assign every tuple its place: the element, then its neighbors */
-	p.blkno = HNSW_HEAD_BLKNO - 1;
-	PlacementNewPage(&p);
-	for (int32 i = 0; i < bs->nelements; i++)
-	{
-		BuildElement *e = &bs->elements[i];
-		Size		esize = HNSW_ELEMENT_TUPLE_SIZE(VARSIZE_ANY(BuildValue(bs, i)));
-		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(e->level, bs->m);
-
-		if (!PlacementFits(&p, esize + nsize + sizeof(ItemIdData)) && p.nextoff > FirstOffsetNumber)
-			PlacementNewPage(&p);
-		PlacementTake(&p, esize, &e->tid);
-		PlacementTake(&p, nsize, &e->ntid);
-	}
-
-	/* build the pages in block order */
-	for (int32 i = 0; i < bs->nelements; i++)
-	{
-		BuildElement *e = &bs->elements[i];
-		const char *value = BuildValue(bs, i);
-		Size		vsize = VARSIZE_ANY(value);
-		Size		esize = HNSW_ELEMENT_TUPLE_SIZE(vsize);
-		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(e->level, bs->m);
-		HnswElementTuple etup = (HnswElementTuple) etupbuf;
-		HnswNeighborTuple ntup = (HnswNeighborTuple) ntupbuf;
-		int			nslots = HnswNeighborCount(bs->m, e->level);
-
-		memset(etupbuf, 0, esize);
-		etup->type = HNSW_ELEMENT_TUPLE_TYPE;
-		etup->level = e->level;
-		for (int j = 0; j < HNSW_HEAPTIDS; j++)
-			etup->heaptids[j] = e->heaptids[j];
-		etup->neighbortid = e->ntid;
-		memcpy(etup->data, value, vsize);
-
-		memset(ntupbuf, 0, nsize);
-		ntup->type = HNSW_NEIGHBOR_TUPLE_TYPE;
-		ntup->count = nslots;
-		for (int j = 0; j < nslots; j++)
-		{
-			int32		id = bs->nbrs[e->nbrOffset + j];
-
-			if (id >= 0)
-				ntup->indextids[j] = bs->elements[id].tid;
-			else
-				ItemPointerSetInvalid(&ntup->indextids[j]);
-		}
-
-		for (int k = 0; k < 2; k++)
-		{
-			ItemPointer tid = k == 0 ? &e->tid : &e->ntid;
-			Item		item = k == 0 ? (Item) etup : (Item) ntup;
-			Size		size = k == 0 ? esize : nsize;
-
-			while (curblk != ItemPointerGetBlockNumber(tid))
-			{
-				if (BufferIsValid(buf))
-				{
-					MarkBufferDirty(buf);
-					UnlockReleaseBuffer(buf);
-				}
-				buf = ReadBufferExtended(bs->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-				page = BufferGetPage(buf);
-				HnswInitPage(buf, page);
-				curblk = BufferGetBlockNumber(buf);
-			}
-			if (PageAddItem(page, item, size, ItemPointerGetOffsetNumber(tid), false, false) !=
-				ItemPointerGetOffsetNumber(tid))
-				elog(ERROR, "failed to add hnsw tuple to index \"%s\"", RelationGetRelationName(bs->index));
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-	if (BufferIsValid(buf))
-	{
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-	}
-
-	/* point the meta page at the entry element */
-	metabuf = ReadBuffer(bs->index, HNSW_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	meta = HnswPageGetMeta(BufferGetPage(metabuf));
-	if (bs->entry >= 0)
-	{
-		meta->entryBlkno = ItemPointerGetBlockNumber(&bs->elements[bs->entry].tid);
-		meta->entryOffno = ItemPointerGetOffsetNumber(&bs->elements[bs->entry].tid);
-		meta->entryLevel = bs->maxLevel;
-	}
-	meta->insertPage = BufferIsValid(buf) ? curblk : HNSW_METAPAGE_BLKNO;
-	MarkBufferDirty(metabuf);
-	UnlockReleaseBuffer(metabuf);
-
-	pfree(etupbuf);
-	pfree(ntupbuf);
-}
 
 /*
  * Write the meta page (block 0) of an empty index
@@ -565,15 +112,23 @@ CreateMetaPage(Relation index, int dimensions, int m, int efConstruction, ForkNu
 }
 
 /*
+ * The type information of the index's opclass
+ */
+static const HnswTypeInfo *
+GetTypeInfo(Relation index)
+{
+	return (const HnswTypeInfo *) DatumGetPointer(OidFunctionCall0(index_getprocid(index, 1, HNSW_TYPE_INFO_PROC)));
+}
+
+/*
  * Check the column's dimensions against what the index can hold
  */
 static int
 CheckDimensions(Relation index)
 {
 	int			dimensions = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
-	const HnswTypeInfo *typeinfo;
+	const HnswTypeInfo *typeinfo = GetTypeInfo(index);
 
-	typeinfo = (const HnswTypeInfo *) DatumGetPointer(OidFunctionCall0(index_getprocid(index, 1, HNSW_TYPE_INFO_PROC)));
 	if (typeinfo->kind == HNSW_KIND_SPARSEVEC)
 		return dimensions;
 	if (dimensions < 0)
@@ -585,6 +140,26 @@ CheckDimensions(Relation index)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("column cannot have more than %d dimensions for hnsw index", typeinfo->maxDimensions)));
 	return dimensions;
+}
+
+/*
+ * Expected bytes of one value, to size the graph's id table
+ */
+static Size
+ValueSizeHint(Relation index, int dimensions)
+{
+	switch (GetTypeInfo(index)->kind)
+	{
+		case HNSW_KIND_VECTOR:
+			return 8 + 4 * (Size) dimensions;
+		case HNSW_KIND_HALFVEC:
+			return 8 + 2 * (Size) dimensions;
+		case HNSW_KIND_BIT:
+			return VARHDRSZ + sizeof(int32) + ((Size) dimensions + 7) / 8;
+		case HNSW_KIND_SPARSEVEC:
+			break;
+	}
+	return 256;
 }
 
 /*
@@ -601,36 +176,221 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	if (isnull[0])
 		return;
+	/* a parallel build that ran out of room will start over */
+	if (bs->parallel && pg_atomic_read_u32(&bs->graph->full))
+		return;
 
 	oldCtx = MemoryContextSwitchTo(bs->tmpCtx);
 	value = HnswPrepareValue(bs->dist, values[0], &ok);
 	if (ok)
 	{
 		HnswCheckValue(bs->dist, value);
-		if (bs->inMemory && MemoryNeeded(bs, HnswValueSize(value)) > bs->memLimit)
+		if (bs->inMemory && !HnswGraphInsert(&bs->gs, value, tid) && !bs->parallel)
 		{
 			ereport(NOTICE,
-					(errmsg("hnsw graph no longer fits into maintenance_work_mem after " INT64_FORMAT " tuples", (int64) bs->indtuples),
+					(errmsg("hnsw graph no longer fits into maintenance_work_mem after " INT64_FORMAT " tuples",
+							(int64) bs->indtuples),
 					 errdetail("Building will take significantly more time."),
 					 errhint("Increase maintenance_work_mem to speed up builds.")));
-			MemoryContextSwitchTo(oldCtx);
-			FlushGraph(bs);
-			MemoryContextSwitchTo(bs->tmpCtx);
+			HnswGraphFlush(bs->graph, index);
 			bs->inMemory = false;
 		}
-		if (bs->inMemory)
-		{
-			MemoryContextSwitchTo(oldCtx);
-			InsertInMemory(bs, value, tid);
-			MemoryContextSwitchTo(bs->tmpCtx);
-		}
-		else
+		if (!bs->inMemory)
 			HnswInsertValue(index, bs->dist, value, tid);
 		bs->indtuples++;
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+		if (bs->leader)
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
 	}
 	MemoryContextSwitchTo(oldCtx);
 	MemoryContextReset(bs->tmpCtx);
+}
+
+/*
+ * Prepare a build state over a graph
+ */
+static void
+InitBuildState(HnswBuildState *bs, Relation heap, Relation index, HnswGraph *graph,
+			   bool leader, bool parallel)
+{
+	memset(bs, 0, sizeof(HnswBuildState));
+	bs->heap = heap;
+	bs->index = index;
+	bs->dist = HnswGetDistance(index);
+	bs->leader = leader;
+	bs->parallel = parallel;
+	bs->inMemory = true;
+	bs->graph = graph;
+	HnswGraphSearchInit(&bs->gs, graph, bs->dist);
+	bs->tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple", ALLOCSET_DEFAULT_SIZES);
+}
+
+/*
+ * Scan this participant's share of the heap into the shared graph
+ */
+static void
+ParallelScanAndInsert(Relation heap, Relation index, HnswShared *shared, HnswGraph *graph,
+					  bool leader)
+{
+	HnswBuildState bs;
+	IndexInfo  *indexInfo;
+	TableScanDesc scan;
+	double		reltuples;
+
+	InitBuildState(&bs, heap, index, graph, leader, true);
+	indexInfo = BuildIndexInfo(index);
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	scan = table_beginscan_parallel(heap, ParallelTableScanFromHnswShared(shared));
+	reltuples = table_index_build_scan(heap, index, indexInfo, true, leader,
+									   BuildCallback, (void *) &bs, scan);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->reltuples += reltuples;
+	shared->indtuples += bs.indtuples;
+	SpinLockRelease(&shared->mutex);
+	MemoryContextDelete(bs.tmpCtx);
+}
+
+/*
+ * Entry point of a parallel build worker
+ */
+void
+HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
+{
+	HnswShared *shared = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_SHARED, false);
+	HnswGraph  *graph = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_GRAPH, false);
+	char	   *sharedquery = shm_toc_lookup(toc, PARALLEL_KEY_QUERY_TEXT, true);
+	LOCKMODE	heapLockmode;
+	LOCKMODE	indexLockmode;
+	Relation	heap;
+	Relation	index;
+
+	debug_query_string = sharedquery;
+	pgstat_report_activity(STATE_RUNNING, debug_query_string);
+
+	/* the lock modes index.c took in the leader */
+	if (!shared->isconcurrent)
+	{
+		heapLockmode = ShareLock;
+		indexLockmode = AccessExclusiveLock;
+	}
+	else
+	{
+		heapLockmode = ShareUpdateExclusiveLock;
+		indexLockmode = RowExclusiveLock;
+	}
+	heap = table_open(shared->heaprelid, heapLockmode);
+	index = index_open(shared->indexrelid, indexLockmode);
+
+	ParallelScanAndInsert(heap, index, shared, graph, false);
+
+	index_close(index, indexLockmode);
+	table_close(heap, heapLockmode);
+}
+
+/*
+ * Build the graph with parallel workers; false if it did not fit (nothing
+ * is written then)
+ */
+static bool
+ParallelBuild(Relation heap, Relation index, IndexInfo *indexInfo, int nworkers,
+			  Size graphSize, int m, int efConstruction, Size valueSizeHint,
+			  double *reltuples, double *indtuples)
+{
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		estshared;
+	HnswShared *shared;
+	HnswGraph  *graph;
+	char	   *sharedquery;
+	int			querylen = debug_query_string ? strlen(debug_query_string) : 0;
+	bool		fitted = false;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("pgmlops", "HnswParallelBuildMain", nworkers);
+	snapshot = indexInfo->ii_Concurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+
+	estshared = add_size(BUFFERALIGN(sizeof(HnswShared)), table_parallelscan_estimate(heap, snapshot));
+	shm_toc_estimate_chunk(&pcxt->estimator, estshared);
+	shm_toc_estimate_chunk(&pcxt->estimator, graphSize);
+	shm_toc_estimate_chunk(&pcxt->estimator, querylen + 1);
+	shm_toc_estimate_keys(&pcxt->estimator, 3);
+
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return false;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, estshared);
+	shared->heaprelid = RelationGetRelid(heap);
+	shared->indexrelid = RelationGetRelid(index);
+	shared->isconcurrent = indexInfo->ii_Concurrent;
+	shared->graphSize = graphSize;
+	SpinLockInit(&shared->mutex);
+	shared->reltuples = 0;
+	shared->indtuples = 0;
+	table_parallelscan_initialize(heap, ParallelTableScanFromHnswShared(shared), snapshot);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_SHARED, shared);
+
+	graph = shm_toc_allocate(pcxt->toc, graphSize);
+	HnswGraphInit(graph, graphSize, m, efConstruction, valueSizeHint);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_GRAPH, graph);
+
+	sharedquery = shm_toc_allocate(pcxt->toc, querylen + 1);
+	if (querylen > 0)
+		memcpy(sharedquery, debug_query_string, querylen);
+	sharedquery[querylen] = '\0';
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_QUERY_TEXT, sharedquery);
+
+	LaunchParallelWorkers(pcxt);
+	ParallelScanAndInsert(heap, index, shared, graph, true);
+	WaitForParallelWorkersToFinish(pcxt);
+
+	if (!pg_atomic_read_u32(&graph->full))
+	{
+		HnswGraphFlush(graph, index);
+		*reltuples = shared->reltuples;
+		*indtuples = shared->indtuples;
+		fitted = true;
+	}
+	else
+		ereport(NOTICE,
+				(errmsg("hnsw graph no longer fits into maintenance_work_mem, building serially"),
+				 errhint("Increase maintenance_work_mem to speed up builds.")));
+
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+	return fitted;
+}
+
+/*
+ * Build the graph in this process, continuing on disk if memory runs out
+ */
+static void
+SerialBuild(Relation heap, Relation index, IndexInfo *indexInfo, Size graphSize,
+			int m, int efConstruction, Size valueSizeHint,
+			double *reltuples, double *indtuples)
+{
+	HnswBuildState bs;
+	HnswGraph  *graph;
+
+	graph = MemoryContextAllocExtended(CurrentMemoryContext, graphSize, MCXT_ALLOC_HUGE);
+	HnswGraphInit(graph, graphSize, m, efConstruction, valueSizeHint);
+	InitBuildState(&bs, heap, index, graph, true, false);
+
+	*reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+										BuildCallback, (void *) &bs, NULL);
+	if (bs.inMemory)
+		HnswGraphFlush(graph, index);
+	*indtuples = bs.indtuples;
+	MemoryContextDelete(bs.tmpCtx);
+	pfree(graph);
 }
 
 /*
@@ -640,59 +400,53 @@ IndexBuildResult *
 hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
-	HnswBuildState bs;
 	MemoryContext buildCtx;
 	MemoryContext oldCtx;
-	int			maxcands;
+	int			m = HnswGetM(index);
+	int			efConstruction = HnswGetEfConstruction(index);
+	int			dimensions;
+	Size		graphSize;
+	Size		valueSizeHint;
+	int			nworkers = 0;
+	double		reltuples = 0;
+	double		indtuples = 0;
+	bool		built = false;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
-
-	memset(&bs, 0, sizeof(bs));
-	bs.heap = heap;
-	bs.index = index;
-	bs.m = HnswGetM(index);
-	bs.efConstruction = HnswGetEfConstruction(index);
-	if (bs.efConstruction < 2 * bs.m)
+	if (efConstruction < 2 * m)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ef_construction must be greater than or equal to 2 * m")));
-	bs.dimensions = CheckDimensions(index);
-	bs.dist = HnswGetDistance(index);
-	bs.entry = -1;
-	bs.maxLevel = -1;
-	bs.inMemory = true;
-	bs.memLimit = (Size) maintenance_work_mem * 1024;
+	dimensions = CheckDimensions(index);
+	valueSizeHint = ValueSizeHint(index, dimensions);
+	graphSize = Max((Size) maintenance_work_mem * 1024, (Size) 1024 * 1024);
 
-	buildCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build graph", ALLOCSET_DEFAULT_SIZES);
-	bs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple", ALLOCSET_DEFAULT_SIZES);
+	buildCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build", ALLOCSET_DEFAULT_SIZES);
 	oldCtx = MemoryContextSwitchTo(buildCtx);
 
-	maxcands = Max(bs.efConstruction, 2 * bs.m) + 2;
-	bs.results = palloc_array(HnswPair, maxcands + 1);
-	bs.scratch = palloc_array(HnswPair, maxcands + 2 * bs.m + 2);
-	bs.pruning = palloc_array(HnswPair, 2 * bs.m + 1);
-
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE);
-	CreateMetaPage(index, bs.dimensions, bs.m, bs.efConstruction, MAIN_FORKNUM);
+	CreateMetaPage(index, dimensions, m, efConstruction, MAIN_FORKNUM);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
-	bs.reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-										  BuildCallback, (void *) &bs, NULL);
-
-	if (bs.inMemory)
-		FlushGraph(&bs);
+	if (IsUnderPostmaster && !IsParallelWorker())
+		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+	if (nworkers > 0)
+		built = ParallelBuild(heap, index, indexInfo, nworkers, graphSize, m, efConstruction,
+							  valueSizeHint, &reltuples, &indtuples);
+	if (!built)
+		SerialBuild(heap, index, indexInfo, graphSize, m, efConstruction, valueSizeHint,
+					&reltuples, &indtuples);
 
 	if (RelationNeedsWAL(index))
 		log_newpage_range(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index), true);
 
 	MemoryContextSwitchTo(oldCtx);
 	MemoryContextDelete(buildCtx);
-	MemoryContextDelete(bs.tmpCtx);
 
 	result = palloc_object(IndexBuildResult);
-	result->heap_tuples = bs.reltuples;
-	result->index_tuples = bs.indtuples;
+	result->heap_tuples = reltuples;
+	result->index_tuples = indtuples;
 	return result;
 }
 
@@ -702,8 +456,6 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 void
 hnswbuildempty(Relation index)
 {
-	int			m = HnswGetM(index);
-	int			efConstruction = HnswGetEfConstruction(index);
-
-	CreateMetaPage(index, CheckDimensions(index), m, efConstruction, INIT_FORKNUM);
+	CreateMetaPage(index, CheckDimensions(index), HnswGetM(index),
+				   HnswGetEfConstruction(index), INIT_FORKNUM);
 }
