@@ -16,6 +16,14 @@
  * the opclass's fmgr support function as a fallback.  Values of cosine
  * opclasses are normalized on the way in, so cosine becomes inner product.
  *
+ * A vector column wider than HNSW_FULL_VECTOR_DIM does not fit a page in
+ * float4; its index stores every value (and quantizes every query) in
+ * binary16, with the norms of the rounding residual (HnswHalfValue).  The
+ * graph is searched in binary16, and the scan hands the executor, with
+ * each row, a lower bound of the exact distance derived from those
+ * residuals: the executor recomputes the exact distance from the heap row
+ * and reorders (xs_recheckorderby), so the rows come out in exact order.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PGMLOPS_HNSW_HNSW_H
@@ -50,6 +58,8 @@
 #define HNSW_MAX_EF_SEARCH 1000
 
 #define HNSW_MAX_LEVEL 15
+#define HNSW_FULL_VECTOR_DIM 2000	/* widest vector stored in float4 */
+#define HNSW_MAX_VECTOR_DIM 4000	/* widest vector, stored in binary16 */
 #define HNSW_MAX_NNZ 1000		/* sparsevec non-zero elements */
 #define HNSW_HEAPTIDS 2			/* heap TIDs one element can carry (duplicates) */
 
@@ -107,11 +117,28 @@ typedef struct HnswDistanceData
 	HnswValueKind kind;
 	HnswMetric	metric;
 	bool		normalize;		/* cosine opclass */
+	bool		half;			/* vector stored as HnswHalfValue */
 	HnswDistFn	fn;
 	FmgrInfo   *procinfo;		/* distance support function */
 	FmgrInfo   *normprocinfo;	/* norm support function, if any */
 	Oid			collation;
 } HnswDistanceData;
+
+/*
+ * A vector value quantized to binary16, with what bounds the error: the
+ * L2 and L1 norms of (value - quantized) and the L2 norm of the quantized
+ * value.  A varlena, so that it is stored and compared like any value.
+ */
+typedef struct HnswHalfValue
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	float		errL2;
+	float		errL1;
+	float		norm;
+	int16		dim;
+	int16		unused;
+	uint16		x[FLEXIBLE_ARRAY_MEMBER];	/* (dim) binary16 */
+} HnswHalfValue;
 
 /* Meta page */
 typedef struct HnswMetaPageData
@@ -203,6 +230,7 @@ typedef struct HnswCandidate
 	Size		valueOffset;	/* in the search's value arena, if kept */
 	ItemPointerData ntid;		/* the element's neighbor tuple */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
+	float		bound;			/* half storage: lower bound of the exact distance */
 } HnswCandidate;
 
 /* A set of visited element TIDs (open addressing) */
@@ -228,6 +256,7 @@ typedef struct HnswSearch
 	HnswVisited visited;
 	int64		tuplesVisited;
 	bool		keepValues;		/* copy each candidate's value (inserts) */
+	const HnswHalfValue *query; /* half storage: the query, for bounds */
 	char	   *values;			/* value arena (valuesUsed) */
 	Size		valuesUsed;
 	Size		valuesSize;
@@ -342,6 +371,8 @@ extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulk
 extern HnswDistance HnswGetDistance(Relation index);
 extern Datum HnswPrepareValue(HnswDistance dist, Datum value, bool *ok);
 extern Size HnswValueSize(Datum value);
+extern float HnswExactLowerBound(HnswDistance dist, const HnswHalfValue *q, const HnswHalfValue *x,
+								 float distance);
 extern void HnswCheckValue(HnswDistance dist, Datum value);
 extern int	HnswPairCompare(const void *a, const void *b);
 extern int	HnswSelectNeighbors(HnswPair *cands, int ncands, int max, HnswPairDistFn fn, void *arg);

@@ -151,6 +151,8 @@ ValueSizeHint(Relation index, int dimensions)
 	switch (GetTypeInfo(index)->kind)
 	{
 		case HNSW_KIND_VECTOR:
+			if (dimensions > HNSW_FULL_VECTOR_DIM)
+				return offsetof(HnswHalfValue, x) + 2 * (Size) dimensions;
 			return 8 + 4 * (Size) dimensions;
 		case HNSW_KIND_HALFVEC:
 			return 8 + 2 * (Size) dimensions;

@@ -59,6 +59,11 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 
 	so->scanCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan", ALLOCSET_DEFAULT_SIZES);
 	scan->opaque = so;
+	/* filled only when the executor must recheck (binary16 storage) */
+	scan->xs_orderbyvals = palloc0_array(Datum, Max(norderbys, 1));
+	scan->xs_orderbynulls = palloc_array(bool, Max(norderbys, 1));
+	for (int i = 0; i < Max(norderbys, 1); i++)
+		scan->xs_orderbynulls[i] = true;
 	return scan;
 }
 
@@ -118,6 +123,19 @@ CheckQuery(HnswDistance dist, Datum query, uint32 dimensions)
 }
 
 /*
+ * Order of a batch under binary16 storage: by lower bound of the exact distance
+ */
+static int
+CompareBounds(const void *a, const void *b, void *arg)
+{
+	HnswSearch *s = (HnswSearch *) arg;
+	float		ba = s->cands[*(const int *) a].bound;
+	float		bb = s->cands[*(const int *) b].bound;
+
+	return ba < bb ? -1 : ba > bb ? 1 : 0;
+}
+
+/*
  * Sort the candidates of the current result heap into a batch, nearest first
  */
 static void
@@ -129,9 +147,21 @@ TakeBatch(HnswScanOpaque so)
 	so->batch = so->batch ? repalloc(so->batch, sizeof(int) * Max(n, 1)) : palloc(sizeof(int) * Max(n, 1));
 	for (int i = n - 1; i >= 0; i--)
 		so->batch[i] = HnswHeapPop(s, &so->results);
+	/* the executor needs the bounds it gets in non-decreasing order */
+	if (s->query != NULL)
+		qsort_arg(so->batch, n, sizeof(int), CompareBounds, s);
 	so->nbatch = n;
 	so->pos = 0;
 	so->heaptidPos = 0;
+}
+
+/*
+ * The key that orders returned rows: the distance, or its lower bound
+ */
+static inline float
+OrderKey(HnswScanOpaque so, HnswCandidate *c)
+{
+	return so->search.query != NULL ? c->bound : c->distance;
 }
 
 /*
@@ -157,12 +187,15 @@ StartSearch(IndexScanDesc scan)
 		return;
 
 	HnswReadMeta(index, &meta);
-	so->query = HnswPrepareValue(dist, scan->orderByData->sk_argument, &ok);
+	so->query = PointerGetDatum(PG_DETOAST_DATUM(scan->orderByData->sk_argument));
 	CheckQuery(dist, so->query, meta.dimensions);
+	so->query = HnswPrepareValue(dist, so->query, &ok);
 	if (meta.entryBlkno == InvalidBlockNumber)
 		return;
 
 	HnswSearchInit(&so->search, index, dist, meta.m);
+	if (dist->half)
+		so->search.query = (const HnswHalfValue *) DatumGetPointer(so->query);
 	HnswHeapInit(&so->results, hnsw_ef_search + 1, true);
 	if (iterative)
 		HnswHeapInit(&so->discarded, 1024, false);
@@ -245,7 +278,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		c = &so->search.cands[so->batch[so->pos]];
 		if (so->heaptidPos == 0 && hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT)
 		{
-			if (c->distance < so->lastDistance)
+			if (OrderKey(so, c) < so->lastDistance)
 			{
 				so->pos++;
 				continue;
@@ -262,8 +295,16 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 
 		scan->xs_heaptid = c->heaptids[so->heaptidPos++];
 		scan->xs_recheck = false;
-		scan->xs_recheckorderby = false;
-		so->lastDistance = c->distance;
+		so->lastDistance = OrderKey(so, c);
+		if (so->search.query != NULL)
+		{
+			/* the executor computes the exact distance and reorders */
+			scan->xs_recheckorderby = true;
+			scan->xs_orderbyvals[0] = Float8GetDatum((double) c->bound);
+			scan->xs_orderbynulls[0] = false;
+		}
+		else
+			scan->xs_recheckorderby = false;
 		MemoryContextSwitchTo(oldCtx);
 		return true;
 	}

@@ -87,6 +87,30 @@ HalfvecL1(HnswDistance d, const char *a, const char *b)
 }
 
 static float
+HalfValueL2(HnswDistance d, const char *a, const char *b)
+{
+	const HnswHalfValue *x = (const HnswHalfValue *) a;
+
+	return VecL2SquaredF16(x->dim, x->x, ((const HnswHalfValue *) b)->x);
+}
+
+static float
+HalfValueIp(HnswDistance d, const char *a, const char *b)
+{
+	const HnswHalfValue *x = (const HnswHalfValue *) a;
+
+	return -VecInnerProductF16(x->dim, x->x, ((const HnswHalfValue *) b)->x);
+}
+
+static float
+HalfValueL1(HnswDistance d, const char *a, const char *b)
+{
+	const HnswHalfValue *x = (const HnswHalfValue *) a;
+
+	return VecL1F16(x->dim, x->x, ((const HnswHalfValue *) b)->x);
+}
+
+static float
 SparsevecL2(HnswDistance d, const char *a, const char *b)
 {
 	return VecSparseL2Squared((const SparseVector *) a, (const SparseVector *) b);
@@ -194,12 +218,18 @@ GetCache(Relation index)
 			d->metric = known[i].metric;
 
 	d->fn = FmgrDistance;
+	d->half = d->kind == HNSW_KIND_VECTOR &&
+		TupleDescAttr(RelationGetDescr(index), 0)->atttypmod > HNSW_FULL_VECTOR_DIM;
 	switch (d->kind)
 	{
 		case HNSW_KIND_VECTOR:
-			d->fn = d->metric == HNSW_METRIC_L2 ? VectorL2 :
-				d->metric == HNSW_METRIC_IP ? VectorIp :
-				d->metric == HNSW_METRIC_L1 ? VectorL1 : FmgrDistance;
+			if (d->half)
+				d->fn = d->metric == HNSW_METRIC_L2 ? HalfValueL2 :
+					d->metric == HNSW_METRIC_IP ? HalfValueIp : HalfValueL1;
+			else
+				d->fn = d->metric == HNSW_METRIC_L2 ? VectorL2 :
+					d->metric == HNSW_METRIC_IP ? VectorIp :
+					d->metric == HNSW_METRIC_L1 ? VectorL1 : FmgrDistance;
 			break;
 		case HNSW_KIND_HALFVEC:
 			d->fn = d->metric == HNSW_METRIC_L2 ? HalfvecL2 :
@@ -347,18 +377,96 @@ NormalizeValue(HnswDistance d, struct varlena *v, bool *ok)
 }
 
 /*
- * Detoast a value and normalize it when the opclass asks; *ok is false for
- * values the index does not hold (zero vectors under cosine)
+ * Round a vector to binary16, recording the residual's norms
+ */
+static Datum
+QuantizeHalf(const Vector *x)
+{
+	HnswHalfValue *h = palloc0(offsetof(HnswHalfValue, x) + sizeof(uint16) * x->dim);
+	double		errL2 = 0;
+	double		errL1 = 0;
+	double		norm = 0;
+
+	SET_VARSIZE(h, offsetof(HnswHalfValue, x) + sizeof(uint16) * x->dim);
+	h->dim = x->dim;
+	for (int i = 0; i < x->dim; i++)
+	{
+		double		q;
+
+		h->x[i] = VecFloatToHalf(x->x[i]);
+		q = VecHalfToFloat(h->x[i]);
+		errL2 += (x->x[i] - q) * (x->x[i] - q);
+		errL1 += fabs(x->x[i] - q);
+		norm += q * q;
+	}
+	/* round the bounds up, never down */
+	h->errL2 = (float) (sqrt(errL2) * (1 + 1e-6) + 1e-12);
+	h->errL1 = (float) (errL1 * (1 + 1e-6) + 1e-12);
+	h->norm = (float) (sqrt(norm) * (1 + 1e-6));
+	return PointerGetDatum(h);
+}
+
+/*
+ * Detoast a value, normalize it when the opclass asks and quantize it when
+ * the index stores binary16; *ok is false for values the index does not
+ * hold (zero vectors under cosine)
  */
 Datum
 HnswPrepareValue(HnswDistance dist, Datum value, bool *ok)
 {
 	struct varlena *v = PG_DETOAST_DATUM(value);
+	Datum		prepared = PointerGetDatum(v);
 
 	*ok = true;
 	if (dist->normalize)
-		return NormalizeValue(dist, v, ok);
-	return PointerGetDatum(v);
+		prepared = NormalizeValue(dist, v, ok);
+	if (dist->half && *ok)
+	{
+		/* a value that does not fit binary16 cannot be bounded */
+		const Vector *x = (const Vector *) DatumGetPointer(prepared);
+
+		for (int i = 0; i < x->dim; i++)
+			if (fabsf(x->x[i]) > 65504.0f)
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("vector elements of an hnsw index over %d dimensions must lie within half-precision range",
+								HNSW_FULL_VECTOR_DIM)));
+		prepared = QuantizeHalf(x);
+	}
+	return prepared;
+}
+
+/*
+ * A lower bound of the exact distance, in the units of the opclass's
+ * operator, between the query and an element of a binary16 index whose
+ * quantized distance is distance (see hnsw.h)
+ */
+float
+HnswExactLowerBound(HnswDistance dist, const HnswHalfValue *q, const HnswHalfValue *x, float distance)
+{
+	double		slack;
+	double		bound;
+
+	switch (dist->metric)
+	{
+		case HNSW_METRIC_L2:
+			slack = (double) q->errL2 + x->errL2;
+			bound = sqrt(Max(distance, 0)) - slack;
+			bound -= 1e-4 * fabs(bound) + 1e-6;
+			return (float) Max(bound, 0);
+		case HNSW_METRIC_L1:
+			slack = (double) q->errL1 + x->errL1;
+			bound = distance - slack;
+			break;
+		default:
+			/* |q.x - qh.xh| <= |q - qh| |x| + |qh| |x - xh| */
+			slack = (double) q->errL2 * (x->norm + x->errL2) + (double) q->norm * x->errL2;
+			bound = distance - slack;
+			if (dist->normalize)
+				bound += 1;		/* cosine distance = 1 - q.x */
+			break;
+	}
+	return (float) (bound - (1e-4 * fabs(bound) + 1e-6));
 }
 
 /*
@@ -592,6 +700,7 @@ HnswSearchInit(HnswSearch *s, Relation index, HnswDistance dist, int m)
 	s->nbrs = palloc_array(ItemPointerData, s->maxnbrs);
 	VisitedInit(&s->visited, 1024);
 	s->keepValues = false;
+	s->query = NULL;
 	s->values = NULL;
 	s->valuesSize = 0;
 	HnswSearchReset(s);
@@ -724,6 +833,8 @@ HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer, 
 	c->nbrCount = 0;
 	c->nbrLayer = -1;
 	c->valueOffset = 0;
+	if (s->query != NULL)
+		c->bound = HnswExactLowerBound(s->dist, s->query, (const HnswHalfValue *) etup->data, c->distance);
 	ntid = etup->neighbortid;
 	if (s->keepValues)
 	{
