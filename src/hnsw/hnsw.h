@@ -400,6 +400,6 @@ extern bool HnswWriteLayer(Relation index, ItemPointer ntid, int m, int layer,
 						   const ItemPointerData *expected, const ItemPointerData *replacement);
 extern float HnswKeptPairDistance(void *arg, int32 a, int32 b);
 extern int	HnswChooseNeighbors(Relation index, HnswDistance dist, int m, const char *base,
-								ItemPointerData *tids, int n, int cap);
+								ItemPointerData *tids, int n, int cap, bool fill);
 
 #endif							/* PGMLOPS_HNSW_HNSW_H */

@@ -297,7 +297,7 @@ AddBacklink(InsertState *is, int ci, float distance, int layer, ItemPointer etid
 		/* full: keep the best of the current neighbors and the new element */
 		if (n == cap)
 			HnswChooseNeighbors(is->index, is->dist, is->m, CandidateValue(s, ci),
-								updated, cap + 1, cap);
+								updated, cap + 1, cap, false);
 		if (HnswWriteLayer(is->index, &ntid, is->m, layer, current, updated))
 			return;
 	}

@@ -1138,16 +1138,19 @@ HnswKeptPairDistance(void *arg, int32 a, int32 b)
 /*
  * Choose at most cap neighbors for the element with value base among the
  * n elements in tids, with the selection heuristic; deleted and vanished
- * elements are dropped.  The choice is written to tids[0..cap), padded
- * with invalid TIDs; returns how many were kept.  Reads with share locks
- * only, so the caller must hold no buffer lock.
+ * elements are dropped.  With fill, slots the heuristic leaves empty take
+ * the nearest candidates it pruned: repairs use it, since redundant links
+ * keep elements reachable when their neighbors die.  The choice is written
+ * to tids[0..cap), padded with invalid TIDs; returns how many were kept.
+ * Reads with share locks only, so the caller must hold no buffer lock.
  */
 int
 HnswChooseNeighbors(Relation index, HnswDistance dist, int m, const char *base,
-					ItemPointerData *tids, int n, int cap)
+					ItemPointerData *tids, int n, int cap, bool fill)
 {
 	HnswSearch	sub;
 	HnswPair   *pairs = palloc_array(HnswPair, n);
+	HnswPair   *sorted = palloc_array(HnswPair, n);
 	int			npairs = 0;
 	int			kept;
 
@@ -1168,7 +1171,21 @@ HnswChooseNeighbors(Relation index, HnswDistance dist, int m, const char *base,
 		npairs++;
 	}
 	qsort(pairs, npairs, sizeof(HnswPair), HnswPairCompare);
+	memcpy(sorted, pairs, sizeof(HnswPair) * npairs);
 	kept = HnswSelectNeighbors(pairs, npairs, cap, HnswKeptPairDistance, &sub);
+	if (fill)
+	{
+		/* sorted still has every candidate nearest first; pairs the kept ones */
+		for (int i = 0; i < npairs && kept < cap; i++)
+		{
+			bool		taken = false;
+
+			for (int j = 0; j < kept && !taken; j++)
+				taken = pairs[j].id == sorted[i].id;
+			if (!taken)
+				pairs[kept++] = sorted[i];
+		}
+	}
 	for (int i = 0; i < cap; i++)
 	{
 		if (i < kept)

@@ -181,7 +181,7 @@ RepairLayer(VacuumState *vs, ItemPointer self, ItemPointer ntid, const char *val
 	}
 	if (!anyDead)
 		return;
-	HnswChooseNeighbors(vs->index, vs->dist, m, value, cands, n, cap);
+	HnswChooseNeighbors(vs->index, vs->dist, m, value, cands, n, cap, true);
 	HnswWriteLayer(vs->index, ntid, m, layer, current, cands);
 }
 
