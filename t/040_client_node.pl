@@ -36,6 +36,29 @@ $node->append_conf('postgresql.conf', "log_statement = none\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pgmlops');
 
+# COPY in binary format, the documented bulk path of pgvector clients: the
+# exact bytes out, and the same bytes back in.
+my $copy_header = '5047434f50590aff0d0a00' . '00000000' . '00000000';
+my ($bin, $cerr) = ('', '');
+IPC::Run::run(
+	[
+		'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c',
+		"COPY (SELECT '[1,2]'::vector) TO STDOUT (FORMAT binary)"
+	],
+	'>', \$bin, '2>', \$cerr);
+is( unpack('H*', $bin),
+	$copy_header . '0001' . '0000000c' . '000200003f80000040000000' . 'ffff',
+	'COPY TO (FORMAT binary) writes pgvector\'s vector layout');
+$node->safe_psql('postgres', 'CREATE TABLE copy_in (v vector(2))');
+IPC::Run::run(
+	[
+		'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c',
+		'COPY copy_in FROM STDIN (FORMAT binary)'
+	],
+	'<', \$bin, '>', \my $cout, '2>', \$cerr);
+is($node->safe_psql('postgres', 'SELECT v::text FROM copy_in'),
+	'[1,2]', 'COPY FROM (FORMAT binary) reads it back');
+
 my $user = getpwuid($<);
 my ($stdout, $stderr) = ('', '');
 my $ok = IPC::Run::run(
