@@ -51,7 +51,7 @@ case $cmd in
     ;;
   regress)
     tests=${*:-}
-    as_user env PGHOST=$SOCK PGPORT=$PORT make -C "$D/src" -s installcheck ${tests:+REGRESS="$tests"} || {
+    as_user env PGHOST=$SOCK PGPORT=$PORT make -C "$D/src" -s installcheck TAP_TESTS= ${tests:+REGRESS="$tests"} || {
       [ -f "$D/src/regression.diffs" ] && head -200 "$D/src/regression.diffs"; exit 1; }
     ;;
   tap)

@@ -37,7 +37,7 @@ tally "${p:-0}" "${f:-0}"
 
 log "pg_regress"
 start_cluster "$W/data" "$PORT" "$W/sock" "$PG_BIN"
-out=$(as_user env PGHOST="$W/sock" PGPORT="$PORT" make -C "$W/src" -s installcheck 2>&1); rc=$?
+out=$(as_user env PGHOST="$W/sock" PGPORT="$PORT" make -C "$W/src" -s installcheck TAP_TESTS= 2>&1); rc=$?
 printf '%s\n' "$out"
 tally "$(printf '%s\n' "$out" | grep -cE '\.\.\. ok|^ok ')" "$(printf '%s\n' "$out" | grep -cE 'FAILED|^not ok ')"
 if [ $rc -ne 0 ]; then

@@ -8,9 +8,11 @@
 #include "postgres.h"
 
 #include <float.h>
+#include <math.h>
 #include <limits.h>
 
 #include "access/amapi.h"
+#include "access/genam.h"
 #include "access/reloptions.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
@@ -112,8 +114,11 @@ HnswGetEfConstruction(Relation index)
 }
 
 /*
- * Estimate the cost of an index scan.  The index only orders; a scan
- * without LIMIT would return at most ef_search rows, so it is priced out.
+ * Estimate the cost of an index scan.  The search happens before the first
+ * row comes back, so it is all startup cost; the selectivity of 1 makes
+ * cost_index charge a heap fetch per row, so that only a LIMIT makes the
+ * index cheaper than a sort (a scan returns at most ef_search rows unless
+ * it is iterative).
  */
 static void
 hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -122,12 +127,15 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				 double *indexPages)
 {
 	GenericCosts costs;
-	double		tuples = path->indexinfo->tuples;
-	int			m = HNSW_DEFAULT_M;
+	double		tuples = Max(path->indexinfo->tuples, 2.0);
+	Relation	index;
+	int			m;
 	double		visited;
-	double		pagesPerTuple;
+	double		randomPageCost;
+	double		seqPageCost;
 
-	if (path->indexorderbys == NIL || root->limit_tuples < 0)
+	/* the index only orders */
+	if (path->indexorderbys == NIL)
 	{
 		*indexStartupCost = get_float8_infinity();
 		*indexTotalCost = get_float8_infinity();
@@ -137,16 +145,26 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		return;
 	}
 
-	/* layer-0 search visits about 2m neighbors of each of ef expanded elements */
-	visited = Min(tuples, (double) hnsw_ef_search * 2 * m * (1 + log(Max(tuples, 2.0)) / log(m)));
+	index = index_open(path->indexinfo->indexoid, NoLock);
+	m = HnswGetM(index);
+	index_close(index, NoLock);
+
+	/* about 2m neighbors of each of ef_search expanded elements */
+	visited = Min(tuples, (double) hnsw_ef_search * 2 * m);
 
 	MemSet(&costs, 0, sizeof(costs));
 	costs.numIndexTuples = visited;
 	genericcostestimate(root, path, loop_count, &costs);
 
-	pagesPerTuple = path->indexinfo->pages > 0 && tuples > 0 ? path->indexinfo->pages / tuples : 1;
+	/*
+	 * The graph's pages are read over and over by every search, so they
+	 * are nearly always cached: charge them as sequential reads
+	 */
+	get_tablespace_page_costs(path->indexinfo->reltablespace, &randomPageCost, &seqPageCost);
+	costs.indexTotalCost -= costs.numIndexPages * Max(randomPageCost - seqPageCost, 0);
+
 	*indexStartupCost = costs.indexTotalCost;
-	*indexTotalCost = costs.indexTotalCost + cpu_operator_cost * tuples * pagesPerTuple;
+	*indexTotalCost = costs.indexTotalCost;
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
 	*indexPages = costs.numIndexPages;

@@ -24,6 +24,7 @@
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/freespace.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -206,6 +207,21 @@ WriteElement(InsertState *is, ItemPointer heaptid, ItemPointer etid)
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		if (PageGetExactFreeSpace(BufferGetPage(buf)) < need)
 		{
+			UnlockReleaseBuffer(buf);
+			buf = InvalidBuffer;
+		}
+	}
+	/* a page that vacuum freed space on */
+	while (!BufferIsValid(buf))
+	{
+		blkno = GetPageWithFreeSpace(is->index, need);
+		if (blkno == InvalidBlockNumber)
+			break;
+		buf = ReadBuffer(is->index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (PageGetExactFreeSpace(BufferGetPage(buf)) < need)
+		{
+			RecordPageWithFreeSpace(is->index, blkno, PageGetExactFreeSpace(BufferGetPage(buf)));
 			UnlockReleaseBuffer(buf);
 			buf = InvalidBuffer;
 		}

@@ -23,6 +23,8 @@
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/freespace.h"
+#include "storage/indexfsm.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -136,15 +138,45 @@ RemoveHeapTids(VacuumState *vs, IndexBulkDeleteResult *stats,
 }
 
 /*
- * Position of a dead element in the dead arrays, or -1
+ * Order of dead elements by TID, for FindDead
+ */
+static int
+CompareDead(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/*
+ * Sort the dead elements by TID, carrying their neighbor tuples along
+ */
+static void
+SortDead(VacuumState *vs)
+{
+	ItemPointerData *pairs = palloc_array(ItemPointerData, 2 * (Size) vs->ndead);
+
+	for (int i = 0; i < vs->ndead; i++)
+	{
+		pairs[2 * i] = vs->deadTids[i];
+		pairs[2 * i + 1] = vs->deadNtids[i];
+	}
+	qsort(pairs, vs->ndead, 2 * sizeof(ItemPointerData), CompareDead);
+	for (int i = 0; i < vs->ndead; i++)
+	{
+		vs->deadTids[i] = pairs[2 * i];
+		vs->deadNtids[i] = pairs[2 * i + 1];
+	}
+	pfree(pairs);
+}
+
+/*
+ * Position of a dead element in the sorted dead arrays, or -1
  */
 static int
 FindDead(VacuumState *vs, ItemPointer tid)
 {
-	for (int i = 0; i < vs->ndead; i++)
-		if (ItemPointerEquals(&vs->deadTids[i], tid))
-			return i;
-	return -1;
+	ItemPointerData *found = bsearch(tid, vs->deadTids, vs->ndead, sizeof(ItemPointerData), CompareDead);
+
+	return found ? (int) (found - vs->deadTids) : -1;
 }
 
 /*
@@ -327,19 +359,25 @@ FreeDeadElements(VacuumState *vs, IndexBulkDeleteResult *stats)
 
 		if (ndead > 0)
 		{
+			Size		freespace;
+
 			/* NoCompact keeps every other offset on the page stable */
 			for (int i = 0; i < ndead; i++)
 				PageIndexTupleDeleteNoCompact(page, dead[i]);
+			freespace = PageGetExactFreeSpace(page);
 			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+			RecordPageWithFreeSpace(vs->index, blkno, freespace);
 			if (firstFreed == InvalidBlockNumber)
 				firstFreed = blkno;
+			continue;
 		}
-		else
-			GenericXLogAbort(state);
+		GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
 	}
+	IndexFreeSpaceMapVacuum(vs->index);
 
-	/* let inserts fill the first page that got room */
+	/* inserts fill the first page that got room, then ask the free space map */
 	if (firstFreed != InvalidBlockNumber)
 	{
 		Buffer		metabuf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
@@ -387,6 +425,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	RemoveHeapTids(&vs, stats, callback, callback_state);
 	if (vs.ndead > 0)
 	{
+		SortDead(&vs);
 		MemoryContextSwitchTo(vs.tmpCtx);
 		RepairGraph(&vs);
 		MemoryContextSwitchTo(vacCtx);
