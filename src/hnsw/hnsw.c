@@ -115,10 +115,9 @@ HnswGetEfConstruction(Relation index)
 
 /*
  * Estimate the cost of an index scan.  The search happens before the first
- * row comes back, so it is all startup cost; the selectivity of 1 makes
- * cost_index charge a heap fetch per row, so that only a LIMIT makes the
- * index cheaper than a sort (a scan returns at most ef_search rows unless
- * it is iterative).
+ * row comes back, so it is all startup cost.  A scan returns at most
+ * ef_search rows unless it is iterative, so a query without a LIMIT the
+ * planner knows (a generic plan's LIMIT $1 included) never uses the index.
  */
 static void
 hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -134,8 +133,8 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		randomPageCost;
 	double		seqPageCost;
 
-	/* the index only orders */
-	if (path->indexorderbys == NIL)
+	/* the index only orders, and only for a LIMIT */
+	if (path->indexorderbys == NIL || root->limit_tuples < 0)
 	{
 		*indexStartupCost = get_float8_infinity();
 		*indexTotalCost = get_float8_infinity();

@@ -183,24 +183,48 @@ StartSearch(IndexScanDesc scan)
 	so->done = true;
 	so->lastDistance = -get_float4_infinity();
 
-	if (scan->orderByData == NULL || scan->orderByData->sk_flags & SK_ISNULL)
+	if (scan->orderByData == NULL)
 		return;
 
 	HnswReadMeta(index, &meta);
-	so->query = PointerGetDatum(PG_DETOAST_DATUM(scan->orderByData->sk_argument));
-	CheckQuery(dist, so->query, meta.dimensions);
-	so->query = HnswPrepareValue(dist, so->query, &ok);
 	if (meta.entryBlkno == InvalidBlockNumber)
 		return;
-
+	ItemPointerSet(&entry, meta.entryBlkno, meta.entryOffno);
 	HnswSearchInit(&so->search, index, dist, meta.m);
+
+	if (scan->orderByData->sk_flags & SK_ISNULL)
+	{
+		/*
+		 * Every distance to NULL is NULL, so any order is right: search
+		 * around the entry point, using its value as the query
+		 */
+		so->search.keepValues = true;
+		best = HnswLoadCandidate(&so->search, NULL, &entry, HNSW_MAX_LEVEL + 1, 0);
+		so->search.keepValues = false;
+		if (best < 0)
+			return;
+		{
+			const char *v = so->search.values + so->search.cands[best].valueOffset;
+			char	   *copy = palloc(VARSIZE_ANY(v));
+
+			memcpy(copy, v, VARSIZE_ANY(v));
+			so->query = PointerGetDatum(copy);
+		}
+		HnswSearchReset(&so->search);
+	}
+	else
+	{
+		so->query = PointerGetDatum(PG_DETOAST_DATUM(scan->orderByData->sk_argument));
+		CheckQuery(dist, so->query, meta.dimensions);
+		so->query = HnswPrepareValue(dist, so->query, &ok);
+	}
+
 	if (dist->half)
 		so->search.query = (const HnswHalfValue *) DatumGetPointer(so->query);
 	HnswHeapInit(&so->results, hnsw_ef_search + 1, true);
 	if (iterative)
 		HnswHeapInit(&so->discarded, 1024, false);
 
-	ItemPointerSet(&entry, meta.entryBlkno, meta.entryOffno);
 	best = HnswGreedyDescend(&so->search, DatumGetPointer(so->query), &entry, meta.entryLevel, 0);
 	if (best < 0)
 		return;

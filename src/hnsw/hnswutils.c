@@ -826,7 +826,7 @@ HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer, 
 	c->tid = *tid;
 	c->level = etup->level;
 	c->deleted = etup->deleted;
-	c->distance = s->dist->fn(s->dist, query, etup->data);
+	c->distance = query ? s->dist->fn(s->dist, query, etup->data) : 0;
 	for (int i = 0; i < HNSW_HEAPTIDS; i++)
 		c->heaptids[i] = etup->heaptids[i];
 	c->nbrOffset = -1;
