@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# scripts/demo.sh: the quick-start demo of pgmlops vector search.
+#
+# On a fresh Debian 12 machine, as root (or it re-runs itself with sudo):
+# installs the packages it needs, builds and installs the extension, starts
+# its own PostgreSQL server as an unprivileged user on its own port and
+# socket, loads a table of clustered vectors, builds an HNSW index, runs
+# nearest-neighbour searches (EXPLAIN shows the index), compares recall@10
+# and query rates with exact search at a few hnsw.ef_search values, runs a
+# filtered query with hnsw.iterative_scan, and stops the server again.
+#
+#   scripts/demo.sh [--n ROWS] [--dim D] [--keep] [--bindir DIR]
+#
+# --keep leaves the server running (the script prints how to connect);
+# --bindir uses a PostgreSQL bin folder that already has pgmlops installed
+# instead of building and installing it (for development).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/lib.sh"
+require_root "$@"
+
+n=50000
+dim=128
+nq=200
+keep=0
+BIN=$PG_BIN
+prebuilt=0
+W=${PGM_DEMO_DIR:-/tmp/pgmlops-demo}
+PORT=${PGM_DEMO_PORT:-54338}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --n) n=$2; shift 2 ;;
+    --dim) dim=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    --bindir) BIN=$2; prebuilt=1; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1" ;;
+  esac
+done
+
+SOCK=$W/sock
+DATA=$W/data
+workers=$(( $(nproc) - 1 )); [ "$workers" -gt 2 ] && workers=2; [ "$workers" -lt 0 ] && workers=0
+started=$(date +%s)
+
+log "installing packages (if missing) and the user $PGM_USER"
+install_deps
+ensure_user
+
+stop_cluster "$DATA" "$BIN" 2>/dev/null || true
+rm -rf "$W"
+mkdir -p "$W"
+chown "$PGM_USER" "$W"
+
+if [ $prebuilt -eq 0 ]; then
+  log "building and installing pgmlops"
+  stage_tree "$here" "$W/src"
+  build_and_install "$W/src" || die "build failed"
+fi
+
+log "starting PostgreSQL $PG_MAJOR as $PGM_USER (port $PORT, socket $SOCK)"
+start_cluster "$DATA" "$PORT" "$SOCK" "$BIN" \
+  "-c shared_buffers=512MB -c maintenance_work_mem=1GB -c max_parallel_maintenance_workers=$workers -c jit=off"
+if [ $keep -eq 0 ]; then
+  trap 'stop_cluster "$DATA" "$BIN"; echo; echo "server stopped"' EXIT
+fi
+
+export PGHOST=$SOCK PGPORT=$PORT
+sql() { as_user env PGHOST="$SOCK" PGPORT="$PORT" "$BIN/psql" -X -v ON_ERROR_STOP=1 -q -P pager=off -d postgres "$@"; }
+val() { sql -At "$@"; }
+qps() {
+  as_user env PGHOST="$SOCK" PGPORT="$PORT" PGOPTIONS="$1" "$BIN/pgbench" -n -M prepared -c 1 -T "$2" \
+    -f "$W/query.sql" postgres 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1 | xargs printf '%.0f'
+}
+
+log "generating $n clustered vectors of $dim dimensions and the exact top-10 of $nq queries"
+cc -O2 -o "$W/vecgen" "$here/scripts/bench/vecgen.c" -lm -lpthread
+mkdir -p "$W/gen"
+"$W/vecgen" -n "$n" -d "$dim" -q "$nq" -k 10 -s 42 -f binary -o "$W/gen"
+chown -R "$PGM_USER" "$W/gen"
+
+log "loading them (binary COPY, the pgvector bulk-load path)"
+sql <<EOF
+CREATE EXTENSION pgmlops;
+CREATE TABLE items (id bigserial PRIMARY KEY, embedding vector($dim), category int);
+CREATE TABLE queries (id int PRIMARY KEY, embedding vector($dim));
+CREATE TABLE truth (id int PRIMARY KEY, ids bigint[]);
+\copy items (id, embedding) FROM '$W/gen/base.copy' WITH (FORMAT binary)
+\copy queries FROM '$W/gen/queries.tsv'
+\copy truth FROM '$W/gen/truth.tsv'
+UPDATE items SET category = id % 50;
+VACUUM ANALYZE;
+\echo
+SELECT count(*) AS rows, pg_size_pretty(pg_table_size('items')) AS table_size FROM items;
+SELECT id, left(embedding::text, 60) || '...' AS embedding FROM items ORDER BY id LIMIT 3;
+EOF
+
+log "building the HNSW index"
+sql <<EOF
+\echo CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64);
+\timing on
+CREATE INDEX items_embedding_idx ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64);
+\timing off
+SELECT pg_size_pretty(pg_relation_size('items_embedding_idx')) AS index_size;
+EOF
+
+log "nearest neighbours of query 1: the plan uses the index"
+sql <<EOF
+EXPLAIN (COSTS OFF)
+SELECT id FROM items ORDER BY embedding <-> (SELECT embedding FROM queries WHERE id = 1) LIMIT 10;
+\timing on
+SELECT id, round((embedding <-> (SELECT embedding FROM queries WHERE id = 1))::numeric, 4) AS l2_distance
+  FROM items ORDER BY embedding <-> (SELECT embedding FROM queries WHERE id = 1) LIMIT 10;
+\timing off
+\echo exact top-10 ids (brute force, computed outside the database):
+SELECT ids FROM truth WHERE id = 1;
+EOF
+
+cat > "$W/query.sql" <<EOF
+\set qid random(1, $nq)
+SELECT id FROM items ORDER BY embedding <-> (SELECT embedding FROM queries WHERE id = :qid) LIMIT 10;
+EOF
+chown "$PGM_USER" "$W/query.sql"
+
+log "recall@10 and queries per second (1 client, prepared statement, 3 s each)"
+exact=$(qps "-c enable_indexscan=off" 3)
+printf '%-28s %8s %10s\n' "search" "recall@10" "QPS"
+printf '%-28s %8s %10s\n' "exact (sequential scan)" "1.000" "$exact"
+for ef in 10 40 100; do
+  recall=$(val <<EOF
+SET hnsw.ef_search = $ef;
+SELECT to_char(avg(r.hits) / 10.0, 'FM0.000')
+  FROM queries q JOIN truth t USING (id)
+  CROSS JOIN LATERAL (
+    SELECT count(*) AS hits
+      FROM (SELECT id FROM items ORDER BY embedding <-> q.embedding LIMIT 10) s
+     WHERE s.id = ANY (t.ids)) r;
+EOF
+)
+  printf '%-28s %8s %10s\n' "hnsw, ef_search = $ef" "$recall" "$(qps "-c hnsw.ef_search=$ef" 3)"
+done
+
+log "a filtered query: category = 7 (2% of the rows), LIMIT 10"
+sql <<EOF
+\echo hnsw.iterative_scan = off: the index returns its ef_search nearest rows, then the filter drops most
+SET hnsw.iterative_scan = off;
+SELECT count(*) AS rows_returned FROM (
+  SELECT id FROM items WHERE category = 7
+   ORDER BY embedding <-> (SELECT embedding FROM queries WHERE id = 2) LIMIT 10) s;
+\echo hnsw.iterative_scan = relaxed_order: the scan continues until LIMIT rows pass the filter
+SET hnsw.iterative_scan = relaxed_order;
+SELECT id, category, round((embedding <-> (SELECT embedding FROM queries WHERE id = 2))::numeric, 4) AS l2_distance
+  FROM items WHERE category = 7
+ ORDER BY embedding <-> (SELECT embedding FROM queries WHERE id = 2) LIMIT 10;
+EOF
+
+echo
+echo "demo finished in $(( $(date +%s) - started )) s"
+if [ $keep -eq 1 ]; then
+  echo "the server is still running: sudo -u $PGM_USER psql -h $SOCK -p $PORT postgres"
+  echo "stop it with: sudo -u $PGM_USER $BIN/pg_ctl -D $DATA stop"
+fi
