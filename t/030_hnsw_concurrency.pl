@@ -102,6 +102,7 @@ like($plan, qr/Index Scan using items_embedding_idx/,
 # Top-10 through the index agrees with the exact ORDER BY on a sample.
 my $agree = $node->safe_psql(
 	'postgres', qq{
+SET hnsw.ef_search = 100;
 SELECT count(*) FROM
   (SELECT (SELECT array_agg(random()::real) FROM generate_series(1, $dim) WHERE g > 0)::vector($dim) AS v
      FROM generate_series(1, 20) g) q,
