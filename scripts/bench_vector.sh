@@ -173,7 +173,7 @@ CREATE TABLE pool (id int PRIMARY KEY, embedding vector($dim));
 \copy queries FROM '$gen/queries.tsv'
 \copy truth FROM '$gen/truth.tsv'
 \copy pool FROM '$gen/extra.tsv'
-SELECT setval('items_id_seq', (SELECT max(id) FROM items));
+DO \$\$ BEGIN PERFORM setval('items_id_seq', (SELECT max(id) FROM items)); END \$\$;
 VACUUM ANALYZE;
 CHECKPOINT;
 EOF
@@ -218,6 +218,7 @@ EOF
   for ef in $ef_list; do
     recall=$(sql "$db" <<EOF
 SET hnsw.ef_search = $ef;
+SET enable_seqscan = off;
 SELECT round(avg(r.hits) / 10.0, 4)
   FROM queries q JOIN truth t USING (id)
   CROSS JOIN LATERAL (
