@@ -54,11 +54,25 @@ DROP TABLE hdim;
 CREATE TABLE hdim (v vector(2000));
 CREATE INDEX ON hdim USING hnsw (v vector_l2_ops);
 DROP TABLE hdim;
-CREATE TABLE hdim (v vector(2001));
+CREATE TABLE hdim (v vector(4001));
 CREATE INDEX ON hdim USING hnsw (v vector_l2_ops);
 CREATE INDEX ON hdim USING hnsw (v vector_cosine_ops);
 -- an expression index can reduce the dimensions
 CREATE INDEX ON hdim USING hnsw ((subvector(v, 1, 2000)::vector(2000)) vector_l2_ops);
+DROP TABLE hdim;
+-- above 2000 dimensions the index stores binary16 and the executor re-ranks exactly
+CREATE TABLE hdim (id int, v vector(3000));
+INSERT INTO hdim SELECT i, (SELECT array_agg(sin(i * 0.7 + j * 0.013)) FROM generate_series(1, 3000) j)::vector
+  FROM generate_series(1, 40) i;
+CREATE INDEX hdim_l2 ON hdim USING hnsw (v vector_l2_ops);
+INSERT INTO hdim SELECT i, (SELECT array_agg(sin(i * 0.7 + j * 0.013)) FROM generate_series(1, 3000) j)::vector
+  FROM generate_series(41, 60) i;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM hdim ORDER BY v <-> (SELECT v FROM hdim WHERE id = 7) LIMIT 5;
+SELECT array(SELECT id FROM hdim ORDER BY v <-> (SELECT v FROM hdim WHERE id = 7) LIMIT 5) AS via_index,
+       array(SELECT id FROM hdim ORDER BY (v <-> (SELECT v FROM hdim WHERE id = 7)) + 0 LIMIT 5) AS exact;
+INSERT INTO hdim VALUES (0, array_fill(70000::real, ARRAY[3000]));
+RESET enable_seqscan;
 DROP TABLE hdim;
 CREATE TABLE hdim (v halfvec);
 CREATE INDEX ON hdim USING hnsw (v halfvec_l2_ops);

@@ -159,48 +159,16 @@ AddToDuplicate(InsertState *is, ItemPointer heaptid)
 }
 
 /*
- * Write the element and its neighbor tuple to a page with room for both;
- * sets the element's TID
+ * An exclusively locked page with need bytes free: the page inserts went
+ * to last, a page the free space map knows, or a new one (*newPage)
  */
-static void
-WriteElement(InsertState *is, ItemPointer heaptid, ItemPointer etid)
+static Buffer
+GetPageWithRoom(InsertState *is, Size need, bool *newPage)
 {
-	HnswSearch *s = &is->search;
-	Size		esize = HNSW_ELEMENT_TUPLE_SIZE(is->valueSize);
-	Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(is->level, is->m);
-	Size		need = MAXALIGN(esize) + MAXALIGN(nsize) + 2 * sizeof(ItemIdData);
-	HnswElementTuple etup = palloc0(esize);
-	HnswNeighborTuple ntup = palloc0(nsize);
-	BlockNumber blkno;
-	Buffer		buf;
-	Buffer		metabuf = InvalidBuffer;
-	Page		page;
-	GenericXLogState *state;
-	OffsetNumber noff;
-	OffsetNumber eoff;
-	bool		newPage = false;
+	BlockNumber blkno = is->meta.insertPage;
+	Buffer		buf = InvalidBuffer;
 
-	ntup->type = HNSW_NEIGHBOR_TUPLE_TYPE;
-	ntup->count = HnswNeighborCount(is->m, is->level);
-	for (int i = 0; i < ntup->count; i++)
-		ItemPointerSetInvalid(&ntup->indextids[i]);
-	for (int layer = 0; layer <= is->level; layer++)
-	{
-		int			start = HnswLayerStart(is->m, layer);
-
-		for (int i = 0; i < is->layers[layer].nchosen; i++)
-			ntup->indextids[start + i] = s->cands[is->layers[layer].chosen[i].id].tid;
-	}
-	etup->type = HNSW_ELEMENT_TUPLE_TYPE;
-	etup->level = is->level;
-	etup->heaptids[0] = *heaptid;
-	for (int i = 1; i < HNSW_HEAPTIDS; i++)
-		ItemPointerSetInvalid(&etup->heaptids[i]);
-	memcpy(etup->data, is->value, is->valueSize);
-
-	/* the page inserts went to last, if it has room */
-	blkno = is->meta.insertPage;
-	buf = InvalidBuffer;
+	*newPage = false;
 	if (blkno != InvalidBlockNumber && blkno != HNSW_METAPAGE_BLKNO)
 	{
 		buf = ReadBuffer(is->index, blkno);
@@ -211,7 +179,6 @@ WriteElement(InsertState *is, ItemPointer heaptid, ItemPointer etid)
 			buf = InvalidBuffer;
 		}
 	}
-	/* a page that vacuum freed space on */
 	while (!BufferIsValid(buf))
 	{
 		blkno = GetPageWithFreeSpace(is->index, need);
@@ -232,22 +199,44 @@ WriteElement(InsertState *is, ItemPointer heaptid, ItemPointer etid)
 		buf = ReadBuffer(is->index, P_NEW);
 		UnlockRelationForExtension(is->index, ExclusiveLock);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		newPage = true;
+		*newPage = true;
 	}
+	return buf;
+}
+
+/*
+ * Add tuples to a page with room for all of them, WAL-logged; their TIDs
+ * go to tids.  A new page becomes the meta page's insert page.
+ */
+static void
+AddTuples(InsertState *is, Item *items, Size *sizes, int n, ItemPointer tids)
+{
+	Size		need = 0;
+	bool		newPage;
+	Buffer		buf;
+	Buffer		metabuf = InvalidBuffer;
+	GenericXLogState *state;
+	Page		page;
+
+	for (int i = 0; i < n; i++)
+		need += MAXALIGN(sizes[i]) + sizeof(ItemIdData);
+	buf = GetPageWithRoom(is, need, &newPage);
 
 	state = GenericXLogStart(is->index);
 	page = GenericXLogRegisterBuffer(state, buf, newPage ? GENERIC_XLOG_FULL_IMAGE : 0);
 	if (newPage)
 		HnswInitPage(buf, page);
-	noff = PageAddItem(page, (Item) ntup, nsize, InvalidOffsetNumber, false, false);
-	if (noff == InvalidOffsetNumber)
-		elog(ERROR, "failed to add hnsw neighbor tuple to index \"%s\"", RelationGetRelationName(is->index));
-	ItemPointerSet(&etup->neighbortid, BufferGetBlockNumber(buf), noff);
-	eoff = PageAddItem(page, (Item) etup, esize, InvalidOffsetNumber, false, false);
-	if (eoff == InvalidOffsetNumber)
-		elog(ERROR, "failed to add hnsw element tuple to index \"%s\"", RelationGetRelationName(is->index));
-	ItemPointerSet(etid, BufferGetBlockNumber(buf), eoff);
+	for (int i = 0; i < n; i++)
+	{
+		OffsetNumber off = PageAddItem(page, items[i], sizes[i], InvalidOffsetNumber, false, false);
 
+		if (off == InvalidOffsetNumber)
+			elog(ERROR, "failed to add hnsw tuple to index \"%s\"", RelationGetRelationName(is->index));
+		ItemPointerSet(&tids[i], BufferGetBlockNumber(buf), off);
+		/* the element points at its neighbor tuple, added just before it */
+		if (i == 0 && n == 2)
+			((HnswElementTuple) items[1])->neighbortid = tids[0];
+	}
 	if (newPage)
 	{
 		HnswMetaPage meta;
@@ -256,11 +245,63 @@ WriteElement(InsertState *is, ItemPointer heaptid, ItemPointer etid)
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 		meta = HnswPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
 		meta->insertPage = BufferGetBlockNumber(buf);
+		is->meta.insertPage = meta->insertPage;
 	}
 	GenericXLogFinish(state);
 	if (BufferIsValid(metabuf))
 		UnlockReleaseBuffer(metabuf);
 	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Write the element and its neighbor tuple, on one page when both fit
+ * (the common case, which searches rely on), else on two; sets the
+ * element's TID
+ */
+static void
+WriteElement(InsertState *is, ItemPointer heaptid, ItemPointer etid)
+{
+	HnswSearch *s = &is->search;
+	Size		sizes[2];
+	Item		items[2];
+	ItemPointerData tids[2];
+	HnswElementTuple etup;
+	HnswNeighborTuple ntup;
+
+	sizes[0] = HNSW_NEIGHBOR_TUPLE_SIZE(is->level, is->m);
+	sizes[1] = HNSW_ELEMENT_TUPLE_SIZE(is->valueSize);
+	ntup = palloc0(sizes[0]);
+	etup = palloc0(sizes[1]);
+	items[0] = (Item) ntup;
+	items[1] = (Item) etup;
+
+	ntup->type = HNSW_NEIGHBOR_TUPLE_TYPE;
+	ntup->count = HnswNeighborCount(is->m, is->level);
+	for (int i = 0; i < ntup->count; i++)
+		ItemPointerSetInvalid(&ntup->indextids[i]);
+	for (int layer = 0; layer <= is->level; layer++)
+	{
+		int			start = HnswLayerStart(is->m, layer);
+
+		for (int i = 0; i < is->layers[layer].nchosen; i++)
+			ntup->indextids[start + i] = s->cands[is->layers[layer].chosen[i].id].tid;
+	}
+	etup->type = HNSW_ELEMENT_TUPLE_TYPE;
+	etup->level = is->level;
+	etup->heaptids[0] = *heaptid;
+	for (int i = 1; i < HNSW_HEAPTIDS; i++)
+		ItemPointerSetInvalid(&etup->heaptids[i]);
+	memcpy(etup->data, is->value, is->valueSize);
+
+	if (MAXALIGN(sizes[0]) + MAXALIGN(sizes[1]) + sizeof(ItemIdData) <= HNSW_MAX_TUPLE_SIZE)
+		AddTuples(is, items, sizes, 2, tids);
+	else
+	{
+		AddTuples(is, &items[0], &sizes[0], 1, &tids[0]);
+		etup->neighbortid = tids[0];
+		AddTuples(is, &items[1], &sizes[1], 1, &tids[1]);
+	}
+	*etid = tids[1];
 }
 
 /*

@@ -103,7 +103,10 @@ CheckQuery(HnswDistance dist, Datum query, uint32 dimensions)
 			break;
 		case HNSW_KIND_HALFVEC:
 			if (((const HalfVector *) p)->dim != (int) dimensions)
-				VecCheckDims(dimensions, ((const HalfVector *) p)->dim);
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("different halfvec dimensions %d and %d",
+								(int) dimensions, ((const HalfVector *) p)->dim)));
 			break;
 		case HNSW_KIND_SPARSEVEC:
 			if ((int32) dimensions >= 0 && ((const SparseVector *) p)->dim != (int32) dimensions)

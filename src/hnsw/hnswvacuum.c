@@ -224,7 +224,8 @@ static void
 RepairGraph(VacuumState *vs)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
-	char	   *value = palloc(BLCKSZ);
+	/* not in tmpCtx, which each repair resets */
+	char	   *value = MemoryContextAlloc(MemoryContextGetParent(vs->tmpCtx), BLCKSZ);
 
 	for (BlockNumber blkno = HNSW_HEAD_BLKNO; blkno < nblocks; blkno++)
 	{
