@@ -431,6 +431,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	CreateMetaPage(index, dimensions, m, efConstruction, MAIN_FORKNUM);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
+	if (heap->rd_rel->reltuples > 0)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) heap->rd_rel->reltuples);
 	if (IsUnderPostmaster && !IsParallelWorker())
 		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
 	if (nworkers > 0)
