@@ -80,8 +80,20 @@ DROP TABLE hdim;
 CREATE TABLE hdim (v halfvec(4000));
 CREATE INDEX ON hdim USING hnsw (v halfvec_l2_ops);
 DROP TABLE hdim;
-CREATE TABLE hdim (v halfvec(4001));
+CREATE TABLE hdim (v halfvec(8001));
 CREATE INDEX ON hdim USING hnsw (v halfvec_l2_ops);
+DROP TABLE hdim;
+-- above 4000 dimensions a halfvec index stores int8 and the executor re-ranks exactly
+CREATE TABLE hdim (id int, v halfvec(6000));
+INSERT INTO hdim SELECT i, (SELECT array_agg(sin(i * 0.7 + j * 0.013)) FROM generate_series(1, 6000) j)::halfvec
+  FROM generate_series(1, 40) i;
+CREATE INDEX hdim_l2 ON hdim USING hnsw (v halfvec_l2_ops);
+INSERT INTO hdim SELECT i, (SELECT array_agg(sin(i * 0.7 + j * 0.013)) FROM generate_series(1, 6000) j)::halfvec
+  FROM generate_series(41, 60) i;
+SET enable_seqscan = off;
+SELECT array(SELECT id FROM hdim ORDER BY v <-> (SELECT v FROM hdim WHERE id = 7) LIMIT 5) AS via_index,
+       array(SELECT id FROM hdim ORDER BY (v <-> (SELECT v FROM hdim WHERE id = 7)) + 0 LIMIT 5) AS exact;
+RESET enable_seqscan;
 DROP TABLE hdim;
 -- a vector(2001) column indexed as halfvec(2001), as in the pgvector README
 CREATE TABLE hdim (id int, v vector(2001));

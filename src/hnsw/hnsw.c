@@ -30,7 +30,7 @@
 
 /* What the index holds per value type (the type-info support function) */
 static const HnswTypeInfo vector_type_info = {HNSW_KIND_VECTOR, HNSW_MAX_VECTOR_DIM};
-static const HnswTypeInfo halfvec_type_info = {HNSW_KIND_HALFVEC, 4000};
+static const HnswTypeInfo halfvec_type_info = {HNSW_KIND_HALFVEC, HNSW_MAX_HALFVEC_DIM};
 static const HnswTypeInfo sparsevec_type_info = {HNSW_KIND_SPARSEVEC, HNSW_MAX_NNZ};
 static const HnswTypeInfo bit_type_info = {HNSW_KIND_BIT, 64000};
 

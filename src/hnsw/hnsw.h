@@ -17,12 +17,14 @@
  * opclasses are normalized on the way in, so cosine becomes inner product.
  *
  * A vector column wider than HNSW_FULL_VECTOR_DIM does not fit a page in
- * float4; its index stores every value (and quantizes every query) in
- * binary16, with the norms of the rounding residual (HnswHalfValue).  The
- * graph is searched in binary16, and the scan hands the executor, with
- * each row, a lower bound of the exact distance derived from those
- * residuals: the executor recomputes the exact distance from the heap row
- * and reorders (xs_recheckorderby), so the rows come out in exact order.
+ * float4, nor a halfvec wider than HNSW_FULL_HALFVEC_DIM in binary16.
+ * Their indexes store every value (and quantize every query) in binary16
+ * or int8 respectively, with the norms of the rounding residual
+ * (HnswQuantValue).  The graph is searched on the quantized values, and the
+ * scan hands the executor, with each row, a lower bound of the exact
+ * distance derived from those residuals: the executor recomputes the exact
+ * distance from the heap row and reorders (xs_recheckorderby), so the rows
+ * come out in exact order.
  *
  *-------------------------------------------------------------------------
  */
@@ -60,6 +62,8 @@
 #define HNSW_MAX_LEVEL 15
 #define HNSW_FULL_VECTOR_DIM 2000	/* widest vector stored in float4 */
 #define HNSW_MAX_VECTOR_DIM 4000	/* widest vector, stored in binary16 */
+#define HNSW_FULL_HALFVEC_DIM 4000	/* widest halfvec stored in binary16 */
+#define HNSW_MAX_HALFVEC_DIM 8000	/* widest halfvec, stored in int8 */
 #define HNSW_MAX_NNZ 1000		/* sparsevec non-zero elements */
 #define HNSW_HEAPTIDS 2			/* heap TIDs one element can carry (duplicates) */
 
@@ -117,28 +121,40 @@ typedef struct HnswDistanceData
 	HnswValueKind kind;
 	HnswMetric	metric;
 	bool		normalize;		/* cosine opclass */
-	bool		half;			/* vector stored as HnswHalfValue */
+	uint8		quant;			/* HNSW_QUANT_*: values stored as HnswQuantValue */
+	int			dimensions;		/* the column's, -1 if none */
+	float	   *scratch;		/* int8: (2 * dimensions) floats to decode into */
 	HnswDistFn	fn;
 	FmgrInfo   *procinfo;		/* distance support function */
 	FmgrInfo   *normprocinfo;	/* norm support function, if any */
 	Oid			collation;
 } HnswDistanceData;
 
+#define HNSW_QUANT_NONE 0
+#define HNSW_QUANT_HALF 1		/* binary16 elements */
+#define HNSW_QUANT_INT8 2		/* offset + scale * (int8 + 128) */
+
 /*
- * A vector value quantized to binary16, with what bounds the error: the
- * L2 and L1 norms of (value - quantized) and the L2 norm of the quantized
- * value.  A varlena, so that it is stored and compared like any value.
+ * A value quantized for the index, with what bounds the error: the L2 and
+ * L1 norms of (value - quantized) and the L2 norm of the quantized value.
+ * A varlena, so that it is stored and compared like any value.
  */
-typedef struct HnswHalfValue
+typedef struct HnswQuantValue
 {
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	float		errL2;
 	float		errL1;
 	float		norm;
+	float		offset;			/* int8 only */
+	float		scale;			/* int8 only */
 	int16		dim;
-	int16		unused;
-	uint16		x[FLEXIBLE_ARRAY_MEMBER];	/* (dim) binary16 */
-} HnswHalfValue;
+	uint8		format;			/* HNSW_QUANT_HALF or HNSW_QUANT_INT8 */
+	uint8		unused;
+	char		x[FLEXIBLE_ARRAY_MEMBER];	/* (dim) binary16 or int8 */
+} HnswQuantValue;
+
+#define HNSW_QUANT_SIZE(format, dim) \
+	(offsetof(HnswQuantValue, x) + (Size) (dim) * ((format) == HNSW_QUANT_HALF ? sizeof(uint16) : sizeof(int8)))
 
 /* Meta page */
 typedef struct HnswMetaPageData
@@ -256,7 +272,7 @@ typedef struct HnswSearch
 	HnswVisited visited;
 	int64		tuplesVisited;
 	bool		keepValues;		/* copy each candidate's value (inserts) */
-	const HnswHalfValue *query; /* half storage: the query, for bounds */
+	const HnswQuantValue *query;	/* quantized storage: the query, for bounds */
 	char	   *values;			/* value arena (valuesUsed) */
 	Size		valuesUsed;
 	Size		valuesSize;
@@ -371,7 +387,7 @@ extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulk
 extern HnswDistance HnswGetDistance(Relation index);
 extern Datum HnswPrepareValue(HnswDistance dist, Datum value, bool *ok);
 extern Size HnswValueSize(Datum value);
-extern float HnswExactLowerBound(HnswDistance dist, const HnswHalfValue *q, const HnswHalfValue *x,
+extern float HnswExactLowerBound(HnswDistance dist, const HnswQuantValue *q, const HnswQuantValue *x,
 								 float distance);
 extern void HnswCheckValue(HnswDistance dist, Datum value);
 extern int	HnswPairCompare(const void *a, const void *b);

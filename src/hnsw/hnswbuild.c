@@ -152,9 +152,11 @@ ValueSizeHint(Relation index, int dimensions)
 	{
 		case HNSW_KIND_VECTOR:
 			if (dimensions > HNSW_FULL_VECTOR_DIM)
-				return offsetof(HnswHalfValue, x) + 2 * (Size) dimensions;
+				return HNSW_QUANT_SIZE(HNSW_QUANT_HALF, dimensions);
 			return 8 + 4 * (Size) dimensions;
 		case HNSW_KIND_HALFVEC:
+			if (dimensions > HNSW_FULL_HALFVEC_DIM)
+				return HNSW_QUANT_SIZE(HNSW_QUANT_INT8, dimensions);
 			return 8 + 2 * (Size) dimensions;
 		case HNSW_KIND_BIT:
 			return VARHDRSZ + sizeof(int32) + ((Size) dimensions + 7) / 8;

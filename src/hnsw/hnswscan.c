@@ -222,8 +222,8 @@ StartSearch(IndexScanDesc scan)
 		so->query = HnswPrepareValue(dist, so->query, &ok);
 	}
 
-	if (dist->half)
-		so->search.query = (const HnswHalfValue *) DatumGetPointer(so->query);
+	if (dist->quant != HNSW_QUANT_NONE)
+		so->search.query = (const HnswQuantValue *) DatumGetPointer(so->query);
 	HnswHeapInit(&so->results, hnsw_ef_search + 1, true);
 	if (iterative)
 		HnswHeapInit(&so->discarded, 1024, false);

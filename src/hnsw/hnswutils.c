@@ -86,28 +86,56 @@ HalfvecL1(HnswDistance d, const char *a, const char *b)
 	return VecL1F16(x->dim, x->x, ((const HalfVector *) b)->x);
 }
 
-static float
-HalfValueL2(HnswDistance d, const char *a, const char *b)
+/*
+ * Quantized values: binary16 ones go straight to the binary16 kernels,
+ * int8 ones are decoded into the descriptor's scratch space first
+ */
+static void
+DecodeInt8(const HnswQuantValue *v, float *out)
 {
-	const HnswHalfValue *x = (const HnswHalfValue *) a;
+	const int8 *x = (const int8 *) v->x;
 
-	return VecL2SquaredF16(x->dim, x->x, ((const HnswHalfValue *) b)->x);
+	for (int i = 0; i < v->dim; i++)
+		out[i] = v->offset + v->scale * (float) (x[i] + 128);
 }
 
 static float
-HalfValueIp(HnswDistance d, const char *a, const char *b)
+QuantL2(HnswDistance d, const char *a, const char *b)
 {
-	const HnswHalfValue *x = (const HnswHalfValue *) a;
+	const HnswQuantValue *x = (const HnswQuantValue *) a;
+	const HnswQuantValue *y = (const HnswQuantValue *) b;
 
-	return -VecInnerProductF16(x->dim, x->x, ((const HnswHalfValue *) b)->x);
+	if (x->format == HNSW_QUANT_HALF)
+		return VecL2SquaredF16(x->dim, (const half *) x->x, (const half *) y->x);
+	DecodeInt8(x, d->scratch);
+	DecodeInt8(y, d->scratch + x->dim);
+	return VecL2SquaredF32(x->dim, d->scratch, d->scratch + x->dim);
 }
 
 static float
-HalfValueL1(HnswDistance d, const char *a, const char *b)
+QuantIp(HnswDistance d, const char *a, const char *b)
 {
-	const HnswHalfValue *x = (const HnswHalfValue *) a;
+	const HnswQuantValue *x = (const HnswQuantValue *) a;
+	const HnswQuantValue *y = (const HnswQuantValue *) b;
 
-	return VecL1F16(x->dim, x->x, ((const HnswHalfValue *) b)->x);
+	if (x->format == HNSW_QUANT_HALF)
+		return -VecInnerProductF16(x->dim, (const half *) x->x, (const half *) y->x);
+	DecodeInt8(x, d->scratch);
+	DecodeInt8(y, d->scratch + x->dim);
+	return -VecInnerProductF32(x->dim, d->scratch, d->scratch + x->dim);
+}
+
+static float
+QuantL1(HnswDistance d, const char *a, const char *b)
+{
+	const HnswQuantValue *x = (const HnswQuantValue *) a;
+	const HnswQuantValue *y = (const HnswQuantValue *) b;
+
+	if (x->format == HNSW_QUANT_HALF)
+		return VecL1F16(x->dim, (const half *) x->x, (const half *) y->x);
+	DecodeInt8(x, d->scratch);
+	DecodeInt8(y, d->scratch + x->dim);
+	return VecL1F32(x->dim, d->scratch, d->scratch + x->dim);
 }
 
 static float
@@ -179,6 +207,7 @@ GetCache(Relation index)
 	HnswDistance d;
 	const HnswTypeInfo *typeinfo;
 	char	   *procname;
+	int			dimensions;
 	static const struct
 	{
 		const char *name;
@@ -218,21 +247,26 @@ GetCache(Relation index)
 			d->metric = known[i].metric;
 
 	d->fn = FmgrDistance;
-	d->half = d->kind == HNSW_KIND_VECTOR &&
-		TupleDescAttr(RelationGetDescr(index), 0)->atttypmod > HNSW_FULL_VECTOR_DIM;
+	dimensions = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	d->dimensions = dimensions;
+	if (d->kind == HNSW_KIND_VECTOR && dimensions > HNSW_FULL_VECTOR_DIM)
+		d->quant = HNSW_QUANT_HALF;
+	else if (d->kind == HNSW_KIND_HALFVEC && dimensions > HNSW_FULL_HALFVEC_DIM)
+		d->quant = HNSW_QUANT_INT8;
+	if (d->quant != HNSW_QUANT_NONE)
+		d->fn = d->metric == HNSW_METRIC_L2 ? QuantL2 :
+			d->metric == HNSW_METRIC_IP ? QuantIp : QuantL1;
 	switch (d->kind)
 	{
 		case HNSW_KIND_VECTOR:
-			if (d->half)
-				d->fn = d->metric == HNSW_METRIC_L2 ? HalfValueL2 :
-					d->metric == HNSW_METRIC_IP ? HalfValueIp : HalfValueL1;
-			else
+			if (d->quant == HNSW_QUANT_NONE)
 				d->fn = d->metric == HNSW_METRIC_L2 ? VectorL2 :
 					d->metric == HNSW_METRIC_IP ? VectorIp :
 					d->metric == HNSW_METRIC_L1 ? VectorL1 : FmgrDistance;
 			break;
 		case HNSW_KIND_HALFVEC:
-			d->fn = d->metric == HNSW_METRIC_L2 ? HalfvecL2 :
+			if (d->quant == HNSW_QUANT_NONE)
+				d->fn = d->metric == HNSW_METRIC_L2 ? HalfvecL2 :
 				d->metric == HNSW_METRIC_IP ? HalfvecIp :
 				d->metric == HNSW_METRIC_L1 ? HalfvecL1 : FmgrDistance;
 			break;
@@ -259,6 +293,8 @@ HnswGetDistance(Relation index)
 	HnswDistance d = palloc_object(HnswDistanceData);
 
 	*d = GetCache(index)->dist;
+	if (d->quant == HNSW_QUANT_INT8)
+		d->scratch = palloc_array(float, 2 * (Size) d->dimensions);
 	return d;
 }
 
@@ -377,26 +413,51 @@ NormalizeValue(HnswDistance d, struct varlena *v, bool *ok)
 }
 
 /*
- * Round a vector to binary16, recording the residual's norms
+ * Quantize float elements to binary16 or int8, recording the residual's norms
  */
 static Datum
-QuantizeHalf(const Vector *x)
+Quantize(const float *x, int dim, uint8 format)
 {
-	HnswHalfValue *h = palloc0(offsetof(HnswHalfValue, x) + sizeof(uint16) * x->dim);
+	HnswQuantValue *h = palloc0(HNSW_QUANT_SIZE(format, dim));
 	double		errL2 = 0;
 	double		errL1 = 0;
 	double		norm = 0;
+	float		lo = x[0];
+	float		hi = x[0];
 
-	SET_VARSIZE(h, offsetof(HnswHalfValue, x) + sizeof(uint16) * x->dim);
-	h->dim = x->dim;
-	for (int i = 0; i < x->dim; i++)
+	SET_VARSIZE(h, HNSW_QUANT_SIZE(format, dim));
+	h->dim = dim;
+	h->format = format;
+	if (format == HNSW_QUANT_INT8)
+	{
+		for (int i = 1; i < dim; i++)
+		{
+			lo = Min(lo, x[i]);
+			hi = Max(hi, x[i]);
+		}
+		h->offset = lo;
+		h->scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+	}
+	for (int i = 0; i < dim; i++)
 	{
 		double		q;
 
-		h->x[i] = VecFloatToHalf(x->x[i]);
-		q = VecHalfToFloat(h->x[i]);
-		errL2 += (x->x[i] - q) * (x->x[i] - q);
-		errL1 += fabs(x->x[i] - q);
+		if (format == HNSW_QUANT_HALF)
+		{
+			((half *) h->x)[i] = VecFloatToHalf(x[i]);
+			q = VecHalfToFloat(((half *) h->x)[i]);
+		}
+		else
+		{
+			long		code = lround((x[i] - h->offset) / h->scale);
+
+			code = Max(0, Min(255, code));
+			((int8 *) h->x)[i] = (int8) (code - 128);
+			/* exactly as DecodeInt8 computes it */
+			q = h->offset + h->scale * (float) code;
+		}
+		errL2 += (x[i] - q) * (x[i] - q);
+		errL1 += fabs(x[i] - q);
 		norm += q * q;
 	}
 	/* round the bounds up, never down */
@@ -408,8 +469,8 @@ QuantizeHalf(const Vector *x)
 
 /*
  * Detoast a value, normalize it when the opclass asks and quantize it when
- * the index stores binary16; *ok is false for values the index does not
- * hold (zero vectors under cosine)
+ * the index stores quantized values; *ok is false for values the index
+ * does not hold (zero vectors under cosine)
  */
 Datum
 HnswPrepareValue(HnswDistance dist, Datum value, bool *ok)
@@ -420,7 +481,7 @@ HnswPrepareValue(HnswDistance dist, Datum value, bool *ok)
 	*ok = true;
 	if (dist->normalize)
 		prepared = NormalizeValue(dist, v, ok);
-	if (dist->half && *ok)
+	if (dist->quant == HNSW_QUANT_HALF && *ok)
 	{
 		/* a value that does not fit binary16 cannot be bounded */
 		const Vector *x = (const Vector *) DatumGetPointer(prepared);
@@ -431,7 +492,16 @@ HnswPrepareValue(HnswDistance dist, Datum value, bool *ok)
 						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 						 errmsg("vector elements of an hnsw index over %d dimensions must lie within half-precision range",
 								HNSW_FULL_VECTOR_DIM)));
-		prepared = QuantizeHalf(x);
+		prepared = Quantize(x->x, x->dim, HNSW_QUANT_HALF);
+	}
+	else if (dist->quant == HNSW_QUANT_INT8 && *ok)
+	{
+		const HalfVector *x = (const HalfVector *) DatumGetPointer(prepared);
+		float	   *f = palloc_array(float, x->dim);
+
+		VecHalfToFloatArray(x->dim, x->x, f);
+		prepared = Quantize(f, x->dim, HNSW_QUANT_INT8);
+		pfree(f);
 	}
 	return prepared;
 }
@@ -442,7 +512,7 @@ HnswPrepareValue(HnswDistance dist, Datum value, bool *ok)
  * quantized distance is distance (see hnsw.h)
  */
 float
-HnswExactLowerBound(HnswDistance dist, const HnswHalfValue *q, const HnswHalfValue *x, float distance)
+HnswExactLowerBound(HnswDistance dist, const HnswQuantValue *q, const HnswQuantValue *x, float distance)
 {
 	double		slack;
 	double		bound;
@@ -834,7 +904,7 @@ HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer, 
 	c->nbrLayer = -1;
 	c->valueOffset = 0;
 	if (s->query != NULL)
-		c->bound = HnswExactLowerBound(s->dist, s->query, (const HnswHalfValue *) etup->data, c->distance);
+		c->bound = HnswExactLowerBound(s->dist, s->query, (const HnswQuantValue *) etup->data, c->distance);
 	ntid = etup->neighbortid;
 	if (s->keepValues)
 	{
