@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
     --dim) dim=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --bindir) BIN=$2; prebuilt=1; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1" ;;
   esac
 done
