@@ -57,6 +57,7 @@ case $cmd in
   tap)
     files=${*:-t/*.pl}
     cd "$D/src"
+    rm -rf tmp_check
     as_user env PATH="$BIN:$PATH" PG_REGRESS=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
       PERL5LIB=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl \
       PGMLOPS_SRC="$D/src" \

@@ -53,7 +53,7 @@ stage_tree() {
   mkdir -p "$dst"
   rsync -a --delete --exclude .git --exclude '*.o' --exclude '*.so' --exclude '*.bc' \
         --exclude results --exclude tmp_check --exclude log --exclude 'unit/*.bin' \
-        --exclude node_modules --exclude .pgb --exclude bench "$src"/ "$dst"/
+        --exclude node_modules --exclude /.pgb --exclude /bench "$src"/ "$dst"/
   chown -R "$PGM_USER" "$dst"
 }
 
