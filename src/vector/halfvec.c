@@ -32,18 +32,9 @@
 
 #include "compat.h"
 #include "vector/halfvec.h"
+#include "vector/veccommon.h"
 #include "vector/vecdist.h"
 #include "vector/vector.h"
-
-/* the characters pgvector accepts around elements (scanner_isspace) */
-#define HALF_ISSPACE(c) \
-	((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' || (c) == '\v' || (c) == '\f')
-
-#define HALF_EXP_MASK	0x7c00
-#define HALF_MAN_MASK	0x03ff
-#define HALF_IS_NAN(h)	(((h) & HALF_EXP_MASK) == HALF_EXP_MASK && ((h) & HALF_MAN_MASK) != 0)
-#define HALF_IS_INF(h)	(((h) & 0x7fff) == HALF_EXP_MASK)
-#define HALF_IS_ZERO(h) (((h) & 0x7fff) == 0)
 
 /*
  * Allocate a zero-filled halfvec of dim elements
@@ -60,191 +51,29 @@ VecInitHalfVector(int dim)
 }
 
 /*
- * Reject a dimension count outside 1..HALFVEC_MAX_DIM
- */
-static void
-CheckDim(int dim)
-{
-	if (dim < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("halfvec must have at least 1 dimension")));
-
-	if (dim > HALFVEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("halfvec cannot have more than %d dimensions", HALFVEC_MAX_DIM)));
-}
-
-/*
- * Reject two operands with different dimensions
- */
-static void
-CheckDims(const HalfVector *a, const HalfVector *b)
-{
-	if (a->dim != b->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different halfvec dimensions %d and %d", a->dim, b->dim)));
-}
-
-/*
  * Reject NaN and infinite elements
  */
 static void
 CheckElement(half value)
 {
-	if (HALF_IS_NAN(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("NaN not allowed in halfvec")));
-
-	if (HALF_IS_INF(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("infinite value not allowed in halfvec")));
-}
-
-/*
- * Convert a float to binary16, failing when a finite value overflows
- *
- * Infinity and NaN pass through unchanged, for CheckElement to report with
- * its own message.
- */
-static half
-FloatToHalfChecked(float value)
-{
-	half		result = VecFloatToHalf(value);
-
-	if (unlikely(HALF_IS_INF(result)) && !isinf(value))
-	{
-		char		buf[FLOAT_SHORTEST_DECIMAL_LEN];
-
-		float_to_shortest_decimal_buf(value, buf);
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("\"%s\" is out of range for type halfvec", buf)));
-	}
-	return result;
-}
-
-/*
- * Report a malformed halfvec literal, optionally with a detail line
- */
-static void
-ReportBadLiteral(const char *lit, const char *detail)
-{
-	if (detail)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type halfvec: \"%s\"", lit),
-				 errdetail("%s", detail)));
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type halfvec: \"%s\"", lit)));
+	VecCheckFiniteOf(&VecHalfvecInfo, VecHalfToFloat(value));
 }
 
 /*
  * Parse the text form "[x1,x2,...]"
- *
- * Each element is read with strtof, as float4in does, then rounded to
- * binary16; that double rounding is what pgvector does too.
  */
 PG_FUNCTION_INFO_V1(halfvec_in);
 Datum
 halfvec_in(PG_FUNCTION_ARGS)
 {
-	char	   *lit = PG_GETARG_CSTRING(0);
-	int32		typmod = PG_GETARG_INT32(2);
-	char	   *pt = lit;
-	half	   *x;
-	int			cap = 64;
-	int			dim = 0;
-	HalfVector *result;
+	int			dim;
+	float	   *values = VecParseDenseLiteral(&VecHalfvecInfo, PG_GETARG_CSTRING(0),
+											  PG_GETARG_INT32(2), &dim);
+	HalfVector *result = VecInitHalfVector(dim);
 
-	while (HALF_ISSPACE(*pt))
-		pt++;
-
-	if (*pt != '[')
-		ReportBadLiteral(lit, "Vector contents must start with \"[\".");
-	pt++;
-
-	while (HALF_ISSPACE(*pt))
-		pt++;
-
-	if (*pt == ']')
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("halfvec must have at least 1 dimension")));
-
-	x = palloc_array(half, cap);
-	for (;;)
-	{
-		char	   *end;
-		float		value;
-
-		if (dim == HALFVEC_MAX_DIM)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("halfvec cannot have more than %d dimensions", HALFVEC_MAX_DIM)));
-
-		while (HALF_ISSPACE(*pt))
-			pt++;
-
-		if (*pt == '\0')
-			ReportBadLiteral(lit, NULL);
-
-		errno = 0;
-		value = strtof(pt, &end);
-		if (end == pt)
-			ReportBadLiteral(lit, NULL);
-
-		if (dim == cap)
-		{
-			cap *= 2;
-			x = repalloc_array(x, half, cap);
-		}
-		x[dim] = VecFloatToHalf(value);
-
-		/* overflow of the float itself, or of the half it rounds to */
-		if ((errno == ERANGE && isinf(value)) ||
-			(HALF_IS_INF(x[dim]) && !isinf(value)))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("\"%s\" is out of range for type halfvec",
-							pnstrdup(pt, end - pt))));
-
-		CheckElement(x[dim]);
-		dim++;
-		pt = end;
-
-		while (HALF_ISSPACE(*pt))
-			pt++;
-
-		if (*pt == ',')
-			pt++;
-		else if (*pt == ']')
-		{
-			pt++;
-			break;
-		}
-		else
-			ReportBadLiteral(lit, NULL);
-	}
-
-	while (HALF_ISSPACE(*pt))
-		pt++;
-
-	if (*pt != '\0')
-		ReportBadLiteral(lit, "Junk after closing right brace.");
-
-	CheckDim(dim);
-	VecCheckExpectedDim(typmod, dim);
-
-	result = VecInitHalfVector(dim);
-	memcpy(result->x, x, sizeof(half) * dim);
-	pfree(x);
+	for (int i = 0; i < dim; i++)
+		result->x[i] = VecFloatToHalf(values[i]);
+	pfree(values);
 
 	PG_RETURN_HALFVEC_P(result);
 }
@@ -258,18 +87,7 @@ Datum
 halfvec_out(PG_FUNCTION_ARGS)
 {
 	HalfVector *vec = PG_GETARG_HALFVEC_P(0);
-	char	   *buf = palloc((Size) vec->dim * FLOAT_SHORTEST_DECIMAL_LEN + 3);
-	char	   *ptr = buf;
-
-	*ptr++ = '[';
-	for (int i = 0; i < vec->dim; i++)
-	{
-		if (i > 0)
-			*ptr++ = ',';
-		ptr += float_to_shortest_decimal_bufn(VecHalfToFloat(vec->x[i]), ptr);
-	}
-	*ptr++ = ']';
-	*ptr = '\0';
+	char	   *buf = VecDenseOut(VEC_ELEM_HALF, vec->x, vec->dim);
 
 	PG_FREE_IF_COPY(vec, 0);
 	PG_RETURN_CSTRING(buf);
@@ -282,28 +100,7 @@ PG_FUNCTION_INFO_V1(halfvec_typmod_in);
 Datum
 halfvec_typmod_in(PG_FUNCTION_ARGS)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
-	int32	   *tl;
-	int			n;
-
-	tl = ArrayGetIntegerTypmods(ta, &n);
-
-	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier")));
-
-	if (*tl < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type halfvec must be at least 1")));
-
-	if (*tl > HALFVEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type halfvec cannot exceed %d", HALFVEC_MAX_DIM)));
-
-	PG_RETURN_INT32(*tl);
+	PG_RETURN_INT32(VecTypmodIn(&VecHalfvecInfo, PG_GETARG_ARRAYTYPE_P(0)));
 }
 
 /*
@@ -313,11 +110,7 @@ PG_FUNCTION_INFO_V1(halfvec_typmod_out);
 Datum
 halfvec_typmod_out(PG_FUNCTION_ARGS)
 {
-	int32		typmod = PG_GETARG_INT32(0);
-
-	if (typmod < 0)
-		PG_RETURN_CSTRING(pstrdup(""));
-	PG_RETURN_CSTRING(psprintf("(%d)", typmod));
+	PG_RETURN_CSTRING(VecTypmodOut(PG_GETARG_INT32(0)));
 }
 
 /*
@@ -329,20 +122,8 @@ halfvec_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int16		dim;
-	int16		unused;
+	int			dim = VecRecvDenseHeader(&VecHalfvecInfo, buf, typmod);
 	HalfVector *result;
-
-	dim = (int16) pq_getmsgint(buf, sizeof(int16));
-	unused = (int16) pq_getmsgint(buf, sizeof(int16));
-
-	CheckDim(dim);
-	VecCheckExpectedDim(typmod, dim);
-
-	if (unused != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected unused to be 0, not %d", unused)));
 
 	result = VecInitHalfVector(dim);
 	for (int i = 0; i < dim; i++)
@@ -390,87 +171,21 @@ halfvec(PG_FUNCTION_ARGS)
 }
 
 /*
- * Deconstruct a 1-D integer[], real[], double precision[] or numeric[]
- * without nulls; the element type is returned in *elemtype
- */
-Datum *
-VecArrayElements(ArrayType *array, Oid *elemtype, int *nelems)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	Datum	   *elems;
-
-	*elemtype = ARR_ELEMTYPE(array);
-
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("array must be 1-D")));
-
-	if (array_contains_nulls(array))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("array must not contain nulls")));
-
-	if (*elemtype != INT4OID && *elemtype != FLOAT4OID &&
-		*elemtype != FLOAT8OID && *elemtype != NUMERICOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("unsupported array type")));
-
-	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, *elemtype, typlen, typbyval, typalign,
-					  &elems, NULL, nelems);
-	return elems;
-}
-
-/*
- * Convert one element from VecArrayElements to float, as float4 casts do
- */
-float
-VecArrayElementToFloat(Oid elemtype, Datum value)
-{
-	switch (elemtype)
-	{
-		case INT4OID:
-			return (float) DatumGetInt32(value);
-		case FLOAT4OID:
-			return DatumGetFloat4(value);
-		case FLOAT8OID:
-			return (float) DatumGetFloat8(value);
-		default:
-			/* numeric_float4 reports out-of-range values itself */
-			return DatumGetFloat4(DirectFunctionCall1(numeric_float4, value));
-	}
-}
-
-/*
  * Convert an integer[], real[], double precision[] or numeric[] to halfvec
  */
 PG_FUNCTION_INFO_V1(array_to_halfvec);
 Datum
 array_to_halfvec(PG_FUNCTION_ARGS)
 {
-	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
-	int32		typmod = PG_GETARG_INT32(1);
-	Oid			elemtype;
-	Datum	   *elems;
-	int			nelems;
-	HalfVector *result;
+	int			dim;
+	float	   *values = VecArrayToFloats(&VecHalfvecInfo, PG_GETARG_ARRAYTYPE_P(0),
+										  PG_GETARG_INT32(1), &dim);
+	HalfVector *result = VecInitHalfVector(dim);
 
-	elems = VecArrayElements(array, &elemtype, &nelems);
+	for (int i = 0; i < dim; i++)
+		result->x[i] = VecFloatToHalf(values[i]);
+	pfree(values);
 
-	CheckDim(nelems);
-	VecCheckExpectedDim(typmod, nelems);
-
-	result = VecInitHalfVector(nelems);
-	for (int i = 0; i < nelems; i++)
-		result->x[i] = FloatToHalfChecked(VecArrayElementToFloat(elemtype, elems[i]));
-	for (int i = 0; i < nelems; i++)
-		CheckElement(result->x[i]);
-
-	pfree(elems);
 	PG_RETURN_HALFVEC_P(result);
 }
 
@@ -482,16 +197,8 @@ Datum
 halfvec_to_float4(PG_FUNCTION_ARGS)
 {
 	HalfVector *vec = PG_GETARG_HALFVEC_P(0);
-	Datum	   *datums = palloc_array(Datum, vec->dim);
-	ArrayType  *result;
+	ArrayType  *result = VecDenseToFloat4Array(VEC_ELEM_HALF, vec->x, vec->dim);
 
-	for (int i = 0; i < vec->dim; i++)
-		datums[i] = Float4GetDatum(VecHalfToFloat(vec->x[i]));
-
-	result = construct_array(datums, vec->dim, FLOAT4OID, sizeof(float4),
-							 true, TYPALIGN_INT);
-
-	pfree(datums);
 	PG_FREE_IF_COPY(vec, 0);
 	PG_RETURN_POINTER(result);
 }
@@ -507,12 +214,12 @@ vector_to_halfvec(PG_FUNCTION_ARGS)
 	int32		typmod = PG_GETARG_INT32(1);
 	HalfVector *result;
 
-	CheckDim(vec->dim);
+	VecCheckDimOf(&VecHalfvecInfo, vec->dim);
 	VecCheckExpectedDim(typmod, vec->dim);
 
 	result = VecInitHalfVector(vec->dim);
 	for (int i = 0; i < vec->dim; i++)
-		result->x[i] = FloatToHalfChecked(vec->x[i]);
+		result->x[i] = VecFloatToHalfChecked(vec->x[i]);
 
 	PG_FREE_IF_COPY(vec, 0);
 	PG_RETURN_HALFVEC_P(result);
@@ -549,7 +256,7 @@ halfvec_l2_distance(PG_FUNCTION_ARGS)
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 	HalfVector *b = PG_GETARG_HALFVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8(sqrt((double) VecL2SquaredF16(a->dim, a->x, b->x)));
 }
 
@@ -563,7 +270,7 @@ halfvec_l2_squared_distance(PG_FUNCTION_ARGS)
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 	HalfVector *b = PG_GETARG_HALFVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8((double) VecL2SquaredF16(a->dim, a->x, b->x));
 }
 
@@ -577,7 +284,7 @@ halfvec_inner_product(PG_FUNCTION_ARGS)
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 	HalfVector *b = PG_GETARG_HALFVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8((double) VecInnerProductF16(a->dim, a->x, b->x));
 }
 
@@ -591,7 +298,7 @@ halfvec_negative_inner_product(PG_FUNCTION_ARGS)
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 	HalfVector *b = PG_GETARG_HALFVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8(-(double) VecInnerProductF16(a->dim, a->x, b->x));
 }
 
@@ -607,24 +314,10 @@ halfvec_cosine_distance(PG_FUNCTION_ARGS)
 	float		ab,
 				aa,
 				bb;
-	double		similarity;
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
 	VecCosinePartsF16(a->dim, a->x, b->x, &ab, &aa, &bb);
-
-	if (aa == 0 || bb == 0)
-		PG_RETURN_FLOAT8(get_float8_nan());
-
-	/* sqrt(aa * bb) rather than sqrt(aa) * sqrt(bb): one rounding less */
-	similarity = (double) ab / sqrt((double) aa * (double) bb);
-
-	/* rounding can push the cosine slightly outside [-1, 1] */
-	if (similarity > 1)
-		similarity = 1;
-	else if (similarity < -1)
-		similarity = -1;
-
-	PG_RETURN_FLOAT8(1 - similarity);
+	PG_RETURN_FLOAT8(VecCosineDistance(ab, aa, bb));
 }
 
 /*
@@ -637,17 +330,9 @@ halfvec_spherical_distance(PG_FUNCTION_ARGS)
 {
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-	double		dp;
 
-	CheckDims(a, b);
-	dp = (double) VecInnerProductF16(a->dim, a->x, b->x);
-
-	if (dp > 1)
-		dp = 1;
-	else if (dp < -1)
-		dp = -1;
-
-	PG_RETURN_FLOAT8(acos(dp) / M_PI);
+	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
+	PG_RETURN_FLOAT8(VecSphericalDistance((double) VecInnerProductF16(a->dim, a->x, b->x)));
 }
 
 /*
@@ -660,7 +345,7 @@ halfvec_l1_distance(PG_FUNCTION_ARGS)
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 	HalfVector *b = PG_GETARG_HALFVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8((double) VecL1F16(a->dim, a->x, b->x));
 }
 
@@ -677,23 +362,6 @@ halfvec_vector_dims(PG_FUNCTION_ARGS)
 }
 
 /*
- * Sum of squares, accumulated in double
- */
-static double
-SquaredNorm(const HalfVector *a)
-{
-	double		sum = 0.0;
-
-	for (int i = 0; i < a->dim; i++)
-	{
-		double		v = VecHalfToFloat(a->x[i]);
-
-		sum += v * v;
-	}
-	return sum;
-}
-
-/*
  * Euclidean norm
  */
 PG_FUNCTION_INFO_V1(halfvec_l2_norm);
@@ -702,7 +370,7 @@ halfvec_l2_norm(PG_FUNCTION_ARGS)
 {
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 
-	PG_RETURN_FLOAT8(sqrt(SquaredNorm(a)));
+	PG_RETURN_FLOAT8(sqrt(VecSquaredNorm(VEC_ELEM_HALF, a->x, a->dim)));
 }
 
 /*
@@ -713,16 +381,9 @@ Datum
 halfvec_l2_normalize(PG_FUNCTION_ARGS)
 {
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	double		norm = sqrt(SquaredNorm(a));
 	HalfVector *result = VecInitHalfVector(a->dim);
 
-	/* |x| / norm <= 1, so no element can overflow */
-	if (norm > 0)
-	{
-		for (int i = 0; i < a->dim; i++)
-			result->x[i] = VecFloatToHalf((float) (VecHalfToFloat(a->x[i]) / norm));
-	}
-
+	VecNormalize(VEC_ELEM_HALF, a->x, a->dim, result->x);
 	PG_RETURN_HALFVEC_P(result);
 }
 
@@ -734,22 +395,8 @@ Datum
 halfvec_binary_quantize(PG_FUNCTION_ARGS)
 {
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	VarBit	   *result = (VarBit *) palloc0(VARBITTOTALLEN(a->dim));
-	bits8	   *bits = VARBITS(result);
 
-	SET_VARSIZE(result, VARBITTOTALLEN(a->dim));
-	VARBITLEN(result) = a->dim;
-
-	for (int i = 0; i < a->dim; i++)
-	{
-		half		h = a->x[i];
-
-		/* sign bit clear and not zero; elements are never NaN */
-		if ((h & 0x8000) == 0 && !HALF_IS_ZERO(h))
-			bits[i / BITS_PER_BYTE] |= (bits8) (0x80 >> (i % BITS_PER_BYTE));
-	}
-
-	PG_RETURN_VARBIT_P(result);
+	PG_RETURN_VARBIT_P(VecBinaryQuantize(VEC_ELEM_HALF, a->x, a->dim));
 }
 
 /*
@@ -762,48 +409,29 @@ halfvec_subvector(PG_FUNCTION_ARGS)
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 	int32		start = PG_GETARG_INT32(1);
 	int32		count = PG_GETARG_INT32(2);
-	int32		end;
-	int			dim;
-	HalfVector *result;
+	int			first;
+	int			dim = VecSubvectorRange(&VecHalfvecInfo, a->dim, start, count, &first);
+	HalfVector *result = VecInitHalfVector(dim);
 
-	if (count < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("halfvec must have at least 1 dimension")));
-
-	/* end = min(start + count, dim + 1), without overflowing int32 */
-	if (start > a->dim - count)
-		end = a->dim + 1;
-	else
-		end = start + count;
-
-	if (start < 1)
-		start = 1;
-	else if (start > a->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("halfvec must have at least 1 dimension")));
-
-	dim = end - start;
-	CheckDim(dim);
-
-	result = VecInitHalfVector(dim);
-	memcpy(result->x, a->x + (start - 1), sizeof(half) * dim);
+	memcpy(result->x, a->x + first, sizeof(half) * dim);
 
 	PG_RETURN_HALFVEC_P(result);
 }
 
 /*
- * Round a float result of arithmetic, failing on overflow
+ * Element-wise a op b of two halfvecs of the same dimension
  */
-static inline half
-ArithResult(float value)
+static HalfVector *
+Arith(VecArithOp op, FunctionCallInfo fcinfo)
 {
-	half		h = VecFloatToHalf(value);
+	HalfVector *a = PG_GETARG_HALFVEC_P(0);
+	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	HalfVector *result;
 
-	if (unlikely(HALF_IS_INF(h)))
-		float_overflow_error();
-	return h;
+	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
+	result = VecInitHalfVector(a->dim);
+	VecArith(VEC_ELEM_HALF, op, a->dim, a->x, b->x, result->x);
+	return result;
 }
 
 /*
@@ -813,16 +441,7 @@ PG_FUNCTION_INFO_V1(halfvec_add);
 Datum
 halfvec_add(PG_FUNCTION_ARGS)
 {
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-	HalfVector *result;
-
-	CheckDims(a, b);
-	result = VecInitHalfVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = ArithResult(VecHalfToFloat(a->x[i]) + VecHalfToFloat(b->x[i]));
-
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P(Arith(VEC_ARITH_ADD, fcinfo));
 }
 
 /*
@@ -832,16 +451,7 @@ PG_FUNCTION_INFO_V1(halfvec_sub);
 Datum
 halfvec_sub(PG_FUNCTION_ARGS)
 {
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-	HalfVector *result;
-
-	CheckDims(a, b);
-	result = VecInitHalfVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = ArithResult(VecHalfToFloat(a->x[i]) - VecHalfToFloat(b->x[i]));
-
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P(Arith(VEC_ARITH_SUB, fcinfo));
 }
 
 /*
@@ -851,22 +461,7 @@ PG_FUNCTION_INFO_V1(halfvec_mul);
 Datum
 halfvec_mul(PG_FUNCTION_ARGS)
 {
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-	HalfVector *result;
-
-	CheckDims(a, b);
-	result = VecInitHalfVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-	{
-		result->x[i] = ArithResult(VecHalfToFloat(a->x[i]) * VecHalfToFloat(b->x[i]));
-
-		if (unlikely(HALF_IS_ZERO(result->x[i])) &&
-			!HALF_IS_ZERO(a->x[i]) && !HALF_IS_ZERO(b->x[i]))
-			float_underflow_error();
-	}
-
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P(Arith(VEC_ARITH_MUL, fcinfo));
 }
 
 /*
@@ -880,7 +475,7 @@ halfvec_concat(PG_FUNCTION_ARGS)
 	HalfVector *b = PG_GETARG_HALFVEC_P(1);
 	HalfVector *result;
 
-	CheckDim(a->dim + b->dim);
+	VecCheckDimOf(&VecHalfvecInfo, a->dim + b->dim);
 	result = VecInitHalfVector(a->dim + b->dim);
 	memcpy(result->x, a->x, sizeof(half) * a->dim);
 	memcpy(result->x + a->dim, b->x, sizeof(half) * b->dim);
@@ -892,86 +487,19 @@ halfvec_concat(PG_FUNCTION_ARGS)
  * Three-way comparison: element by element, then the shorter first
  */
 static int
-CompareHalfVectors(const HalfVector *a, const HalfVector *b)
+CompareHalfVectors(const void *a, const void *b)
 {
-	int			dim = Min(a->dim, b->dim);
+	const HalfVector *ha = a;
+	const HalfVector *hb = b;
 
-	for (int i = 0; i < dim; i++)
-	{
-		float		x = VecHalfToFloat(a->x[i]);
-		float		y = VecHalfToFloat(b->x[i]);
-
-		if (x < y)
-			return -1;
-		if (x > y)
-			return 1;
-	}
-
-	if (a->dim < b->dim)
-		return -1;
-	if (a->dim > b->dim)
-		return 1;
-	return 0;
+	return VecCompareDense(VEC_ELEM_HALF, ha->x, ha->dim, hb->x, hb->dim);
 }
 
 /* Comparison functions for the operators and the btree opclass */
-#define HALFVEC_COMPARE_FN(name, test) \
-PG_FUNCTION_INFO_V1(name); \
-Datum \
-name(PG_FUNCTION_ARGS) \
-{ \
-	HalfVector *a = PG_GETARG_HALFVEC_P(0); \
-	HalfVector *b = PG_GETARG_HALFVEC_P(1); \
-	int			cmp = CompareHalfVectors(a, b); \
-\
-	PG_FREE_IF_COPY(a, 0); \
-	PG_FREE_IF_COPY(b, 1); \
-	test; \
-}
-
-HALFVEC_COMPARE_FN(halfvec_lt, PG_RETURN_BOOL(cmp < 0))
-HALFVEC_COMPARE_FN(halfvec_le, PG_RETURN_BOOL(cmp <= 0))
-HALFVEC_COMPARE_FN(halfvec_eq, PG_RETURN_BOOL(cmp == 0))
-HALFVEC_COMPARE_FN(halfvec_ne, PG_RETURN_BOOL(cmp != 0))
-HALFVEC_COMPARE_FN(halfvec_ge, PG_RETURN_BOOL(cmp >= 0))
-HALFVEC_COMPARE_FN(halfvec_gt, PG_RETURN_BOOL(cmp > 0))
-HALFVEC_COMPARE_FN(halfvec_cmp, PG_RETURN_INT32(cmp))
-
-/*
- * Validate an avg() state array: float8[] {n, sum_1, ..., sum_dim}
- */
-static float8 *
-CheckStateArray(ArrayType *state, const char *caller)
-{
-	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 ||
-		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
-		elog(ERROR, "%s: expected state array", caller);
-	return (float8 *) ARR_DATA_PTR(state);
-}
-
-/*
- * Build a fresh float8[] state of len elements from values
- */
-static ArrayType *
-MakeStateArray(const float8 *values, int len)
-{
-	Datum	   *datums = palloc_array(Datum, len);
-	ArrayType  *result;
-
-	for (int i = 0; i < len; i++)
-		datums[i] = Float8GetDatum(values[i]);
-	result = construct_array(datums, len, FLOAT8OID, sizeof(float8),
-							 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	pfree(datums);
-	return result;
-}
+VEC_COMPARISON_FUNCTIONS(halfvec, CompareHalfVectors)
 
 /*
  * avg(halfvec) transition: add one value to the running sums
- *
- * Called as an aggregate, a state that already has its final length is
- * updated in place (as float8_accum does); the first value replaces the
- * initial {0} with a new array.
  */
 PG_FUNCTION_INFO_V1(halfvec_accum);
 Datum
@@ -979,31 +507,9 @@ halfvec_accum(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	HalfVector *val = PG_GETARG_HALFVEC_P(1);
-	float8	   *sums = CheckStateArray(state, "halfvec_accum");
-	int			len = ARR_DIMS(state)[0];
-	float8	   *values;
 
-	if (sums[0] == 0)
-		len = val->dim + 1;
-	else
-		VecCheckExpectedDim(len - 1, val->dim);
-
-	if (sums[0] != 0 && AggCheckCallContext(fcinfo, NULL))
-		values = sums;
-	else
-	{
-		values = palloc0_array(float8, len);
-		if (sums[0] != 0)
-			memcpy(values, sums, sizeof(float8) * len);
-	}
-
-	values[0] += 1.0;
-	for (int i = 0; i < val->dim; i++)
-		values[i + 1] += (double) VecHalfToFloat(val->x[i]);
-
-	if (values == sums)
-		PG_RETURN_ARRAYTYPE_P(state);
-	PG_RETURN_ARRAYTYPE_P(MakeStateArray(values, len));
+	PG_RETURN_ARRAYTYPE_P(VecStateAccum(fcinfo, state, "halfvec_accum",
+										VEC_ELEM_HALF, val->x, val->dim));
 }
 
 /*
@@ -1013,26 +519,9 @@ PG_FUNCTION_INFO_V1(halfvec_combine);
 Datum
 halfvec_combine(PG_FUNCTION_ARGS)
 {
-	ArrayType  *state1 = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *state2 = PG_GETARG_ARRAYTYPE_P(1);
-	float8	   *sums1 = CheckStateArray(state1, "halfvec_combine");
-	float8	   *sums2 = CheckStateArray(state2, "halfvec_combine");
-	int			len1 = ARR_DIMS(state1)[0];
-	int			len2 = ARR_DIMS(state2)[0];
-	float8	   *values;
-
-	if (sums2[0] == 0)
-		PG_RETURN_ARRAYTYPE_P(MakeStateArray(sums1, len1));
-	if (sums1[0] == 0)
-		PG_RETURN_ARRAYTYPE_P(MakeStateArray(sums2, len2));
-
-	VecCheckExpectedDim(len1 - 1, len2 - 1);
-
-	values = palloc_array(float8, len1);
-	for (int i = 0; i < len1; i++)
-		values[i] = sums1[i] + sums2[i];
-
-	PG_RETURN_ARRAYTYPE_P(MakeStateArray(values, len1));
+	PG_RETURN_ARRAYTYPE_P(VecStateCombine(fcinfo, PG_GETARG_ARRAYTYPE_P(0),
+										  PG_GETARG_ARRAYTYPE_P(1),
+										  "halfvec_combine"));
 }
 
 /*
@@ -1042,20 +531,18 @@ PG_FUNCTION_INFO_V1(halfvec_avg);
 Datum
 halfvec_avg(PG_FUNCTION_ARGS)
 {
-	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
-	float8	   *sums = CheckStateArray(state, "halfvec_avg");
-	float8		n = sums[0];
-	int			dim = ARR_DIMS(state)[0] - 1;
+	int			dim;
+	float8	   *sums = VecStateSums(&VecHalfvecInfo, PG_GETARG_ARRAYTYPE_P(0),
+									"halfvec_avg", &dim);
 	HalfVector *result;
 
-	if (n == 0)
+	if (sums == NULL)
 		PG_RETURN_NULL();
 
-	CheckDim(dim);
 	result = VecInitHalfVector(dim);
 	for (int i = 0; i < dim; i++)
 	{
-		result->x[i] = FloatToHalfChecked((float) (sums[i + 1] / n));
+		result->x[i] = VecFloatToHalfChecked((float) (sums[i + 1] / sums[0]));
 		CheckElement(result->x[i]);
 	}
 

@@ -30,7 +30,5 @@ typedef struct HalfVector
 
 /* halfvec.c */
 extern HalfVector *VecInitHalfVector(int dim);
-extern Datum *VecArrayElements(ArrayType *array, Oid *elemtype, int *nelems);
-extern float VecArrayElementToFloat(Oid elemtype, Datum value);
 
 #endif							/* PGMLOPS_VECTOR_HALFVEC_H */

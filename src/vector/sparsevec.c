@@ -31,12 +31,9 @@
 #include "compat.h"
 #include "vector/halfvec.h"
 #include "vector/sparsevec.h"
+#include "vector/veccommon.h"
 #include "vector/vecdist.h"
 #include "vector/vector.h"
-
-/* the characters pgvector accepts around tokens (scanner_isspace) */
-#define SPARSE_ISSPACE(c) \
-	((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' || (c) == '\v' || (c) == '\f')
 
 /* one parsed "index:value" pair of the text form, index 0-based */
 typedef struct SparseInputElement
@@ -58,23 +55,6 @@ VecInitSparseVector(int dim, int nnz)
 	result->dim = dim;
 	result->nnz = nnz;
 	return result;
-}
-
-/*
- * Reject a dimension count outside 1..SPARSEVEC_MAX_DIM
- */
-static void
-CheckDim(int dim)
-{
-	if (dim < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("sparsevec must have at least 1 dimension")));
-
-	if (dim > SPARSEVEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("sparsevec cannot have more than %d dimensions", SPARSEVEC_MAX_DIM)));
 }
 
 /*
@@ -133,52 +113,6 @@ CheckIndex(const int32 *indices, int i, int dim)
 }
 
 /*
- * Reject NaN and infinite values
- */
-static void
-CheckElement(float value)
-{
-	if (isnan(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("NaN not allowed in sparsevec")));
-
-	if (isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("infinite value not allowed in sparsevec")));
-}
-
-/*
- * Reject two operands with different dimensions
- */
-static void
-CheckDims(const SparseVector *a, const SparseVector *b)
-{
-	if (a->dim != b->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different sparsevec dimensions %d and %d", a->dim, b->dim)));
-}
-
-/*
- * Report a malformed sparsevec literal, optionally with a detail line
- */
-static void
-ReportBadLiteral(const char *lit, const char *detail)
-{
-	if (detail)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type sparsevec: \"%s\"", lit),
-				 errdetail("%s", detail)));
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type sparsevec: \"%s\"", lit)));
-}
-
-/*
  * qsort comparator: by index
  */
 static int
@@ -216,7 +150,7 @@ sparsevec_in(PG_FUNCTION_ARGS)
 {
 	char	   *lit = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	char	   *pt = lit;
+	char	   *pt;
 	char	   *end;
 	int			maxnnz = 1;
 	int			nnz = 0;
@@ -237,15 +171,13 @@ sparsevec_in(PG_FUNCTION_ARGS)
 
 	elements = palloc_array(SparseInputElement, maxnnz);
 
-	while (SPARSE_ISSPACE(*pt))
-		pt++;
+	pt = VecSkipSpace(lit);
 
 	if (*pt != '{')
-		ReportBadLiteral(lit, "Vector contents must start with \"{\".");
+		VecReportBadLiteral(&VecSparsevecInfo, lit, "Vector contents must start with \"{\".");
 	pt++;
 
-	while (SPARSE_ISSPACE(*pt))
-		pt++;
+	pt = VecSkipSpace(pt);
 
 	if (*pt == '}')
 		pt++;
@@ -256,41 +188,33 @@ sparsevec_in(PG_FUNCTION_ARGS)
 			int32		index;
 			float		value;
 
-			while (SPARSE_ISSPACE(*pt))
-				pt++;
+			pt = VecSkipSpace(pt);
 
 			if (*pt == '\0')
-				ReportBadLiteral(lit, NULL);
+				VecReportBadLiteral(&VecSparsevecInfo, lit, NULL);
 
 			errno = 0;
 			index = ClampToInt32(strtol(pt, &end, 10));
 			if (end == pt)
-				ReportBadLiteral(lit, NULL);
-			pt = end;
-
-			while (SPARSE_ISSPACE(*pt))
-				pt++;
+				VecReportBadLiteral(&VecSparsevecInfo, lit, NULL);
+			pt = VecSkipSpace(end);
 
 			if (*pt != ':')
-				ReportBadLiteral(lit, NULL);
+				VecReportBadLiteral(&VecSparsevecInfo, lit, NULL);
 			pt++;
 
-			while (SPARSE_ISSPACE(*pt))
-				pt++;
+			pt = VecSkipSpace(pt);
 
 			errno = 0;
 			value = strtof(pt, &end);
 			if (end == pt)
-				ReportBadLiteral(lit, NULL);
+				VecReportBadLiteral(&VecSparsevecInfo, lit, NULL);
 
 			/* overflow and underflow to zero, as float4in reports them */
 			if (errno == ERANGE && (value == 0 || isinf(value)))
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("\"%s\" is out of range for type sparsevec",
-								pnstrdup(pt, end - pt))));
+				VecReportOutOfRange(&VecSparsevecInfo, pnstrdup(pt, end - pt));
 
-			CheckElement(value);
+			VecCheckFiniteOf(&VecSparsevecInfo, value);
 
 			if (value != 0)
 			{
@@ -300,9 +224,7 @@ sparsevec_in(PG_FUNCTION_ARGS)
 				nnz++;
 			}
 
-			pt = end;
-			while (SPARSE_ISSPACE(*pt))
-				pt++;
+			pt = VecSkipSpace(end);
 
 			if (*pt == ',')
 				pt++;
@@ -312,33 +234,28 @@ sparsevec_in(PG_FUNCTION_ARGS)
 				break;
 			}
 			else
-				ReportBadLiteral(lit, NULL);
+				VecReportBadLiteral(&VecSparsevecInfo, lit, NULL);
 		}
 	}
 
-	while (SPARSE_ISSPACE(*pt))
-		pt++;
+	pt = VecSkipSpace(pt);
 
 	if (*pt != '/')
-		ReportBadLiteral(lit, "Unexpected end of input.");
+		VecReportBadLiteral(&VecSparsevecInfo, lit, "Unexpected end of input.");
 	pt++;
 
-	while (SPARSE_ISSPACE(*pt))
-		pt++;
+	pt = VecSkipSpace(pt);
 
 	errno = 0;
 	dim = ClampToInt32(strtol(pt, &end, 10));
 	if (end == pt)
-		ReportBadLiteral(lit, NULL);
-	pt = end;
-
-	while (SPARSE_ISSPACE(*pt))
-		pt++;
+		VecReportBadLiteral(&VecSparsevecInfo, lit, NULL);
+	pt = VecSkipSpace(end);
 
 	if (*pt != '\0')
-		ReportBadLiteral(lit, "Junk after closing.");
+		VecReportBadLiteral(&VecSparsevecInfo, lit, "Junk after closing.");
 
-	CheckDim(dim);
+	VecCheckDimOf(&VecSparsevecInfo, dim);
 	VecCheckExpectedDim(typmod, dim);
 
 	qsort(elements, nnz, sizeof(SparseInputElement), CompareInputElements);
@@ -395,28 +312,7 @@ PG_FUNCTION_INFO_V1(sparsevec_typmod_in);
 Datum
 sparsevec_typmod_in(PG_FUNCTION_ARGS)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
-	int32	   *tl;
-	int			n;
-
-	tl = ArrayGetIntegerTypmods(ta, &n);
-
-	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier")));
-
-	if (*tl < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type sparsevec must be at least 1")));
-
-	if (*tl > SPARSEVEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type sparsevec cannot exceed %d", SPARSEVEC_MAX_DIM)));
-
-	PG_RETURN_INT32(*tl);
+	PG_RETURN_INT32(VecTypmodIn(&VecSparsevecInfo, PG_GETARG_ARRAYTYPE_P(0)));
 }
 
 /*
@@ -426,11 +322,7 @@ PG_FUNCTION_INFO_V1(sparsevec_typmod_out);
 Datum
 sparsevec_typmod_out(PG_FUNCTION_ARGS)
 {
-	int32		typmod = PG_GETARG_INT32(0);
-
-	if (typmod < 0)
-		PG_RETURN_CSTRING(pstrdup(""));
-	PG_RETURN_CSTRING(psprintf("(%d)", typmod));
+	PG_RETURN_CSTRING(VecTypmodOut(PG_GETARG_INT32(0)));
 }
 
 /*
@@ -453,14 +345,11 @@ sparsevec_recv(PG_FUNCTION_ARGS)
 	nnz = (int32) pq_getmsgint(buf, sizeof(int32));
 	unused = (int32) pq_getmsgint(buf, sizeof(int32));
 
-	CheckDim(dim);
+	VecCheckDimOf(&VecSparsevecInfo, dim);
 	CheckNnz(nnz, dim);
 	VecCheckExpectedDim(typmod, dim);
 
-	if (unused != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected unused to be 0, not %d", unused)));
+	VecCheckUnused(unused);
 
 	result = VecInitSparseVector(dim, nnz);
 	values = SPARSEVEC_VALUES(result);
@@ -474,7 +363,7 @@ sparsevec_recv(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nnz; i++)
 	{
 		values[i] = pq_getmsgfloat4(buf);
-		CheckElement(values[i]);
+		VecCheckFiniteOf(&VecSparsevecInfo, values[i]);
 		if (values[i] == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
@@ -564,7 +453,7 @@ vector_to_sparsevec(PG_FUNCTION_ARGS)
 	Vector	   *vec = PG_GETARG_VECTOR_P(0);
 	int32		typmod = PG_GETARG_INT32(1);
 
-	CheckDim(vec->dim);
+	VecCheckDimOf(&VecSparsevecInfo, vec->dim);
 	VecCheckExpectedDim(typmod, vec->dim);
 
 	PG_RETURN_SPARSEVEC_P(SparseFromDense(vec->x, vec->dim));
@@ -582,7 +471,7 @@ halfvec_to_sparsevec(PG_FUNCTION_ARGS)
 	float	   *x;
 	SparseVector *result;
 
-	CheckDim(vec->dim);
+	VecCheckDimOf(&VecSparsevecInfo, vec->dim);
 	VecCheckExpectedDim(typmod, vec->dim);
 
 	x = palloc_array(float, vec->dim);
@@ -603,27 +492,11 @@ array_to_sparsevec(PG_FUNCTION_ARGS)
 {
 	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
 	int32		typmod = PG_GETARG_INT32(1);
-	Oid			elemtype;
-	Datum	   *elems;
-	int			nelems;
-	float	   *x;
-	SparseVector *result;
-
-	elems = VecArrayElements(array, &elemtype, &nelems);
-
-	CheckDim(nelems);
-	VecCheckExpectedDim(typmod, nelems);
-
-	x = palloc_array(float, nelems);
-	for (int i = 0; i < nelems; i++)
-	{
-		x[i] = VecArrayElementToFloat(elemtype, elems[i]);
-		CheckElement(x[i]);
-	}
-	result = SparseFromDense(x, nelems);
+	int			dim;
+	float	   *x = VecArrayToFloats(&VecSparsevecInfo, array, typmod, &dim);
+	SparseVector *result = SparseFromDense(x, dim);
 
 	pfree(x);
-	pfree(elems);
 	PG_RETURN_SPARSEVEC_P(result);
 }
 
@@ -662,28 +535,12 @@ sparsevec_to_halfvec(PG_FUNCTION_ARGS)
 	float	   *values = SPARSEVEC_VALUES(svec);
 	HalfVector *result;
 
-	if (svec->dim > HALFVEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("halfvec cannot have more than %d dimensions", HALFVEC_MAX_DIM)));
+	VecCheckDimOf(&VecHalfvecInfo, svec->dim);
 	VecCheckExpectedDim(typmod, svec->dim);
 
 	result = VecInitHalfVector(svec->dim);
 	for (int i = 0; i < svec->nnz; i++)
-	{
-		half		h = VecFloatToHalf(values[i]);
-
-		if (unlikely((h & 0x7fff) == 0x7c00))
-		{
-			char		buf[FLOAT_SHORTEST_DECIMAL_LEN];
-
-			float_to_shortest_decimal_buf(values[i], buf);
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("\"%s\" is out of range for type halfvec", buf)));
-		}
-		result->x[svec->indices[i]] = h;
-	}
+		result->x[svec->indices[i]] = VecFloatToHalfChecked(values[i]);
 
 	PG_FREE_IF_COPY(svec, 0);
 	PG_RETURN_HALFVEC_P(result);
@@ -839,7 +696,7 @@ sparsevec_l2_distance(PG_FUNCTION_ARGS)
 	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
 	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8(sqrt(SparseL2SquaredDouble(a, b)));
 }
 
@@ -853,7 +710,7 @@ sparsevec_l2_squared_distance(PG_FUNCTION_ARGS)
 	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
 	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8(SparseL2SquaredDouble(a, b));
 }
 
@@ -867,7 +724,7 @@ sparsevec_inner_product(PG_FUNCTION_ARGS)
 	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
 	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8(SparseInnerProductDouble(a, b));
 }
 
@@ -881,7 +738,7 @@ sparsevec_negative_inner_product(PG_FUNCTION_ARGS)
 	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
 	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8(-SparseInnerProductDouble(a, b));
 }
 
@@ -894,26 +751,11 @@ sparsevec_cosine_distance(PG_FUNCTION_ARGS)
 {
 	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
 	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
-	double		aa,
-				bb,
-				similarity;
 
-	CheckDims(a, b);
-	aa = SparseSquaredNormDouble(a);
-	bb = SparseSquaredNormDouble(b);
-
-	if (aa == 0 || bb == 0)
-		PG_RETURN_FLOAT8(get_float8_nan());
-
-	similarity = SparseInnerProductDouble(a, b) / sqrt(aa * bb);
-
-	/* rounding can push the cosine slightly outside [-1, 1] */
-	if (similarity > 1)
-		similarity = 1;
-	else if (similarity < -1)
-		similarity = -1;
-
-	PG_RETURN_FLOAT8(1 - similarity);
+	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
+	PG_RETURN_FLOAT8(VecCosineDistance(SparseInnerProductDouble(a, b),
+									   SparseSquaredNormDouble(a),
+									   SparseSquaredNormDouble(b)));
 }
 
 /*
@@ -926,7 +768,7 @@ sparsevec_l1_distance(PG_FUNCTION_ARGS)
 	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
 	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
 
-	CheckDims(a, b);
+	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
 	PG_RETURN_FLOAT8(SparseL1Double(a, b));
 }
 
@@ -988,8 +830,10 @@ sparsevec_l2_normalize(PG_FUNCTION_ARGS)
  * the shorter vector sorts first
  */
 static int
-CompareSparseVectors(const SparseVector *a, const SparseVector *b)
+CompareSparseVectors(const void *va, const void *vb)
 {
+	const SparseVector *a = va;
+	const SparseVector *b = vb;
 	const float *ax = SPARSEVEC_VALUES(a);
 	const float *bx = SPARSEVEC_VALUES(b);
 	int32		common = Min(a->dim, b->dim);
@@ -1025,24 +869,4 @@ CompareSparseVectors(const SparseVector *a, const SparseVector *b)
 }
 
 /* Comparison functions for the operators and the btree opclass */
-#define SPARSEVEC_COMPARE_FN(name, test) \
-PG_FUNCTION_INFO_V1(name); \
-Datum \
-name(PG_FUNCTION_ARGS) \
-{ \
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0); \
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1); \
-	int			cmp = CompareSparseVectors(a, b); \
-\
-	PG_FREE_IF_COPY(a, 0); \
-	PG_FREE_IF_COPY(b, 1); \
-	test; \
-}
-
-SPARSEVEC_COMPARE_FN(sparsevec_lt, PG_RETURN_BOOL(cmp < 0))
-SPARSEVEC_COMPARE_FN(sparsevec_le, PG_RETURN_BOOL(cmp <= 0))
-SPARSEVEC_COMPARE_FN(sparsevec_eq, PG_RETURN_BOOL(cmp == 0))
-SPARSEVEC_COMPARE_FN(sparsevec_ne, PG_RETURN_BOOL(cmp != 0))
-SPARSEVEC_COMPARE_FN(sparsevec_ge, PG_RETURN_BOOL(cmp >= 0))
-SPARSEVEC_COMPARE_FN(sparsevec_gt, PG_RETURN_BOOL(cmp > 0))
-SPARSEVEC_COMPARE_FN(sparsevec_cmp, PG_RETURN_INT32(cmp))
+VEC_COMPARISON_FUNCTIONS(sparsevec, CompareSparseVectors)

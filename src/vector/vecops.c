@@ -9,9 +9,8 @@
  * float8, as pgvector does, so results match pgvector's for the same
  * inputs.  Norms accumulate in float8.
  *
- * The avg aggregate keeps a float8[] state {n, sum_1, ..., sum_dim}.
- * When called as an aggregate the transition function updates the state
- * in place instead of building a new array per row.
+ * The avg aggregate keeps a float8[] state {n, sum_1, ..., sum_dim},
+ * handled by the helpers in veccommon.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,24 +25,9 @@
 #include "utils/varbit.h"
 
 #include "compat.h"
+#include "vector/veccommon.h"
 #include "vector/vecdist.h"
 #include "vector/vector.h"
-
-/* number of dimensions a float8[] aggregate state holds */
-#define STATE_DIMS(arr) (ARR_DIMS(arr)[0] - 1)
-
-/*
- * Squared Euclidean norm of a vector, accumulated in float8
- */
-static double
-NormSquared(const Vector *a)
-{
-	double		norm = 0.0;
-
-	for (int i = 0; i < a->dim; i++)
-		norm += (double) a->x[i] * (double) a->x[i];
-	return norm;
-}
 
 /*
  * Cosine similarity of two vectors of equal dimension, clamped to [-1, 1]
@@ -56,18 +40,11 @@ CosineSimilarity(const Vector *a, const Vector *b)
 	float		ab;
 	float		aa;
 	float		bb;
-	double		similarity;
 
 	VecCosinePartsF32(a->dim, a->x, b->x, &ab, &aa, &bb);
 
 	/* one square root of the product loses less than two */
-	similarity = (double) ab / sqrt((double) aa * (double) bb);
-
-	if (similarity > 1.0)
-		similarity = 1.0;
-	else if (similarity < -1.0)
-		similarity = -1.0;
-	return similarity;
+	return VecClampUnit((double) ab / sqrt((double) aa * (double) bb));
 }
 
 /*
@@ -151,16 +128,9 @@ vector_spherical_distance(PG_FUNCTION_ARGS)
 {
 	Vector	   *a = PG_GETARG_VECTOR_P(0);
 	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	double		dp;
 
 	VecCheckDims(a->dim, b->dim);
-	dp = (double) VecInnerProductF32(a->dim, a->x, b->x);
-
-	if (dp > 1.0)
-		dp = 1.0;
-	else if (dp < -1.0)
-		dp = -1.0;
-	PG_RETURN_FLOAT8(acos(dp) / M_PI);
+	PG_RETURN_FLOAT8(VecSphericalDistance((double) VecInnerProductF32(a->dim, a->x, b->x)));
 }
 
 /*
@@ -198,7 +168,7 @@ vector_norm(PG_FUNCTION_ARGS)
 {
 	Vector	   *a = PG_GETARG_VECTOR_P(0);
 
-	PG_RETURN_FLOAT8(sqrt(NormSquared(a)));
+	PG_RETURN_FLOAT8(sqrt(VecSquaredNorm(VEC_ELEM_FLOAT4, a->x, a->dim)));
 }
 
 /*
@@ -210,18 +180,8 @@ l2_normalize(PG_FUNCTION_ARGS)
 {
 	Vector	   *a = PG_GETARG_VECTOR_P(0);
 	Vector	   *result = VecInitVector(a->dim);
-	double		norm = sqrt(NormSquared(a));
 
-	if (norm > 0.0)
-	{
-		for (int i = 0; i < a->dim; i++)
-		{
-			result->x[i] = (float) (a->x[i] / norm);
-			if (isinf(result->x[i]))
-				float_overflow_error();
-		}
-	}
-
+	VecNormalize(VEC_ELEM_FLOAT4, a->x, a->dim, result->x);
 	PG_RETURN_VECTOR_P(result);
 }
 
@@ -238,30 +198,11 @@ subvector(PG_FUNCTION_ARGS)
 	Vector	   *a = PG_GETARG_VECTOR_P(0);
 	int32		start = PG_GETARG_INT32(1);
 	int32		count = PG_GETARG_INT32(2);
-	int64		end;
-	int64		dim;
-	Vector	   *result;
+	int			first;
+	int			dim = VecSubvectorRange(&VecVectorInfo, a->dim, start, count, &first);
+	Vector	   *result = VecInitVector(dim);
 
-	if (count < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("vector must have at least 1 dimension")));
-
-	/* 64-bit arithmetic: start + count may overflow int32 */
-	end = Min((int64) start + count, (int64) a->dim + 1);
-
-	if (start < 1)
-		start = 1;
-	else if (start > a->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("vector must have at least 1 dimension")));
-
-	dim = end - start;
-	VecCheckDim(dim < 1 ? 0 : (int) dim);
-
-	result = VecInitVector((int) dim);
-	memcpy(result->x, a->x + (start - 1), sizeof(float) * dim);
+	memcpy(result->x, a->x + first, sizeof(float) * dim);
 
 	PG_RETURN_VECTOR_P(result);
 }
@@ -274,21 +215,24 @@ Datum
 binary_quantize(PG_FUNCTION_ARGS)
 {
 	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	int			size = VARBITTOTALLEN(a->dim);
-	VarBit	   *result = (VarBit *) palloc0(size);
-	bits8	   *bits;
 
-	SET_VARSIZE(result, size);
-	VARBITLEN(result) = a->dim;
-	bits = VARBITS(result);
+	PG_RETURN_VARBIT_P(VecBinaryQuantize(VEC_ELEM_FLOAT4, a->x, a->dim));
+}
 
-	for (int i = 0; i < a->dim; i++)
-	{
-		if (a->x[i] > 0)
-			bits[i / 8] |= (bits8) (0x80 >> (i % 8));
-	}
+/*
+ * Element-wise a op b of two vectors of the same dimension
+ */
+static Vector *
+Arith(VecArithOp op, FunctionCallInfo fcinfo)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *result;
 
-	PG_RETURN_VARBIT_P(result);
+	VecCheckDims(a->dim, b->dim);
+	result = VecInitVector(a->dim);
+	VecArith(VEC_ELEM_FLOAT4, op, a->dim, a->x, b->x, result->x);
+	return result;
 }
 
 /*
@@ -298,24 +242,7 @@ PG_FUNCTION_INFO_V1(vector_add);
 Datum
 vector_add(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	Vector	   *result;
-
-	VecCheckDims(a->dim, b->dim);
-	result = VecInitVector(a->dim);
-
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] + b->x[i];
-
-	/* finite inputs can only become infinite by overflow */
-	for (int i = 0; i < a->dim; i++)
-	{
-		if (isinf(result->x[i]))
-			float_overflow_error();
-	}
-
-	PG_RETURN_VECTOR_P(result);
+	PG_RETURN_VECTOR_P(Arith(VEC_ARITH_ADD, fcinfo));
 }
 
 /*
@@ -325,52 +252,18 @@ PG_FUNCTION_INFO_V1(vector_sub);
 Datum
 vector_sub(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	Vector	   *result;
-
-	VecCheckDims(a->dim, b->dim);
-	result = VecInitVector(a->dim);
-
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] - b->x[i];
-
-	for (int i = 0; i < a->dim; i++)
-	{
-		if (isinf(result->x[i]))
-			float_overflow_error();
-	}
-
-	PG_RETURN_VECTOR_P(result);
+	PG_RETURN_VECTOR_P(Arith(VEC_ARITH_SUB, fcinfo));
 }
 
 /*
- * Element-wise product
+ * Element-wise product; a zero product of nonzero factors is an underflow,
+ * as in float4mul
  */
 PG_FUNCTION_INFO_V1(vector_mul);
 Datum
 vector_mul(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	Vector	   *result;
-
-	VecCheckDims(a->dim, b->dim);
-	result = VecInitVector(a->dim);
-
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] * b->x[i];
-
-	for (int i = 0; i < a->dim; i++)
-	{
-		if (isinf(result->x[i]))
-			float_overflow_error();
-		/* a zero product of nonzero factors is an underflow, as in float4mul */
-		if (result->x[i] == 0 && a->x[i] != 0 && b->x[i] != 0)
-			float_underflow_error();
-	}
-
-	PG_RETURN_VECTOR_P(result);
+	PG_RETURN_VECTOR_P(Arith(VEC_ARITH_MUL, fcinfo));
 }
 
 /*
@@ -394,154 +287,21 @@ vector_concat(PG_FUNCTION_ARGS)
 
 /*
  * Three-way comparison: elements first, then dimension count
- *
- * Comparing elements before lengths orders vectors the way Postgres
- * orders arrays, so a prefix sorts first.
  */
 static int
-VectorCompare(const Vector *a, const Vector *b)
+VectorCompare(const void *a, const void *b)
 {
-	int			dim = Min(a->dim, b->dim);
+	const Vector *va = a;
+	const Vector *vb = b;
 
-	for (int i = 0; i < dim; i++)
-	{
-		if (a->x[i] < b->x[i])
-			return -1;
-		if (a->x[i] > b->x[i])
-			return 1;
-	}
-
-	if (a->dim < b->dim)
-		return -1;
-	if (a->dim > b->dim)
-		return 1;
-	return 0;
+	return VecCompareDense(VEC_ELEM_FLOAT4, va->x, va->dim, vb->x, vb->dim);
 }
 
-/*
- * Compare two vector arguments and free detoasted copies
- */
-static int
-CompareArgs(FunctionCallInfo fcinfo)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	int			cmp = VectorCompare(a, b);
-
-	PG_FREE_IF_COPY(a, 0);
-	PG_FREE_IF_COPY(b, 1);
-	return cmp;
-}
-
-/*
- * a < b
- */
-PG_FUNCTION_INFO_V1(vector_lt);
-Datum
-vector_lt(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(CompareArgs(fcinfo) < 0);
-}
-
-/*
- * a <= b
- */
-PG_FUNCTION_INFO_V1(vector_le);
-Datum
-vector_le(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(CompareArgs(fcinfo) <= 0);
-}
-
-/*
- * a = b
- */
-PG_FUNCTION_INFO_V1(vector_eq);
-Datum
-vector_eq(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(CompareArgs(fcinfo) == 0);
-}
-
-/*
- * a <> b
- */
-PG_FUNCTION_INFO_V1(vector_ne);
-Datum
-vector_ne(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(CompareArgs(fcinfo) != 0);
-}
-
-/*
- * a >= b
- */
-PG_FUNCTION_INFO_V1(vector_ge);
-Datum
-vector_ge(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(CompareArgs(fcinfo) >= 0);
-}
-
-/*
- * a > b
- */
-PG_FUNCTION_INFO_V1(vector_gt);
-Datum
-vector_gt(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(CompareArgs(fcinfo) > 0);
-}
-
-/*
- * Btree support: -1, 0 or 1
- */
-PG_FUNCTION_INFO_V1(vector_cmp);
-Datum
-vector_cmp(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT32(CompareArgs(fcinfo));
-}
-
-/*
- * Validate an avg state array and return its elements {n, sums...}
- */
-static float8 *
-CheckStateArray(ArrayType *statearray, const char *caller)
-{
-	if (ARR_NDIM(statearray) != 1 ||
-		ARR_DIMS(statearray)[0] < 1 ||
-		ARR_HASNULL(statearray) ||
-		ARR_ELEMTYPE(statearray) != FLOAT8OID)
-		elog(ERROR, "%s: expected state array", caller);
-	return (float8 *) ARR_DATA_PTR(statearray);
-}
-
-/*
- * Build a state array {n, sums...} for dim dimensions, all zero
- */
-static ArrayType *
-NewStateArray(int dim)
-{
-	Datum	   *datums = palloc_array(Datum, dim + 1);
-	ArrayType  *result;
-
-	for (int i = 0; i <= dim; i++)
-		datums[i] = Float8GetDatum(0.0);
-	result = construct_array(datums, dim + 1, FLOAT8OID, sizeof(float8),
-							 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	pfree(datums);
-	return result;
-}
+/* Comparison functions for the operators and the btree opclass */
+VEC_COMPARISON_FUNCTIONS(vector, VectorCompare)
 
 /*
  * avg transition: add one vector to the state {n, sums...}
- *
- * Inside an aggregate the state belongs to the aggregate's memory context
- * and is updated in place, as float8_accum does; called directly it
- * returns a new array and leaves its argument alone.  The first vector
- * replaces the initial state {0} with one of the right size, which nodeAgg
- * copies into the aggregate context.
  */
 PG_FUNCTION_INFO_V1(vector_accum);
 Datum
@@ -549,79 +309,21 @@ vector_accum(PG_FUNCTION_ARGS)
 {
 	ArrayType  *statearray = PG_GETARG_ARRAYTYPE_P(0);
 	Vector	   *value = PG_GETARG_VECTOR_P(1);
-	float8	   *state = CheckStateArray(statearray, "vector_accum");
-	ArrayType  *result;
-	float8	   *sums;
 
-	if (state[0] == 0.0)
-	{
-		result = NewStateArray(value->dim);
-		sums = (float8 *) ARR_DATA_PTR(result);
-		sums[0] = 1.0;
-		for (int i = 0; i < value->dim; i++)
-			sums[i + 1] = value->x[i];
-		PG_RETURN_ARRAYTYPE_P(result);
-	}
-
-	VecCheckExpectedDim(STATE_DIMS(statearray), value->dim);
-
-	if (AggCheckCallContext(fcinfo, NULL))
-		result = statearray;
-	else
-		result = DatumGetArrayTypePCopy(PointerGetDatum(statearray));
-
-	sums = (float8 *) ARR_DATA_PTR(result);
-	sums[0] += 1.0;
-	for (int i = 0; i < value->dim; i++)
-	{
-		sums[i + 1] += value->x[i];
-		if (isinf(sums[i + 1]))
-			float_overflow_error();
-	}
-
-	PG_RETURN_ARRAYTYPE_P(result);
+	PG_RETURN_ARRAYTYPE_P(VecStateAccum(fcinfo, statearray, "vector_accum",
+										VEC_ELEM_FLOAT4, value->x, value->dim));
 }
 
 /*
  * avg combine: merge two partial states
- *
- * Like vector_accum, it adds into the first state in place when called
- * as an aggregate.
  */
 PG_FUNCTION_INFO_V1(vector_combine);
 Datum
 vector_combine(PG_FUNCTION_ARGS)
 {
-	ArrayType  *statearray1 = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *statearray2 = PG_GETARG_ARRAYTYPE_P(1);
-	float8	   *state1 = CheckStateArray(statearray1, "vector_combine");
-	float8	   *state2 = CheckStateArray(statearray2, "vector_combine");
-	ArrayType  *result;
-	float8	   *sums;
-	int			dim;
-
-	if (state2[0] == 0.0)
-		PG_RETURN_ARRAYTYPE_P(statearray1);
-	if (state1[0] == 0.0)
-		PG_RETURN_ARRAYTYPE_P(statearray2);
-
-	dim = STATE_DIMS(statearray1);
-	VecCheckExpectedDim(dim, STATE_DIMS(statearray2));
-
-	if (AggCheckCallContext(fcinfo, NULL))
-		result = statearray1;
-	else
-		result = DatumGetArrayTypePCopy(PointerGetDatum(statearray1));
-
-	sums = (float8 *) ARR_DATA_PTR(result);
-	for (int i = 0; i <= dim; i++)
-	{
-		sums[i] += state2[i];
-		if (isinf(sums[i]))
-			float_overflow_error();
-	}
-
-	PG_RETURN_ARRAYTYPE_P(result);
+	PG_RETURN_ARRAYTYPE_P(VecStateCombine(fcinfo, PG_GETARG_ARRAYTYPE_P(0),
+										  PG_GETARG_ARRAYTYPE_P(1),
+										  "vector_combine"));
 }
 
 /*
@@ -631,22 +333,18 @@ PG_FUNCTION_INFO_V1(vector_avg);
 Datum
 vector_avg(PG_FUNCTION_ARGS)
 {
-	ArrayType  *statearray = PG_GETARG_ARRAYTYPE_P(0);
-	float8	   *state = CheckStateArray(statearray, "vector_avg");
-	float8		n = state[0];
 	int			dim;
+	float8	   *state = VecStateSums(&VecVectorInfo, PG_GETARG_ARRAYTYPE_P(0),
+									 "vector_avg", &dim);
 	Vector	   *result;
 
-	if (n == 0.0)
+	if (state == NULL)
 		PG_RETURN_NULL();
-
-	dim = STATE_DIMS(statearray);
-	VecCheckDim(dim);
 
 	result = VecInitVector(dim);
 	for (int i = 0; i < dim; i++)
 	{
-		result->x[i] = (float) (state[i + 1] / n);
+		result->x[i] = (float) (state[i + 1] / state[0]);
 		VecCheckElement(result->x[i]);
 	}
 
