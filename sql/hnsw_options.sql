@@ -72,6 +72,13 @@ EXPLAIN (COSTS OFF) SELECT id FROM hdim ORDER BY v <-> (SELECT v FROM hdim WHERE
 SELECT array(SELECT id FROM hdim ORDER BY v <-> (SELECT v FROM hdim WHERE id = 7) LIMIT 5) AS via_index,
        array(SELECT id FROM hdim ORDER BY (v <-> (SELECT v FROM hdim WHERE id = 7)) + 0 LIMIT 5) AS exact;
 INSERT INTO hdim VALUES (0, array_fill(70000::real, ARRAY[3000]));
+-- a zero or NULL query on a quantized cosine index: any order, no crash
+CREATE INDEX hdim_cos ON hdim USING hnsw (v vector_cosine_ops);
+SELECT count(*) FROM (SELECT id FROM hdim ORDER BY v <=> array_fill(0::real, ARRAY[3000])::vector LIMIT 3) s;
+SELECT count(*) FROM (SELECT id FROM hdim ORDER BY v <=> NULL LIMIT 3) s;
+DELETE FROM hdim WHERE id % 2 = 0;
+VACUUM hdim;
+SELECT count(*) FROM (SELECT id FROM hdim ORDER BY v <=> (SELECT v FROM hdim WHERE id = 3) LIMIT 100) s;
 RESET enable_seqscan;
 DROP TABLE hdim;
 CREATE TABLE hdim (v halfvec);

@@ -195,31 +195,33 @@ StartSearch(IndexScanDesc scan)
 	ItemPointerSet(&entry, meta.entryBlkno, meta.entryOffno);
 	HnswSearchInit(&so->search, index, dist, meta.m);
 
-	if (scan->orderByData->sk_flags & SK_ISNULL)
+	ok = false;
+	if (!(scan->orderByData->sk_flags & SK_ISNULL))
+	{
+		so->query = PointerGetDatum(PG_DETOAST_DATUM(scan->orderByData->sk_argument));
+		CheckQuery(dist, so->query, meta.dimensions);
+		so->query = HnswPrepareValue(dist, so->query, &ok);
+	}
+	if (!ok)
 	{
 		/*
-		 * Every distance to NULL is NULL, so any order is right: search
-		 * around the entry point, using its value as the query
+		 * A NULL query, or a zero vector under cosine: every distance is
+		 * NULL or NaN, so any order is right.  Search around the entry
+		 * point, with its value as the query.
 		 */
+		const char *v;
+		char	   *copy;
+
 		so->search.keepValues = true;
 		best = HnswLoadCandidate(&so->search, NULL, &entry, HNSW_MAX_LEVEL + 1, 0);
 		so->search.keepValues = false;
 		if (best < 0)
 			return;
-		{
-			const char *v = so->search.values + so->search.cands[best].valueOffset;
-			char	   *copy = palloc(VARSIZE_ANY(v));
-
-			memcpy(copy, v, VARSIZE_ANY(v));
-			so->query = PointerGetDatum(copy);
-		}
+		v = so->search.values + so->search.cands[best].valueOffset;
+		copy = palloc(VARSIZE_ANY(v));
+		memcpy(copy, v, VARSIZE_ANY(v));
+		so->query = PointerGetDatum(copy);
 		HnswSearchReset(&so->search);
-	}
-	else
-	{
-		so->query = PointerGetDatum(PG_DETOAST_DATUM(scan->orderByData->sk_argument));
-		CheckQuery(dist, so->query, meta.dimensions);
-		so->query = HnswPrepareValue(dist, so->query, &ok);
 	}
 
 	if (dist->quant != HNSW_QUANT_NONE)

@@ -42,6 +42,8 @@ typedef struct VacuumState
 	ItemPointerData *deadTids;
 	int			ndead;
 	int			maxdead;
+	ItemPointerData *farNtids;	/* dead ones' neighbor tuples on another page, sorted */
+	int			nfar;
 	ItemPointerData highest;	/* a live element of the highest level */
 	int			highestLevel;
 	MemoryContext tmpCtx;
@@ -147,7 +149,8 @@ CompareDead(const void *a, const void *b)
 }
 
 /*
- * Sort the dead elements by TID, carrying their neighbor tuples along
+ * Sort the dead elements by TID, carrying their neighbor tuples along, and
+ * list apart the neighbor tuples that are not on their element's page
  */
 static void
 SortDead(VacuumState *vs)
@@ -160,11 +163,16 @@ SortDead(VacuumState *vs)
 		pairs[2 * i + 1] = vs->deadNtids[i];
 	}
 	qsort(pairs, vs->ndead, 2 * sizeof(ItemPointerData), CompareDead);
+	vs->farNtids = palloc_array(ItemPointerData, vs->ndead);
+	vs->nfar = 0;
 	for (int i = 0; i < vs->ndead; i++)
 	{
 		vs->deadTids[i] = pairs[2 * i];
 		vs->deadNtids[i] = pairs[2 * i + 1];
+		if (ItemPointerGetBlockNumber(&vs->deadNtids[i]) != ItemPointerGetBlockNumber(&vs->deadTids[i]))
+			vs->farNtids[vs->nfar++] = vs->deadNtids[i];
 	}
+	qsort(vs->farNtids, vs->nfar, sizeof(ItemPointerData), CompareDead);
 	pfree(pairs);
 }
 
@@ -322,6 +330,7 @@ FreeDeadElements(VacuumState *vs, IndexBulkDeleteResult *stats)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
 	BlockNumber firstFreed = InvalidBlockNumber;
+	int			nextFar = 0;
 
 	for (BlockNumber blkno = HNSW_HEAD_BLKNO; blkno < nblocks; blkno++)
 	{
@@ -352,11 +361,11 @@ FreeDeadElements(VacuumState *vs, IndexBulkDeleteResult *stats)
 			if (ItemPointerGetBlockNumber(&etup->neighbortid) == blkno)
 				dead[ndead++] = ItemPointerGetOffsetNumber(&etup->neighbortid);
 		}
-		/* neighbor tuples of dead elements on other pages */
-		for (int i = 0; i < vs->ndead; i++)
-			if (ItemPointerGetBlockNumber(&vs->deadNtids[i]) == blkno &&
-				ItemPointerGetBlockNumber(&vs->deadTids[i]) != blkno)
-				dead[ndead++] = ItemPointerGetOffsetNumber(&vs->deadNtids[i]);
+		/* neighbor tuples of dead elements on other pages (sorted by block) */
+		while (nextFar < vs->nfar && ItemPointerGetBlockNumber(&vs->farNtids[nextFar]) < blkno)
+			nextFar++;
+		while (nextFar < vs->nfar && ItemPointerGetBlockNumber(&vs->farNtids[nextFar]) == blkno)
+			dead[ndead++] = ItemPointerGetOffsetNumber(&vs->farNtids[nextFar++]);
 
 		if (ndead > 0)
 		{
