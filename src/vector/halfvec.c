@@ -19,15 +19,9 @@
 
 #include <math.h>
 
-#include "catalog/pg_type.h"
-#include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/float.h"
-#include "utils/lsyscache.h"
-#include "utils/numeric.h"
 #include "utils/varbit.h"
 
 #include "compat.h"
@@ -60,6 +54,20 @@ CheckElement(half value)
 }
 
 /*
+ * Build a halfvec from dim floats known to fit binary16, freeing them
+ */
+static HalfVector *
+HalfvecFromFloats(float *values, int dim)
+{
+	HalfVector *result = VecInitHalfVector(dim);
+
+	for (int i = 0; i < dim; i++)
+		result->x[i] = VecFloatToHalf(values[i]);
+	pfree(values);
+	return result;
+}
+
+/*
  * Parse the text form "[x1,x2,...]"
  */
 PG_FUNCTION_INFO_V1(halfvec_in);
@@ -69,13 +77,8 @@ halfvec_in(PG_FUNCTION_ARGS)
 	int			dim;
 	float	   *values = VecParseDenseLiteral(&VecHalfvecInfo, PG_GETARG_CSTRING(0),
 											  PG_GETARG_INT32(2), &dim);
-	HalfVector *result = VecInitHalfVector(dim);
 
-	for (int i = 0; i < dim; i++)
-		result->x[i] = VecFloatToHalf(values[i]);
-	pfree(values);
-
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P(HalfvecFromFloats(values, dim));
 }
 
 /*
@@ -180,13 +183,8 @@ array_to_halfvec(PG_FUNCTION_ARGS)
 	int			dim;
 	float	   *values = VecArrayToFloats(&VecHalfvecInfo, PG_GETARG_ARRAYTYPE_P(0),
 										  PG_GETARG_INT32(1), &dim);
-	HalfVector *result = VecInitHalfVector(dim);
 
-	for (int i = 0; i < dim; i++)
-		result->x[i] = VecFloatToHalf(values[i]);
-	pfree(values);
-
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P(HalfvecFromFloats(values, dim));
 }
 
 /*
@@ -249,105 +247,38 @@ halfvec_to_vector(PG_FUNCTION_ARGS)
 /*
  * Euclidean distance
  */
-PG_FUNCTION_INFO_V1(halfvec_l2_distance);
-Datum
-halfvec_l2_distance(PG_FUNCTION_ARGS)
-{
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-
-	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8(sqrt((double) VecL2SquaredF16(a->dim, a->x, b->x)));
-}
+VEC_DISTANCE_FUNCTION(halfvec_l2_distance, &VecHalfvecInfo, VEC_METRIC_L2)
 
 /*
  * Squared Euclidean distance (hnsw support: orders like l2_distance, no sqrt)
  */
-PG_FUNCTION_INFO_V1(halfvec_l2_squared_distance);
-Datum
-halfvec_l2_squared_distance(PG_FUNCTION_ARGS)
-{
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-
-	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8((double) VecL2SquaredF16(a->dim, a->x, b->x));
-}
+VEC_DISTANCE_FUNCTION(halfvec_l2_squared_distance, &VecHalfvecInfo, VEC_METRIC_L2_SQUARED)
 
 /*
  * Inner product
  */
-PG_FUNCTION_INFO_V1(halfvec_inner_product);
-Datum
-halfvec_inner_product(PG_FUNCTION_ARGS)
-{
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-
-	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8((double) VecInnerProductF16(a->dim, a->x, b->x));
-}
+VEC_DISTANCE_FUNCTION(halfvec_inner_product, &VecHalfvecInfo, VEC_METRIC_INNER)
 
 /*
  * Negative inner product (the <#> operator and hnsw support)
  */
-PG_FUNCTION_INFO_V1(halfvec_negative_inner_product);
-Datum
-halfvec_negative_inner_product(PG_FUNCTION_ARGS)
-{
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-
-	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8(-(double) VecInnerProductF16(a->dim, a->x, b->x));
-}
+VEC_DISTANCE_FUNCTION(halfvec_negative_inner_product, &VecHalfvecInfo, VEC_METRIC_NEG_INNER)
 
 /*
  * Cosine distance, 1 - cos(a, b); NaN when either norm is zero
  */
-PG_FUNCTION_INFO_V1(halfvec_cosine_distance);
-Datum
-halfvec_cosine_distance(PG_FUNCTION_ARGS)
-{
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-	float		ab,
-				aa,
-				bb;
-
-	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
-	VecCosinePartsF16(a->dim, a->x, b->x, &ab, &aa, &bb);
-	PG_RETURN_FLOAT8(VecCosineDistance(ab, aa, bb));
-}
+VEC_DISTANCE_FUNCTION(halfvec_cosine_distance, &VecHalfvecInfo, VEC_METRIC_COSINE)
 
 /*
  * Angle between unit vectors divided by pi (hnsw support for cosine on
  * normalized values): a true metric, in [0, 1]
  */
-PG_FUNCTION_INFO_V1(halfvec_spherical_distance);
-Datum
-halfvec_spherical_distance(PG_FUNCTION_ARGS)
-{
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-
-	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8(VecSphericalDistance((double) VecInnerProductF16(a->dim, a->x, b->x)));
-}
+VEC_DISTANCE_FUNCTION(halfvec_spherical_distance, &VecHalfvecInfo, VEC_METRIC_SPHERICAL)
 
 /*
  * Taxicab distance
  */
-PG_FUNCTION_INFO_V1(halfvec_l1_distance);
-Datum
-halfvec_l1_distance(PG_FUNCTION_ARGS)
-{
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-
-	VecCheckDimsOf(&VecHalfvecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8((double) VecL1F16(a->dim, a->x, b->x));
-}
+VEC_DISTANCE_FUNCTION(halfvec_l1_distance, &VecHalfvecInfo, VEC_METRIC_L1)
 
 /*
  * Number of dimensions

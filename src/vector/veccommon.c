@@ -34,6 +34,11 @@ const VecTypeInfo VecVectorInfo = {"vector", VECTOR_MAX_DIM, VEC_ELEM_FLOAT4};
 const VecTypeInfo VecHalfvecInfo = {"halfvec", HALFVEC_MAX_DIM, VEC_ELEM_HALF};
 const VecTypeInfo VecSparsevecInfo = {"sparsevec", SPARSEVEC_MAX_DIM, VEC_ELEM_FLOAT4};
 
+StaticAssertDecl(offsetof(Vector, x) == offsetof(VecDenseData, x),
+				 "vector and VecDenseData layouts differ");
+StaticAssertDecl(offsetof(HalfVector, x) == offsetof(VecDenseData, x),
+				 "halfvec and VecDenseData layouts differ");
+
 /*
  * Reject a dimension count outside 1..t->maxdim
  */
@@ -566,6 +571,62 @@ VecCosineDistance(double ab, double aa, double bb)
 
 	/* sqrt(aa * bb) rather than sqrt(aa) * sqrt(bb): one rounding less */
 	return 1.0 - VecClampUnit(ab / sqrt(aa * bb));
+}
+
+/*
+ * A distance between the two dense arguments of fcinfo, both of type t,
+ * computed by the run-time chosen kernels of vecdist.h
+ *
+ * The kernels accumulate in float4 and the result is widened to float8,
+ * as pgvector does.  Vector cosine has no zero-norm test: 0/0 is its NaN.
+ */
+double
+VecDenseDistance(FunctionCallInfo fcinfo, const VecTypeInfo *t, VecMetric metric)
+{
+	const VecDenseData *a = (const VecDenseData *) PG_GETARG_VARLENA_P(0);
+	const VecDenseData *b = (const VecDenseData *) PG_GETARG_VARLENA_P(1);
+	bool		half16 = (t->kind == VEC_ELEM_HALF);
+	int			dim = a->dim;
+	const float *af = (const float *) a->x;
+	const float *bf = (const float *) b->x;
+	const half *ah = (const half *) a->x;
+	const half *bh = (const half *) b->x;
+	float		ab,
+				aa,
+				bb;
+
+	VecCheckDimsOf(t, a->dim, b->dim);
+
+	switch (metric)
+	{
+		case VEC_METRIC_L2:
+			return sqrt((double) (half16 ? VecL2SquaredF16(dim, ah, bh) :
+								  VecL2SquaredF32(dim, af, bf)));
+		case VEC_METRIC_L2_SQUARED:
+			return (double) (half16 ? VecL2SquaredF16(dim, ah, bh) :
+							 VecL2SquaredF32(dim, af, bf));
+		case VEC_METRIC_INNER:
+			return (double) (half16 ? VecInnerProductF16(dim, ah, bh) :
+							 VecInnerProductF32(dim, af, bf));
+		case VEC_METRIC_NEG_INNER:
+			return -(double) (half16 ? VecInnerProductF16(dim, ah, bh) :
+							  VecInnerProductF32(dim, af, bf));
+		case VEC_METRIC_COSINE:
+			if (half16)
+			{
+				VecCosinePartsF16(dim, ah, bh, &ab, &aa, &bb);
+				return VecCosineDistance(ab, aa, bb);
+			}
+			VecCosinePartsF32(dim, af, bf, &ab, &aa, &bb);
+			/* one square root of the product loses less than two */
+			return 1.0 - VecClampUnit((double) ab / sqrt((double) aa * (double) bb));
+		case VEC_METRIC_SPHERICAL:
+			return VecSphericalDistance((double) (half16 ? VecInnerProductF16(dim, ah, bh) :
+												  VecInnerProductF32(dim, af, bf)));
+		case VEC_METRIC_L1:
+			return (double) (half16 ? VecL1F16(dim, ah, bh) : VecL1F32(dim, af, bf));
+	}
+	pg_unreachable();
 }
 
 /*

@@ -47,6 +47,27 @@ typedef enum VecArithOp
 	VEC_ARITH_MUL
 } VecArithOp;
 
+/* distance functions of the dense types */
+typedef enum VecMetric
+{
+	VEC_METRIC_L2,				/* Euclidean */
+	VEC_METRIC_L2_SQUARED,		/* squared Euclidean (hnsw support) */
+	VEC_METRIC_INNER,			/* inner product */
+	VEC_METRIC_NEG_INNER,		/* negative inner product (<#>) */
+	VEC_METRIC_COSINE,			/* 1 - cosine similarity */
+	VEC_METRIC_SPHERICAL,		/* angle of unit vectors / pi (hnsw support) */
+	VEC_METRIC_L1				/* taxicab */
+} VecMetric;
+
+/* the layout vector and halfvec share: a header, then dim elements */
+typedef struct VecDenseData
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int16		dim;			/* number of dimensions */
+	int16		unused;			/* reserved, always zero */
+	char		x[FLEXIBLE_ARRAY_MEMBER];	/* (dim) elements of the type's kind */
+} VecDenseData;
+
 /* three-way comparison of two detoasted values of one type */
 typedef int (*VecCompareFn) (const void *a, const void *b);
 
@@ -120,6 +141,8 @@ extern int	VecSubvectorRange(const VecTypeInfo *t, int dim, int32 start,
 extern void VecArith(VecElemKind kind, VecArithOp op, int dim,
 					 const void *a, const void *b, void *out);
 extern double VecCosineDistance(double ab, double aa, double bb);
+extern double VecDenseDistance(FunctionCallInfo fcinfo, const VecTypeInfo *t,
+							   VecMetric metric);
 extern double VecSphericalDistance(double dp);
 
 /* comparisons */
@@ -146,6 +169,15 @@ name(PG_FUNCTION_ARGS) \
 	int			cmp = VecCompareArgs(fcinfo, cmpfn); \
 \
 	result; \
+}
+
+/* a distance function of two dense arguments of type t */
+#define VEC_DISTANCE_FUNCTION(name, t, metric) \
+PG_FUNCTION_INFO_V1(name); \
+Datum \
+name(PG_FUNCTION_ARGS) \
+{ \
+	PG_RETURN_FLOAT8(VecDenseDistance(fcinfo, t, metric)); \
 }
 
 /* prefix_lt .. prefix_gt and prefix_cmp for the operators and btree */

@@ -18,10 +18,8 @@
 
 #include <math.h>
 
-#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
-#include "utils/float.h"
 #include "utils/varbit.h"
 
 #include "compat.h"
@@ -30,122 +28,41 @@
 #include "vector/vector.h"
 
 /*
- * Cosine similarity of two vectors of equal dimension, clamped to [-1, 1]
- *
- * It is NaN when either vector has zero norm.
- */
-static double
-CosineSimilarity(const Vector *a, const Vector *b)
-{
-	float		ab;
-	float		aa;
-	float		bb;
-
-	VecCosinePartsF32(a->dim, a->x, b->x, &ab, &aa, &bb);
-
-	/* one square root of the product loses less than two */
-	return VecClampUnit((double) ab / sqrt((double) aa * (double) bb));
-}
-
-/*
  * Euclidean distance
  */
-PG_FUNCTION_INFO_V1(l2_distance);
-Datum
-l2_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	VecCheckDims(a->dim, b->dim);
-	PG_RETURN_FLOAT8(sqrt((double) VecL2SquaredF32(a->dim, a->x, b->x)));
-}
+VEC_DISTANCE_FUNCTION(l2_distance, &VecVectorInfo, VEC_METRIC_L2)
 
 /*
  * Squared Euclidean distance: the HNSW support function for <->
  */
-PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
-Datum
-vector_l2_squared_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	VecCheckDims(a->dim, b->dim);
-	PG_RETURN_FLOAT8((double) VecL2SquaredF32(a->dim, a->x, b->x));
-}
+VEC_DISTANCE_FUNCTION(vector_l2_squared_distance, &VecVectorInfo, VEC_METRIC_L2_SQUARED)
 
 /*
  * Inner product
  */
-PG_FUNCTION_INFO_V1(inner_product);
-Datum
-inner_product(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	VecCheckDims(a->dim, b->dim);
-	PG_RETURN_FLOAT8((double) VecInnerProductF32(a->dim, a->x, b->x));
-}
+VEC_DISTANCE_FUNCTION(inner_product, &VecVectorInfo, VEC_METRIC_INNER)
 
 /*
  * Negative inner product: the <#> operator and its HNSW support function
  */
-PG_FUNCTION_INFO_V1(vector_negative_inner_product);
-Datum
-vector_negative_inner_product(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	VecCheckDims(a->dim, b->dim);
-	PG_RETURN_FLOAT8(-(double) VecInnerProductF32(a->dim, a->x, b->x));
-}
+VEC_DISTANCE_FUNCTION(vector_negative_inner_product, &VecVectorInfo, VEC_METRIC_NEG_INNER)
 
 /*
  * Cosine distance, 1 - cosine similarity; NaN for a zero vector
  */
-PG_FUNCTION_INFO_V1(cosine_distance);
-Datum
-cosine_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	VecCheckDims(a->dim, b->dim);
-	PG_RETURN_FLOAT8(1.0 - CosineSimilarity(a, b));
-}
+VEC_DISTANCE_FUNCTION(cosine_distance, &VecVectorInfo, VEC_METRIC_COSINE)
 
 /*
  * Angular distance acos(a.b) / pi of two unit vectors, in [0, 1]
  *
  * The inner product is clamped first: rounding can push it just past 1.
  */
-PG_FUNCTION_INFO_V1(vector_spherical_distance);
-Datum
-vector_spherical_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	VecCheckDims(a->dim, b->dim);
-	PG_RETURN_FLOAT8(VecSphericalDistance((double) VecInnerProductF32(a->dim, a->x, b->x)));
-}
+VEC_DISTANCE_FUNCTION(vector_spherical_distance, &VecVectorInfo, VEC_METRIC_SPHERICAL)
 
 /*
  * Taxicab (L1) distance
  */
-PG_FUNCTION_INFO_V1(l1_distance);
-Datum
-l1_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	VecCheckDims(a->dim, b->dim);
-	PG_RETURN_FLOAT8((double) VecL1F32(a->dim, a->x, b->x));
-}
+VEC_DISTANCE_FUNCTION(l1_distance, &VecVectorInfo, VEC_METRIC_L1)
 
 /*
  * Number of dimensions

@@ -15,16 +15,9 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
-#include "catalog/pg_type.h"
-#include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/lsyscache.h"
-#include "utils/numeric.h"
 
 #include "compat.h"
 #include "vector/veccommon.h"
@@ -84,6 +77,19 @@ VecCheckDims(int a, int b)
 }
 
 /*
+ * Build a vector from dim checked floats, freeing them
+ */
+static Vector *
+VectorFromFloats(float *values, int dim)
+{
+	Vector	   *result = VecInitVector(dim);
+
+	memcpy(result->x, values, sizeof(float) * dim);
+	pfree(values);
+	return result;
+}
+
+/*
  * Parse the text form "[x1,x2,...]"
  */
 PG_FUNCTION_INFO_V1(vector_in);
@@ -93,12 +99,8 @@ vector_in(PG_FUNCTION_ARGS)
 	int			dim;
 	float	   *values = VecParseDenseLiteral(&VecVectorInfo, PG_GETARG_CSTRING(0),
 											  PG_GETARG_INT32(2), &dim);
-	Vector	   *result = VecInitVector(dim);
 
-	memcpy(result->x, values, sizeof(float) * dim);
-	pfree(values);
-
-	PG_RETURN_VECTOR_P(result);
+	PG_RETURN_VECTOR_P(VectorFromFloats(values, dim));
 }
 
 /*
@@ -203,12 +205,8 @@ array_to_vector(PG_FUNCTION_ARGS)
 	int			dim;
 	float	   *values = VecArrayToFloats(&VecVectorInfo, PG_GETARG_ARRAYTYPE_P(0),
 										  PG_GETARG_INT32(1), &dim);
-	Vector	   *result = VecInitVector(dim);
 
-	memcpy(result->x, values, sizeof(float) * dim);
-	pfree(values);
-
-	PG_RETURN_VECTOR_P(result);
+	PG_RETURN_VECTOR_P(VectorFromFloats(values, dim));
 }
 
 /*
