@@ -36,12 +36,7 @@
 HalfVector *
 VecInitHalfVector(int dim)
 {
-	Size		size = HALFVEC_SIZE(dim);
-	HalfVector *result = (HalfVector *) palloc0(size);
-
-	SET_VARSIZE(result, size);
-	result->dim = dim;
-	return result;
+	return (HalfVector *) VecInitDense(VEC_ELEM_HALF, dim);
 }
 
 /*
@@ -124,18 +119,8 @@ Datum
 halfvec_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	int32		typmod = PG_GETARG_INT32(2);
-	int			dim = VecRecvDenseHeader(&VecHalfvecInfo, buf, typmod);
-	HalfVector *result;
 
-	result = VecInitHalfVector(dim);
-	for (int i = 0; i < dim; i++)
-	{
-		result->x[i] = (half) pq_getmsgint(buf, sizeof(half));
-		CheckElement(result->x[i]);
-	}
-
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P((HalfVector *) VecRecvDense(&VecHalfvecInfo, buf, PG_GETARG_INT32(2)));
 }
 
 /*
@@ -146,16 +131,10 @@ Datum
 halfvec_send(PG_FUNCTION_ARGS)
 {
 	HalfVector *vec = PG_GETARG_HALFVEC_P(0);
-	StringInfoData buf;
-
-	pq_begintypsend(&buf);
-	pq_sendint16(&buf, vec->dim);
-	pq_sendint16(&buf, vec->unused);
-	for (int i = 0; i < vec->dim; i++)
-		pq_sendint16(&buf, vec->x[i]);
+	bytea	   *result = VecSendDense(VEC_ELEM_HALF, (VecDenseData *) vec);
 
 	PG_FREE_IF_COPY(vec, 0);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	PG_RETURN_BYTEA_P(result);
 }
 
 /*

@@ -263,18 +263,67 @@ VecDenseOut(VecElemKind kind, const void *x, int dim)
 }
 
 /*
- * Read and check the binary header of a dense type: int16 dim, int16 unused
+ * Allocate a zero-filled dense value of dim elements of the given kind
  */
-int
-VecRecvDenseHeader(const VecTypeInfo *t, StringInfo buf, int32 typmod)
+VecDenseData *
+VecInitDense(VecElemKind kind, int dim)
+{
+	Size		elemsize = (kind == VEC_ELEM_HALF) ? sizeof(half) : sizeof(float);
+	Size		size = offsetof(VecDenseData, x) + elemsize * dim;
+	VecDenseData *result = (VecDenseData *) palloc0(size);
+
+	SET_VARSIZE(result, size);
+	result->dim = dim;
+	return result;
+}
+
+/*
+ * Read the binary form of a dense type: int16 dim, int16 unused, then dim
+ * big-endian float4 values or binary16 bit patterns, each checked finite
+ */
+VecDenseData *
+VecRecvDense(const VecTypeInfo *t, StringInfo buf, int32 typmod)
 {
 	int16		dim = (int16) pq_getmsgint(buf, sizeof(int16));
 	int16		unused = (int16) pq_getmsgint(buf, sizeof(int16));
+	VecDenseData *result;
 
 	VecCheckDimOf(t, dim);
 	VecCheckExpectedDim(typmod, dim);
 	VecCheckUnused(unused);
-	return dim;
+
+	/* a short message fails in pq_getmsg* before we read past it */
+	result = VecInitDense(t->kind, dim);
+	for (int i = 0; i < dim; i++)
+	{
+		if (t->kind == VEC_ELEM_HALF)
+			((half *) result->x)[i] = (half) pq_getmsgint(buf, sizeof(half));
+		else
+			((float *) result->x)[i] = pq_getmsgfloat4(buf);
+		VecCheckFiniteOf(t, VecElemAt(t->kind, result->x, i));
+	}
+	return result;
+}
+
+/*
+ * Write the binary form VecRecvDense reads
+ */
+bytea *
+VecSendDense(VecElemKind kind, const VecDenseData *v)
+{
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint16(&buf, v->dim);
+	pq_sendint16(&buf, v->unused);
+	for (int i = 0; i < v->dim; i++)
+	{
+		if (kind == VEC_ELEM_HALF)
+			pq_sendint16(&buf, ((const half *) v->x)[i]);
+		else
+			pq_sendfloat4(&buf, ((const float *) v->x)[i]);
+	}
+	return pq_endtypsend(&buf);
 }
 
 /*

@@ -125,7 +125,9 @@ extern half VecFloatToHalfChecked(float value);
 extern float *VecParseDenseLiteral(const VecTypeInfo *t, char *lit,
 								   int32 typmod, int *dim);
 extern char *VecDenseOut(VecElemKind kind, const void *x, int dim);
-extern int	VecRecvDenseHeader(const VecTypeInfo *t, StringInfo buf, int32 typmod);
+extern VecDenseData *VecInitDense(VecElemKind kind, int dim);
+extern VecDenseData *VecRecvDense(const VecTypeInfo *t, StringInfo buf, int32 typmod);
+extern bytea *VecSendDense(VecElemKind kind, const VecDenseData *v);
 extern int32 VecTypmodIn(const VecTypeInfo *t, ArrayType *ta);
 extern char *VecTypmodOut(int32 typmod);
 extern float *VecArrayToFloats(const VecTypeInfo *t, ArrayType *array,

@@ -29,12 +29,7 @@
 Vector *
 VecInitVector(int dim)
 {
-	Size		size = VECTOR_SIZE(dim);
-	Vector	   *result = (Vector *) palloc0(size);
-
-	SET_VARSIZE(result, size);
-	result->dim = dim;
-	return result;
+	return (Vector *) VecInitDense(VEC_ELEM_FLOAT4, dim);
 }
 
 /*
@@ -145,19 +140,8 @@ Datum
 vector_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	int32		typmod = PG_GETARG_INT32(2);
-	int			dim = VecRecvDenseHeader(&VecVectorInfo, buf, typmod);
-	Vector	   *result;
 
-	/* a short message fails in pq_getmsgfloat4 before we read past it */
-	result = VecInitVector(dim);
-	for (int i = 0; i < dim; i++)
-	{
-		result->x[i] = pq_getmsgfloat4(buf);
-		VecCheckElement(result->x[i]);
-	}
-
-	PG_RETURN_VECTOR_P(result);
+	PG_RETURN_VECTOR_P((Vector *) VecRecvDense(&VecVectorInfo, buf, PG_GETARG_INT32(2)));
 }
 
 /*
@@ -168,16 +152,10 @@ Datum
 vector_send(PG_FUNCTION_ARGS)
 {
 	Vector	   *vec = PG_GETARG_VECTOR_P(0);
-	StringInfoData buf;
-
-	pq_begintypsend(&buf);
-	pq_sendint16(&buf, vec->dim);
-	pq_sendint16(&buf, vec->unused);
-	for (int i = 0; i < vec->dim; i++)
-		pq_sendfloat4(&buf, vec->x[i]);
+	bytea	   *result = VecSendDense(VEC_ELEM_FLOAT4, (VecDenseData *) vec);
 
 	PG_FREE_IF_COPY(vec, 0);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	PG_RETURN_BYTEA_P(result);
 }
 
 /*
