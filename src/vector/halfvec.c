@@ -226,38 +226,38 @@ halfvec_to_vector(PG_FUNCTION_ARGS)
 /*
  * Euclidean distance
  */
-VEC_DISTANCE_FUNCTION(halfvec_l2_distance, &VecHalfvecInfo, VEC_METRIC_L2)
+VEC_DISTANCE_FUNCTION(halfvec_l2_distance, VecDenseDistance, &VecHalfvecInfo, VEC_METRIC_L2)
 
 /*
  * Squared Euclidean distance (hnsw support: orders like l2_distance, no sqrt)
  */
-VEC_DISTANCE_FUNCTION(halfvec_l2_squared_distance, &VecHalfvecInfo, VEC_METRIC_L2_SQUARED)
+VEC_DISTANCE_FUNCTION(halfvec_l2_squared_distance, VecDenseDistance, &VecHalfvecInfo, VEC_METRIC_L2_SQUARED)
 
 /*
  * Inner product
  */
-VEC_DISTANCE_FUNCTION(halfvec_inner_product, &VecHalfvecInfo, VEC_METRIC_INNER)
+VEC_DISTANCE_FUNCTION(halfvec_inner_product, VecDenseDistance, &VecHalfvecInfo, VEC_METRIC_INNER)
 
 /*
  * Negative inner product (the <#> operator and hnsw support)
  */
-VEC_DISTANCE_FUNCTION(halfvec_negative_inner_product, &VecHalfvecInfo, VEC_METRIC_NEG_INNER)
+VEC_DISTANCE_FUNCTION(halfvec_negative_inner_product, VecDenseDistance, &VecHalfvecInfo, VEC_METRIC_NEG_INNER)
 
 /*
  * Cosine distance, 1 - cos(a, b); NaN when either norm is zero
  */
-VEC_DISTANCE_FUNCTION(halfvec_cosine_distance, &VecHalfvecInfo, VEC_METRIC_COSINE)
+VEC_DISTANCE_FUNCTION(halfvec_cosine_distance, VecDenseDistance, &VecHalfvecInfo, VEC_METRIC_COSINE)
 
 /*
  * Angle between unit vectors divided by pi (hnsw support for cosine on
  * normalized values): a true metric, in [0, 1]
  */
-VEC_DISTANCE_FUNCTION(halfvec_spherical_distance, &VecHalfvecInfo, VEC_METRIC_SPHERICAL)
+VEC_DISTANCE_FUNCTION(halfvec_spherical_distance, VecDenseDistance, &VecHalfvecInfo, VEC_METRIC_SPHERICAL)
 
 /*
  * Taxicab distance
  */
-VEC_DISTANCE_FUNCTION(halfvec_l1_distance, &VecHalfvecInfo, VEC_METRIC_L1)
+VEC_DISTANCE_FUNCTION(halfvec_l1_distance, VecDenseDistance, &VecHalfvecInfo, VEC_METRIC_L1)
 
 /*
  * Number of dimensions

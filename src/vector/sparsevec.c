@@ -687,90 +687,68 @@ VecSparseNorm(const SparseVector *a)
 }
 
 /*
- * Euclidean distance
+ * A distance between the two sparsevec arguments of fcinfo, in double
  */
-PG_FUNCTION_INFO_V1(sparsevec_l2_distance);
-Datum
-sparsevec_l2_distance(PG_FUNCTION_ARGS)
+static double
+SparseDistance(FunctionCallInfo fcinfo, const VecTypeInfo *t, VecMetric metric)
 {
 	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
 	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
 
-	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8(sqrt(SparseL2SquaredDouble(a, b)));
+	VecCheckDimsOf(t, a->dim, b->dim);
+
+	switch (metric)
+	{
+		case VEC_METRIC_L2:
+			return sqrt(SparseL2SquaredDouble(a, b));
+		case VEC_METRIC_L2_SQUARED:
+			return SparseL2SquaredDouble(a, b);
+		case VEC_METRIC_INNER:
+			return SparseInnerProductDouble(a, b);
+		case VEC_METRIC_NEG_INNER:
+			return -SparseInnerProductDouble(a, b);
+		case VEC_METRIC_COSINE:
+			return VecCosineDistance(SparseInnerProductDouble(a, b),
+									 SparseSquaredNormDouble(a),
+									 SparseSquaredNormDouble(b));
+		case VEC_METRIC_L1:
+			return SparseL1Double(a, b);
+		case VEC_METRIC_SPHERICAL:
+			break;
+	}
+	elog(ERROR, "unsupported sparsevec metric %d", (int) metric);
+	pg_unreachable();
 }
+
+/*
+ * Euclidean distance
+ */
+VEC_DISTANCE_FUNCTION(sparsevec_l2_distance, SparseDistance, &VecSparsevecInfo, VEC_METRIC_L2)
 
 /*
  * Squared Euclidean distance (hnsw support: orders like l2_distance)
  */
-PG_FUNCTION_INFO_V1(sparsevec_l2_squared_distance);
-Datum
-sparsevec_l2_squared_distance(PG_FUNCTION_ARGS)
-{
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
-
-	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8(SparseL2SquaredDouble(a, b));
-}
+VEC_DISTANCE_FUNCTION(sparsevec_l2_squared_distance, SparseDistance, &VecSparsevecInfo, VEC_METRIC_L2_SQUARED)
 
 /*
  * Inner product
  */
-PG_FUNCTION_INFO_V1(sparsevec_inner_product);
-Datum
-sparsevec_inner_product(PG_FUNCTION_ARGS)
-{
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
-
-	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8(SparseInnerProductDouble(a, b));
-}
+VEC_DISTANCE_FUNCTION(sparsevec_inner_product, SparseDistance, &VecSparsevecInfo, VEC_METRIC_INNER)
 
 /*
  * Negative inner product (the <#> operator and hnsw support)
  */
-PG_FUNCTION_INFO_V1(sparsevec_negative_inner_product);
-Datum
-sparsevec_negative_inner_product(PG_FUNCTION_ARGS)
-{
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
-
-	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8(-SparseInnerProductDouble(a, b));
-}
+VEC_DISTANCE_FUNCTION(sparsevec_negative_inner_product, SparseDistance, &VecSparsevecInfo, VEC_METRIC_NEG_INNER)
 
 /*
  * Cosine distance, 1 - cos(a, b); NaN when either norm is zero
  */
-PG_FUNCTION_INFO_V1(sparsevec_cosine_distance);
-Datum
-sparsevec_cosine_distance(PG_FUNCTION_ARGS)
-{
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
-
-	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8(VecCosineDistance(SparseInnerProductDouble(a, b),
-									   SparseSquaredNormDouble(a),
-									   SparseSquaredNormDouble(b)));
-}
+VEC_DISTANCE_FUNCTION(sparsevec_cosine_distance, SparseDistance, &VecSparsevecInfo, VEC_METRIC_COSINE)
 
 /*
  * Taxicab distance
  */
-PG_FUNCTION_INFO_V1(sparsevec_l1_distance);
-Datum
-sparsevec_l1_distance(PG_FUNCTION_ARGS)
-{
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
-
-	VecCheckDimsOf(&VecSparsevecInfo, a->dim, b->dim);
-	PG_RETURN_FLOAT8(SparseL1Double(a, b));
-}
+VEC_DISTANCE_FUNCTION(sparsevec_l1_distance, SparseDistance, &VecSparsevecInfo, VEC_METRIC_L1)
 
 /*
  * Euclidean norm

@@ -173,13 +173,13 @@ name(PG_FUNCTION_ARGS) \
 	result; \
 }
 
-/* a distance function of two dense arguments of type t */
-#define VEC_DISTANCE_FUNCTION(name, t, metric) \
+/* a distance function: distfn(fcinfo, t, metric), e.g. VecDenseDistance */
+#define VEC_DISTANCE_FUNCTION(name, distfn, t, metric) \
 PG_FUNCTION_INFO_V1(name); \
 Datum \
 name(PG_FUNCTION_ARGS) \
 { \
-	PG_RETURN_FLOAT8(VecDenseDistance(fcinfo, t, metric)); \
+	PG_RETURN_FLOAT8(distfn(fcinfo, t, metric)); \
 }
 
 /* prefix_lt .. prefix_gt and prefix_cmp for the operators and btree */

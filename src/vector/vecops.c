@@ -30,39 +30,39 @@
 /*
  * Euclidean distance
  */
-VEC_DISTANCE_FUNCTION(l2_distance, &VecVectorInfo, VEC_METRIC_L2)
+VEC_DISTANCE_FUNCTION(l2_distance, VecDenseDistance, &VecVectorInfo, VEC_METRIC_L2)
 
 /*
  * Squared Euclidean distance: the HNSW support function for <->
  */
-VEC_DISTANCE_FUNCTION(vector_l2_squared_distance, &VecVectorInfo, VEC_METRIC_L2_SQUARED)
+VEC_DISTANCE_FUNCTION(vector_l2_squared_distance, VecDenseDistance, &VecVectorInfo, VEC_METRIC_L2_SQUARED)
 
 /*
  * Inner product
  */
-VEC_DISTANCE_FUNCTION(inner_product, &VecVectorInfo, VEC_METRIC_INNER)
+VEC_DISTANCE_FUNCTION(inner_product, VecDenseDistance, &VecVectorInfo, VEC_METRIC_INNER)
 
 /*
  * Negative inner product: the <#> operator and its HNSW support function
  */
-VEC_DISTANCE_FUNCTION(vector_negative_inner_product, &VecVectorInfo, VEC_METRIC_NEG_INNER)
+VEC_DISTANCE_FUNCTION(vector_negative_inner_product, VecDenseDistance, &VecVectorInfo, VEC_METRIC_NEG_INNER)
 
 /*
  * Cosine distance, 1 - cosine similarity; NaN for a zero vector
  */
-VEC_DISTANCE_FUNCTION(cosine_distance, &VecVectorInfo, VEC_METRIC_COSINE)
+VEC_DISTANCE_FUNCTION(cosine_distance, VecDenseDistance, &VecVectorInfo, VEC_METRIC_COSINE)
 
 /*
  * Angular distance acos(a.b) / pi of two unit vectors, in [0, 1]
  *
  * The inner product is clamped first: rounding can push it just past 1.
  */
-VEC_DISTANCE_FUNCTION(vector_spherical_distance, &VecVectorInfo, VEC_METRIC_SPHERICAL)
+VEC_DISTANCE_FUNCTION(vector_spherical_distance, VecDenseDistance, &VecVectorInfo, VEC_METRIC_SPHERICAL)
 
 /*
  * Taxicab (L1) distance
  */
-VEC_DISTANCE_FUNCTION(l1_distance, &VecVectorInfo, VEC_METRIC_L1)
+VEC_DISTANCE_FUNCTION(l1_distance, VecDenseDistance, &VecVectorInfo, VEC_METRIC_L1)
 
 /*
  * Number of dimensions
