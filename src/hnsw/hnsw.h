@@ -156,6 +156,20 @@ typedef struct HnswQuantValue
 #define HNSW_QUANT_SIZE(format, dim) \
 	(offsetof(HnswQuantValue, x) + (Size) (dim) * ((format) == HNSW_QUANT_HALF ? sizeof(uint16) : sizeof(int8)))
 
+/*
+ * What a backend keeps per hnsw index in rd_amcache: the distance
+ * descriptor, and the shared buffer that last held each block, so that
+ * most page reads skip the buffer mapping table (ReadRecentBuffer).  The
+ * relcache may free it at any invalidation, so callers copy the
+ * descriptor and look the cache up again for every read.
+ */
+typedef struct HnswCache
+{
+	HnswDistanceData dist;
+	BlockNumber nrecent;
+	Buffer	   *recent;			/* (nrecent), InvalidBuffer if unknown */
+} HnswCache;
+
 /* Meta page */
 typedef struct HnswMetaPageData
 {
@@ -383,13 +397,16 @@ extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDel
 											 IndexBulkDeleteCallback callback, void *callback_state);
 extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
 
-/* hnswutils.c */
+/* hnswdist.c */
+extern HnswCache *HnswGetCache(Relation index);
 extern HnswDistance HnswGetDistance(Relation index);
 extern Datum HnswPrepareValue(HnswDistance dist, Datum value, bool *ok);
 extern Size HnswValueSize(Datum value);
 extern float HnswExactLowerBound(HnswDistance dist, const HnswQuantValue *q, const HnswQuantValue *x,
 								 float distance);
 extern void HnswCheckValue(HnswDistance dist, Datum value);
+
+/* hnswutils.c */
 extern int	HnswPairCompare(const void *a, const void *b);
 extern int	HnswSelectNeighbors(HnswPair *cands, int ncands, int max, HnswPairDistFn fn, void *arg);
 extern int	HnswRandomLevel(int m);

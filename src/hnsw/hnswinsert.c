@@ -49,6 +49,7 @@ typedef struct InsertState
 	int			level;
 	const char *value;
 	Size		valueSize;
+	ItemPointerData ntid;		/* the new element's neighbor tuple */
 	InsertLayer layers[HNSW_MAX_LEVEL + 1];
 } InsertState;
 
@@ -302,14 +303,18 @@ WriteElement(InsertState *is, ItemPointer heaptid, ItemPointer etid)
 		AddTuples(is, &items[1], &sizes[1], 1, &tids[1]);
 	}
 	*etid = tids[1];
+	is->ntid = tids[0];
 }
 
 /*
- * Make the new element the entry point if it is above the current one
+ * Make the new element the entry point if it is above the current one (or
+ * there is none); false if it did not become the entry point
  */
-static void
+static bool
 UpdateEntryPoint(InsertState *is, ItemPointer etid)
 {
+	bool		updated = false;
+
 	Buffer		metabuf = ReadBuffer(is->index, HNSW_METAPAGE_BLKNO);
 	GenericXLogState *state;
 	HnswMetaPage meta;
@@ -323,10 +328,12 @@ UpdateEntryPoint(InsertState *is, ItemPointer etid)
 		meta->entryOffno = ItemPointerGetOffsetNumber(etid);
 		meta->entryLevel = is->level;
 		GenericXLogFinish(state);
+		updated = true;
 	}
 	else
 		GenericXLogAbort(state);
 	UnlockReleaseBuffer(metabuf);
+	return updated;
 }
 
 /*
@@ -361,6 +368,43 @@ AddBacklink(InsertState *is, int ci, float distance, int layer, ItemPointer etid
 }
 
 /*
+ * Link an element written as the first of an empty index, when another
+ * insert became the entry point first: search from that entry point and
+ * fill in the element's own neighbor lists, which are still empty
+ */
+static void
+LinkLateElement(InsertState *is, ItemPointer etid)
+{
+	HnswReadMeta(is->index, &is->meta);
+	HnswSearchInit(&is->search, is->index, is->dist, is->m);
+	is->search.keepValues = true;
+	HnswVisitedAdd(&is->search.visited, etid);
+	FindNeighbors(is);
+
+	for (int layer = 0; layer <= Min(is->level, is->meta.entryLevel); layer++)
+	{
+		int			cap = HnswLayerCapacity(is->m, layer);
+		ItemPointerData *empty = palloc_array(ItemPointerData, cap);
+		ItemPointerData *chosen = palloc_array(ItemPointerData, cap);
+		int			n = 0;
+
+		for (int i = 0; i < cap; i++)
+		{
+			ItemPointerSetInvalid(&empty[i]);
+			ItemPointerSetInvalid(&chosen[i]);
+		}
+		for (int i = 0; i < is->layers[layer].nchosen; i++)
+		{
+			ItemPointer tid = &is->search.cands[is->layers[layer].chosen[i].id].tid;
+
+			if (!ItemPointerEquals(tid, etid))
+				chosen[n++] = *tid;
+		}
+		HnswWriteLayer(is->index, &is->ntid, is->m, layer, empty, chosen);
+	}
+}
+
+/*
  * Insert a prepared value (detoasted, normalized) with its heap TID
  */
 void
@@ -389,6 +433,10 @@ HnswInsertValue(Relation index, HnswDistance dist, Datum value, ItemPointer heap
 
 	WriteElement(&is, heaptid, &etid);
 
+	/* the index was empty, and a concurrent insert was first after all */
+	if (is.meta.entryBlkno == InvalidBlockNumber && !UpdateEntryPoint(&is, &etid))
+		LinkLateElement(&is, &etid);
+
 	for (int layer = 0; layer <= is.level; layer++)
 	{
 		for (int i = 0; i < is.layers[layer].nchosen; i++)
@@ -399,7 +447,7 @@ HnswInsertValue(Relation index, HnswDistance dist, Datum value, ItemPointer heap
 		}
 	}
 
-	if (is.meta.entryBlkno == InvalidBlockNumber || is.level > is.meta.entryLevel)
+	if (is.level > is.meta.entryLevel)
 		UpdateEntryPoint(&is, &etid);
 }
 
