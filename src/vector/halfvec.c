@@ -316,16 +316,9 @@ PG_FUNCTION_INFO_V1(halfvec_subvector);
 Datum
 halfvec_subvector(PG_FUNCTION_ARGS)
 {
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	int32		start = PG_GETARG_INT32(1);
-	int32		count = PG_GETARG_INT32(2);
-	int			first;
-	int			dim = VecSubvectorRange(&VecHalfvecInfo, a->dim, start, count, &first);
-	HalfVector *result = VecInitHalfVector(dim);
+	VecDenseData *a = (VecDenseData *) PG_GETARG_HALFVEC_P(0);
 
-	memcpy(result->x, a->x + first, sizeof(half) * dim);
-
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P((HalfVector *) VecSubvector(&VecHalfvecInfo, a, PG_GETARG_INT32(1), PG_GETARG_INT32(2)));
 }
 
 /*
@@ -381,16 +374,10 @@ PG_FUNCTION_INFO_V1(halfvec_concat);
 Datum
 halfvec_concat(PG_FUNCTION_ARGS)
 {
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-	HalfVector *result;
+	VecDenseData *a = (VecDenseData *) PG_GETARG_HALFVEC_P(0);
+	VecDenseData *b = (VecDenseData *) PG_GETARG_HALFVEC_P(1);
 
-	VecCheckDimOf(&VecHalfvecInfo, a->dim + b->dim);
-	result = VecInitHalfVector(a->dim + b->dim);
-	memcpy(result->x, a->x, sizeof(half) * a->dim);
-	memcpy(result->x + a->dim, b->x, sizeof(half) * b->dim);
-
-	PG_RETURN_HALFVEC_P(result);
+	PG_RETURN_HALFVEC_P((HalfVector *) VecConcat(&VecHalfvecInfo, a, b));
 }
 
 /*

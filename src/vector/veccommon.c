@@ -40,6 +40,15 @@ StaticAssertDecl(offsetof(HalfVector, x) == offsetof(VecDenseData, x),
 				 "halfvec and VecDenseData layouts differ");
 
 /*
+ * Bytes taken by one element of the given kind
+ */
+static inline Size
+ElemSize(VecElemKind kind)
+{
+	return (kind == VEC_ELEM_HALF) ? sizeof(half) : sizeof(float);
+}
+
+/*
  * Reject a dimension count outside 1..t->maxdim
  */
 void
@@ -268,8 +277,7 @@ VecDenseOut(VecElemKind kind, const void *x, int dim)
 VecDenseData *
 VecInitDense(VecElemKind kind, int dim)
 {
-	Size		elemsize = (kind == VEC_ELEM_HALF) ? sizeof(half) : sizeof(float);
-	Size		size = offsetof(VecDenseData, x) + elemsize * dim;
+	Size		size = offsetof(VecDenseData, x) + ElemSize(kind) * dim;
 	VecDenseData *result = (VecDenseData *) palloc0(size);
 
 	SET_VARSIZE(result, size);
@@ -532,35 +540,53 @@ VecBinaryQuantize(VecElemKind kind, const void *x, int dim)
 }
 
 /*
- * The elements a subvector(start, count) takes from dim elements: returns
- * their count and sets *first to the 0-based first one
+ * Elements start .. start + count - 1 (1-based) of a dense value
  *
  * Like substring, a start before 1 shortens the result instead of failing;
  * a result with no elements is an error.
  */
-int
-VecSubvectorRange(const VecTypeInfo *t, int dim, int32 start, int32 count,
-				  int *first)
+VecDenseData *
+VecSubvector(const VecTypeInfo *t, const VecDenseData *a, int32 start,
+			 int32 count)
 {
 	int64		end;
 	int64		n;
+	VecDenseData *result;
 
 	if (count < 1)
 		VecCheckDimOf(t, 0);
 
 	/* 64-bit arithmetic: start + count may overflow int32 */
-	end = Min((int64) start + count, (int64) dim + 1);
+	end = Min((int64) start + count, (int64) a->dim + 1);
 
 	if (start < 1)
 		start = 1;
-	else if (start > dim)
+	else if (start > a->dim)
 		VecCheckDimOf(t, 0);
 
 	n = end - start;
 	VecCheckDimOf(t, n < 1 ? 0 : (int) n);
 
-	*first = start - 1;
-	return (int) n;
+	result = VecInitDense(t->kind, (int) n);
+	memcpy(result->x, a->x + ElemSize(t->kind) * (start - 1),
+		   ElemSize(t->kind) * n);
+	return result;
+}
+
+/*
+ * Concatenation of two dense values
+ */
+VecDenseData *
+VecConcat(const VecTypeInfo *t, const VecDenseData *a, const VecDenseData *b)
+{
+	Size		elemsize = ElemSize(t->kind);
+	VecDenseData *result;
+
+	VecCheckDimOf(t, a->dim + b->dim);
+	result = VecInitDense(t->kind, a->dim + b->dim);
+	memcpy(result->x, a->x, elemsize * a->dim);
+	memcpy(result->x + elemsize * a->dim, b->x, elemsize * b->dim);
+	return result;
 }
 
 /*

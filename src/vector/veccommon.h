@@ -138,8 +138,10 @@ extern ArrayType *VecDenseToFloat4Array(VecElemKind kind, const void *x, int dim
 extern double VecSquaredNorm(VecElemKind kind, const void *x, int dim);
 extern void VecNormalize(VecElemKind kind, const void *x, int dim, void *out);
 extern VarBit *VecBinaryQuantize(VecElemKind kind, const void *x, int dim);
-extern int	VecSubvectorRange(const VecTypeInfo *t, int dim, int32 start,
-							  int32 count, int *first);
+extern VecDenseData *VecSubvector(const VecTypeInfo *t, const VecDenseData *a,
+								  int32 start, int32 count);
+extern VecDenseData *VecConcat(const VecTypeInfo *t, const VecDenseData *a,
+							   const VecDenseData *b);
 extern void VecArith(VecElemKind kind, VecArithOp op, int dim,
 					 const void *a, const void *b, void *out);
 extern double VecCosineDistance(double ab, double aa, double bb);

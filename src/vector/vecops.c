@@ -112,16 +112,9 @@ PG_FUNCTION_INFO_V1(subvector);
 Datum
 subvector(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	int32		start = PG_GETARG_INT32(1);
-	int32		count = PG_GETARG_INT32(2);
-	int			first;
-	int			dim = VecSubvectorRange(&VecVectorInfo, a->dim, start, count, &first);
-	Vector	   *result = VecInitVector(dim);
+	VecDenseData *a = (VecDenseData *) PG_GETARG_VECTOR_P(0);
 
-	memcpy(result->x, a->x + first, sizeof(float) * dim);
-
-	PG_RETURN_VECTOR_P(result);
+	PG_RETURN_VECTOR_P((Vector *) VecSubvector(&VecVectorInfo, a, PG_GETARG_INT32(1), PG_GETARG_INT32(2)));
 }
 
 /*
@@ -190,16 +183,10 @@ PG_FUNCTION_INFO_V1(vector_concat);
 Datum
 vector_concat(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	Vector	   *result;
+	VecDenseData *a = (VecDenseData *) PG_GETARG_VECTOR_P(0);
+	VecDenseData *b = (VecDenseData *) PG_GETARG_VECTOR_P(1);
 
-	VecCheckDim(a->dim + b->dim);
-	result = VecInitVector(a->dim + b->dim);
-	memcpy(result->x, a->x, sizeof(float) * a->dim);
-	memcpy(result->x + a->dim, b->x, sizeof(float) * b->dim);
-
-	PG_RETURN_VECTOR_P(result);
+	PG_RETURN_VECTOR_P((Vector *) VecConcat(&VecVectorInfo, a, b));
 }
 
 /*
