@@ -408,7 +408,8 @@ extern void HnswCheckValue(HnswDistance dist, Datum value);
 
 /* hnswutils.c */
 extern int	HnswPairCompare(const void *a, const void *b);
-extern int	HnswSelectNeighbors(HnswPair *cands, int ncands, int max, HnswPairDistFn fn, void *arg);
+extern int	HnswSelectNeighbors(HnswPair *cands, int ncands, int max, HnswPairDistFn fn, void *arg,
+								bool fill);
 extern int	HnswRandomLevel(int m);
 extern void HnswInitPage(Buffer buf, Page page);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);

@@ -287,7 +287,7 @@ AddBacklink(HnswGraphSearch *gs, int32 e, int32 q, float distance, int layer)
 		cands[n].id = q;
 		cands[n].distance = distance;
 		qsort(cands, n + 1, sizeof(HnswPair), HnswPairCompare);
-		kept = HnswSelectNeighbors(cands, n + 1, cap, ElementPairDistance, gs);
+		kept = HnswSelectNeighbors(cands, n + 1, cap, ElementPairDistance, gs, false);
 
 		SpinLockAcquire(&ee->lock);
 		if (ee->version == version)
@@ -448,7 +448,7 @@ HnswGraphInsert(HnswGraphSearch *gs, Datum value, ItemPointer heaptid)
 	for (int layer = Min(level, maxLevel); layer >= 0; layer--)
 		nchosen[layer] = HnswSelectNeighbors(gs->chosen[layer], nchosen[layer],
 											 HnswLayerCapacity(g->m, layer),
-											 ElementPairDistance, gs);
+											 ElementPairDistance, gs, false);
 
 	if (qe == NULL)
 	{

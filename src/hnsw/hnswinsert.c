@@ -98,7 +98,8 @@ FindNeighbors(InsertState *is)
 			n++;
 		}
 		qsort(pairs, n, sizeof(HnswPair), HnswPairCompare);
-		is->layers[layer].nchosen = HnswSelectNeighbors(pairs, n, cap, HnswKeptPairDistance, s);
+		is->layers[layer].nchosen = HnswSelectNeighbors(pairs, n, cap, HnswKeptPairDistance, s,
+														false);
 		is->layers[layer].chosen = pairs;
 	}
 }

@@ -108,10 +108,14 @@ HnswPairCompare(const void *a, const void *b)
  * selection heuristic: it spreads links across directions.
  */
 int
-HnswSelectNeighbors(HnswPair *cands, int ncands, int max, HnswPairDistFn fn, void *arg)
+HnswSelectNeighbors(HnswPair *cands, int ncands, int max, HnswPairDistFn fn, void *arg,
+					bool fill)
 {
+	HnswPair	pruned[HNSW_MAX_EF_CONSTRUCTION + 2 * HNSW_MAX_M + 2];
+	int			npruned = 0;
 	int			kept = 0;
 
+	Assert(ncands <= lengthof(pruned));
 	for (int i = 0; i < ncands && kept < max; i++)
 	{
 		bool		good = true;
@@ -126,7 +130,11 @@ HnswSelectNeighbors(HnswPair *cands, int ncands, int max, HnswPairDistFn fn, voi
 		}
 		if (good)
 			cands[kept++] = cands[i];
+		else if (fill)
+			pruned[npruned++] = cands[i];
 	}
+	for (int i = 0; i < npruned && kept < max; i++)
+		cands[kept++] = pruned[i];
 	return kept;
 }
 
@@ -744,7 +752,6 @@ HnswChooseNeighbors(Relation index, HnswDistance dist, int m, const char *base,
 {
 	HnswSearch	sub;
 	HnswPair   *pairs = palloc_array(HnswPair, n);
-	HnswPair   *sorted = palloc_array(HnswPair, n);
 	int			npairs = 0;
 	int			kept;
 
@@ -765,21 +772,7 @@ HnswChooseNeighbors(Relation index, HnswDistance dist, int m, const char *base,
 		npairs++;
 	}
 	qsort(pairs, npairs, sizeof(HnswPair), HnswPairCompare);
-	memcpy(sorted, pairs, sizeof(HnswPair) * npairs);
-	kept = HnswSelectNeighbors(pairs, npairs, cap, HnswKeptPairDistance, &sub);
-	if (fill)
-	{
-		/* sorted still has every candidate nearest first; pairs the kept ones */
-		for (int i = 0; i < npairs && kept < cap; i++)
-		{
-			bool		taken = false;
-
-			for (int j = 0; j < kept && !taken; j++)
-				taken = pairs[j].id == sorted[i].id;
-			if (!taken)
-				pairs[kept++] = sorted[i];
-		}
-	}
+	kept = HnswSelectNeighbors(pairs, npairs, cap, HnswKeptPairDistance, &sub, fill);
 	for (int i = 0; i < cap; i++)
 	{
 		if (i < kept)
