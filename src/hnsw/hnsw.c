@@ -162,6 +162,14 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	get_tablespace_page_costs(path->indexinfo->reltablespace, &randomPageCost, &seqPageCost);
 	costs.indexTotalCost -= costs.numIndexPages * Max(randomPageCost - seqPageCost, 0);
 
+	/*
+	 * A sequential scan's cost leaves out detoasting, and wide vectors are
+	 * toasted, so its heap may have fewer pages than the search touches
+	 * in the index: charge no more pages than the heap has
+	 */
+	if (costs.numIndexPages > path->indexinfo->rel->pages)
+		costs.indexTotalCost -= (costs.numIndexPages - path->indexinfo->rel->pages) * seqPageCost;
+
 	*indexStartupCost = costs.indexTotalCost;
 	*indexTotalCost = costs.indexTotalCost;
 	*indexSelectivity = costs.indexSelectivity;

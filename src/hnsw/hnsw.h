@@ -60,6 +60,7 @@
 #define HNSW_MAX_EF_SEARCH 1000
 
 #define HNSW_MAX_LEVEL 15
+#define HNSW_UPPER_EF 4			/* entries a search keeps per layer above its target */
 #define HNSW_FULL_VECTOR_DIM 2000	/* widest vector stored in float4 */
 #define HNSW_MAX_VECTOR_DIM 4000	/* widest vector, stored in binary16 */
 #define HNSW_FULL_HALFVEC_DIM 4000	/* widest halfvec stored in binary16 */
@@ -420,8 +421,8 @@ extern int	HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, 
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern void HnswSearchLayer(HnswSearch *s, const char *query, HnswHeap *results,
 							HnswHeap *discarded, int ef, int layer);
-extern int	HnswGreedyDescend(HnswSearch *s, const char *query, ItemPointer entry,
-							  int entryLevel, int targetLayer);
+extern bool HnswDescend(HnswSearch *s, const char *query, ItemPointer entry,
+						int entryLevel, int targetLayer, int ef, HnswHeap *results);
 extern void HnswHeapInit(HnswHeap *h, int capacity, bool maxHeap);
 extern void HnswHeapPush(HnswSearch *s, HnswHeap *h, int item);
 extern int	HnswHeapPop(HnswSearch *s, HnswHeap *h);

@@ -64,16 +64,13 @@ FindNeighbors(InsertState *is)
 	HnswSearch *s = &is->search;
 	HnswHeap	results;
 	ItemPointerData entry;
-	int			best;
 	int			top = Min(is->level, is->meta.entryLevel);
 
 	ItemPointerSet(&entry, is->meta.entryBlkno, is->meta.entryOffno);
-	best = HnswGreedyDescend(s, is->value, &entry, is->meta.entryLevel, top);
-	if (best < 0)
+	HnswHeapInit(&results, is->meta.efConstruction + 1, true);
+	if (!HnswDescend(s, is->value, &entry, is->meta.entryLevel, top, HNSW_UPPER_EF, &results))
 		return;
 
-	HnswHeapInit(&results, is->meta.efConstruction + 1, true);
-	HnswHeapPush(s, &results, best);
 	for (int layer = top; layer >= 0; layer--)
 	{
 		int			cap = HnswLayerCapacity(is->m, layer);

@@ -230,13 +230,13 @@ StartSearch(IndexScanDesc scan)
 	if (iterative)
 		HnswHeapInit(&so->discarded, 1024, false);
 
-	best = HnswGreedyDescend(&so->search, DatumGetPointer(so->query), &entry, meta.entryLevel, 0);
-	if (best < 0)
+	if (!HnswDescend(&so->search, DatumGetPointer(so->query), &entry, meta.entryLevel, 0,
+					 HNSW_UPPER_EF, &so->results))
 		return;
 
 	HnswVisitedClear(&so->search.visited);
-	HnswVisitedAdd(&so->search.visited, &so->search.cands[best].tid);
-	HnswHeapPush(&so->search, &so->results, best);
+	for (int i = 0; i < so->results.count; i++)
+		HnswVisitedAdd(&so->search.visited, &so->search.cands[so->results.items[i]].tid);
 	HnswSearchLayer(&so->search, DatumGetPointer(so->query), &so->results,
 					iterative ? &so->discarded : NULL, hnsw_ef_search, 0);
 	TakeBatch(so);

@@ -628,33 +628,31 @@ HnswSearchLayer(HnswSearch *s, const char *query, HnswHeap *results,
 }
 
 /*
- * Walk from the entry point down to targetLayer with ef = 1 per layer;
- * returns the candidate index of the closest element found
+ * Walk from the entry point down to the layer above targetLayer, keeping
+ * the ef nearest elements of each layer as the entries of the next;
+ * results (a max-heap) holds those of the last layer.  False if the entry
+ * point is gone.
  */
-int
-HnswGreedyDescend(HnswSearch *s, const char *query, ItemPointer entry,
-				  int entryLevel, int targetLayer)
+bool
+HnswDescend(HnswSearch *s, const char *query, ItemPointer entry,
+			int entryLevel, int targetLayer, int ef, HnswHeap *results)
 {
-	HnswHeap	results;
-	int			best;
+	int			first;
 
-	HnswHeapInit(&results, 16, true);
 	HnswVisitedAdd(&s->visited, entry);
-	best = HnswLoadCandidate(s, query, entry, entryLevel, get_float4_infinity());
-	if (best < 0)
-		return -1;
+	first = HnswLoadCandidate(s, query, entry, entryLevel, get_float4_infinity());
+	if (first < 0)
+		return false;
+	HnswHeapPush(s, results, first);
 	for (int layer = entryLevel; layer > targetLayer; layer--)
 	{
 		/* each layer is a separate graph: forget what the last one visited */
 		HnswVisitedClear(&s->visited);
-		HnswVisitedAdd(&s->visited, &s->cands[best].tid);
-		results.count = 0;
-		HnswHeapPush(s, &results, best);
-		HnswSearchLayer(s, query, &results, NULL, 1, layer);
-		best = HnswHeapTop(&results);
+		for (int i = 0; i < results->count; i++)
+			HnswVisitedAdd(&s->visited, &s->cands[results->items[i]].tid);
+		HnswSearchLayer(s, query, results, NULL, ef, layer);
 	}
-	pfree(results.items);
-	return best;
+	return true;
 }
 
 /*
