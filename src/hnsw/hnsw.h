@@ -11,6 +11,10 @@
  * to an element it also copies out the element's layer-0 neighbors, and
  * expanding that element later costs no further page access.
  *
+ * Searches keep HNSW_UPPER_EF entries per layer on the way down rather
+ * than one: on clustered data a single greedy path often ends in the wrong
+ * cluster, and a few more entries route into the right one at little cost.
+ *
  * Distances are computed by the SIMD kernels of vector/vecdist.h through
  * an HnswDistance descriptor chosen once per index from the opclass, with
  * the opclass's fmgr support function as a fallback.  Values of cosine
@@ -35,11 +39,11 @@
 #include "access/generic_xlog.h"
 #include "access/itup.h"
 #include "fmgr.h"
-#include "storage/dsm.h"
-#include "storage/shm_toc.h"
 #include "nodes/execnodes.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
+#include "storage/dsm.h"
+#include "storage/shm_toc.h"
 #include "storage/spin.h"
 #include "utils/relcache.h"
 
