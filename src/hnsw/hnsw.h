@@ -11,7 +11,7 @@
  * to an element it also copies out the element's layer-0 neighbors, and
  * expanding that element later costs no further page access.
  *
- * Searches keep HNSW_UPPER_EF entries per layer on the way down rather
+ * Searches keep several entries per layer on the way down rather
  * than one: on clustered data a single greedy path often ends in the wrong
  * cluster, and a few more entries route into the right one at little cost.
  *
@@ -64,7 +64,8 @@
 #define HNSW_MAX_EF_SEARCH 1000
 
 #define HNSW_MAX_LEVEL 15
-#define HNSW_UPPER_EF 4			/* entries a search keeps per layer above its target */
+#define HNSW_SCAN_UPPER_EF 16	/* entries a scan keeps per layer above layer 0 */
+#define HNSW_BUILD_UPPER_EF 16	/* entries an insert keeps per layer above its own */
 #define HNSW_FULL_VECTOR_DIM 2000	/* widest vector stored in float4 */
 #define HNSW_MAX_VECTOR_DIM 4000	/* widest vector, stored in binary16 */
 #define HNSW_FULL_HALFVEC_DIM 4000	/* widest halfvec stored in binary16 */

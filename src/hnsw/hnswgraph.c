@@ -432,7 +432,7 @@ HnswGraphInsert(HnswGraphSearch *gs, Datum value, ItemPointer heaptid)
 	gs->results[0].distance = gs->dist->fn(gs->dist, v, HnswGraphValue(g, HnswGraphGet(g, entry)));
 	nresults = 1;
 	for (int layer = maxLevel; layer > level; layer--)
-		nresults = SearchLayer(gs, v, nresults, HNSW_UPPER_EF, layer);
+		nresults = SearchLayer(gs, v, nresults, HNSW_BUILD_UPPER_EF, layer);
 	for (int layer = Min(level, maxLevel); layer >= 0; layer--)
 	{
 		HnswPair   *sorted = gs->chosen[layer];

@@ -231,7 +231,7 @@ StartSearch(IndexScanDesc scan)
 		HnswHeapInit(&so->discarded, 1024, false);
 
 	if (!HnswDescend(&so->search, DatumGetPointer(so->query), &entry, meta.entryLevel, 0,
-					 HNSW_UPPER_EF, &so->results))
+					 HNSW_SCAN_UPPER_EF, &so->results))
 		return;
 
 	HnswVisitedClear(&so->search.visited);
