@@ -567,6 +567,14 @@ HnswSearchLayer(HnswSearch *s, const char *query, HnswHeap *results,
 	HnswHeapInit(&pending, Max(results->count, 64), false);
 	for (int i = 0; i < results->count; i++)
 		HnswHeapPush(s, &pending, results->items[i]);
+	/* more entries than ef (from the layers above): keep the nearest ef */
+	while (results->count > ef)
+	{
+		int			out = HnswHeapPop(s, results);
+
+		if (discarded != NULL)
+			HnswHeapPush(s, discarded, out);
+	}
 
 	while (pending.count > 0)
 	{
