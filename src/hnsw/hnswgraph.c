@@ -6,8 +6,9 @@
  * The graph lives in one fixed area: local memory for a serial build, a
  * DSM segment for a parallel one, so everything in it is addressed by
  * offsets from the area's start.  Each element is one chunk of the arena:
- * a header, its neighbor ids for every layer, then its value; a table maps
- * element ids to chunks.  Taking an id and a chunk are atomic additions,
+ * a header, its neighbor ids for every layer, then its value; one table
+ * maps element ids to chunks, and a second one to values, so that a
+ * distance, and prefetching before it, need not read the header.  Taking an id and a chunk are atomic additions,
  * so processes insert concurrently.  An element is published (its table
  * slot set) only once its value and neighbor lists are written; neighbor
  * lists are then read and changed under the element's spinlock, and a
@@ -31,6 +32,9 @@
 #include "hnsw/hnsw.h"
 
 #define GraphTable(g) ((uint64 *) ((char *) (g) + MAXALIGN(sizeof(HnswGraph))))
+#define GraphValueTable(g) (GraphTable(g) + (g)->maxelements)
+/* the value of a published element, found without touching its header */
+#define GraphValueById(g, id) ((char *) (g) + GraphValueTable(g)[id])
 #define GraphChunkValue(e, m) ((char *) (e) + MAXALIGN(offsetof(HnswGraphElement, nbrs) + HnswNeighborCount(m, (e)->level) * sizeof(int32)))
 
 /*
@@ -39,7 +43,7 @@
 static Size
 GraphHeaderSize(int32 maxelements)
 {
-	return MAXALIGN(sizeof(HnswGraph)) + MAXALIGN(sizeof(uint64) * (Size) maxelements);
+	return MAXALIGN(sizeof(HnswGraph)) + MAXALIGN(2 * sizeof(uint64) * (Size) maxelements);
 }
 
 /*
@@ -49,7 +53,7 @@ void
 HnswGraphInit(HnswGraph *g, Size size, int m, int efConstruction, Size valueSizeHint)
 {
 	Size		perElement = MAXALIGN(offsetof(HnswGraphElement, nbrs) + HnswNeighborCount(m, 0) * sizeof(int32)) +
-		MAXALIGN(valueSizeHint) + sizeof(uint64);
+		MAXALIGN(valueSizeHint) + 2 * sizeof(uint64);
 
 	memset(g, 0, sizeof(HnswGraph));
 	SpinLockInit(&g->lock);
@@ -63,7 +67,7 @@ HnswGraphInit(HnswGraph *g, Size size, int m, int efConstruction, Size valueSize
 	pg_atomic_init_u32(&g->nelements, 0);
 	pg_atomic_init_u64(&g->used, g->arenaStart);
 	pg_atomic_init_u32(&g->full, 0);
-	memset(GraphTable(g), 0, sizeof(uint64) * (Size) g->maxelements);
+	memset(GraphTable(g), 0, 2 * sizeof(uint64) * (Size) g->maxelements);
 }
 
 /*
@@ -169,8 +173,7 @@ ElementPairDistance(void *arg, int32 a, int32 b)
 	HnswGraphSearch *gs = (HnswGraphSearch *) arg;
 	HnswGraph  *g = gs->graph;
 
-	return gs->dist->fn(gs->dist, HnswGraphValue(g, HnswGraphGet(g, a)),
-						HnswGraphValue(g, HnswGraphGet(g, b)));
+	return gs->dist->fn(gs->dist, GraphValueById(g, a), GraphValueById(g, b));
 }
 
 /*
@@ -222,6 +225,15 @@ SearchLayer(HnswGraphSearch *gs, const char *query, int nresults, int ef, int la
 			break;
 
 		n = ReadNeighbors(g, HnswGraphGet(g, c.id), layer, gs->nbrbuf, NULL);
+		/* start fetching the values this step will compare */
+		for (int i = 0; i < n; i++)
+			if (gs->visited[gs->nbrbuf[i]] != gs->epoch)
+			{
+				const char *v = GraphValueById(g, gs->nbrbuf[i]);
+
+				__builtin_prefetch(v);
+				__builtin_prefetch(v + 64);
+			}
 		for (int i = 0; i < n; i++)
 		{
 			int32		e = gs->nbrbuf[i];
@@ -231,7 +243,7 @@ SearchLayer(HnswGraphSearch *gs, const char *query, int nresults, int ef, int la
 				continue;
 			gs->visited[e] = gs->epoch;
 			p.id = e;
-			p.distance = gs->dist->fn(gs->dist, query, HnswGraphValue(g, HnswGraphGet(g, e)));
+			p.distance = gs->dist->fn(gs->dist, query, GraphValueById(g, e));
 			if (nresults < ef || p.distance < gs->results[0].distance)
 			{
 				PairPush(gs->pending, &npending, p, false);
@@ -349,6 +361,7 @@ NewElement(HnswGraph *g, int level, const char *value, Size vsize, ItemPointer h
 static void
 Publish(HnswGraph *g, HnswGraphElement *e, int32 id)
 {
+	GraphValueTable(g)[id] = (uint64) (HnswGraphValue(g, e) - (char *) g);
 	pg_write_barrier();
 	GraphTable(g)[id] = (uint64) ((char *) e - (char *) g);
 }
@@ -429,7 +442,7 @@ HnswGraphInsert(HnswGraphSearch *gs, Datum value, ItemPointer heaptid)
 
 	/* search every layer from the top, the value in local memory */
 	gs->results[0].id = entry;
-	gs->results[0].distance = gs->dist->fn(gs->dist, v, HnswGraphValue(g, HnswGraphGet(g, entry)));
+	gs->results[0].distance = gs->dist->fn(gs->dist, v, GraphValueById(g, entry));
 	nresults = 1;
 	for (int layer = maxLevel; layer > level; layer--)
 		nresults = SearchLayer(gs, v, nresults, HNSW_BUILD_UPPER_EF, layer);
