@@ -33,6 +33,7 @@
 #include "commands/progress.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/plancat.h"
 #include "storage/bufmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_progress.h"
@@ -45,6 +46,9 @@
 #include "hnsw/hnsw.h"
 
 #define PROGRESS_HNSW_PHASE_LOAD 2
+
+/* tuples per parallel worker when the heap's size says nothing (TOAST) */
+#define HNSW_PARALLEL_TUPLES 20000
 
 #define PARALLEL_KEY_HNSW_SHARED UINT64CONST(0xA000000000000001)
 #define PARALLEL_KEY_HNSW_GRAPH UINT64CONST(0xA000000000000002)
@@ -398,6 +402,28 @@ SerialBuild(Relation heap, Relation index, IndexInfo *indexInfo, Size graphSize,
 }
 
 /*
+ * How many workers to ask for.  The planner sizes a build by heap pages,
+ * but wide vectors live in TOAST, so a table of a few MB can hold a long
+ * build: when the planner says none, count tuples instead, for a plain
+ * column of a regular table.
+ */
+static int
+PlanWorkers(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	int			nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+	BlockNumber pages;
+	double		tuples;
+	double		allvisfrac;
+
+	if (nworkers > 0 || max_parallel_maintenance_workers == 0 ||
+		indexInfo->ii_Expressions != NIL || indexInfo->ii_Predicate != NIL ||
+		RelationUsesLocalBuffers(heap))
+		return nworkers;
+	estimate_rel_size(heap, NULL, &pages, &tuples, &allvisfrac);
+	return Min(max_parallel_maintenance_workers, (int) (tuples / HNSW_PARALLEL_TUPLES));
+}
+
+/*
  * Build the index for the whole table
  */
 IndexBuildResult *
@@ -436,7 +462,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (heap->rd_rel->reltuples > 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) heap->rd_rel->reltuples);
 	if (IsUnderPostmaster && !IsParallelWorker())
-		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+		nworkers = PlanWorkers(heap, index, indexInfo);
 	if (nworkers > 0)
 		built = ParallelBuild(heap, index, indexInfo, nworkers, graphSize, m, efConstruction,
 							  valueSizeHint, &reltuples, &indtuples);
