@@ -360,301 +360,6 @@ Avx512Mask(int rem)
 }
 
 /*
- * AVX2 + FMA sum((a-b)^2)
- */
-TARGET_AVX2
-static float
-L2SquaredF32Avx2(int dim, const float *a, const float *b)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-		__m256		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-		__m256		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
-
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-		s2 = _mm256_fmadd_ps(d2, d2, s2);
-		s3 = _mm256_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 8 <= dim; i += 8)
-	{
-		__m256		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-
-		s0 = _mm256_fmadd_ps(d, d, s0);
-	}
-	if (i < dim)
-	{
-		__m256i		m = Avx2TailMask(dim - i);
-		__m256		d = _mm256_sub_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m));
-
-		s1 = _mm256_fmadd_ps(d, d, s1);
-	}
-	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-}
-
-/*
- * AVX2 + FMA sum(a*b)
- */
-TARGET_AVX2
-static float
-InnerProductF32Avx2(int dim, const float *a, const float *b)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-	}
-	for (; i + 8 <= dim; i += 8)
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-	if (i < dim)
-	{
-		__m256i		m = Avx2TailMask(dim - i);
-
-		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), s1);
-	}
-	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-}
-
-/*
- * AVX2 sum(|a-b|)
- */
-TARGET_AVX2
-static float
-L1F32Avx2(int dim, const float *a, const float *b)
-{
-	__m256		sign = _mm256_set1_ps(-0.0f);
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
-		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8))));
-		s2 = _mm256_add_ps(s2, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16))));
-		s3 = _mm256_add_ps(s3, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24))));
-	}
-	for (; i + 8 <= dim; i += 8)
-		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
-	if (i < dim)
-	{
-		__m256i		m = Avx2TailMask(dim - i);
-
-		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m))));
-	}
-	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-}
-
-/*
- * AVX2 + FMA a.b, a.a, b.b
- */
-TARGET_AVX2
-static void
-CosinePartsF32Avx2(int dim, const float *a, const float *b, float *ab, float *aa, float *bb)
-{
-	__m256		ab0 = _mm256_setzero_ps();
-	__m256		ab1 = _mm256_setzero_ps();
-	__m256		aa0 = _mm256_setzero_ps();
-	__m256		aa1 = _mm256_setzero_ps();
-	__m256		bb0 = _mm256_setzero_ps();
-	__m256		bb1 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 16 <= dim; i += 16)
-	{
-		__m256		x0 = _mm256_loadu_ps(a + i);
-		__m256		y0 = _mm256_loadu_ps(b + i);
-		__m256		x1 = _mm256_loadu_ps(a + i + 8);
-		__m256		y1 = _mm256_loadu_ps(b + i + 8);
-
-		ab0 = _mm256_fmadd_ps(x0, y0, ab0);
-		aa0 = _mm256_fmadd_ps(x0, x0, aa0);
-		bb0 = _mm256_fmadd_ps(y0, y0, bb0);
-		ab1 = _mm256_fmadd_ps(x1, y1, ab1);
-		aa1 = _mm256_fmadd_ps(x1, x1, aa1);
-		bb1 = _mm256_fmadd_ps(y1, y1, bb1);
-	}
-	if (i + 8 <= dim)
-	{
-		__m256		x = _mm256_loadu_ps(a + i);
-		__m256		y = _mm256_loadu_ps(b + i);
-
-		ab0 = _mm256_fmadd_ps(x, y, ab0);
-		aa0 = _mm256_fmadd_ps(x, x, aa0);
-		bb0 = _mm256_fmadd_ps(y, y, bb0);
-		i += 8;
-	}
-	if (i < dim)
-	{
-		__m256i		m = Avx2TailMask(dim - i);
-		__m256		x = _mm256_maskload_ps(a + i, m);
-		__m256		y = _mm256_maskload_ps(b + i, m);
-
-		ab1 = _mm256_fmadd_ps(x, y, ab1);
-		aa1 = _mm256_fmadd_ps(x, x, aa1);
-		bb1 = _mm256_fmadd_ps(y, y, bb1);
-	}
-	*ab = Avx2Hsum(_mm256_add_ps(ab0, ab1));
-	*aa = Avx2Hsum(_mm256_add_ps(aa0, aa1));
-	*bb = Avx2Hsum(_mm256_add_ps(bb0, bb1));
-}
-
-/*
- * AVX-512 sum((a-b)^2)
- */
-TARGET_AVX512
-static float
-L2SquaredF32Avx512(int dim, const float *a, const float *b)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 64 <= dim; i += 64)
-	{
-		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-		__m512		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
-		__m512		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
-
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-		s2 = _mm512_fmadd_ps(d2, d2, s2);
-		s3 = _mm512_fmadd_ps(d3, d3, s3);
-	}
-	for (; i < dim; i += 16)
-	{
-		__mmask16	m = Avx512Mask(dim - i);
-		__m512		d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
-
-		s0 = _mm512_fmadd_ps(d, d, s0);
-	}
-	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
-
-/*
- * AVX-512 sum(a*b)
- */
-TARGET_AVX512
-static float
-InnerProductF32Avx512(int dim, const float *a, const float *b)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 64 <= dim; i += 64)
-	{
-		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
-		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
-	}
-	for (; i < dim; i += 16)
-	{
-		__mmask16	m = Avx512Mask(dim - i);
-
-		s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
-	}
-	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
-
-/*
- * AVX-512 sum(|a-b|)
- */
-TARGET_AVX512
-static float
-L1F32Avx512(int dim, const float *a, const float *b)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 64 <= dim; i += 64)
-	{
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i))));
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16))));
-		s2 = _mm512_add_ps(s2, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32))));
-		s3 = _mm512_add_ps(s3, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48))));
-	}
-	for (; i < dim; i += 16)
-	{
-		__mmask16	m = Avx512Mask(dim - i);
-
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i))));
-	}
-	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
-
-/*
- * AVX-512 a.b, a.a, b.b
- */
-TARGET_AVX512
-static void
-CosinePartsF32Avx512(int dim, const float *a, const float *b, float *ab, float *aa, float *bb)
-{
-	__m512		ab0 = _mm512_setzero_ps();
-	__m512		ab1 = _mm512_setzero_ps();
-	__m512		aa0 = _mm512_setzero_ps();
-	__m512		aa1 = _mm512_setzero_ps();
-	__m512		bb0 = _mm512_setzero_ps();
-	__m512		bb1 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		__m512		x0 = _mm512_loadu_ps(a + i);
-		__m512		y0 = _mm512_loadu_ps(b + i);
-		__m512		x1 = _mm512_loadu_ps(a + i + 16);
-		__m512		y1 = _mm512_loadu_ps(b + i + 16);
-
-		ab0 = _mm512_fmadd_ps(x0, y0, ab0);
-		aa0 = _mm512_fmadd_ps(x0, x0, aa0);
-		bb0 = _mm512_fmadd_ps(y0, y0, bb0);
-		ab1 = _mm512_fmadd_ps(x1, y1, ab1);
-		aa1 = _mm512_fmadd_ps(x1, x1, aa1);
-		bb1 = _mm512_fmadd_ps(y1, y1, bb1);
-	}
-	for (; i < dim; i += 16)
-	{
-		__mmask16	m = Avx512Mask(dim - i);
-		__m512		x = _mm512_maskz_loadu_ps(m, a + i);
-		__m512		y = _mm512_maskz_loadu_ps(m, b + i);
-
-		ab0 = _mm512_fmadd_ps(x, y, ab0);
-		aa0 = _mm512_fmadd_ps(x, x, aa0);
-		bb0 = _mm512_fmadd_ps(y, y, bb0);
-	}
-	*ab = _mm512_reduce_add_ps(_mm512_add_ps(ab0, ab1));
-	*aa = _mm512_reduce_add_ps(_mm512_add_ps(aa0, aa1));
-	*bb = _mm512_reduce_add_ps(_mm512_add_ps(bb0, bb1));
-}
-
-/*
  * Eight binary16 values as floats (F16C)
  */
 TARGET_AVX2_F16C
@@ -701,264 +406,163 @@ Avx512LoadHalfTail(const half *p, int n)
 	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) buf));
 }
 
-/*
- * F16C + FMA binary16 sum((a-b)^2)
- */
-TARGET_AVX2_F16C
-static float
-L2SquaredF16Avx2(int dim, const half *a, const half *b)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		__m256		d0 = _mm256_sub_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i));
-		__m256		d1 = _mm256_sub_ps(Avx2LoadHalf(a + i + 8), Avx2LoadHalf(b + i + 8));
-		__m256		d2 = _mm256_sub_ps(Avx2LoadHalf(a + i + 16), Avx2LoadHalf(b + i + 16));
-		__m256		d3 = _mm256_sub_ps(Avx2LoadHalf(a + i + 24), Avx2LoadHalf(b + i + 24));
-
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-		s2 = _mm256_fmadd_ps(d2, d2, s2);
-		s3 = _mm256_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 8 <= dim; i += 8)
-	{
-		__m256		d = _mm256_sub_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i));
-
-		s0 = _mm256_fmadd_ps(d, d, s0);
-	}
-	if (i < dim)
-	{
-		__m256		d = _mm256_sub_ps(Avx2LoadHalfTail(a + i, dim - i), Avx2LoadHalfTail(b + i, dim - i));
-
-		s1 = _mm256_fmadd_ps(d, d, s1);
-	}
-	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-}
+/* the first n (1..7 or 1..15) floats, zeros after them, by a masked load */
+#define Avx2LoadFloatTail(p, n) _mm256_maskload_ps((p), Avx2TailMask(n))
+#define Avx512LoadFloatTail(p, n) _mm512_maskz_loadu_ps(Avx512Mask(n), (p))
 
 /*
- * F16C + FMA binary16 sum(a*b)
+ * The vector operations the kernel templates below use, named by the
+ * templates' ISA argument: register type, float lanes, zero, add,
+ * subtract, multiply-add, absolute value and the sum of the lanes
  */
-TARGET_AVX2_F16C
-static float
-InnerProductF16Avx2(int dim, const half *a, const half *b)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	int			i = 0;
+#define AVX2_VEC __m256
+#define AVX2_W 8
+#define AVX2_ZERO() _mm256_setzero_ps()
+#define AVX2_ADD(x, y) _mm256_add_ps(x, y)
+#define AVX2_SUB(x, y) _mm256_sub_ps(x, y)
+#define AVX2_FMADD(x, y, s) _mm256_fmadd_ps(x, y, s)
+#define AVX2_ABS(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)
+#define AVX2_HSUM(x) Avx2Hsum(x)
 
-	for (; i + 32 <= dim; i += 32)
-	{
-		s0 = _mm256_fmadd_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i), s0);
-		s1 = _mm256_fmadd_ps(Avx2LoadHalf(a + i + 8), Avx2LoadHalf(b + i + 8), s1);
-		s2 = _mm256_fmadd_ps(Avx2LoadHalf(a + i + 16), Avx2LoadHalf(b + i + 16), s2);
-		s3 = _mm256_fmadd_ps(Avx2LoadHalf(a + i + 24), Avx2LoadHalf(b + i + 24), s3);
-	}
-	for (; i + 8 <= dim; i += 8)
-		s0 = _mm256_fmadd_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i), s0);
-	if (i < dim)
-		s1 = _mm256_fmadd_ps(Avx2LoadHalfTail(a + i, dim - i), Avx2LoadHalfTail(b + i, dim - i), s1);
-	return Avx2Hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-}
+#define AVX512_VEC __m512
+#define AVX512_W 16
+#define AVX512_ZERO() _mm512_setzero_ps()
+#define AVX512_ADD(x, y) _mm512_add_ps(x, y)
+#define AVX512_SUB(x, y) _mm512_sub_ps(x, y)
+#define AVX512_FMADD(x, y, s) _mm512_fmadd_ps(x, y, s)
+#define AVX512_ABS(x) _mm512_abs_ps(x)
+#define AVX512_HSUM(x) _mm512_reduce_add_ps(x)
+
+/* one accumulating step of each sum: s + f(x, y) */
+#define STEP_L2(ISA, s, x, y) ISA##_FMADD(ISA##_SUB(x, y), ISA##_SUB(x, y), s)
+#define STEP_IP(ISA, s, x, y) ISA##_FMADD(x, y, s)
+#define STEP_L1(ISA, s, x, y) ISA##_ADD(s, ISA##_ABS(ISA##_SUB(x, y)))
+
+/* s = STEP(s, x, y), each load evaluated once */
+#define SUM_ACC(ISA, STEP, s, xload, yload) \
+	do { \
+		ISA##_VEC	vx_ = (xload); \
+		ISA##_VEC	vy_ = (yload); \
+		\
+		(s) = STEP(ISA, s, vx_, vy_); \
+	} while (0)
 
 /*
- * F16C binary16 sum(|a-b|)
+ * Define NAME(dim, a, b): the sum of STEP over dim elements of type ELEM,
+ * loaded as floats by LOAD (one register) and LOAD_TAIL (the last partial
+ * register).  UNROLL (2 or 4) accumulators take blocks of UNROLL registers;
+ * whole registers left over go to the first, the partial one to accumulator
+ * TAIL (0 or 1).  Each kernel's accumulation order is part of its result,
+ * bit for bit, so these choices are per kernel.  The branches on the
+ * constant arguments fold away; everything inlines into NAME.
  */
-TARGET_AVX2_F16C
-static float
-L1F16Avx2(int dim, const half *a, const half *b)
-{
-	__m256		sign = _mm256_set1_ps(-0.0f);
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 16 <= dim; i += 16)
-	{
-		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i))));
-		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(Avx2LoadHalf(a + i + 8), Avx2LoadHalf(b + i + 8))));
-	}
-	if (i + 8 <= dim)
-	{
-		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(Avx2LoadHalf(a + i), Avx2LoadHalf(b + i))));
-		i += 8;
-	}
-	if (i < dim)
-		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(Avx2LoadHalfTail(a + i, dim - i), Avx2LoadHalfTail(b + i, dim - i))));
-	return Avx2Hsum(_mm256_add_ps(s0, s1));
+#define DEFINE_SUM_KERNEL(NAME, TARGET, ISA, ELEM, LOAD, LOAD_TAIL, STEP, UNROLL, TAIL) \
+TARGET \
+static float \
+NAME(int dim, const ELEM *a, const ELEM *b) \
+{ \
+	const int	w = ISA##_W; \
+	ISA##_VEC	s0 = ISA##_ZERO(); \
+	ISA##_VEC	s1 = ISA##_ZERO(); \
+	ISA##_VEC	s2 = ISA##_ZERO(); \
+	ISA##_VEC	s3 = ISA##_ZERO(); \
+	int			i = 0; \
+	\
+	for (; i + (UNROLL) * w <= dim; i += (UNROLL) * w) \
+	{ \
+		SUM_ACC(ISA, STEP, s0, LOAD(a + i), LOAD(b + i)); \
+		SUM_ACC(ISA, STEP, s1, LOAD(a + i + w), LOAD(b + i + w)); \
+		if ((UNROLL) == 4) \
+		{ \
+			SUM_ACC(ISA, STEP, s2, LOAD(a + i + 2 * w), LOAD(b + i + 2 * w)); \
+			SUM_ACC(ISA, STEP, s3, LOAD(a + i + 3 * w), LOAD(b + i + 3 * w)); \
+		} \
+	} \
+	for (; i + w <= dim; i += w) \
+		SUM_ACC(ISA, STEP, s0, LOAD(a + i), LOAD(b + i)); \
+	if (i < dim && (TAIL) == 0) \
+		SUM_ACC(ISA, STEP, s0, LOAD_TAIL(a + i, dim - i), LOAD_TAIL(b + i, dim - i)); \
+	else if (i < dim) \
+		SUM_ACC(ISA, STEP, s1, LOAD_TAIL(a + i, dim - i), LOAD_TAIL(b + i, dim - i)); \
+	if ((UNROLL) == 4) \
+		return ISA##_HSUM(ISA##_ADD(ISA##_ADD(s0, s1), ISA##_ADD(s2, s3))); \
+	return ISA##_HSUM(ISA##_ADD(s0, s1)); \
 }
+
+/* abK, aaK, bbK += x*y, x*x, y*y, each load evaluated once */
+#define COSINE_ACC(ISA, K, xload, yload) \
+	do { \
+		ISA##_VEC	vx_ = (xload); \
+		ISA##_VEC	vy_ = (yload); \
+		\
+		ab##K = ISA##_FMADD(vx_, vy_, ab##K); \
+		aa##K = ISA##_FMADD(vx_, vx_, aa##K); \
+		bb##K = ISA##_FMADD(vy_, vy_, bb##K); \
+	} while (0)
 
 /*
- * F16C + FMA binary16 a.b, a.a, b.b
+ * Define NAME(dim, a, b, ab, aa, bb): a.b, a.a and b.b, as
+ * DEFINE_SUM_KERNEL but with UNROLL (1 or 2) sets of three accumulators
  */
-TARGET_AVX2_F16C
-static void
-CosinePartsF16Avx2(int dim, const half *a, const half *b, float *ab, float *aa, float *bb)
-{
-	__m256		sab = _mm256_setzero_ps();
-	__m256		saa = _mm256_setzero_ps();
-	__m256		sbb = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i < dim; i += 8)
-	{
-		__m256		x;
-		__m256		y;
-
-		if (i + 8 <= dim)
-		{
-			x = Avx2LoadHalf(a + i);
-			y = Avx2LoadHalf(b + i);
-		}
-		else
-		{
-			x = Avx2LoadHalfTail(a + i, dim - i);
-			y = Avx2LoadHalfTail(b + i, dim - i);
-		}
-		sab = _mm256_fmadd_ps(x, y, sab);
-		saa = _mm256_fmadd_ps(x, x, saa);
-		sbb = _mm256_fmadd_ps(y, y, sbb);
-	}
-	*ab = Avx2Hsum(sab);
-	*aa = Avx2Hsum(saa);
-	*bb = Avx2Hsum(sbb);
+#define DEFINE_COSINE_KERNEL(NAME, TARGET, ISA, ELEM, LOAD, LOAD_TAIL, UNROLL, TAIL) \
+TARGET \
+static void \
+NAME(int dim, const ELEM *a, const ELEM *b, float *ab, float *aa, float *bb) \
+{ \
+	const int	w = ISA##_W; \
+	ISA##_VEC	ab0 = ISA##_ZERO(); \
+	ISA##_VEC	ab1 = ISA##_ZERO(); \
+	ISA##_VEC	aa0 = ISA##_ZERO(); \
+	ISA##_VEC	aa1 = ISA##_ZERO(); \
+	ISA##_VEC	bb0 = ISA##_ZERO(); \
+	ISA##_VEC	bb1 = ISA##_ZERO(); \
+	int			i = 0; \
+	\
+	for (; (UNROLL) == 2 && i + 2 * w <= dim; i += 2 * w) \
+	{ \
+		COSINE_ACC(ISA, 0, LOAD(a + i), LOAD(b + i)); \
+		COSINE_ACC(ISA, 1, LOAD(a + i + w), LOAD(b + i + w)); \
+	} \
+	for (; i + w <= dim; i += w) \
+		COSINE_ACC(ISA, 0, LOAD(a + i), LOAD(b + i)); \
+	if (i < dim && (TAIL) == 0) \
+		COSINE_ACC(ISA, 0, LOAD_TAIL(a + i, dim - i), LOAD_TAIL(b + i, dim - i)); \
+	else if (i < dim) \
+		COSINE_ACC(ISA, 1, LOAD_TAIL(a + i, dim - i), LOAD_TAIL(b + i, dim - i)); \
+	if ((UNROLL) == 2) \
+	{ \
+		ab0 = ISA##_ADD(ab0, ab1); \
+		aa0 = ISA##_ADD(aa0, aa1); \
+		bb0 = ISA##_ADD(bb0, bb1); \
+	} \
+	*ab = ISA##_HSUM(ab0); \
+	*aa = ISA##_HSUM(aa0); \
+	*bb = ISA##_HSUM(bb0); \
 }
 
-/*
- * AVX-512 binary16 sum((a-b)^2)
- */
-TARGET_AVX512
-static float
-L2SquaredF16Avx512(int dim, const half *a, const half *b)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	int			i = 0;
+/* AVX2 + FMA float4 kernels: sum((a-b)^2), sum(a*b), sum(|a-b|), cosine parts */
+DEFINE_SUM_KERNEL(L2SquaredF32Avx2, TARGET_AVX2, AVX2, float, _mm256_loadu_ps, Avx2LoadFloatTail, STEP_L2, 4, 1)
+DEFINE_SUM_KERNEL(InnerProductF32Avx2, TARGET_AVX2, AVX2, float, _mm256_loadu_ps, Avx2LoadFloatTail, STEP_IP, 4, 1)
+DEFINE_SUM_KERNEL(L1F32Avx2, TARGET_AVX2, AVX2, float, _mm256_loadu_ps, Avx2LoadFloatTail, STEP_L1, 4, 1)
+DEFINE_COSINE_KERNEL(CosinePartsF32Avx2, TARGET_AVX2, AVX2, float, _mm256_loadu_ps, Avx2LoadFloatTail, 2, 1)
 
-	for (; i + 64 <= dim; i += 64)
-	{
-		__m512		d0 = _mm512_sub_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i));
-		__m512		d1 = _mm512_sub_ps(Avx512LoadHalf(a + i + 16), Avx512LoadHalf(b + i + 16));
-		__m512		d2 = _mm512_sub_ps(Avx512LoadHalf(a + i + 32), Avx512LoadHalf(b + i + 32));
-		__m512		d3 = _mm512_sub_ps(Avx512LoadHalf(a + i + 48), Avx512LoadHalf(b + i + 48));
+/* F16C + FMA binary16 kernels */
+DEFINE_SUM_KERNEL(L2SquaredF16Avx2, TARGET_AVX2_F16C, AVX2, half, Avx2LoadHalf, Avx2LoadHalfTail, STEP_L2, 4, 1)
+DEFINE_SUM_KERNEL(InnerProductF16Avx2, TARGET_AVX2_F16C, AVX2, half, Avx2LoadHalf, Avx2LoadHalfTail, STEP_IP, 4, 1)
+DEFINE_SUM_KERNEL(L1F16Avx2, TARGET_AVX2_F16C, AVX2, half, Avx2LoadHalf, Avx2LoadHalfTail, STEP_L1, 2, 1)
+DEFINE_COSINE_KERNEL(CosinePartsF16Avx2, TARGET_AVX2_F16C, AVX2, half, Avx2LoadHalf, Avx2LoadHalfTail, 1, 0)
 
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-		s2 = _mm512_fmadd_ps(d2, d2, s2);
-		s3 = _mm512_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 16 <= dim; i += 16)
-	{
-		__m512		d = _mm512_sub_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i));
+/* AVX-512 float4 kernels */
+DEFINE_SUM_KERNEL(L2SquaredF32Avx512, TARGET_AVX512, AVX512, float, _mm512_loadu_ps, Avx512LoadFloatTail, STEP_L2, 4, 0)
+DEFINE_SUM_KERNEL(InnerProductF32Avx512, TARGET_AVX512, AVX512, float, _mm512_loadu_ps, Avx512LoadFloatTail, STEP_IP, 4, 0)
+DEFINE_SUM_KERNEL(L1F32Avx512, TARGET_AVX512, AVX512, float, _mm512_loadu_ps, Avx512LoadFloatTail, STEP_L1, 4, 0)
+DEFINE_COSINE_KERNEL(CosinePartsF32Avx512, TARGET_AVX512, AVX512, float, _mm512_loadu_ps, Avx512LoadFloatTail, 2, 0)
 
-		s0 = _mm512_fmadd_ps(d, d, s0);
-	}
-	if (i < dim)
-	{
-		__m512		d = _mm512_sub_ps(Avx512LoadHalfTail(a + i, dim - i), Avx512LoadHalfTail(b + i, dim - i));
-
-		s1 = _mm512_fmadd_ps(d, d, s1);
-	}
-	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
-
-/*
- * AVX-512 binary16 sum(a*b)
- */
-TARGET_AVX512
-static float
-InnerProductF16Avx512(int dim, const half *a, const half *b)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 64 <= dim; i += 64)
-	{
-		s0 = _mm512_fmadd_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i), s0);
-		s1 = _mm512_fmadd_ps(Avx512LoadHalf(a + i + 16), Avx512LoadHalf(b + i + 16), s1);
-		s2 = _mm512_fmadd_ps(Avx512LoadHalf(a + i + 32), Avx512LoadHalf(b + i + 32), s2);
-		s3 = _mm512_fmadd_ps(Avx512LoadHalf(a + i + 48), Avx512LoadHalf(b + i + 48), s3);
-	}
-	for (; i + 16 <= dim; i += 16)
-		s0 = _mm512_fmadd_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i), s0);
-	if (i < dim)
-		s1 = _mm512_fmadd_ps(Avx512LoadHalfTail(a + i, dim - i), Avx512LoadHalfTail(b + i, dim - i), s1);
-	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
-
-/*
- * AVX-512 binary16 sum(|a-b|)
- */
-TARGET_AVX512
-static float
-L1F16Avx512(int dim, const half *a, const half *b)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i))));
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(_mm512_sub_ps(Avx512LoadHalf(a + i + 16), Avx512LoadHalf(b + i + 16))));
-	}
-	if (i + 16 <= dim)
-	{
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(Avx512LoadHalf(a + i), Avx512LoadHalf(b + i))));
-		i += 16;
-	}
-	if (i < dim)
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(_mm512_sub_ps(Avx512LoadHalfTail(a + i, dim - i), Avx512LoadHalfTail(b + i, dim - i))));
-	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-/*
- * AVX-512 binary16 a.b, a.a, b.b
- */
-TARGET_AVX512
-static void
-CosinePartsF16Avx512(int dim, const half *a, const half *b, float *ab, float *aa, float *bb)
-{
-	__m512		sab = _mm512_setzero_ps();
-	__m512		saa = _mm512_setzero_ps();
-	__m512		sbb = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i < dim; i += 16)
-	{
-		__m512		x;
-		__m512		y;
-
-		if (i + 16 <= dim)
-		{
-			x = Avx512LoadHalf(a + i);
-			y = Avx512LoadHalf(b + i);
-		}
-		else
-		{
-			x = Avx512LoadHalfTail(a + i, dim - i);
-			y = Avx512LoadHalfTail(b + i, dim - i);
-		}
-		sab = _mm512_fmadd_ps(x, y, sab);
-		saa = _mm512_fmadd_ps(x, x, saa);
-		sbb = _mm512_fmadd_ps(y, y, sbb);
-	}
-	*ab = _mm512_reduce_add_ps(sab);
-	*aa = _mm512_reduce_add_ps(saa);
-	*bb = _mm512_reduce_add_ps(sbb);
-}
+/* AVX-512 binary16 kernels */
+DEFINE_SUM_KERNEL(L2SquaredF16Avx512, TARGET_AVX512, AVX512, half, Avx512LoadHalf, Avx512LoadHalfTail, STEP_L2, 4, 1)
+DEFINE_SUM_KERNEL(InnerProductF16Avx512, TARGET_AVX512, AVX512, half, Avx512LoadHalf, Avx512LoadHalfTail, STEP_IP, 4, 1)
+DEFINE_SUM_KERNEL(L1F16Avx512, TARGET_AVX512, AVX512, half, Avx512LoadHalf, Avx512LoadHalfTail, STEP_L1, 2, 1)
+DEFINE_COSINE_KERNEL(CosinePartsF16Avx512, TARGET_AVX512, AVX512, half, Avx512LoadHalf, Avx512LoadHalfTail, 1, 0)
 
 /*
  * F16C binary16 array to float array
