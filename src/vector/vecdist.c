@@ -15,8 +15,11 @@
  * kernels keep several independent accumulators so the FMA latency is
  * hidden, and finish any dimension with masked loads (never reading past
  * the end of the arrays).  Their summation order differs from the portable
- * loop, so results agree to rounding, not bit for bit.  Non-x86 builds,
- * or builds with VECDIST_PORTABLE_ONLY defined, have only the portable set.
+ * loop, so results agree to rounding, not bit for bit.  Each operation is
+ * written once, as a template (DEFINE_SUM_KERNEL, DEFINE_COSINE_KERNEL)
+ * over the instruction set and the element loader, and instantiated for
+ * float4 and binary16 at both levels.  Non-x86 builds, or builds with
+ * VECDIST_PORTABLE_ONLY defined, have only the portable set.
  *
  *-------------------------------------------------------------------------
  */
@@ -407,8 +410,8 @@ Avx512LoadHalfTail(const half *p, int n)
 }
 
 /* the first n (1..7 or 1..15) floats, zeros after them, by a masked load */
-#define Avx2LoadFloatTail(p, n) _mm256_maskload_ps((p), Avx2TailMask(n))
-#define Avx512LoadFloatTail(p, n) _mm512_maskz_loadu_ps(Avx512Mask(n), (p))
+#define AVX2_LOAD_FLOAT_TAIL(p, n) _mm256_maskload_ps((p), Avx2TailMask(n))
+#define AVX512_LOAD_FLOAT_TAIL(p, n) _mm512_maskz_loadu_ps(Avx512Mask(n), (p))
 
 /*
  * The vector operations the kernel templates below use, named by the
@@ -540,29 +543,35 @@ NAME(int dim, const ELEM *a, const ELEM *b, float *ab, float *aa, float *bb) \
 	*bb = ISA##_HSUM(bb0); \
 }
 
-/* AVX2 + FMA float4 kernels: sum((a-b)^2), sum(a*b), sum(|a-b|), cosine parts */
-DEFINE_SUM_KERNEL(L2SquaredF32Avx2, TARGET_AVX2, AVX2, float, _mm256_loadu_ps, Avx2LoadFloatTail, STEP_L2, 4, 1)
-DEFINE_SUM_KERNEL(InnerProductF32Avx2, TARGET_AVX2, AVX2, float, _mm256_loadu_ps, Avx2LoadFloatTail, STEP_IP, 4, 1)
-DEFINE_SUM_KERNEL(L1F32Avx2, TARGET_AVX2, AVX2, float, _mm256_loadu_ps, Avx2LoadFloatTail, STEP_L1, 4, 1)
-DEFINE_COSINE_KERNEL(CosinePartsF32Avx2, TARGET_AVX2, AVX2, float, _mm256_loadu_ps, Avx2LoadFloatTail, 2, 1)
+/*
+ * Define L2SquaredF32<SUFFIX>, InnerProductF32<SUFFIX>, L1F32<SUFFIX> and
+ * CosinePartsF32<SUFFIX> for one level: four accumulators for each sum,
+ * two sets for cosine, the partial register into accumulator TAIL
+ */
+#define DEFINE_FLOAT4_KERNELS(SUFFIX, TARGET, ISA, LOAD, LOAD_TAIL, TAIL) \
+DEFINE_SUM_KERNEL(L2SquaredF32##SUFFIX, TARGET, ISA, float, LOAD, LOAD_TAIL, STEP_L2, 4, TAIL) \
+DEFINE_SUM_KERNEL(InnerProductF32##SUFFIX, TARGET, ISA, float, LOAD, LOAD_TAIL, STEP_IP, 4, TAIL) \
+DEFINE_SUM_KERNEL(L1F32##SUFFIX, TARGET, ISA, float, LOAD, LOAD_TAIL, STEP_L1, 4, TAIL) \
+DEFINE_COSINE_KERNEL(CosinePartsF32##SUFFIX, TARGET, ISA, float, LOAD, LOAD_TAIL, 2, TAIL)
 
-/* F16C + FMA binary16 kernels */
-DEFINE_SUM_KERNEL(L2SquaredF16Avx2, TARGET_AVX2_F16C, AVX2, half, Avx2LoadHalf, Avx2LoadHalfTail, STEP_L2, 4, 1)
-DEFINE_SUM_KERNEL(InnerProductF16Avx2, TARGET_AVX2_F16C, AVX2, half, Avx2LoadHalf, Avx2LoadHalfTail, STEP_IP, 4, 1)
-DEFINE_SUM_KERNEL(L1F16Avx2, TARGET_AVX2_F16C, AVX2, half, Avx2LoadHalf, Avx2LoadHalfTail, STEP_L1, 2, 1)
-DEFINE_COSINE_KERNEL(CosinePartsF16Avx2, TARGET_AVX2_F16C, AVX2, half, Avx2LoadHalf, Avx2LoadHalfTail, 1, 0)
+/*
+ * Define L2SquaredF16<SUFFIX>, InnerProductF16<SUFFIX>, L1F16<SUFFIX> and
+ * CosinePartsF16<SUFFIX> for one level: four accumulators for L2 and inner
+ * product, two for L1, one set for cosine
+ */
+#define DEFINE_HALF_KERNELS(SUFFIX, TARGET, ISA, LOAD, LOAD_TAIL) \
+DEFINE_SUM_KERNEL(L2SquaredF16##SUFFIX, TARGET, ISA, half, LOAD, LOAD_TAIL, STEP_L2, 4, 1) \
+DEFINE_SUM_KERNEL(InnerProductF16##SUFFIX, TARGET, ISA, half, LOAD, LOAD_TAIL, STEP_IP, 4, 1) \
+DEFINE_SUM_KERNEL(L1F16##SUFFIX, TARGET, ISA, half, LOAD, LOAD_TAIL, STEP_L1, 2, 1) \
+DEFINE_COSINE_KERNEL(CosinePartsF16##SUFFIX, TARGET, ISA, half, LOAD, LOAD_TAIL, 1, 0)
 
-/* AVX-512 float4 kernels */
-DEFINE_SUM_KERNEL(L2SquaredF32Avx512, TARGET_AVX512, AVX512, float, _mm512_loadu_ps, Avx512LoadFloatTail, STEP_L2, 4, 0)
-DEFINE_SUM_KERNEL(InnerProductF32Avx512, TARGET_AVX512, AVX512, float, _mm512_loadu_ps, Avx512LoadFloatTail, STEP_IP, 4, 0)
-DEFINE_SUM_KERNEL(L1F32Avx512, TARGET_AVX512, AVX512, float, _mm512_loadu_ps, Avx512LoadFloatTail, STEP_L1, 4, 0)
-DEFINE_COSINE_KERNEL(CosinePartsF32Avx512, TARGET_AVX512, AVX512, float, _mm512_loadu_ps, Avx512LoadFloatTail, 2, 0)
+/* AVX2 + FMA float4 kernels, and F16C + FMA binary16 kernels */
+DEFINE_FLOAT4_KERNELS(Avx2, TARGET_AVX2, AVX2, _mm256_loadu_ps, AVX2_LOAD_FLOAT_TAIL, 1)
+DEFINE_HALF_KERNELS(Avx2, TARGET_AVX2_F16C, AVX2, Avx2LoadHalf, Avx2LoadHalfTail)
 
-/* AVX-512 binary16 kernels */
-DEFINE_SUM_KERNEL(L2SquaredF16Avx512, TARGET_AVX512, AVX512, half, Avx512LoadHalf, Avx512LoadHalfTail, STEP_L2, 4, 1)
-DEFINE_SUM_KERNEL(InnerProductF16Avx512, TARGET_AVX512, AVX512, half, Avx512LoadHalf, Avx512LoadHalfTail, STEP_IP, 4, 1)
-DEFINE_SUM_KERNEL(L1F16Avx512, TARGET_AVX512, AVX512, half, Avx512LoadHalf, Avx512LoadHalfTail, STEP_L1, 2, 1)
-DEFINE_COSINE_KERNEL(CosinePartsF16Avx512, TARGET_AVX512, AVX512, half, Avx512LoadHalf, Avx512LoadHalfTail, 1, 0)
+/* AVX-512 float4 and binary16 kernels */
+DEFINE_FLOAT4_KERNELS(Avx512, TARGET_AVX512, AVX512, _mm512_loadu_ps, AVX512_LOAD_FLOAT_TAIL, 0)
+DEFINE_HALF_KERNELS(Avx512, TARGET_AVX512, AVX512, Avx512LoadHalf, Avx512LoadHalfTail)
 
 /*
  * F16C binary16 array to float array
