@@ -213,7 +213,7 @@ StartSearch(IndexScanDesc scan)
 		char	   *copy;
 
 		so->search.keepValues = true;
-		best = HnswLoadCandidate(&so->search, NULL, &entry, HNSW_MAX_LEVEL + 1, 0);
+		best = HnswLoadCandidate(&so->search, NULL, &entry, HNSW_MAX_LEVEL + 1, get_float4_infinity());
 		so->search.keepValues = false;
 		if (best < 0)
 			return;

@@ -296,11 +296,12 @@ HnswSearchInit(HnswSearch *s, Relation index, HnswDistance dist, int m)
 	s->index = index;
 	s->dist = dist;
 	s->m = m;
-	s->maxcands = 256;
+	/* small to start: inserts run many short searches; all of it grows */
+	s->maxcands = 64;
 	s->cands = palloc_array(HnswCandidate, s->maxcands);
-	s->maxnbrs = 256 * 2 * m;
+	s->maxnbrs = 16 * 2 * m;
 	s->nbrs = palloc_array(ItemPointerData, s->maxnbrs);
-	VisitedInit(&s->visited, 1024);
+	VisitedInit(&s->visited, 128);
 	s->keepValues = false;
 	s->query = NULL;
 	s->values = NULL;
@@ -384,10 +385,11 @@ LoadNeighbors(HnswSearch *s, HnswCandidate *c, ItemPointer ntid, int layer)
 
 /*
  * Read an element, compute its distance to the query and add it as a
- * candidate; returns its index, or -1 if the TID holds no element.  The
- * element's neighbors at layer are copied too when they are on the same
- * page and the distance is below bound (else the element will not be
- * expanded, or LoadNeighbors reads them later).
+ * candidate; returns its index, or -1 if the TID holds no element.  When
+ * the distance is below bound (the candidate can enter the results), its
+ * value is copied if the search keeps values, and its neighbors at layer
+ * too when they are on the same page (else LoadNeighbors reads them when
+ * the candidate is expanded).
  */
 int
 HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer, float bound)
@@ -438,7 +440,8 @@ HnswLoadCandidate(HnswSearch *s, const char *query, ItemPointer tid, int layer, 
 	if (s->query != NULL)
 		c->bound = HnswExactLowerBound(s->dist, s->query, (const HnswQuantValue *) etup->data, c->distance);
 	ntid = etup->neighbortid;
-	if (s->keepValues)
+	/* only candidates that can be kept need their value (for selection) */
+	if (s->keepValues && c->distance < bound)
 	{
 		Size		vsize = VARSIZE_ANY(etup->data);
 
@@ -770,7 +773,7 @@ HnswChooseNeighbors(Relation index, HnswDistance dist, int m, const char *base,
 		if (!ItemPointerIsValid(&tids[i]) || !HnswVisitedAdd(&sub.visited, &tids[i]))
 			continue;
 		/* a layer above any level: copy no neighbors */
-		k = HnswLoadCandidate(&sub, base, &tids[i], HNSW_MAX_LEVEL + 1, -get_float4_infinity());
+		k = HnswLoadCandidate(&sub, base, &tids[i], HNSW_MAX_LEVEL + 1, get_float4_infinity());
 		if (k < 0 || sub.cands[k].deleted)
 			continue;
 		pairs[npairs].id = k;
