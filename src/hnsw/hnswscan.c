@@ -80,7 +80,10 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 
+	/* everything below lived in scanCtx */
 	MemoryContextReset(so->scanCtx);
+	memset(&so->results, 0, sizeof(HnswHeap));
+	memset(&so->discarded, 0, sizeof(HnswHeap));
 	so->batch = NULL;
 	so->nbatch = 0;
 	so->started = false;
