@@ -65,7 +65,8 @@
 
 #define HNSW_MAX_LEVEL 15
 #define HNSW_SCAN_UPPER_EF 16	/* entries a scan keeps per layer above layer 0 */
-#define HNSW_BUILD_UPPER_EF 4	/* entries an insert keeps per layer above its own */
+#define HNSW_BUILD_UPPER_EF 16	/* entries a build insert keeps per layer above its own */
+#define HNSW_INSERT_UPPER_EF 4	/* the same for an insert after the build (latency) */
 #define HNSW_FULL_VECTOR_DIM 2000	/* widest vector stored in float4 */
 #define HNSW_MAX_VECTOR_DIM 4000	/* widest vector, stored in binary16 */
 #define HNSW_FULL_HALFVEC_DIM 4000	/* widest halfvec stored in binary16 */

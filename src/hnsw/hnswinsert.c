@@ -68,7 +68,7 @@ FindNeighbors(InsertState *is)
 
 	ItemPointerSet(&entry, is->meta.entryBlkno, is->meta.entryOffno);
 	HnswHeapInit(&results, is->meta.efConstruction + 1, true);
-	if (!HnswDescend(s, is->value, &entry, is->meta.entryLevel, top, HNSW_BUILD_UPPER_EF, &results))
+	if (!HnswDescend(s, is->value, &entry, is->meta.entryLevel, top, HNSW_INSERT_UPPER_EF, &results))
 		return;
 
 	for (int layer = top; layer >= 0; layer--)

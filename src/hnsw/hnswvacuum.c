@@ -80,10 +80,14 @@ RemoveHeapTids(VacuumState *vs, IndexBulkDeleteResult *stats,
 			if (!ItemIdIsNormal(itemid))
 				continue;
 			etup = (HnswElementTuple) PageGetItem(page, itemid);
-			if (etup->type != HNSW_ELEMENT_TUPLE_TYPE || etup->deleted)
+			if (etup->type != HNSW_ELEMENT_TUPLE_TYPE)
 				continue;
 
-			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+			/*
+			 * An element marked deleted by a vacuum that did not finish is
+			 * dead too (its heap TIDs are already gone)
+			 */
+			for (int i = 0; i < HNSW_HEAPTIDS && !etup->deleted; i++)
 			{
 				if (!ItemPointerIsValid(&etup->heaptids[i]))
 					continue;
@@ -111,8 +115,11 @@ RemoveHeapTids(VacuumState *vs, IndexBulkDeleteResult *stats,
 				ItemPointerData tid;
 
 				ItemPointerSet(&tid, blkno, off);
-				etup->deleted = 1;
-				changed = true;
+				if (!etup->deleted)
+				{
+					etup->deleted = 1;
+					changed = true;
+				}
 				if (vs->ndead == vs->maxdead)
 				{
 					vs->maxdead *= 2;
