@@ -374,7 +374,8 @@ AddToDuplicate(HnswGraphSearch *gs, const char *value, Size vsize, ItemPointer h
 {
 	HnswGraph  *g = gs->graph;
 
-	for (int i = 0; i < nchosen && gs->chosen[0][i].distance == 0; i++)
+	/* an identical value is at the nearest distance (not 0 for inner product) */
+	for (int i = 0; i < nchosen && gs->chosen[0][i].distance == gs->chosen[0][0].distance; i++)
 	{
 		HnswGraphElement *d = HnswGraphGet(g, gs->chosen[0][i].id);
 		const char *dv = HnswGraphValue(g, d);

@@ -122,7 +122,8 @@ AddToDuplicate(InsertState *is, ItemPointer heaptid)
 		ItemId		itemid;
 		bool		done = false;
 
-		if (c->distance != 0)
+		/* an identical value is at the nearest distance (not 0 for inner product) */
+		if (c->distance != s->cands[is->layers[0].chosen[0].id].distance)
 			break;
 		if (VARSIZE_ANY(CandidateValue(s, ci)) != is->valueSize ||
 			memcmp(CandidateValue(s, ci), is->value, is->valueSize) != 0)
@@ -338,7 +339,7 @@ UpdateEntryPoint(InsertState *is, ItemPointer etid)
  * Link the new element etid from neighbor candidate ci at one layer
  */
 static void
-AddBacklink(InsertState *is, int ci, float distance, int layer, ItemPointer etid)
+AddBacklink(InsertState *is, int ci, int layer, ItemPointer etid)
 {
 	HnswSearch *s = &is->search;
 	int			cap = HnswLayerCapacity(is->m, layer);
@@ -441,7 +442,7 @@ HnswInsertValue(Relation index, HnswDistance dist, Datum value, ItemPointer heap
 		{
 			HnswPair   *p = &is.layers[layer].chosen[i];
 
-			AddBacklink(&is, p->id, p->distance, layer, &etid);
+			AddBacklink(&is, p->id, layer, &etid);
 		}
 	}
 
