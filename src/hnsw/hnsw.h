@@ -359,10 +359,10 @@ typedef struct HnswGraphSearch
 	uint32	   *visited;		/* (maxelements) epoch of last visit */
 	uint32		epoch;
 	HnswPair   *pending;		/* (maxelements) */
-	HnswPair   *results;		/* (efConstruction + 2) */
+	HnswPair   *results;		/* (max(efConstruction, HNSW_BUILD_UPPER_EF) + 2) */
 	HnswPair   *pruning;		/* (2m + 1) */
 	int32	   *nbrbuf;			/* (2m) */
-	HnswPair   *chosen[HNSW_MAX_LEVEL + 1]; /* per layer (efConstruction + 2) */
+	HnswPair   *chosen[HNSW_MAX_LEVEL + 1]; /* per layer, as results */
 } HnswGraphSearch;
 
 /* hnsw.c */

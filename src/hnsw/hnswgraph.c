@@ -106,11 +106,12 @@ HnswGraphSearchInit(HnswGraphSearch *gs, HnswGraph *g, HnswDistance dist)
 	memset(gs->visited, 0, sizeof(uint32) * (Size) g->maxelements);
 	/* each element enters one search's pending heap at most once */
 	gs->pending = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(HnswPair) * (Size) g->maxelements);
-	gs->results = palloc_array(HnswPair, g->efConstruction + 2);
+	/* a layer's search starts from up to HNSW_BUILD_UPPER_EF entries */
+	gs->results = palloc_array(HnswPair, Max(g->efConstruction, HNSW_BUILD_UPPER_EF) + 2);
 	gs->pruning = palloc_array(HnswPair, 2 * g->m + 1);
 	gs->nbrbuf = palloc_array(int32, 2 * g->m);
 	for (int i = 0; i <= HNSW_MAX_LEVEL; i++)
-		gs->chosen[i] = palloc_array(HnswPair, g->efConstruction + 2);
+		gs->chosen[i] = palloc_array(HnswPair, Max(g->efConstruction, HNSW_BUILD_UPPER_EF) + 2);
 }
 
 /*

@@ -111,11 +111,11 @@ int
 HnswSelectNeighbors(HnswPair *cands, int ncands, int max, HnswPairDistFn fn, void *arg,
 					bool fill)
 {
-	HnswPair	pruned[HNSW_MAX_EF_CONSTRUCTION + 2 * HNSW_MAX_M + 2];
+	HnswPair	pruned[2 * HNSW_MAX_M]; /* at most max are ever needed */
 	int			npruned = 0;
 	int			kept = 0;
 
-	Assert(ncands <= lengthof(pruned));
+	Assert(max <= lengthof(pruned));
 	for (int i = 0; i < ncands && kept < max; i++)
 	{
 		bool		good = true;
@@ -130,7 +130,7 @@ HnswSelectNeighbors(HnswPair *cands, int ncands, int max, HnswPairDistFn fn, voi
 		}
 		if (good)
 			cands[kept++] = cands[i];
-		else if (fill)
+		else if (fill && npruned < max)
 			pruned[npruned++] = cands[i];
 	}
 	for (int i = 0; i < npruned && kept < max; i++)
