@@ -206,3 +206,15 @@ FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 	JOIN pg_operator o ON o.oid = p.amopopr
 WHERE a.amname = 'hnsw' ORDER BY c.opcname;
 SELECT amname, amtype FROM pg_am WHERE amname = 'hnsw';
+-- the smallest and largest m: a build, deletes, VACUUM and a search
+CREATE TABLE hm (id int, v vector(4));
+INSERT INTO hm SELECT i, ARRAY[sin(i), cos(i), sin(i * 3), cos(i * 7)] FROM generate_series(1, 2000) i;
+CREATE INDEX hm_small ON hm USING hnsw (v vector_l2_ops) WITH (m = 2, ef_construction = 4);
+CREATE INDEX hm_large ON hm USING hnsw (v vector_l2_ops) WITH (m = 100, ef_construction = 200);
+DELETE FROM hm WHERE id % 2 = 0;
+VACUUM hm;
+SET enable_seqscan = off;
+DROP INDEX hm_small;
+SELECT count(*) FROM (SELECT id FROM hm ORDER BY v <-> '[0,0,0,0]' LIMIT 10) s;
+RESET enable_seqscan;
+DROP TABLE hm;
