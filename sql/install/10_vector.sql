@@ -207,6 +207,12 @@ CREATE CAST (numeric[] AS vector)
 	WITH FUNCTION array_to_vector(numeric[], integer, boolean) AS ASSIGNMENT;
 CREATE CAST (vector AS real[])
 	WITH FUNCTION vector_to_float4(vector, integer, boolean) AS IMPLICIT;
+COMMENT ON CAST (vector AS vector) IS 'checks the vector(n) type modifier';
+COMMENT ON CAST (integer[] AS vector) IS 'integer[] to vector';
+COMMENT ON CAST (real[] AS vector) IS 'real[] to vector';
+COMMENT ON CAST (double precision[] AS vector) IS 'double precision[] to vector';
+COMMENT ON CAST (numeric[] AS vector) IS 'numeric[] to vector';
+COMMENT ON CAST (vector AS real[]) IS 'vector to real[]';
 
 -- operators
 
@@ -306,4 +312,5 @@ CREATE OPERATOR CLASS vector_ops
 	OPERATOR 4 >= ,
 	OPERATOR 5 > ,
 	FUNCTION 1 vector_cmp(vector, vector);
+COMMENT ON OPERATOR FAMILY vector_ops USING btree IS 'btree ordering of vectors';
 COMMENT ON OPERATOR CLASS vector_ops USING btree IS 'btree ordering of vectors: elements first, then dimension count';

@@ -56,8 +56,8 @@ HalfvecFromFloats(float *values, int dim)
 {
 	HalfVector *result = VecInitHalfVector(dim);
 
-	for (int i = 0; i < dim; i++)
-		result->x[i] = VecFloatToHalf(values[i]);
+	/* the values were checked finite and in binary16 range */
+	VecFloatToHalfArray(dim, values, result->x);
 	pfree(values);
 	return result;
 }

@@ -678,15 +678,6 @@ VecSparseL1(const SparseVector *a, const SparseVector *b)
 }
 
 /*
- * Euclidean norm (for the hnsw index)
- */
-float
-VecSparseNorm(const SparseVector *a)
-{
-	return (float) sqrt(SparseSquaredNormDouble(a));
-}
-
-/*
  * A distance between the two sparsevec arguments of fcinfo, in double
  */
 static double

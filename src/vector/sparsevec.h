@@ -36,6 +36,5 @@ extern SparseVector *VecInitSparseVector(int dim, int nnz);
 extern float VecSparseL2Squared(const SparseVector *a, const SparseVector *b);
 extern float VecSparseInnerProduct(const SparseVector *a, const SparseVector *b);
 extern float VecSparseL1(const SparseVector *a, const SparseVector *b);
-extern float VecSparseNorm(const SparseVector *a);
 
 #endif							/* PGMLOPS_VECTOR_SPARSEVEC_H */

@@ -12,7 +12,6 @@
 
 #define VECTOR_MAX_DIM 16000
 
-#define VECTOR_SIZE(_dim)		(offsetof(Vector, x) + sizeof(float) * (_dim))
 #define DatumGetVector(x)		((Vector *) PG_DETOAST_DATUM(x))
 #define PG_GETARG_VECTOR_P(x)	DatumGetVector(PG_GETARG_DATUM(x))
 #define PG_RETURN_VECTOR_P(x)	PG_RETURN_POINTER(x)
