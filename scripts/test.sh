@@ -48,9 +48,11 @@ stop_cluster "$W/data"
 
 log "TAP tests"
 if [ -d "$here/t/client" ] && command -v npm >/dev/null; then
-  (cd "$W/src/t/client" && as_user npm install --no-audit --no-fund --silent) || log "npm install failed"
+  # the client test is required then: a failed install is a failure
+  export PGMLOPS_REQUIRE_CLIENT=1
+  (cd "$W/src/t/client" && as_user npm install --no-audit --no-fund --silent) || { log "npm install failed"; tally 0 1; }
 fi
-out=$(cd "$W/src" && as_user env PATH="$PG_BIN:$PATH" \
+out=$(cd "$W/src" && as_user env PATH="$PG_BIN:$PATH" PGMLOPS_REQUIRE_CLIENT="${PGMLOPS_REQUIRE_CLIENT:-}" \
         PG_REGRESS=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
         PERL5LIB=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl \
         PGMLOPS_SRC="$W/src" prove t/*.pl 2>&1); rc=$?

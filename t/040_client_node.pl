@@ -25,10 +25,13 @@ for my $cand (qw(node nodejs))
 	}
 }
 plan skip_all => 'node is not installed' unless defined $node_bin;
+my $have_modules = -d "$client_dir/node_modules/pg" && -d "$client_dir/node_modules/pgvector";
+# scripts/test.sh installs the packages and then requires this test to run
+BAIL_OUT("npm packages are missing in $client_dir although the suite installed them")
+  if !$have_modules && $ENV{PGMLOPS_REQUIRE_CLIENT};
 plan skip_all =>
   "npm packages are not installed (run npm install in $client_dir)"
-  unless -d "$client_dir/node_modules/pg"
-  && -d "$client_dir/node_modules/pgvector";
+  unless $have_modules;
 
 my $node = PostgreSQL::Test::Cluster->new('client');
 $node->init;
