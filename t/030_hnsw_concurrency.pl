@@ -113,6 +113,7 @@ SELECT count(*) FROM
   LATERAL (SELECT id FROM items ORDER BY embedding <-> q.v LIMIT 10) a
  WHERE a.id IN (SELECT id FROM items ORDER BY (embedding <-> q.v) + 0 LIMIT 10);
 });
+($agree) = $agree =~ /(\d+)\s*\z/;	# after setseed's empty row
 cmp_ok($agree, '>=', 180,
 	"index top-10 agrees with exact search after the run ($agree of 200)");
 
