@@ -25,6 +25,11 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 TAP_TESTS = 1
 
 PG_CPPFLAGS = -I$(CURDIR)/src -I$(CURDIR)/kernels
+# the inference engine: JSON (jansson), matrix products (OpenBLAS), Unicode
+# classes and normalization (ICU)
+ENGINE_LIBS = -ljansson -lopenblas -licuuc
+SHLIB_LINK += $(ENGINE_LIBS)
+
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-cast-function-type
 
@@ -36,7 +41,8 @@ PG_CPPFLAGS += -DUSE_CUDA
 CU_SRCS = $(sort $(wildcard kernels/*.cu))
 # not in OBJS: PGXS would look for LLVM bitcode of every object in OBJS
 CU_OBJS = $(CU_SRCS:.cu=.o)
-SHLIB_LINK += $(CU_OBJS) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+SHLIB_LINK += $(CU_OBJS) $(CUDA_LIBS)
 NVCC_FLAGS = -O3 -Xcompiler -fPIC -std=c++17 \
 	-gencode arch=compute_80,code=sm_80 \
 	-gencode arch=compute_90,code=sm_90 \
@@ -57,7 +63,7 @@ endif
 $(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
-EXTRA_CLEAN = $(INSTALL_SQL) unit/*.bin kernels/*.o
+EXTRA_CLEAN = $(INSTALL_SQL) unit/*.bin kernels/*.o fuzz/*.bin
 
 # Standalone C unit tests: each unit/test_<name>.c is linked with the
 # PostgreSQL-independent objects it names in its first line
@@ -65,11 +71,28 @@ EXTRA_CLEAN = $(INSTALL_SQL) unit/*.bin kernels/*.o
 UNIT_SRCS = $(sort $(wildcard unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:.c=.bin)
 
-unit/%.bin: unit/%.c unit/unit.h $(OBJS)
+unit/%.bin: unit/%.c unit/unit.h $(OBJS) $(CU_OBJS)
 	$(CC) $(CFLAGS) $(CPPFLAGS) $(PG_CPPFLAGS) -I$(includedir_server) -o $@ $< \
-		$(shell sed -n '1s|^// objects:||p' $<) -lm
+		$(shell sed -n '1s|^// objects:||p' $<) $(ENGINE_LIBS) \
+		$(if $(CU_OBJS),$(CU_OBJS) $(CUDA_LIBS)) -lm
 
 unitcheck: $(UNIT_BINS)
 	@status=0; for t in $(UNIT_BINS); do ./$$t || status=1; done; exit $$status
 
 .PHONY: unitcheck
+
+# libFuzzer targets for the parsers of untrusted files: each fuzz/fuzz_<name>.c
+# is built with clang together with the sources named in its first line
+# ("// sources: src/llm/config.c ...").  "make fuzz" builds them; run one as
+# fuzz/fuzz_<name>.bin -max_total_time=60 fuzz/corpus/<name>.
+FUZZ_SRCS = $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS = $(FUZZ_SRCS:.c=.bin)
+FUZZ_CC ?= clang
+
+fuzz/%.bin: fuzz/%.c $(HEADERS)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(CURDIR)/src -o $@ $< \
+		$(shell sed -n '1s|^// sources:||p' $<) $(ENGINE_LIBS) -lm
+
+fuzz: $(FUZZ_BINS)
+
+.PHONY: fuzz

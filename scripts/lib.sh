@@ -22,7 +22,8 @@ require_root() {
 # Install the Debian packages the build and the tests need (once).
 install_deps() {
   local pkgs="build-essential rsync postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
-              postgresql-contrib libipc-run-perl nodejs npm python3"
+              postgresql-contrib libipc-run-perl nodejs npm python3
+              libjansson-dev libopenblas-dev libicu-dev"
   local missing=""
   for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
