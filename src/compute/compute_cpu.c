@@ -1,0 +1,722 @@
+/*-------------------------------------------------------------------------
+ *
+ * compute_cpu.c
+ *	  The CPU backend of the compute ops table: the reference
+ *	  implementation that the CUDA backend is tested against.
+ *
+ * Plain loops with a shape comment on each op; matrix products go to
+ * OpenBLAS for f32 weights.  bf16 and f16 weights stay memory-mapped in
+ * their file format: a product with few rows (decoding) converts each
+ * weight row on the fly inside the dot product (AVX2 when the processor
+ * has it), and a product with many rows (prefill) converts blocks of
+ * weight rows to f32 and hands each block to sgemm.
+ *
+ * Device memory is host memory here, so alloc/upload/download are
+ * malloc/memcpy and the step layout is used in place.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include <cblas.h>
+
+#include "compute/computeops.h"
+
+/* weight rows converted to f32 per sgemm call in the many-rows path */
+#define CPU_CONVERT_ROWS 64
+/* products with at most this many rows use the row-by-row dot kernels */
+#define CPU_DOT_MAX_ROWS 4
+
+typedef struct CpuContext
+{
+	ComputeBatch batch;			/* the current step (caller's arrays) */
+	int32_t    *row_seq;		/* (n_rows) sequence of each row */
+	int			row_seq_cap;
+	float	   *convert;		/* (CPU_CONVERT_ROWS, cols) scratch */
+	size_t		convert_cap;
+} CpuContext;
+
+/*
+ * Set the number of OpenBLAS threads (1 inside PostgreSQL backends)
+ */
+void
+ComputeCpuSetThreads(int n)
+{
+	openblas_set_num_threads(n > 0 ? n : 1);
+}
+
+static int
+cpu_init(void **ctx, ComputePrecision precision, LlmError *err)
+{
+	CpuContext *c = LlmAllocZero(sizeof(CpuContext), err);
+
+	if (c == NULL)
+		return LLM_ERR_NOMEM;
+	*ctx = c;
+	return LLM_OK;
+}
+
+static void
+cpu_shutdown(void *ctx)
+{
+	CpuContext *c = ctx;
+
+	if (c == NULL)
+		return;
+	free(c->row_seq);
+	free(c->convert);
+	free(c);
+}
+
+static int
+cpu_alloc(void *ctx, size_t bytes, void **ptr, LlmError *err)
+{
+	if (posix_memalign(ptr, 64, bytes > 0 ? bytes : 64) != 0)
+	{
+		*ptr = NULL;
+		return LlmSetError(err, LLM_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+	}
+	return LLM_OK;
+}
+
+static void
+cpu_free(void *ctx, void *ptr)
+{
+	free(ptr);
+}
+
+static int
+cpu_copy(void *ctx, void *dst, const void *src, size_t bytes, LlmError *err)
+{
+	memcpy(dst, src, bytes);
+	return LLM_OK;
+}
+
+static int
+cpu_sync(void *ctx, LlmError *err)
+{
+	return LLM_OK;
+}
+
+/*
+ * Matrices are used in place, in their stored dtype; vectors (norms,
+ * biases) become owned f32 copies
+ */
+static int
+cpu_weight_load(void *ctx, LlmTensor *dst, const LlmTensor *src, LlmError *err)
+{
+	*dst = *src;
+	if (src->ndim != 1)
+		return LLM_OK;
+	dst->dtype = LLM_DTYPE_F32;
+	dst->data = LlmAlloc((size_t) src->shape[0] * sizeof(float), err);
+	if (dst->data == NULL)
+		return LLM_ERR_NOMEM;
+	LlmToF32(dst->data, src->data, src->dtype, (size_t) src->shape[0]);
+	return LLM_OK;
+}
+
+static void
+cpu_weight_free(void *ctx, LlmTensor *t)
+{
+	if (t->ndim == 1)
+		free(t->data);
+	t->data = NULL;
+}
+
+/*
+ * Keep the caller's layout for this step and index rows by sequence
+ */
+static int
+cpu_begin_step(void *ctx, const ComputeBatch *batch, LlmError *err)
+{
+	CpuContext *c = ctx;
+
+	if (batch->n_rows > c->row_seq_cap)
+	{
+		int32_t    *p = realloc(c->row_seq, (size_t) batch->n_rows * sizeof(int32_t));
+
+		if (p == NULL)
+			return LlmSetError(err, LLM_ERR_NOMEM, "out of memory for a step of %d rows", batch->n_rows);
+		c->row_seq = p;
+		c->row_seq_cap = batch->n_rows;
+	}
+	for (int s = 0; s < batch->n_seqs; s++)
+		for (int r = batch->seq_start[s]; r < batch->seq_start[s + 1]; r++)
+			c->row_seq[r] = s;
+	c->batch = *batch;
+	return LLM_OK;
+}
+
+/* dot product of a bf16 row with an f32 vector, portable */
+static float
+dot_bf16(const uint16_t *w, const float *x, int64_t n)
+{
+	float		sum = 0.0f;
+
+	for (int64_t i = 0; i < n; i++)
+		sum += LlmBf16ToF32(w[i]) * x[i];
+	return sum;
+}
+
+/* dot product of an f16 row with an f32 vector, portable */
+static float
+dot_f16(const uint16_t *w, const float *x, int64_t n)
+{
+	float		sum = 0.0f;
+
+	for (int64_t i = 0; i < n; i++)
+		sum += LlmF16ToF32(w[i]) * x[i];
+	return sum;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define CPU_HAVE_AVX2_PATH 1
+
+/* horizontal sum of 8 floats */
+__attribute__((target("avx2,fma")))
+static inline float
+hsum_avx2(__m256 v)
+{
+	__m128		lo = _mm256_castps256_ps128(v);
+	__m128		hi = _mm256_extractf128_ps(v, 1);
+
+	lo = _mm_add_ps(lo, hi);
+	lo = _mm_hadd_ps(lo, lo);
+	lo = _mm_hadd_ps(lo, lo);
+	return _mm_cvtss_f32(lo);
+}
+
+/* bf16 row . f32 vector with AVX2: widen 8 bf16 by shifting into f32 */
+__attribute__((target("avx2,fma")))
+static float
+dot_bf16_avx2(const uint16_t *w, const float *x, int64_t n)
+{
+	__m256		acc0 = _mm256_setzero_ps();
+	__m256		acc1 = _mm256_setzero_ps();
+	int64_t		i = 0;
+	float		sum;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256i		a = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *) (w + i)));
+		__m256i		b = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *) (w + i + 8)));
+
+		acc0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(a, 16)),
+							   _mm256_loadu_ps(x + i), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(b, 16)),
+							   _mm256_loadu_ps(x + i + 8), acc1);
+	}
+	sum = hsum_avx2(_mm256_add_ps(acc0, acc1));
+	for (; i < n; i++)
+		sum += LlmBf16ToF32(w[i]) * x[i];
+	return sum;
+}
+
+/* f16 row . f32 vector with F16C */
+__attribute__((target("avx2,fma,f16c")))
+static float
+dot_f16_avx2(const uint16_t *w, const float *x, int64_t n)
+{
+	__m256		acc = _mm256_setzero_ps();
+	int64_t		i = 0;
+	float		sum;
+
+	for (; i + 8 <= n; i += 8)
+		acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (w + i))),
+							  _mm256_loadu_ps(x + i), acc);
+	sum = hsum_avx2(acc);
+	for (; i < n; i++)
+		sum += LlmF16ToF32(w[i]) * x[i];
+	return sum;
+}
+#endif
+
+typedef float (*DotFunc) (const uint16_t *w, const float *x, int64_t n);
+
+/* the best dot kernel for a 16-bit weight dtype on this processor */
+static DotFunc
+select_dot(LlmDType dtype)
+{
+#ifdef CPU_HAVE_AVX2_PATH
+	static int	have = -1;		/* cached CPU feature probe; never reset */
+
+	if (have < 0)
+		have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+			__builtin_cpu_supports("f16c");
+	if (have)
+		return dtype == LLM_DTYPE_BF16 ? dot_bf16_avx2 : dot_f16_avx2;
+#endif
+	return dtype == LLM_DTYPE_BF16 ? dot_bf16 : dot_f16;
+}
+
+/*
+ * out(n, o) = x(n, i) . w(o, i)^T
+ */
+static int
+cpu_matmul(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
+		   LlmError *err)
+{
+	CpuContext *c = ctx;
+	int64_t		o = w->shape[0];
+	int64_t		in = w->shape[1];
+
+	if (w->ndim != 2)
+		return LlmSetError(err, LLM_ERR_ARGUMENT, "matmul needs a 2-D weight");
+	if (n <= 0)
+		return LLM_OK;
+	if (w->dtype == LLM_DTYPE_F32)
+	{
+		if (n == 1)
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) o, (int) in, 1.0f,
+						w->data, (int) in, x, 1, 0.0f, out, 1);
+		else
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int) o, (int) in,
+						1.0f, x, (int) in, w->data, (int) in, 0.0f, out, (int) o);
+		return LLM_OK;
+	}
+	if (n <= CPU_DOT_MAX_ROWS)
+	{
+		DotFunc		dot = select_dot(w->dtype);
+		const uint16_t *wd = w->data;
+
+		for (int64_t j = 0; j < o; j++)
+			for (int r = 0; r < n; r++)
+				out[(int64_t) r * o + j] = dot(wd + j * in, x + (int64_t) r * in, in);
+		return LLM_OK;
+	}
+
+	/* many rows: convert CPU_CONVERT_ROWS weight rows at a time, then sgemm */
+	if (c->convert_cap < (size_t) (CPU_CONVERT_ROWS * in))
+	{
+		float	   *p = realloc(c->convert, (size_t) (CPU_CONVERT_ROWS * in) * sizeof(float));
+
+		if (p == NULL)
+			return LlmSetError(err, LLM_ERR_NOMEM, "out of memory for weight conversion");
+		c->convert = p;
+		c->convert_cap = (size_t) (CPU_CONVERT_ROWS * in);
+	}
+	for (int64_t j0 = 0; j0 < o; j0 += CPU_CONVERT_ROWS)
+	{
+		int64_t		rows = o - j0 < CPU_CONVERT_ROWS ? o - j0 : CPU_CONVERT_ROWS;
+
+		LlmToF32(c->convert, (const uint16_t *) w->data + j0 * in, w->dtype,
+				 (size_t) (rows * in));
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int) rows, (int) in,
+					1.0f, x, (int) in, c->convert, (int) in, 0.0f, out + j0, (int) o);
+	}
+	return LLM_OK;
+}
+
+/*
+ * x(n, dim) += bias(dim)
+ */
+static int
+cpu_add_bias(void *ctx, float *x, const LlmTensor *bias, int n, LlmError *err)
+{
+	int64_t		dim = bias->shape[0];
+	const float *b = bias->data;
+
+	for (int r = 0; r < n; r++)
+		for (int64_t i = 0; i < dim; i++)
+			x[r * dim + i] += b[i];
+	return LLM_OK;
+}
+
+/*
+ * x(count) += y(count)
+ */
+static int
+cpu_add(void *ctx, float *x, const float *y, size_t count, LlmError *err)
+{
+	for (size_t i = 0; i < count; i++)
+		x[i] += y[i];
+	return LLM_OK;
+}
+
+/*
+ * out(n, dim) = x / sqrt(mean(x^2) + eps) * w
+ */
+static int
+cpu_rmsnorm(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
+			float eps, LlmError *err)
+{
+	int64_t		dim = w->shape[0];
+	const float *wd = w->data;
+
+	for (int r = 0; r < n; r++)
+	{
+		const float *xr = x + r * dim;
+		float	   *or = out + r * dim;
+		double		ss = 0.0;
+		float		scale;
+
+		for (int64_t i = 0; i < dim; i++)
+			ss += (double) xr[i] * xr[i];
+		scale = (float) (1.0 / sqrt(ss / dim + eps));
+		for (int64_t i = 0; i < dim; i++)
+			or[i] = xr[i] * scale * wd[i];
+	}
+	return LLM_OK;
+}
+
+/*
+ * out(n, dim) = (x - mean) / sqrt(var + eps) * w + b
+ */
+static int
+cpu_layernorm(void *ctx, float *out, const float *x, const LlmTensor *w,
+			  const LlmTensor *b, int n, float eps, LlmError *err)
+{
+	int64_t		dim = w->shape[0];
+	const float *wd = w->data;
+	const float *bd = b->data;
+
+	for (int r = 0; r < n; r++)
+	{
+		const float *xr = x + r * dim;
+		float	   *or = out + r * dim;
+		double		mean = 0.0;
+		double		var = 0.0;
+		float		scale;
+
+		for (int64_t i = 0; i < dim; i++)
+			mean += xr[i];
+		mean /= dim;
+		for (int64_t i = 0; i < dim; i++)
+			var += (xr[i] - mean) * (xr[i] - mean);
+		scale = (float) (1.0 / sqrt(var / dim + eps));
+		for (int64_t i = 0; i < dim; i++)
+			or[i] = (float) (xr[i] - mean) * scale * wd[i] + bd[i];
+	}
+	return LLM_OK;
+}
+
+/* rotate the pairs (i, i + half) of one head by position * inv_freq[i] */
+static void
+rope_head(float *v, int head_dim, int32_t pos, const float *inv_freq)
+{
+	int			half = head_dim / 2;
+
+	for (int i = 0; i < half; i++)
+	{
+		float		angle = (float) pos * inv_freq[i];
+		float		cs = cosf(angle);
+		float		sn = sinf(angle);
+		float		a = v[i];
+		float		b = v[i + half];
+
+		v[i] = a * cs - b * sn;
+		v[i + half] = b * cs + a * sn;
+	}
+}
+
+/*
+ * q(n_rows, n_heads, head_dim), k(n_rows, n_kv_heads, head_dim) rotated in
+ * place at the batch's positions
+ */
+static int
+cpu_rope(void *ctx, float *q, float *k, int n_heads, int n_kv_heads,
+		 int head_dim, const float *inv_freq, LlmError *err)
+{
+	CpuContext *c = ctx;
+
+	for (int r = 0; r < c->batch.n_rows; r++)
+	{
+		int32_t		pos = c->batch.positions[r];
+
+		for (int h = 0; h < n_heads; h++)
+			rope_head(q + ((int64_t) r * n_heads + h) * head_dim, head_dim, pos, inv_freq);
+		for (int h = 0; h < n_kv_heads; h++)
+			rope_head(k + ((int64_t) r * n_kv_heads + h) * head_dim, head_dim, pos, inv_freq);
+	}
+	return LLM_OK;
+}
+
+/* offset of (layer, position of sequence s) in the cache buffers */
+static inline int64_t
+kv_offset(const ComputeKvCache *cache, const ComputeBatch *b, int layer, int s,
+		  int32_t pos)
+{
+	int32_t		block = b->block_table[(int64_t) s * b->max_blocks + pos / COMPUTE_KV_BLOCK];
+	int64_t		slot = (int64_t) block * COMPUTE_KV_BLOCK + pos % COMPUTE_KV_BLOCK;
+	int64_t		row = (int64_t) cache->n_kv_heads * cache->head_dim;
+
+	return ((int64_t) layer * cache->n_blocks * COMPUTE_KV_BLOCK + slot) * row;
+}
+
+/*
+ * Store k, v (n_rows, n_kv_heads, head_dim) at each row's cache slot
+ */
+static int
+cpu_kv_store(void *ctx, ComputeKvCache *cache, int layer, const float *k,
+			 const float *v, LlmError *err)
+{
+	CpuContext *c = ctx;
+	int64_t		row = (int64_t) cache->n_kv_heads * cache->head_dim;
+
+	for (int r = 0; r < c->batch.n_rows; r++)
+	{
+		int64_t		off = kv_offset(cache, &c->batch, layer, c->row_seq[r],
+									c->batch.positions[r]);
+
+		memcpy(cache->k + off, k + r * row, row * sizeof(float));
+		memcpy(cache->v + off, v + r * row, row * sizeof(float));
+	}
+	return LLM_OK;
+}
+
+/*
+ * out(n_rows, n_heads, head_dim): softmax(q k^T * scale) v over each row's
+ * visible cache positions
+ */
+static int
+cpu_attention(void *ctx, float *out, const float *q, const ComputeKvCache *cache,
+			  int layer, int n_heads, bool causal, int sliding_window, float scale,
+			  LlmError *err)
+{
+	CpuContext *c = ctx;
+	const ComputeBatch *b = &c->batch;
+	int			hd = cache->head_dim;
+	int			group = n_heads / cache->n_kv_heads;
+	int			max_len = 0;
+	float	   *scores;
+
+	for (int s = 0; s < b->n_seqs; s++)
+		if (b->seq_len[s] > max_len)
+			max_len = b->seq_len[s];
+	scores = LlmAlloc((size_t) (max_len > 0 ? max_len : 1) * sizeof(float), err);
+	if (scores == NULL)
+		return LLM_ERR_NOMEM;
+
+	for (int r = 0; r < b->n_rows; r++)
+	{
+		int			s = c->row_seq[r];
+		int32_t		pos = b->positions[r];
+		int32_t		first = 0;
+		int32_t		last = causal ? pos : b->seq_len[s] - 1;
+
+		if (causal && sliding_window > 0 && pos - sliding_window + 1 > 0)
+			first = pos - sliding_window + 1;
+		for (int h = 0; h < n_heads; h++)
+		{
+			const float *qh = q + ((int64_t) r * n_heads + h) * hd;
+			float	   *oh = out + ((int64_t) r * n_heads + h) * hd;
+			int64_t		head_off = (int64_t) (h / group) * hd;
+			float		maxv = -INFINITY;
+			double		denom = 0.0;
+
+			for (int32_t j = first; j <= last; j++)
+			{
+				const float *kj = cache->k + kv_offset(cache, b, layer, s, j) + head_off;
+				float		dot = 0.0f;
+
+				for (int i = 0; i < hd; i++)
+					dot += qh[i] * kj[i];
+				scores[j] = dot * scale;
+				if (scores[j] > maxv)
+					maxv = scores[j];
+			}
+			for (int i = 0; i < hd; i++)
+				oh[i] = 0.0f;
+			for (int32_t j = first; j <= last; j++)
+			{
+				const float *vj = cache->v + kv_offset(cache, b, layer, s, j) + head_off;
+				float		p = expf(scores[j] - maxv);
+
+				denom += p;
+				for (int i = 0; i < hd; i++)
+					oh[i] += p * vj[i];
+			}
+			for (int i = 0; i < hd; i++)
+				oh[i] = (float) (oh[i] / denom);
+		}
+	}
+	free(scores);
+	return LLM_OK;
+}
+
+/*
+ * gate(count) = silu(gate) * up
+ */
+static int
+cpu_silu_mul(void *ctx, float *gate, const float *up, size_t count, LlmError *err)
+{
+	for (size_t i = 0; i < count; i++)
+		gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+	return LLM_OK;
+}
+
+/*
+ * x(count) = gelu(x)
+ */
+static int
+cpu_gelu(void *ctx, float *x, size_t count, bool tanh_approx, LlmError *err)
+{
+	for (size_t i = 0; i < count; i++)
+	{
+		float		v = x[i];
+
+		if (tanh_approx)
+			x[i] = 0.5f * v * (1.0f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
+		else
+			x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118f));
+	}
+	return LLM_OK;
+}
+
+/*
+ * out(n_rows, dim) (+)= table[index of row]
+ */
+static int
+cpu_embed(void *ctx, float *out, const LlmTensor *table, ComputeIndex index,
+		  bool accumulate, LlmError *err)
+{
+	CpuContext *c = ctx;
+	int64_t		dim = table->shape[1];
+	size_t		esize = LlmDTypeSize(table->dtype);
+	float	   *tmp = NULL;
+
+	if (accumulate)
+	{
+		tmp = LlmAlloc((size_t) dim * sizeof(float), err);
+		if (tmp == NULL)
+			return LLM_ERR_NOMEM;
+	}
+	for (int r = 0; r < c->batch.n_rows; r++)
+	{
+		int64_t		id = index == COMPUTE_INDEX_TOKENS ? c->batch.tokens[r] :
+			index == COMPUTE_INDEX_POSITIONS ? c->batch.positions[r] : 0;
+		const char *src;
+
+		if (id < 0 || id >= table->shape[0])
+		{
+			free(tmp);
+			return LlmSetError(err, LLM_ERR_ARGUMENT, "index %lld outside the table of %lld rows",
+							   (long long) id, (long long) table->shape[0]);
+		}
+		src = (const char *) table->data + id * dim * esize;
+		if (!accumulate)
+			LlmToF32(out + r * dim, src, table->dtype, (size_t) dim);
+		else
+		{
+			LlmToF32(tmp, src, table->dtype, (size_t) dim);
+			for (int64_t i = 0; i < dim; i++)
+				out[r * dim + i] += tmp[i];
+		}
+	}
+	free(tmp);
+	return LLM_OK;
+}
+
+/*
+ * out(n_out, dim) = x[out_rows]
+ */
+static int
+cpu_gather_rows(void *ctx, float *out, const float *x, int dim, LlmError *err)
+{
+	CpuContext *c = ctx;
+
+	for (int i = 0; i < c->batch.n_out; i++)
+		memmove(out + (int64_t) i * dim, x + (int64_t) c->batch.out_rows[i] * dim,
+				dim * sizeof(float));
+	return LLM_OK;
+}
+
+/*
+ * out(n_seqs, dim): mean of each sequence's rows, or its first row
+ */
+static int
+cpu_pool(void *ctx, float *out, const float *x, int dim, bool mean, LlmError *err)
+{
+	CpuContext *c = ctx;
+
+	for (int s = 0; s < c->batch.n_seqs; s++)
+	{
+		int			r0 = c->batch.seq_start[s];
+		int			r1 = mean ? c->batch.seq_start[s + 1] : r0 + 1;
+
+		for (int i = 0; i < dim; i++)
+		{
+			double		sum = 0.0;
+
+			for (int r = r0; r < r1; r++)
+				sum += x[(int64_t) r * dim + i];
+			out[(int64_t) s * dim + i] = (float) (sum / (r1 - r0));
+		}
+	}
+	return LLM_OK;
+}
+
+/*
+ * x(n, dim) /= max(||x||, 1e-12) per row
+ */
+static int
+cpu_l2norm(void *ctx, float *x, int n, int dim, LlmError *err)
+{
+	for (int r = 0; r < n; r++)
+	{
+		float	   *xr = x + (int64_t) r * dim;
+		double		ss = 0.0;
+		double		norm;
+
+		for (int i = 0; i < dim; i++)
+			ss += (double) xr[i] * xr[i];
+		norm = sqrt(ss);
+		if (norm < 1e-12)
+			norm = 1e-12;
+		for (int i = 0; i < dim; i++)
+			xr[i] = (float) (xr[i] / norm);
+	}
+	return LLM_OK;
+}
+
+/*
+ * ids(n) = argmax of each logits row (vocab); ties go to the lowest id
+ */
+static int
+cpu_argmax(void *ctx, int32_t *ids, const float *logits, int n, int vocab,
+		   LlmError *err)
+{
+	for (int r = 0; r < n; r++)
+	{
+		const float *row = logits + (int64_t) r * vocab;
+		int32_t		best = 0;
+
+		for (int i = 1; i < vocab; i++)
+			if (row[i] > row[best])
+				best = i;
+		ids[r] = best;
+	}
+	return LLM_OK;
+}
+
+const ComputeOps ComputeCpuOps = {
+	.name = "cpu",
+	.init = cpu_init,
+	.shutdown = cpu_shutdown,
+	.alloc = cpu_alloc,
+	.free = cpu_free,
+	.upload = cpu_copy,
+	.download = cpu_copy,
+	.sync = cpu_sync,
+	.weight_load = cpu_weight_load,
+	.weight_free = cpu_weight_free,
+	.begin_step = cpu_begin_step,
+	.matmul = cpu_matmul,
+	.add_bias = cpu_add_bias,
+	.add = cpu_add,
+	.rmsnorm = cpu_rmsnorm,
+	.layernorm = cpu_layernorm,
+	.rope = cpu_rope,
+	.kv_store = cpu_kv_store,
+	.attention = cpu_attention,
+	.silu_mul = cpu_silu_mul,
+	.gelu = cpu_gelu,
+	.embed = cpu_embed,
+	.gather_rows = cpu_gather_rows,
+	.pool = cpu_pool,
+	.l2norm = cpu_l2norm,
+	.argmax = cpu_argmax,
+};
