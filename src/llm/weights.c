@@ -1,0 +1,389 @@
+/*-------------------------------------------------------------------------
+ *
+ * weights.c
+ *	  The weight table of a model directory: read-only mappings of the
+ *	  weight files and a name -> tensor lookup.
+ *
+ * A directory holds either model.safetensors or
+ * model.safetensors.index.json, whose "weight_map" names the shard that
+ * holds each tensor.  Every file is mapped once, PROT_READ and
+ * MAP_PRIVATE, so the page cache is shared between processes that load the
+ * same model and nothing is copied.  The table itself is format-neutral: a
+ * GGUF reader would append entries the same way safetensors.c does.
+ * Lookups go through an open-addressing hash table built once at open.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "llm/llmjson.h"
+#include "llm/model.h"
+
+typedef struct WeightMapping
+{
+	void	   *addr;
+	size_t		len;
+	int			first;			/* index of the first entry of this file */
+} WeightMapping;
+
+struct LlmWeights
+{
+	int			n_maps;
+	WeightMapping *maps;		/* (n_maps) */
+	int			n_entries;
+	LlmWeightEntry *entries;	/* (n_entries) */
+	uint32_t	mask;			/* hash slots - 1 */
+	int32_t    *slots;			/* entry index or -1, (mask + 1) */
+};
+
+/*
+ * FNV-1a hash of a tensor name
+ */
+static uint32_t
+HashName(const char *s)
+{
+	uint32_t	h = 2166136261u;
+
+	for (; *s; s++)
+	{
+		h ^= (uint8_t) *s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/*
+ * Index of the entry named name, or -1
+ */
+static int
+FindIndex(const LlmWeights *w, const char *name)
+{
+	uint32_t	i;
+
+	if (w->slots == NULL)
+		return -1;
+	for (i = HashName(name) & w->mask;; i = (i + 1) & w->mask)
+	{
+		int32_t		e = w->slots[i];
+
+		if (e < 0)
+			return -1;
+		if (strcmp(w->entries[e].name, name) == 0)
+			return e;
+	}
+}
+
+/*
+ * Build the hash table; a name that appears twice is an error
+ */
+static int
+BuildIndex(LlmWeights *w, LlmError *err)
+{
+	uint32_t	size = 16;
+
+	while (size < (uint32_t) w->n_entries * 2)
+		size *= 2;
+	w->slots = LlmAlloc(size * sizeof(int32_t), err);
+	if (w->slots == NULL)
+		return LLM_ERR_NOMEM;
+	memset(w->slots, 0xff, size * sizeof(int32_t));
+	w->mask = size - 1;
+	for (int e = 0; e < w->n_entries; e++)
+	{
+		uint32_t	i;
+
+		for (i = HashName(w->entries[e].name) & w->mask;; i = (i + 1) & w->mask)
+		{
+			int32_t		other = w->slots[i];
+
+			if (other < 0)
+				break;
+			if (strcmp(w->entries[other].name, w->entries[e].name) == 0)
+				return LlmSetError(err, LLM_ERR_FORMAT,
+								   "tensor \"%.200s\" appears twice in the weight files",
+								   w->entries[e].name);
+		}
+		w->slots[i] = e;
+	}
+	return LLM_OK;
+}
+
+/*
+ * Map one safetensors file and append its tensors to the table
+ */
+static int
+MapFile(LlmWeights *w, const char *path, LlmError *err)
+{
+	int			fd;
+	struct stat st;
+	void	   *addr;
+	WeightMapping *m;
+	int			rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return LlmSetError(err, LLM_ERR_IO, "could not open file \"%s\": %s",
+						   path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+	{
+		close(fd);
+		return LlmSetError(err, LLM_ERR_IO, "\"%s\" is not a regular file", path);
+	}
+	if (st.st_size < 8)
+	{
+		close(fd);
+		return LlmSetError(err, LLM_ERR_FORMAT,
+						   "safetensors file \"%s\" is too short (%lld bytes)",
+						   path, (long long) st.st_size);
+	}
+	addr = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (addr == MAP_FAILED)
+		return LlmSetError(err, LLM_ERR_IO, "could not map file \"%s\": %s",
+						   path, strerror(errno));
+
+	m = &w->maps[w->n_maps++];
+	m->addr = addr;
+	m->len = (size_t) st.st_size;
+	m->first = w->n_entries;
+	rc = LlmSafetensorsParse(addr, m->len, &w->entries, &w->n_entries, err);
+	if (rc != LLM_OK)
+	{
+		/* prefix the file name to the parser's message */
+		if (err != NULL)
+		{
+			char		msg[sizeof(err->message)];
+
+			snprintf(msg, sizeof(msg), "%s", err->message);
+			snprintf(err->message, sizeof(err->message), "%s: %s", path, msg);
+		}
+		return rc;
+	}
+	return LLM_OK;
+}
+
+/*
+ * Is name a plain file name inside the model directory?
+ */
+static bool
+SafeFileName(const char *name)
+{
+	return name[0] != '\0' && strchr(name, '/') == NULL &&
+		strstr(name, "..") == NULL && strcmp(name, ".") != 0;
+}
+
+/*
+ * Open the shards named by model.safetensors.index.json and check that
+ * every tensor in its weight_map is in the shard it names
+ */
+static int
+OpenSharded(LlmWeights *w, const char *dir, const char *index_path, LlmError *err)
+{
+	json_t	   *root;
+	json_t	   *map;
+	const char *tensor;
+	json_t	   *shard;
+	const char **names = NULL;
+	int			n_names = 0;
+	int			last = -1;
+	int			rc = LLM_OK;
+
+	root = LlmJsonLoadFile(index_path, LLM_MAX_HEADER_BYTES, err);
+	if (root == NULL)
+		return err ? err->code : LLM_ERR_FORMAT;
+	map = json_object_get(root, "weight_map");
+	if (!json_is_object(map) || json_object_size(map) == 0)
+	{
+		json_decref(root);
+		return LlmSetError(err, LLM_ERR_FORMAT,
+						   "%s has no \"weight_map\" object", index_path);
+	}
+	names = LlmAlloc(LLM_MAX_SHARDS * sizeof(char *), err);
+	if (names == NULL)
+	{
+		json_decref(root);
+		return LLM_ERR_NOMEM;
+	}
+
+	/* the distinct shard names, in order of first appearance */
+	json_object_foreach(map, tensor, shard)
+	{
+		const char *s;
+		int			i;
+
+		if (!json_is_string(shard) || !SafeFileName(json_string_value(shard)))
+		{
+			rc = LlmSetError(err, LLM_ERR_FORMAT,
+							 "%s: tensor \"%.200s\" names a bad shard file (a plain file name is needed)",
+							 index_path, tensor);
+			break;
+		}
+		s = json_string_value(shard);
+		if (last >= 0 && strcmp(names[last], s) == 0)
+			continue;
+		for (i = 0; i < n_names; i++)
+			if (strcmp(names[i], s) == 0)
+				break;
+		if (i == n_names)
+		{
+			if (n_names == LLM_MAX_SHARDS)
+			{
+				rc = LlmSetError(err, LLM_ERR_UNSUPPORTED,
+								 "%s names more than %d shards", index_path, LLM_MAX_SHARDS);
+				break;
+			}
+			names[n_names++] = s;
+		}
+		last = i;
+	}
+
+	if (rc == LLM_OK)
+	{
+		w->maps = LlmAllocZero((size_t) n_names * sizeof(WeightMapping), err);
+		if (w->maps == NULL)
+			rc = LLM_ERR_NOMEM;
+	}
+	for (int i = 0; rc == LLM_OK && i < n_names; i++)
+	{
+		char		path[4096];
+
+		if (!LlmPathJoin(path, sizeof(path), dir, names[i]))
+			rc = LlmSetError(err, LLM_ERR_ARGUMENT, "model path is too long");
+		else
+			rc = MapFile(w, path, err);
+	}
+	if (rc == LLM_OK)
+		rc = BuildIndex(w, err);
+
+	/* every listed tensor must be where the index says */
+	if (rc == LLM_OK)
+	{
+		json_object_foreach(map, tensor, shard)
+		{
+			int			e = FindIndex(w, tensor);
+			const char *s = json_string_value(shard);
+			int			i;
+
+			if (e < 0)
+			{
+				rc = LlmSetError(err, LLM_ERR_FORMAT,
+								 "tensor \"%.200s\" listed in %s is not in \"%s\"",
+								 tensor, index_path, s);
+				break;
+			}
+			for (i = 0; i < n_names; i++)
+				if (strcmp(names[i], s) == 0)
+					break;
+			if (i >= n_names || e < w->maps[i].first ||
+				(i + 1 < n_names && e >= w->maps[i + 1].first))
+			{
+				rc = LlmSetError(err, LLM_ERR_FORMAT,
+								 "tensor \"%.200s\" is not in \"%s\" as %s says",
+								 tensor, s, index_path);
+				break;
+			}
+		}
+	}
+	free(names);
+	json_decref(root);
+	return rc;
+}
+
+/*
+ * Map the weights of a model directory
+ */
+int
+LlmWeightsOpen(const char *dir, LlmWeights **out, LlmError *err)
+{
+	char		path[4096];
+	struct stat st;
+	LlmWeights *w;
+	int			rc;
+
+	*out = NULL;
+	w = LlmAllocZero(sizeof(LlmWeights), err);
+	if (w == NULL)
+		return LLM_ERR_NOMEM;
+
+	if (!LlmPathJoin(path, sizeof(path), dir, "model.safetensors"))
+		rc = LlmSetError(err, LLM_ERR_ARGUMENT, "model path is too long");
+	else if (stat(path, &st) == 0)
+	{
+		w->maps = LlmAllocZero(sizeof(WeightMapping), err);
+		rc = w->maps == NULL ? LLM_ERR_NOMEM : MapFile(w, path, err);
+		if (rc == LLM_OK)
+			rc = BuildIndex(w, err);
+	}
+	else if (!LlmPathJoin(path, sizeof(path), dir, "model.safetensors.index.json"))
+		rc = LlmSetError(err, LLM_ERR_ARGUMENT, "model path is too long");
+	else if (stat(path, &st) == 0)
+		rc = OpenSharded(w, dir, path, err);
+	else
+		rc = LlmSetError(err, LLM_ERR_IO,
+						 "no model.safetensors or model.safetensors.index.json in \"%s\"",
+						 dir);
+
+	if (rc != LLM_OK)
+	{
+		LlmWeightsClose(w);
+		return rc;
+	}
+	*out = w;
+	return LLM_OK;
+}
+
+/*
+ * Unmap the files and free the table
+ */
+void
+LlmWeightsClose(LlmWeights *w)
+{
+	if (w == NULL)
+		return;
+	for (int i = 0; i < w->n_maps; i++)
+		munmap(w->maps[i].addr, w->maps[i].len);
+	for (int i = 0; i < w->n_entries; i++)
+		free(w->entries[i].name);
+	free(w->entries);
+	free(w->maps);
+	free(w->slots);
+	free(w);
+}
+
+/*
+ * Number of tensors
+ */
+int
+LlmWeightsCount(const LlmWeights *w)
+{
+	return w->n_entries;
+}
+
+/*
+ * The i-th tensor, in file order; NULL when out of range
+ */
+const LlmWeightEntry *
+LlmWeightsEntry(const LlmWeights *w, int i)
+{
+	if (i < 0 || i >= w->n_entries)
+		return NULL;
+	return &w->entries[i];
+}
+
+/*
+ * The tensor called name, or NULL
+ */
+const LlmTensor *
+LlmWeightsFind(const LlmWeights *w, const char *name)
+{
+	int			e = FindIndex(w, name);
+
+	return e < 0 ? NULL : &w->entries[e].tensor;
+}
