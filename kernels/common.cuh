@@ -1,17 +1,35 @@
 // common.cuh
-//	  Shared helpers for the CUDA kernels: status-returning error checks.
+//	  Shared helpers for the CUDA kernels: status-returning error checks,
+//	  the backend context and small device reductions.
 //
-// Kernels never abort or exit: a failed CUDA call records its message for
-// kernels_last_error() and makes the entry point return an error code.
+// Kernels never abort or exit: a failed CUDA or cuBLAS call records its
+// message for kernels_last_error() and makes the entry point return an
+// error code.
 #ifndef PGMLOPS_KERNELS_COMMON_CUH
 #define PGMLOPS_KERNELS_COMMON_CUH
 
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#include <stdint.h>
 
 #include "kernels.h"
 
 // Record a CUDA failure for kernels_last_error(); defined in device.cu
 void		kernels_set_error(const char *what, cudaError_t err);
+
+// Record a cuBLAS failure for kernels_last_error(); defined in device.cu
+void		kernels_set_cublas_error(const char *what, cublasStatus_t status);
+
+// Record an argument failure for kernels_last_error(); defined in device.cu
+void		kernels_set_message(const char *message);
+
+// Status of a failed CUDA call: out of memory is told apart
+static inline int
+kernels_status(cudaError_t err)
+{
+	return err == cudaErrorMemoryAllocation ? KERNELS_ERR_NOMEM : KERNELS_ERR_CUDA;
+}
 
 #define KERNELS_CHECK(call) \
 	do { \
@@ -19,8 +37,137 @@ void		kernels_set_error(const char *what, cudaError_t err);
 		if (err_ != cudaSuccess) \
 		{ \
 			kernels_set_error(#call, err_); \
-			return KERNELS_ERR_CUDA; \
+			return kernels_status(err_); \
 		} \
 	} while (0)
+
+#define KERNELS_CHECK_CUBLAS(call) \
+	do { \
+		cublasStatus_t st_ = (call); \
+		if (st_ != CUBLAS_STATUS_SUCCESS) \
+		{ \
+			kernels_set_cublas_error(#call, st_); \
+			return st_ == CUBLAS_STATUS_ALLOC_FAILED ? KERNELS_ERR_NOMEM : KERNELS_ERR_CUDA; \
+		} \
+	} while (0)
+
+// Fail an entry point on a bad argument, with a message
+#define KERNELS_REQUIRE(cond) \
+	do { \
+		if (!(cond)) \
+		{ \
+			kernels_set_message("invalid argument: " #cond); \
+			return KERNELS_ERR_ARGUMENT; \
+		} \
+	} while (0)
+
+// Threads per block of the row kernels (norms, argmax, attention)
+#define KERNELS_ROW_THREADS 256
+
+// Largest head_dim the attention kernel holds in registers
+#define KERNELS_MAX_HEAD_DIM 256
+
+// A device buffer that grows on demand; freed with the context
+typedef struct KernelsBuffer
+{
+	void	   *ptr;
+	size_t		bytes;
+} KernelsBuffer;
+
+// The backend context: one stream, one cuBLAS handle and the step layout
+struct KernelsContext
+{
+	cudaStream_t stream;
+	cublasHandle_t cublas;
+	int			bf16;			// precision of matrix weights
+	int			sm_count;		// multiprocessors of the device
+
+	// the step's layout, one device buffer of int32 arrays
+	KernelsBuffer layout;
+	int			n_rows;
+	int			n_seqs;
+	int			max_blocks;
+	int			n_out;
+	int			max_len;		// largest seq_len of the step
+	const int32_t *tokens;		// (n_rows)
+	const int32_t *positions;	// (n_rows)
+	const int32_t *seq_start;	// (n_seqs + 1)
+	const int32_t *seq_len;		// (n_seqs)
+	const int32_t *block_table; // (n_seqs, max_blocks)
+	const int32_t *out_rows;	// (n_out)
+	const int32_t *row_seq;		// (n_rows) sequence of each row
+
+	KernelsBuffer scratch_bf16; // activations converted for bf16 GEMMs
+	KernelsBuffer scratch_attn; // split-context partial results
+	KernelsBuffer scratch_ids;	// argmax results
+	KernelsBuffer scratch_rows; // in-place row gathers
+};
+
+// Make buf hold at least bytes (old contents are lost); defined in context.cu
+int			kernels_buffer_reserve(KernelsContext *ctx, KernelsBuffer *buf, size_t bytes);
+
+// Blocks for a grid-stride loop over count elements
+static inline unsigned int
+kernels_grid(size_t count, unsigned int threads)
+{
+	size_t		blocks = (count + threads - 1) / threads;
+
+	if (blocks > 65535u * 16u)
+		blocks = 65535u * 16u;
+	return blocks == 0 ? 1u : (unsigned int) blocks;
+}
+
+// Sum of v over the warp, in every lane
+static __device__ __forceinline__ float
+kernels_warp_sum(float v)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+
+// Max of v over the warp, in every lane
+static __device__ __forceinline__ float
+kernels_warp_max(float v)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+	return v;
+}
+
+// Sum of v over the block (blockDim.x a multiple of 32, at most 1024), in
+// every thread; shared holds 32 floats and may be reused after the call
+static __device__ __forceinline__ float
+kernels_block_sum(float v, float *shared)
+{
+	int			lane = threadIdx.x & 31;
+	int			warp = threadIdx.x >> 5;
+	int			nwarps = blockDim.x >> 5;
+
+	v = kernels_warp_sum(v);
+	__syncthreads();
+	if (lane == 0)
+		shared[warp] = v;
+	__syncthreads();
+	v = lane < nwarps ? shared[lane] : 0.0f;
+	return kernels_warp_sum(v);
+}
+
+// Max of v over the block, like kernels_block_sum
+static __device__ __forceinline__ float
+kernels_block_max(float v, float *shared)
+{
+	int			lane = threadIdx.x & 31;
+	int			warp = threadIdx.x >> 5;
+	int			nwarps = blockDim.x >> 5;
+
+	v = kernels_warp_max(v);
+	__syncthreads();
+	if (lane == 0)
+		shared[warp] = v;
+	__syncthreads();
+	v = lane < nwarps ? shared[lane] : -INFINITY;
+	return kernels_warp_max(v);
+}
 
 #endif							// PGMLOPS_KERNELS_COMMON_CUH

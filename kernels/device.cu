@@ -3,7 +3,8 @@
 //
 // The probe is what mlops.device = auto consults: a build with CUDA still
 // runs on a machine without a GPU, where cudaGetDeviceCount fails and the
-// caller chooses the CPU path.
+// caller chooses the CPU path.  The error text is per thread because the
+// probe runs before any context exists.
 #include <stdio.h>
 #include <string.h>
 
@@ -11,10 +12,25 @@
 
 static thread_local char last_error[256];
 
+// Record "what: CUDA message"
 void
 kernels_set_error(const char *what, cudaError_t err)
 {
 	snprintf(last_error, sizeof(last_error), "%s: %s", what, cudaGetErrorString(err));
+}
+
+// Record "what: cuBLAS message"
+void
+kernels_set_cublas_error(const char *what, cublasStatus_t status)
+{
+	snprintf(last_error, sizeof(last_error), "%s: %s", what, cublasGetStatusString(status));
+}
+
+// Record a message of our own
+void
+kernels_set_message(const char *message)
+{
+	snprintf(last_error, sizeof(last_error), "%s", message);
 }
 
 extern "C" const char *

@@ -1,0 +1,267 @@
+// context.cu
+//	  The backend context: stream, cuBLAS handle, device memory, copies and
+//	  the step layout.
+//
+// Everything runs on one non-blocking stream, so ops queue behind each
+// other and only downloads and sync wait.  Uploads come from pageable host
+// memory: cudaMemcpyAsync returns once the source has been staged, so the
+// caller may reuse it at once.  The step layout lives in one device buffer
+// of int32 arrays that grows to the largest step seen.
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.cuh"
+
+// Append count ints of src at *dst and advance it
+static void
+CopyInts(int32_t **dst, const int32_t *src, size_t count)
+{
+	if (count > 0)
+		memcpy(*dst, src, count * sizeof(int32_t));
+	*dst += count;
+}
+
+// Pack the step's arrays into one malloc'ed int32 array, in the order of
+// the device buffer: tokens, positions, seq_start, seq_len, block_table,
+// out_rows, row_seq
+static int
+PackLayout(const KernelsBatch *b, int32_t **packed, size_t *count)
+{
+	size_t		n_rows = (size_t) b->n_rows;
+	size_t		n_seqs = (size_t) b->n_seqs;
+	size_t		total;
+	int32_t    *p;
+
+	total = 3 * n_rows + 2 * n_seqs + 1 + n_seqs * (size_t) b->max_blocks + (size_t) b->n_out;
+	p = (int32_t *) malloc(total * sizeof(int32_t));
+	if (p == NULL)
+	{
+		kernels_set_message("out of host memory for the step layout");
+		return KERNELS_ERR_NOMEM;
+	}
+	*packed = p;
+	*count = total;
+	CopyInts(&p, b->tokens, n_rows);
+	CopyInts(&p, b->positions, n_rows);
+	CopyInts(&p, b->seq_start, n_seqs + 1);
+	CopyInts(&p, b->seq_len, n_seqs);
+	CopyInts(&p, b->block_table, n_seqs * (size_t) b->max_blocks);
+	CopyInts(&p, b->out_rows, (size_t) b->n_out);
+	CopyInts(&p, b->row_seq, n_rows);
+	return KERNELS_OK;
+}
+
+// Make buf hold at least bytes; waits for the stream before replacing it
+int
+kernels_buffer_reserve(KernelsContext *ctx, KernelsBuffer *buf, size_t bytes)
+{
+	if (bytes <= buf->bytes && buf->ptr != NULL)
+		return KERNELS_OK;
+	if (bytes < 4096)
+		bytes = 4096;
+	KERNELS_CHECK(cudaStreamSynchronize(ctx->stream));
+	if (buf->ptr != NULL)
+	{
+		KERNELS_CHECK(cudaFree(buf->ptr));
+		buf->ptr = NULL;
+		buf->bytes = 0;
+	}
+	KERNELS_CHECK(cudaMalloc(&buf->ptr, bytes));
+	buf->bytes = bytes;
+	return KERNELS_OK;
+}
+
+// Free one buffer, ignoring errors (teardown)
+static void
+ReleaseBuffer(KernelsBuffer *buf)
+{
+	if (buf->ptr != NULL)
+		cudaFree(buf->ptr);
+	buf->ptr = NULL;
+	buf->bytes = 0;
+}
+
+// Create the stream and cuBLAS handle on device 0
+extern "C" int
+kernels_context_create(KernelsContext **result, int bf16)
+{
+	KernelsContext *ctx;
+	int			count = 0;
+	cudaError_t err;
+	cublasStatus_t st;
+
+	KERNELS_REQUIRE(result != NULL);
+	*result = NULL;
+	err = cudaGetDeviceCount(&count);
+	if (err != cudaSuccess || count == 0)
+	{
+		kernels_set_error("cudaGetDeviceCount", err == cudaSuccess ? cudaErrorNoDevice : err);
+		return KERNELS_ERR_NO_DEVICE;
+	}
+	KERNELS_CHECK(cudaSetDevice(0));
+
+	ctx = (KernelsContext *) calloc(1, sizeof(KernelsContext));
+	if (ctx == NULL)
+	{
+		kernels_set_message("out of host memory for the CUDA context");
+		return KERNELS_ERR_NOMEM;
+	}
+	ctx->bf16 = bf16 != 0;
+	err = cudaDeviceGetAttribute(&ctx->sm_count, cudaDevAttrMultiProcessorCount, 0);
+	if (err != cudaSuccess)
+	{
+		kernels_set_error("cudaDeviceGetAttribute", err);
+		free(ctx);
+		return kernels_status(err);
+	}
+	err = cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking);
+	if (err != cudaSuccess)
+	{
+		kernels_set_error("cudaStreamCreateWithFlags", err);
+		free(ctx);
+		return kernels_status(err);
+	}
+	st = cublasCreate(&ctx->cublas);
+	if (st != CUBLAS_STATUS_SUCCESS)
+	{
+		kernels_set_cublas_error("cublasCreate", st);
+		cudaStreamDestroy(ctx->stream);
+		free(ctx);
+		return st == CUBLAS_STATUS_ALLOC_FAILED ? KERNELS_ERR_NOMEM : KERNELS_ERR_CUDA;
+	}
+	st = cublasSetStream(ctx->cublas, ctx->stream);
+	if (st == CUBLAS_STATUS_SUCCESS)
+		st = cublasSetMathMode(ctx->cublas, CUBLAS_DEFAULT_MATH);
+	if (st != CUBLAS_STATUS_SUCCESS)
+	{
+		kernels_set_cublas_error("cublasSetStream/cublasSetMathMode", st);
+		cublasDestroy(ctx->cublas);
+		cudaStreamDestroy(ctx->stream);
+		free(ctx);
+		return KERNELS_ERR_CUDA;
+	}
+	*result = ctx;
+	return KERNELS_OK;
+}
+
+// Wait for the stream and release everything the context holds
+extern "C" void
+kernels_context_destroy(KernelsContext *ctx)
+{
+	if (ctx == NULL)
+		return;
+	cudaStreamSynchronize(ctx->stream);
+	ReleaseBuffer(&ctx->layout);
+	ReleaseBuffer(&ctx->scratch_bf16);
+	ReleaseBuffer(&ctx->scratch_attn);
+	ReleaseBuffer(&ctx->scratch_ids);
+	ReleaseBuffer(&ctx->scratch_rows);
+	cublasDestroy(ctx->cublas);
+	cudaStreamDestroy(ctx->stream);
+	free(ctx);
+}
+
+// Allocate device memory
+extern "C" int
+kernels_alloc(KernelsContext *ctx, size_t bytes, void **ptr)
+{
+	KERNELS_REQUIRE(ctx != NULL && ptr != NULL);
+	*ptr = NULL;
+	KERNELS_CHECK(cudaMalloc(ptr, bytes > 0 ? bytes : 1));
+	return KERNELS_OK;
+}
+
+// Free device memory from kernels_alloc
+extern "C" void
+kernels_free(KernelsContext *ctx, void *ptr)
+{
+	if (ctx == NULL || ptr == NULL)
+		return;
+	// work queued on ptr finishes first
+	cudaStreamSynchronize(ctx->stream);
+	cudaFree(ptr);
+}
+
+// Queue a host-to-device copy
+extern "C" int
+kernels_upload(KernelsContext *ctx, void *dst, const void *src, size_t bytes)
+{
+	KERNELS_REQUIRE(ctx != NULL && (bytes == 0 || (dst != NULL && src != NULL)));
+	if (bytes == 0)
+		return KERNELS_OK;
+	KERNELS_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx->stream));
+	return KERNELS_OK;
+}
+
+// Copy device memory to the host and wait
+extern "C" int
+kernels_download(KernelsContext *ctx, void *dst, const void *src, size_t bytes)
+{
+	KERNELS_REQUIRE(ctx != NULL && (bytes == 0 || (dst != NULL && src != NULL)));
+	if (bytes > 0)
+		KERNELS_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx->stream));
+	KERNELS_CHECK(cudaStreamSynchronize(ctx->stream));
+	return KERNELS_OK;
+}
+
+// Wait for everything queued
+extern "C" int
+kernels_sync(KernelsContext *ctx)
+{
+	KERNELS_REQUIRE(ctx != NULL);
+	KERNELS_CHECK(cudaStreamSynchronize(ctx->stream));
+	return KERNELS_OK;
+}
+
+// Copy the step layout to the device and point the context at it
+extern "C" int
+kernels_begin_step(KernelsContext *ctx, const KernelsBatch *b)
+{
+	int32_t    *packed = NULL;
+	int32_t    *dev;
+	size_t		count;
+	int			status;
+	cudaError_t err;
+
+	KERNELS_REQUIRE(ctx != NULL && b != NULL);
+	KERNELS_REQUIRE(b->n_rows >= 0 && b->n_seqs >= 0 && b->max_blocks >= 0 && b->n_out >= 0);
+	KERNELS_REQUIRE(b->seq_start != NULL);
+	KERNELS_REQUIRE(b->n_rows == 0 ||
+					(b->tokens != NULL && b->positions != NULL && b->row_seq != NULL));
+	KERNELS_REQUIRE(b->n_seqs == 0 || b->seq_len != NULL);
+	KERNELS_REQUIRE(b->n_seqs == 0 || b->max_blocks == 0 || b->block_table != NULL);
+	KERNELS_REQUIRE(b->n_out == 0 || b->out_rows != NULL);
+
+	status = PackLayout(b, &packed, &count);
+	if (status != KERNELS_OK)
+		return status;
+	status = kernels_buffer_reserve(ctx, &ctx->layout, count * sizeof(int32_t));
+	if (status != KERNELS_OK)
+	{
+		free(packed);
+		return status;
+	}
+	dev = (int32_t *) ctx->layout.ptr;
+	err = cudaMemcpyAsync(dev, packed, count * sizeof(int32_t), cudaMemcpyHostToDevice,
+						  ctx->stream);
+	free(packed);
+	if (err != cudaSuccess)
+	{
+		kernels_set_error("cudaMemcpyAsync (step layout)", err);
+		return kernels_status(err);
+	}
+
+	ctx->n_rows = b->n_rows;
+	ctx->n_seqs = b->n_seqs;
+	ctx->max_blocks = b->max_blocks;
+	ctx->n_out = b->n_out;
+	ctx->max_len = b->max_len;
+	ctx->tokens = dev;
+	ctx->positions = dev + b->n_rows;
+	ctx->seq_start = dev + 2 * (size_t) b->n_rows;
+	ctx->seq_len = ctx->seq_start + b->n_seqs + 1;
+	ctx->block_table = ctx->seq_len + b->n_seqs;
+	ctx->out_rows = ctx->block_table + (size_t) b->n_seqs * b->max_blocks;
+	ctx->row_seq = ctx->out_rows + b->n_out;
+	return KERNELS_OK;
+}

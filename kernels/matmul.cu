@@ -1,0 +1,68 @@
+// matmul.cu
+//	  Matrix products of activations with weight matrices, on cuBLAS.
+//
+// Tensors are row-major: out(n, o) = x(n, i) . w(o, i)^T.  cuBLAS is
+// column-major, where the same memory reads as out^T(o, n), w^T(i, o) and
+// x^T(i, n), so out^T = op_T(w^T) . x^T is one GEMM with m = o, n = n and
+// k = i and leading dimensions i, i and o.  f32 weights use cublasSgemm in
+// the default math mode (no TF32).  bf16 weights take x converted to bf16
+// in the context's scratch buffer, accumulate in f32 and write f32.
+#include "common.cuh"
+
+// y(count) = bf16(x(count)), rounding to nearest even
+static __global__ void
+convert_bf16(__nv_bfloat16 *y, const float *x, size_t count)
+{
+	for (size_t idx = (size_t) blockIdx.x * blockDim.x + threadIdx.x; idx < count;
+		 idx += (size_t) gridDim.x * blockDim.x)
+		y[idx] = __float2bfloat16_rn(x[idx]);
+}
+
+// Launch convert_bf16 on stream
+static int
+convert_bf16_cuda(__nv_bfloat16 *y, const float *x, size_t count, cudaStream_t stream)
+{
+	convert_bf16<<<kernels_grid(count, 256), 256, 0, stream>>>(y, x, count);
+	KERNELS_CHECK(cudaGetLastError());
+	return KERNELS_OK;
+}
+
+// out(n, o) = x(n, i) . w(o, i)^T, w f32 or bf16
+extern "C" int
+kernels_matmul(KernelsContext *ctx, float *out, const float *x, const void *w, int w_bf16,
+			   int n, int o, int i)
+{
+	const float alpha = 1.0f;
+	const float beta = 0.0f;
+
+	KERNELS_REQUIRE(ctx != NULL && n >= 0 && o > 0 && i > 0);
+	KERNELS_REQUIRE(n == 0 || (out != NULL && x != NULL && w != NULL));
+	if (n == 0)
+		return KERNELS_OK;
+
+	if (!w_bf16)
+	{
+		KERNELS_CHECK_CUBLAS(cublasSgemm(ctx->cublas, CUBLAS_OP_T, CUBLAS_OP_N, o, n, i,
+										 &alpha, (const float *) w, i, x, i,
+										 &beta, out, o));
+	}
+	else
+	{
+		size_t		count = (size_t) n * (size_t) i;
+		__nv_bfloat16 *xb;
+		int			status;
+
+		status = kernels_buffer_reserve(ctx, &ctx->scratch_bf16, count * sizeof(__nv_bfloat16));
+		if (status != KERNELS_OK)
+			return status;
+		xb = (__nv_bfloat16 *) ctx->scratch_bf16.ptr;
+		status = convert_bf16_cuda(xb, x, count, ctx->stream);
+		if (status != KERNELS_OK)
+			return status;
+		KERNELS_CHECK_CUBLAS(cublasGemmEx(ctx->cublas, CUBLAS_OP_T, CUBLAS_OP_N, o, n, i,
+										  &alpha, w, CUDA_R_16BF, i, xb, CUDA_R_16BF, i,
+										  &beta, out, CUDA_R_32F, o,
+										  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+	}
+	return KERNELS_OK;
+}
