@@ -320,12 +320,15 @@ CheckStops(LlmTextStream *ts, bool final)
 	{
 		size_t		slen = strlen(ts->stop[i]);
 
-		for (size_t k = slen - 1; k > hold; k--)
+		size_t		pos = ts->text_len - from < slen ? from : ts->text_len - (slen - 1);
+
+		/* the first match is the longest tail that begins the stop string */
+		for (; pos < ts->text_len - hold; pos++)
 		{
-			if (k <= ts->text_len - from &&
-				memcmp(ts->text + ts->text_len - k, ts->stop[i], k) == 0)
+			if (ts->text[pos] == ts->stop[i][0] &&
+				memcmp(ts->text + pos, ts->stop[i], ts->text_len - pos) == 0)
 			{
-				hold = k;
+				hold = ts->text_len - pos;
 				break;
 			}
 		}
