@@ -130,6 +130,7 @@ Die(const char *fmt,...)
 {
 	va_list		ap;
 
+	fflush(stdout);
 	va_start(ap, fmt);
 	fputs("llmbench: ", stderr);
 	vfprintf(stderr, fmt, ap);
@@ -520,8 +521,6 @@ WriteLlamaConfig(const BenchShape *s, const char *dir, LlmDType dtype)
 				"    \"original_max_position_embeddings\": 8192,\n"
 				"    \"rope_type\": \"llama3\"\n"
 				"  },\n");
-	else
-		fprintf(f, "  \"rope_scaling\": null,\n");
 	fprintf(f,
 			"  \"rope_theta\": %.1f,\n"
 			"  \"tie_word_embeddings\": %s,\n"
@@ -862,7 +861,8 @@ Median(double *v, int n)
 static void
 PrintHead(const char *what, const BenchArgs *a)
 {
-	printf("RESULT %s device=%s precision=%s", what, a->cuda ? "cuda" : "cpu",
+	printf("RESULT %s impl=pgmlops device=%s precision=%s", what,
+		   a->cuda ? "cuda" : "cpu",
 		   a->precision == COMPUTE_PRECISION_BF16 ? "bf16" : "f32");
 }
 
@@ -922,6 +922,8 @@ CmdDecode(const BenchArgs *a)
 	if (max_rows < B)
 		max_rows = B;
 	EngineOpen(a, &e, max_rows, B, P + N + 1);
+	if (e.model->cfg.arch == LLM_ARCH_BERT)
+		Die("decode needs a decoder model, not %s", e.model->cfg.model_type);
 	vocab = e.model->cfg.vocab_size;
 	weight_bytes = DecodeWeightBytes(e.model, a->precision);
 
@@ -1034,6 +1036,8 @@ CmdPrefill(const BenchArgs *a)
 	int			rc;
 
 	EngineOpen(a, &e, T, 1, T);
+	if (e.model->cfg.arch == LLM_ARCH_BERT)
+		Die("prefill needs a decoder model, not %s", e.model->cfg.model_type);
 	tokens = malloc(sizeof(int32_t) * T);
 	times = malloc(sizeof(double) * a->repeat);
 	if (!tokens || !times)
