@@ -499,6 +499,10 @@ TestConfigParse(void)
 	CHECK(c.activation == LLM_ACT_GELU_TANH);
 	CHECK(Parse("{\"model_type\": \"mistral\", " BASE ", \"sliding_window\": 4096}", &c, &err) == LLM_OK);
 	CHECK(c.sliding_window == 4096);
+	CHECK(Parse("{\"model_type\": \"mistral\", " BASE "}", &c, &err) == LLM_OK);
+	CHECK(c.sliding_window == 4096 && c.max_position == 131072);
+	CHECK(Parse("{\"model_type\": \"mistral\", " BASE ", \"sliding_window\": null}", &c, &err) == LLM_OK);
+	CHECK(c.sliding_window == 0);
 	CHECK(Parse("{\"model_type\": \"mistral\", " BASE ", \"sliding_window\": 4096, \"use_sliding_window\": false}",
 				&c, &err) == LLM_OK);
 	CHECK(c.sliding_window == 0);

@@ -297,9 +297,10 @@ ReadActivation(const json_t *root, LlmConfig *cfg, LlmError *err)
 }
 
 /*
- * Sliding-window attention: mistral applies it to every layer; qwen2 to the
- * layers from max_window_layers on, which only works here when that is all
- * or none of them
+ * Sliding-window attention: mistral applies it to every layer (4096 when
+ * the key is absent, none when it is null); qwen2 to the layers from
+ * max_window_layers on, which only works here when that is all or none of
+ * them
  */
 static int
 ReadSlidingWindow(const json_t *root, LlmConfig *cfg, LlmError *err)
@@ -311,6 +312,9 @@ ReadSlidingWindow(const json_t *root, LlmConfig *cfg, LlmError *err)
 	cfg->sliding_window = 0;
 	if (cfg->arch == LLM_ARCH_BERT)
 		return LLM_OK;
+	/* transformers' MistralConfig default, used when the key is absent */
+	if (cfg->arch == LLM_ARCH_MISTRAL && json_object_get(root, "sliding_window") == NULL)
+		window = 4096;
 	if (LlmJsonGetBool(root, "use_sliding_window", &use, "config.json", err) != LLM_OK ||
 		LlmJsonGetInt(root, "sliding_window", 0, INT32_MAX, &window, "config.json", err) != LLM_OK)
 		return LLM_ERR_FORMAT;
@@ -363,7 +367,7 @@ ParseConfigObject(const json_t *root, LlmConfig *cfg, LlmError *err)
 			cfg->max_position = 2048;
 			break;
 		case LLM_ARCH_MISTRAL:
-			cfg->max_position = 32768;
+			cfg->max_position = 131072;
 			break;
 		case LLM_ARCH_QWEN2:
 			cfg->max_position = 32768;
