@@ -41,7 +41,7 @@ PG_CPPFLAGS += -DUSE_CUDA
 CU_SRCS = $(sort $(wildcard kernels/*.cu))
 # not in OBJS: PGXS would look for LLVM bitcode of every object in OBJS
 CU_OBJS = $(CU_SRCS:.cu=.o)
-CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 SHLIB_LINK += $(CU_OBJS) $(CUDA_LIBS)
 NVCC_FLAGS = -O3 -Xcompiler -fPIC -std=c++17 \
 	-gencode arch=compute_80,code=sm_80 \

@@ -172,8 +172,44 @@ dot_f16(const uint16_t *w, const float *x, int64_t n)
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define CPU_HAVE_AVX2_PATH 1
+
+/*
+ * Whether the CPU has AVX2, FMA and F16C; cpuid directly, since not every
+ * compiler's __builtin_cpu_supports knows "f16c"
+ */
+static bool
+cpu_has_avx2_f16c(void)
+{
+	unsigned int eax,
+				ebx,
+				ecx,
+				edx;
+	bool		fma_f16c;
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return false;
+	/* FMA (bit 12), OSXSAVE (27), AVX (28), F16C (29) */
+	fma_f16c = (ecx & (1u << 12)) && (ecx & (1u << 27)) && (ecx & (1u << 28)) &&
+		(ecx & (1u << 29));
+	if (!fma_f16c)
+		return false;
+	/* the OS saves YMM state */
+	{
+		unsigned int lo,
+					hi;
+
+		__asm__ volatile ("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		if ((lo & 6) != 6)
+			return false;
+	}
+	/* AVX2: leaf 7, EBX bit 5 */
+	if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+		return false;
+	return (ebx & (1u << 5)) != 0;
+}
 
 /* horizontal sum of 8 floats */
 __attribute__((target("avx2,fma")))
@@ -244,8 +280,7 @@ select_dot(LlmDType dtype)
 	static int	have = -1;		/* cached CPU feature probe; never reset */
 
 	if (have < 0)
-		have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-			__builtin_cpu_supports("f16c");
+		have = cpu_has_avx2_f16c();
 	if (have)
 		return dtype == LLM_DTYPE_BF16 ? dot_bf16_avx2 : dot_f16_avx2;
 #endif

@@ -19,7 +19,6 @@
 
 #include "llm/generate.h"
 
-#define PREFILL_CHUNK_DEFAULT	512
 /* tokens whose text may stay pending before it is taken as it is */
 #define MAX_PENDING_TOKENS		8
 
@@ -569,7 +568,9 @@ LlmGenerate(LlmRuntime *rt, const Tokenizer *tok, const int32_t *prompt,
 	cfg = &LlmRuntimeModel(rt)->cfg;
 	eos = p->eos_ids ? p->eos_ids : cfg->eos_ids;
 	n_eos = p->eos_ids ? p->n_eos : cfg->n_eos;
-	chunk = p->prefill_chunk > 0 ? p->prefill_chunk : PREFILL_CHUNK_DEFAULT;
+	chunk = LlmRuntimeMaxBatchRows(rt);
+	if (p->prefill_chunk > 0 && p->prefill_chunk < chunk)
+		chunk = p->prefill_chunk;
 	res->prompt_tokens = n_prompt;
 	res->finish = LLM_FINISH_LENGTH;
 

@@ -43,7 +43,7 @@ typedef struct LlmGenerateParams
 	const int32_t *eos_ids;
 	int			n_eos;
 	bool		skip_special;	/* leave special tokens out of the text */
-	int			prefill_chunk;	/* prompt tokens per step; 0: 512 */
+	int			prefill_chunk;	/* prompt tokens per step; 0 (or more than the runtime allows): the runtime's max_batch_rows */
 } LlmGenerateParams;
 
 typedef enum LlmFinishReason

@@ -357,6 +357,13 @@ LlmRuntimeModel(const LlmRuntime *rt)
 	return rt->model;
 }
 
+/* the most tokens one step may hold */
+int
+LlmRuntimeMaxBatchRows(const LlmRuntime *rt)
+{
+	return rt->opt.max_batch_rows;
+}
+
 /* KV blocks free and in the pool */
 void
 LlmRuntimeKvUsage(const LlmRuntime *rt, int *free_blocks, int *total_blocks)

@@ -39,6 +39,9 @@ extern int	LlmRuntimeCreate(const LlmModel *model, const ComputeOps *ops,
 extern void LlmRuntimeFree(LlmRuntime *rt);
 extern const LlmModel *LlmRuntimeModel(const LlmRuntime *rt);
 
+/* the most tokens one step may hold (LlmRuntimeOptions.max_batch_rows) */
+extern int	LlmRuntimeMaxBatchRows(const LlmRuntime *rt);
+
 /* KV blocks free and total */
 extern void LlmRuntimeKvUsage(const LlmRuntime *rt, int *free_blocks, int *total_blocks);
 
