@@ -64,7 +64,7 @@ RtDecoderForward(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 		TRY(ops->kv_store(ctx, &rt->cache, l, rt->k, rt->v, err));
 		TRY(ops->attention(ctx, rt->att, rt->q, &rt->cache, l, cfg->n_heads, true,
 						   cfg->sliding_window, scale, err));
-		TRY(ops->matmul(ctx, rt->xn, rt->att, &L->wo, n, err));
+		TRY(linear(rt, rt->xn, rt->att, &L->wo, &L->bo, n, err));
 		TRY(ops->add(ctx, rt->x, rt->xn, hidden, err));
 
 		/* MLP block: x += down(silu(gate(norm(x))) * up(norm(x))) */
