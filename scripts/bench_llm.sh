@@ -94,13 +94,19 @@ TABLE=$O/table.md
 say() { printf '%s\n' "$*" | tee -a "$LOG"; }
 die() { say "error: $*"; exit 1; }
 
-if [ -n "${PGMLOPS_LIBDIR:-}" ]; then
-  export LD_LIBRARY_PATH="$PGMLOPS_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-fi
 
 NVCC=${NVCC-$(command -v nvcc 2>/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })}
 # the CUDA backend needs both the compiler and compute_cuda.c
 [ -e "$here/src/compute/compute_cuda.c" ] || NVCC=
+# this machine's CUDA libraries first (a carried binary's rpath names the
+# build machine's), then PGMLOPS_LIBDIR
+if [ -n "$NVCC" ]; then
+  cuda_lib=$(dirname "$(dirname "$NVCC")")/lib64
+  export LD_LIBRARY_PATH="$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+if [ -n "${PGMLOPS_LIBDIR:-}" ]; then
+  export LD_LIBRARY_PATH="$PGMLOPS_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 CC=${CC:-cc}
 NVCC_ARCH=${NVCC_ARCH:--gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80}
 jobs=$(nproc)
@@ -116,9 +122,10 @@ engine_sources() {
   done
 }
 
-# a hash of the given files' contents (and of the build settings)
+# a hash of the given files' contents and of the build settings (no paths,
+# so that a build carried to another machine or checkout still matches)
 content_hash() {
-  { cat "$@" 2>/dev/null; echo "$NVCC $NVCC_ARCH $CC"; } | sha1sum | cut -c1-16
+  { cat "$@" 2>/dev/null; echo "${NVCC:+cuda} $NVCC_ARCH $CC"; } | sha1sum | cut -c1-16
 }
 
 # the flag(s) that link library NAME: a file in PGMLOPS_LIBDIR, a static
@@ -166,7 +173,7 @@ build() {
 
   # host objects
   # shellcheck disable=SC2086
-  hc=$(echo "$cflags" | content_hash $srcs $hdrs "$here/scripts/bench/llmbench.c" -)
+  hc=$(echo "$cflags" | sed "s|$here||g" | content_hash $srcs $hdrs "$here/scripts/bench/llmbench.c" -)
   if [ $rebuild = 1 ] || [ "$(cat "$B/obj/stamp-c" 2>/dev/null)" != "$hc" ]; then
     say "building engine objects (${cuda_def:-CPU only})"
     rm -f "$B"/obj/*.o "$B/obj/stamp-c"
