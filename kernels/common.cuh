@@ -82,8 +82,12 @@ struct KernelsContext
 	int			bf16;			// precision of matrix weights
 	int			sm_count;		// multiprocessors of the device
 
-	// the step's layout, one device buffer of int32 arrays
+	// the step's layout, one device buffer of int32 arrays, copied from a
+	// pinned host buffer that may be rewritten once layout_copied is done
 	KernelsBuffer layout;
+	int32_t    *layout_host;
+	size_t		layout_host_count;
+	cudaEvent_t layout_copied;
 	int			n_rows;
 	int			n_seqs;
 	int			max_blocks;

@@ -3,10 +3,11 @@
 //	  the step layout.
 //
 // Everything runs on one non-blocking stream, so ops queue behind each
-// other and only downloads and sync wait.  Uploads come from pageable host
-// memory: cudaMemcpyAsync returns once the source has been staged, so the
-// caller may reuse it at once.  The step layout lives in one device buffer
-// of int32 arrays that grows to the largest step seen.
+// other.  Uploads, downloads and sync wait for the stream: uploads are rare
+// (weights, constants) and the caller may then reuse its memory.  The step
+// layout is packed into a pinned host buffer and copied asynchronously into
+// one device buffer of int32 arrays; both grow to the largest step seen,
+// and the next step waits on an event before rewriting the host side.
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,11 +22,11 @@ CopyInts(int32_t **dst, const int32_t *src, size_t count)
 	*dst += count;
 }
 
-// Pack the step's arrays into one malloc'ed int32 array, in the order of
-// the device buffer: tokens, positions, seq_start, seq_len, block_table,
-// out_rows, row_seq
+// Pack the step's arrays into the context's pinned host buffer, in the
+// order of the device buffer: tokens, positions, seq_start, seq_len,
+// block_table, out_rows, row_seq; waits for the previous step's copy
 static int
-PackLayout(const KernelsBatch *b, int32_t **packed, size_t *count)
+PackLayout(KernelsContext *ctx, const KernelsBatch *b, size_t *count)
 {
 	size_t		n_rows = (size_t) b->n_rows;
 	size_t		n_seqs = (size_t) b->n_seqs;
@@ -33,14 +34,17 @@ PackLayout(const KernelsBatch *b, int32_t **packed, size_t *count)
 	int32_t    *p;
 
 	total = 3 * n_rows + 2 * n_seqs + 1 + n_seqs * (size_t) b->max_blocks + (size_t) b->n_out;
-	p = (int32_t *) malloc(total * sizeof(int32_t));
-	if (p == NULL)
+	KERNELS_CHECK(cudaEventSynchronize(ctx->layout_copied));
+	if (total > ctx->layout_host_count)
 	{
-		kernels_set_message("out of host memory for the step layout");
-		return KERNELS_ERR_NOMEM;
+		if (ctx->layout_host != NULL)
+			KERNELS_CHECK(cudaFreeHost(ctx->layout_host));
+		ctx->layout_host = NULL;
+		ctx->layout_host_count = 0;
+		KERNELS_CHECK(cudaMallocHost((void **) &ctx->layout_host, total * sizeof(int32_t)));
+		ctx->layout_host_count = total;
 	}
-	*packed = p;
-	*count = total;
+	p = ctx->layout_host;
 	CopyInts(&p, b->tokens, n_rows);
 	CopyInts(&p, b->positions, n_rows);
 	CopyInts(&p, b->seq_start, n_seqs + 1);
@@ -48,6 +52,7 @@ PackLayout(const KernelsBatch *b, int32_t **packed, size_t *count)
 	CopyInts(&p, b->block_table, n_seqs * (size_t) b->max_blocks);
 	CopyInts(&p, b->out_rows, (size_t) b->n_out);
 	CopyInts(&p, b->row_seq, n_rows);
+	*count = total;
 	return KERNELS_OK;
 }
 
@@ -121,10 +126,19 @@ kernels_context_create(KernelsContext **result, int bf16)
 		free(ctx);
 		return kernels_status(err);
 	}
+	err = cudaEventCreateWithFlags(&ctx->layout_copied, cudaEventDisableTiming);
+	if (err != cudaSuccess)
+	{
+		kernels_set_error("cudaEventCreateWithFlags", err);
+		cudaStreamDestroy(ctx->stream);
+		free(ctx);
+		return kernels_status(err);
+	}
 	st = cublasCreate(&ctx->cublas);
 	if (st != CUBLAS_STATUS_SUCCESS)
 	{
 		kernels_set_cublas_error("cublasCreate", st);
+		cudaEventDestroy(ctx->layout_copied);
 		cudaStreamDestroy(ctx->stream);
 		free(ctx);
 		return st == CUBLAS_STATUS_ALLOC_FAILED ? KERNELS_ERR_NOMEM : KERNELS_ERR_CUDA;
@@ -136,6 +150,7 @@ kernels_context_create(KernelsContext **result, int bf16)
 	{
 		kernels_set_cublas_error("cublasSetStream/cublasSetMathMode", st);
 		cublasDestroy(ctx->cublas);
+		cudaEventDestroy(ctx->layout_copied);
 		cudaStreamDestroy(ctx->stream);
 		free(ctx);
 		return KERNELS_ERR_CUDA;
@@ -156,7 +171,10 @@ kernels_context_destroy(KernelsContext *ctx)
 	ReleaseBuffer(&ctx->scratch_attn);
 	ReleaseBuffer(&ctx->scratch_ids);
 	ReleaseBuffer(&ctx->scratch_rows);
+	if (ctx->layout_host != NULL)
+		cudaFreeHost(ctx->layout_host);
 	cublasDestroy(ctx->cublas);
+	cudaEventDestroy(ctx->layout_copied);
 	cudaStreamDestroy(ctx->stream);
 	free(ctx);
 }
@@ -182,7 +200,7 @@ kernels_free(KernelsContext *ctx, void *ptr)
 	cudaFree(ptr);
 }
 
-// Queue a host-to-device copy
+// Copy host memory to the device and wait, so src may be reused at once
 extern "C" int
 kernels_upload(KernelsContext *ctx, void *dst, const void *src, size_t bytes)
 {
@@ -190,6 +208,7 @@ kernels_upload(KernelsContext *ctx, void *dst, const void *src, size_t bytes)
 	if (bytes == 0)
 		return KERNELS_OK;
 	KERNELS_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx->stream));
+	KERNELS_CHECK(cudaStreamSynchronize(ctx->stream));
 	return KERNELS_OK;
 }
 
@@ -217,11 +236,9 @@ kernels_sync(KernelsContext *ctx)
 extern "C" int
 kernels_begin_step(KernelsContext *ctx, const KernelsBatch *b)
 {
-	int32_t    *packed = NULL;
 	int32_t    *dev;
 	size_t		count;
 	int			status;
-	cudaError_t err;
 
 	KERNELS_REQUIRE(ctx != NULL && b != NULL);
 	KERNELS_REQUIRE(b->n_rows >= 0 && b->n_seqs >= 0 && b->max_blocks >= 0 && b->n_out >= 0);
@@ -232,24 +249,16 @@ kernels_begin_step(KernelsContext *ctx, const KernelsBatch *b)
 	KERNELS_REQUIRE(b->n_seqs == 0 || b->max_blocks == 0 || b->block_table != NULL);
 	KERNELS_REQUIRE(b->n_out == 0 || b->out_rows != NULL);
 
-	status = PackLayout(b, &packed, &count);
+	status = PackLayout(ctx, b, &count);
 	if (status != KERNELS_OK)
 		return status;
 	status = kernels_buffer_reserve(ctx, &ctx->layout, count * sizeof(int32_t));
 	if (status != KERNELS_OK)
-	{
-		free(packed);
 		return status;
-	}
 	dev = (int32_t *) ctx->layout.ptr;
-	err = cudaMemcpyAsync(dev, packed, count * sizeof(int32_t), cudaMemcpyHostToDevice,
-						  ctx->stream);
-	free(packed);
-	if (err != cudaSuccess)
-	{
-		kernels_set_error("cudaMemcpyAsync (step layout)", err);
-		return kernels_status(err);
-	}
+	KERNELS_CHECK(cudaMemcpyAsync(dev, ctx->layout_host, count * sizeof(int32_t),
+								  cudaMemcpyHostToDevice, ctx->stream));
+	KERNELS_CHECK(cudaEventRecord(ctx->layout_copied, ctx->stream));
 
 	ctx->n_rows = b->n_rows;
 	ctx->n_seqs = b->n_seqs;

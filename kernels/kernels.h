@@ -66,7 +66,7 @@ extern const char *kernels_last_error(void);
 extern int	kernels_context_create(KernelsContext **ctx, int bf16);
 extern void kernels_context_destroy(KernelsContext *ctx);
 
-/* context.cu: device memory and copies (download and sync wait) */
+/* context.cu: device memory and copies (upload, download and sync wait) */
 extern int	kernels_alloc(KernelsContext *ctx, size_t bytes, void **ptr);
 extern void kernels_free(KernelsContext *ctx, void *ptr);
 extern int	kernels_upload(KernelsContext *ctx, void *dst, const void *src, size_t bytes);
