@@ -22,6 +22,19 @@
 
 #define BPE_LINEAR_MAX	64		/* words up to this many symbols: linear scan */
 #define BPE_NO_RANK		INT32_MAX
+#define BPE_CACHE_SLOTS 4096	/* direct-mapped word cache of one call */
+#define BPE_CACHE_WORD	30		/* longest cached word, bytes */
+#define BPE_CACHE_IDS	16		/* most ids of a cached word */
+
+/* a cached word and its ids */
+typedef struct BpeCacheEntry
+{
+	uint64_t	hash;
+	uint8_t		len;			/* 0: empty */
+	uint8_t		n;
+	char		word[BPE_CACHE_WORD];
+	int32_t		ids[BPE_CACHE_IDS];
+} BpeCacheEntry;
 
 /*
  * Look up the two halves of a merge and record it with its rank
@@ -496,7 +509,27 @@ MergeHeap(TokEncodeState *st, int32_t *sym, size_t n, size_t *n_out)
 }
 
 /*
- * Tokenize one word with BPE and append its ids
+ * Append n ids to the result
+ */
+static int
+PushIds(TokEncodeState *st, const int32_t *ids, size_t n)
+{
+	if (st->ids.n + n > st->ids.cap)
+	{
+		for (size_t i = 0; i < n; i++)
+			if (!TokIdsPush(&st->ids, ids[i]))
+				return LlmSetError(st->err, LLM_ERR_NOMEM, "out of memory for token ids");
+		return LLM_OK;
+	}
+	memcpy(st->ids.v + st->ids.n, ids, n * sizeof(int32_t));
+	st->ids.n += n;
+	return LLM_OK;
+}
+
+/*
+ * Tokenize one word with BPE and append its ids.  Long texts repeat their
+ * words, so a call over one caches short words (its state, so a shared
+ * Tokenizer stays read-only)
  */
 int
 TokBpeWord(TokEncodeState *st, const char *s, size_t len)
@@ -504,6 +537,21 @@ TokBpeWord(TokEncodeState *st, const char *s, size_t len)
 	const Tokenizer *tok = st->tok;
 	size_t		n = 0;
 	int			rc;
+	BpeCacheEntry *ce = NULL;
+	uint64_t	h = 0;
+
+	if (st->use_cache && len <= BPE_CACHE_WORD)
+	{
+		if (st->cache == NULL)
+			st->cache = calloc(BPE_CACHE_SLOTS, sizeof(BpeCacheEntry));
+		if (st->cache != NULL)
+		{
+			h = TokHash(s, len);
+			ce = (BpeCacheEntry *) st->cache + (h & (BPE_CACHE_SLOTS - 1));
+			if (ce->len == len && ce->hash == h && memcmp(ce->word, s, len) == 0)
+				return PushIds(st, ce->ids, ce->n);
+		}
+	}
 
 	if (tok->ignore_merges)
 	{
@@ -546,14 +594,13 @@ TokBpeWord(TokEncodeState *st, const char *s, size_t len)
 		else if ((rc = MergeHeap(st, st->syms, n, &n)) != LLM_OK)
 			return rc;
 	}
-	if (st->ids.n + n > st->ids.cap)
+	if (ce != NULL && n <= BPE_CACHE_IDS)
 	{
-		for (size_t i = 0; i < n; i++)
-			if (!TokIdsPush(&st->ids, st->syms[i]))
-				return LlmSetError(st->err, LLM_ERR_NOMEM, "out of memory for token ids");
-		return LLM_OK;
+		ce->hash = h;
+		ce->len = (uint8_t) len;
+		ce->n = (uint8_t) n;
+		memcpy(ce->word, s, len);
+		memcpy(ce->ids, st->syms, n * sizeof(int32_t));
 	}
-	memcpy(st->ids.v + st->ids.n, st->syms, n * sizeof(int32_t));
-	st->ids.n += n;
-	return LLM_OK;
+	return PushIds(st, st->syms, n);
 }

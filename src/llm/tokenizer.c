@@ -465,6 +465,7 @@ TokenizerEncode(const Tokenizer *tok, const char *text, size_t len,
 	st.tok = tok;
 	st.err = err;
 	st.first_segment = true;
+	st.use_cache = len >= 2048;
 
 	if (add_special)
 		for (int i = 0; i < tok->n_post_prefix; i++)

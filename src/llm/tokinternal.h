@@ -255,10 +255,33 @@ typedef struct TokEncodeState
 	TokBuf		word_buf;
 	int32_t    *syms;			/* BPE working symbols */
 	size_t		syms_cap;
-	void	   *cache;			/* word -> ids cache, lazily allocated */
+	void	   *cache;			/* BPE word -> ids cache, lazily allocated */
+	bool		use_cache;		/* the text is long enough for a cache */
 	bool		first_segment;	/* Metaspace prepend_scheme "first" */
 	LlmError   *err;
 } TokEncodeState;
+
+/*
+ * Look up the merge of a pair of ids, NULL when none (inline: the BPE
+ * inner loop)
+ */
+static inline const TokPairEntry *
+TokPairMapGet(const TokPairMap *m, int32_t a, int32_t b)
+{
+	uint64_t	key = ((uint64_t) (uint32_t) a << 32) | (uint32_t) b;
+	uint32_t	j;
+
+	if (m->e == NULL)
+		return NULL;
+	j = (uint32_t) ((key * 0x9E3779B97F4A7C15ULL) >> 32) & m->mask;
+	while (m->e[j].key != UINT64_MAX)
+	{
+		if (m->e[j].key == key)
+			return &m->e[j];
+		j = (j + 1) & m->mask;
+	}
+	return NULL;
+}
 
 /* tokutil.c */
 extern uint64_t TokHash(const char *s, size_t len);
@@ -270,7 +293,6 @@ extern void TokStrMapFree(TokStrMap *m);
 extern int	TokPairMapInit(TokPairMap *m, size_t n, LlmError *err);
 extern void TokPairMapPut(TokPairMap *m, int32_t a, int32_t b, int32_t rank,
 						  int32_t id);
-extern const TokPairEntry *TokPairMapGet(const TokPairMap *m, int32_t a, int32_t b);
 extern void TokPairMapFree(TokPairMap *m);
 extern bool TokBufReserve(TokBuf *b, size_t extra);
 extern bool TokBufAppend(TokBuf *b, const char *s, size_t len);

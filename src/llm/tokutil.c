@@ -224,13 +224,12 @@ TokStrMapFree(TokStrMap *m)
 }
 
 /*
- * Mix a pair of ids into a slot index
+ * Slot of a pair key (the same mix as TokPairMapGet)
  */
 static inline uint32_t
 PairSlot(uint64_t key, uint32_t mask)
 {
-	key *= 0x9E3779B97F4A7C15ULL;
-	return (uint32_t) (key >> 32) & mask;
+	return (uint32_t) ((key * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
 }
 
 /*
@@ -273,27 +272,6 @@ TokPairMapPut(TokPairMap *m, int32_t a, int32_t b, int32_t rank, int32_t id)
 	m->e[j].rank = rank;
 	m->e[j].id = id;
 	m->count++;
-}
-
-/*
- * Look up the merge of a pair, NULL when none
- */
-const TokPairEntry *
-TokPairMapGet(const TokPairMap *m, int32_t a, int32_t b)
-{
-	uint64_t	key = ((uint64_t) (uint32_t) a << 32) | (uint32_t) b;
-	uint32_t	j;
-
-	if (m->e == NULL)
-		return NULL;
-	j = PairSlot(key, m->mask);
-	while (m->e[j].key != UINT64_MAX)
-	{
-		if (m->e[j].key == key)
-			return &m->e[j];
-		j = (j + 1) & m->mask;
-	}
-	return NULL;
 }
 
 /*
