@@ -18,7 +18,7 @@
 #   scripts/bench_llm.sh                  GPU mode
 #   scripts/bench_llm.sh --cpu            CPU mode
 #   scripts/bench_llm.sh --cpu --quick    smoke test of the script (tiny model)
-#   scripts/bench_llm.sh --build-only     build bench/llmbench and stop
+#   scripts/bench_llm.sh --build-only     build bench/build/llmbench and stop
 #
 # Options: --tokens N (decode steps, default 128; CPU 32), --prompt P
 # (default 16), --batch B (the large decode batch, default 64), --prefill T
@@ -27,11 +27,11 @@
 # logs, default /tmp/pgmlops-llmbench), --no-hf (skip the baseline),
 # --rebuild (ignore a carried build).
 #
-# Build: llmbench is linked in bench/ (ignored by git) from the engine
+# Build: llmbench is linked in bench/build/ (ignored by git) from the engine
 # sources (every src/llm/*.c and src/compute/*.c that includes no PostgreSQL
-# header), kernels/*.cu when nvcc is found, and scripts/bench/llmbench.c.
-# Each stage is skipped when bench/ holds a build of the same sources (a
-# content hash), so bench/ built on the development machine can be carried
+# header), kernels/*.cu when nvcc is found, and bench/llmbench.c.
+# Each stage is skipped when bench/build/ holds a build of the same sources
+# (a content hash), so bench/build/ made on the development machine can be carried
 # to a GPU machine that lacks the -dev packages.  Where static archives of
 # jansson, OpenBLAS and ICU exist they are linked statically, so the binary
 # needs only libc, libstdc++, cuBLAS and the CUDA runtime.  PGMLOPS_LIBDIR
@@ -82,7 +82,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-B=$here/bench
+B=$here/bench/build
 O=${OUT:-$W}
 mkdir -p "$B/obj" "$W" "$O"
 LOG=$O/llmbench.log
@@ -173,11 +173,11 @@ build() {
 
   # host objects
   # shellcheck disable=SC2086
-  hc=$(echo "$cflags" | sed "s|$here||g" | content_hash $srcs $hdrs "$here/scripts/bench/llmbench.c" -)
+  hc=$(echo "$cflags" | sed "s|$here||g" | content_hash $srcs $hdrs "$here/bench/llmbench.c" -)
   if [ $rebuild = 1 ] || [ "$(cat "$B/obj/stamp-c" 2>/dev/null)" != "$hc" ]; then
     say "building engine objects (${cuda_def:-CPU only})"
     rm -f "$B"/obj/*.o "$B/obj/stamp-c"
-    for f in $srcs "$here/scripts/bench/llmbench.c"; do
+    for f in $srcs "$here/bench/llmbench.c"; do
       # shellcheck disable=SC2086
       compile $CC $cflags -c "$f" -o "$B/obj/$(basename "$f" .c).o"
     done
@@ -204,7 +204,7 @@ build() {
   # link: the engine as an archive, so only what llmbench uses is pulled in
   hl=$(cat "$B/obj/stamp-c" "$B/obj/cu/stamp" 2>/dev/null | sha1sum | cut -c1-16)
   if [ $rebuild = 1 ] || [ ! -x "$B/llmbench" ] || [ "$(cat "$B/stamp-link" 2>/dev/null)" != "$hl" ]; then
-    say "linking bench/llmbench"
+    say "linking bench/build/llmbench"
     rm -f "$B/obj/libengine.a" "$B/llmbench" "$B/stamp-link"
     for f in $srcs; do objs+=("$B/obj/$(basename "$f" .c).o"); done
     [ -n "$NVCC" ] && objs+=("$B"/obj/cu/*.o)
@@ -225,9 +225,9 @@ build() {
   fi
   "$B/llmbench" cuda-available 2>/dev/null
   case $? in
-    0) say "bench/llmbench: built with CUDA" ;;
-    1) say "bench/llmbench: CPU only" ;;
-    *) die "bench/llmbench does not run here (missing shared libraries? set PGMLOPS_LIBDIR): $(ldd "$B/llmbench" 2>&1 | grep 'not found' | tr '\n' ' ')" ;;
+    0) say "bench/build/llmbench: built with CUDA" ;;
+    1) say "bench/build/llmbench: CPU only" ;;
+    *) die "bench/build/llmbench does not run here (missing shared libraries? set PGMLOPS_LIBDIR): $(ldd "$B/llmbench" 2>&1 | grep 'not found' | tr '\n' ' ')" ;;
   esac
 }
 
@@ -235,8 +235,8 @@ build
 [ $build_only = 1 ] && exit 0
 
 LB=$B/llmbench
-$CC -O3 -march=native -o "$W/membw" "$here/scripts/bench/membw.c" -lpthread >>"$LOG" 2>&1 ||
-  $CC -O3 -o "$W/membw" "$here/scripts/bench/membw.c" -lpthread >>"$LOG" 2>&1 ||
+$CC -O3 -march=native -o "$W/membw" "$here/bench/membw.c" -lpthread >>"$LOG" 2>&1 ||
+  $CC -O3 -o "$W/membw" "$here/bench/membw.c" -lpthread >>"$LOG" 2>&1 ||
   die "compiling membw failed"
 
 # --- cases -------------------------------------------------------------------
