@@ -261,8 +261,12 @@ field() {
       for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) { print kv[2]; exit } } }' "$RES"
 }
 
-# a number for the table (thousands separated), or "-"
-num() { [ -n "$1" ] && LC_ALL=C printf "%'.0f" "$1" 2>/dev/null || echo "-"; }
+# a number for the table, rounded, thousands separated by commas; or "-"
+num() {
+  awk -v x="$1" 'BEGIN { if (x == "") { print "-"; exit }
+      s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s);
+      print s }'
+}
 
 # ratio A B, or "-"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'; }
@@ -365,17 +369,18 @@ gpu_mode() {
   fi
 
   local sc sg match
-  sc=$(awk '$1 == "san_cuda" && $2 == "TOKENS" { $1 = $2 = $3 = ""; print }' "$RES")
-  sg=$(awk '$1 == "san_cpu" && $2 == "TOKENS" { $1 = $2 = $3 = ""; print }' "$RES")
+  sc=$(awk '$1 == "san_cuda" && $2 == "TOKENS" { $1 = $2 = $3 = $4 = ""; print }' "$RES")
+  sg=$(awk '$1 == "san_cpu" && $2 == "TOKENS" { $1 = $2 = $3 = $4 = ""; print }' "$RES")
   match=$(awk -v a="$sc" -v b="$sg" 'BEGIN { n = split(a, x); m = split(b, y); k = 0;
-      while (k < n && k < m && x[k + 1] == y[k + 1]) k++; printf "%d of %d", k, (n > m ? n : m) }')
+      if (n == 0 || m == 0) { print "not run (a side failed)"; exit }
+      while (k < n && k < m && x[k + 1] == y[k + 1]) k++; printf "first %d of %d agree", k, (n > m ? n : m) }')
 
   {
     echo
     header
     echo "- decoder: $(basename "$m1") shape, random bf16 weights; decode: prompt $prompt tokens, $n greedy steps timed after one untimed step"
     echo "- ours: llmbench (CUDA, bf16 weights and GEMM operands, f32 activations and KV cache); baseline: $(grep -m1 '^INFO torch' "$LOG" | sed 's/^INFO //'), bf16, eager attention (encoder fp16)"
-    echo "- sanity: greedy tokens of the 110M model (f32), CUDA against CPU: first $match agree"
+    echo "- sanity: greedy tokens of $(basename "$m110") (f32 weights, f32 compute), CUDA against CPU: $match"
     echo
     echo "| case | pgmlops | transformers | ratio | target |"
     echo "|---|---|---|---|---|"
