@@ -79,7 +79,6 @@ struct KernelsContext
 {
 	cudaStream_t stream;
 	cublasHandle_t cublas;
-	int			bf16;			// precision of matrix weights
 	int			sm_count;		// multiprocessors of the device
 
 	// the step's layout, one device buffer of int32 arrays, copied from a

@@ -88,7 +88,7 @@ ReleaseBuffer(KernelsBuffer *buf)
 
 // Create the stream and cuBLAS handle on device 0
 extern "C" int
-kernels_context_create(KernelsContext **result, int bf16)
+kernels_context_create(KernelsContext **result)
 {
 	KernelsContext *ctx;
 	int			count = 0;
@@ -111,7 +111,6 @@ kernels_context_create(KernelsContext **result, int bf16)
 		kernels_set_message("out of host memory for the CUDA context");
 		return KERNELS_ERR_NOMEM;
 	}
-	ctx->bf16 = bf16 != 0;
 	err = cudaDeviceGetAttribute(&ctx->sm_count, cudaDevAttrMultiProcessorCount, 0);
 	if (err != cudaSuccess)
 	{

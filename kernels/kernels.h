@@ -62,8 +62,8 @@ extern int	kernels_device_probe(int *count, char *name, size_t namelen);
 /* device.cu: text of the last failure on this thread */
 extern const char *kernels_last_error(void);
 
-/* context.cu: stream and cuBLAS handle on device 0; bf16 matrices if bf16 */
-extern int	kernels_context_create(KernelsContext **ctx, int bf16);
+/* context.cu: stream and cuBLAS handle on device 0 */
+extern int	kernels_context_create(KernelsContext **ctx);
 extern void kernels_context_destroy(KernelsContext *ctx);
 
 /* context.cu: device memory and copies (upload, download and sync wait) */

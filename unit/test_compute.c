@@ -16,7 +16,7 @@
  *
  * Without a CUDA device (or in a build without CUDA) the test is skipped.
  * PGMLOPS_VERBOSE=1 prints every comparison; PGMLOPS_BENCH=1 adds a few
- * timings (GEMM TFLOP/s, attention decode rows/s).
+ * timings (GEMM TFLOP/s, attention rows/s for decode and prefill).
  */
 #include <math.h>
 #include <stdio.h>
@@ -236,7 +236,8 @@ MakeStep(Step *st, int n_seqs, const int *first, const int *count, int n_blocks,
 			st->positions[n_rows + i] = first[s] + i;
 		}
 		for (int i = 0; i < max_blocks; i++)
-			st->block_table[s * max_blocks + i] = i < need ? pool[used + i] : -1;
+			st->block_table[s * max_blocks + i] =
+				i < need && used + i < n_blocks ? pool[used + i] : -1;
 		used += need;
 		n_rows += count[s];
 		st->out_rows[s] = n_rows - 1;
@@ -874,13 +875,14 @@ Now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* GEMM throughput and attention decode rate on the GPU */
+/* GEMM throughput and attention rates on the GPU (uninitialized inputs) */
 static void
 Bench(void)
 {
 	static const int gemm[][3] = {{2048, 2048, 2048}, {2048, 8192, 2048}, {1, 8192, 2048},
 	{64, 8192, 2048}};
-	static const int decode_rows[] = {1, 64};
+	/* (sequences, rows per sequence): decode of 1 and 64, a 2048-token prefill */
+	static const int attn[][2] = {{1, 1}, {64, 1}, {1, 2048}};
 
 	for (int gi = 0; gi < 4; gi++)
 	{
@@ -898,7 +900,7 @@ Bench(void)
 
 		if (Ok("weight_load", gpu.ops->weight_load(gpu.ctx, &dw, &w, &err)))
 		{
-			gpu.ops->matmul(gpu.ctx, dout, dx, &dw, n, &err);
+			Ok("bench matmul", gpu.ops->matmul(gpu.ctx, dout, dx, &dw, n, &err));
 			gpu.ops->sync(gpu.ctx, &err);
 			t0 = Now();
 			for (int i = 0; i < iters; i++)
@@ -917,10 +919,11 @@ Bench(void)
 		free(w.data);
 	}
 
-	for (int di = 0; di < 2; di++)
+	for (int ai = 0; ai < 3; ai++)
 	{
-		int			n_seqs = decode_rows[di];
-		int			ctx_len = 1024;
+		int			n_seqs = attn[ai][0];
+		int			rows = attn[ai][1];
+		int			ctx_len = rows > 1 ? rows : 1024;
 		int		   *first = malloc(n_seqs * sizeof(int));
 		int		   *count = malloc(n_seqs * sizeof(int));
 		int			n_heads = 32;
@@ -937,10 +940,10 @@ Bench(void)
 
 		for (int s = 0; s < n_seqs; s++)
 		{
-			first[s] = ctx_len - 1;
-			count[s] = 1;
+			first[s] = ctx_len - rows;
+			count[s] = rows;
 		}
-		n_blocks = n_seqs * ctx_len / COMPUTE_KV_BLOCK;
+		n_blocks = n_seqs * ((ctx_len + COMPUTE_KV_BLOCK - 1) / COMPUTE_KV_BLOCK);
 		MakeStep(&st, n_seqs, first, count, n_blocks, 1000);
 		cache.n_layers = 1;
 		cache.n_kv_heads = n_kv;
@@ -948,20 +951,20 @@ Bench(void)
 		cache.n_blocks = n_blocks;
 		cache.k = DevFloats(&gpu, NULL, (size_t) n_blocks * COMPUTE_KV_BLOCK * n_kv * hd);
 		cache.v = DevFloats(&gpu, NULL, (size_t) n_blocks * COMPUTE_KV_BLOCK * n_kv * hd);
-		dq = DevFloats(&gpu, NULL, (size_t) n_seqs * n_heads * hd);
-		dout = DevFloats(&gpu, NULL, (size_t) n_seqs * n_heads * hd);
+		dq = DevFloats(&gpu, NULL, (size_t) n_seqs * rows * n_heads * hd);
+		dout = DevFloats(&gpu, NULL, (size_t) n_seqs * rows * n_heads * hd);
 		if (Ok("begin_step", gpu.ops->begin_step(gpu.ctx, &st.b, &err)))
 		{
-			gpu.ops->attention(gpu.ctx, dout, dq, &cache, 0, n_heads, true, 0, 0.125f, &err);
+			Ok("bench attention",
+			   gpu.ops->attention(gpu.ctx, dout, dq, &cache, 0, n_heads, true, 0, 0.125f, &err));
 			gpu.ops->sync(gpu.ctx, &err);
 			t0 = Now();
 			for (int i = 0; i < iters; i++)
 				gpu.ops->attention(gpu.ctx, dout, dq, &cache, 0, n_heads, true, 0, 0.125f, &err);
 			gpu.ops->sync(gpu.ctx, &err);
 			dt = (Now() - t0) / iters;
-			printf("bench attention decode %d rows x %d context (32/8 heads, hd 64): %.3f ms per layer, %.0f GB/s of KV\n",
-				   n_seqs, ctx_len, dt * 1e3,
-				   2.0 * n_seqs * ctx_len * n_kv * hd * sizeof(float) / dt / 1e9);
+			printf("bench attention %d seqs x %d rows, context %d (32/8 heads, hd 64): %.3f ms per layer, %.0f rows/s\n",
+				   n_seqs, rows, ctx_len, dt * 1e3, n_seqs * rows / dt);
 		}
 		gpu.ops->free(gpu.ctx, cache.k);
 		gpu.ops->free(gpu.ctx, cache.v);

@@ -165,7 +165,7 @@ cuda_init(void **ctx, ComputePrecision precision, LlmError *err)
 		return LLM_ERR_NOMEM;
 	c->precision = precision;
 	c->max_block = -1;
-	status = kernels_context_create(&c->kernels, precision == COMPUTE_PRECISION_BF16);
+	status = kernels_context_create(&c->kernels);
 	if (status != KERNELS_OK)
 	{
 		free(c);
