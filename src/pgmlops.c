@@ -16,6 +16,7 @@
 #include "utils/guc.h"
 
 #include "pgmlops.h"
+#include "llm/llmsql.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,6 +31,7 @@ _PG_init(void)
 	VecDistInit();
 	HnswInit();
 	ComputeInit();
+	LlmSqlInit();
 
 	MarkGUCPrefixReserved("hnsw");
 	MarkGUCPrefixReserved("mlops");

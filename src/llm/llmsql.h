@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * llmsql.h
+ *	  The PostgreSQL side of the inference engine: the mlops.model_dir
+ *	  setting, model name resolution and the per-backend tokenizer cache.
+ *
+ * Only llmsql.c includes PostgreSQL headers among src/llm; this header
+ * does not, so that it can sit next to the engine headers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGMLOPS_LLM_LLMSQL_H
+#define PGMLOPS_LLM_LLMSQL_H
+
+#include "llm/tokenizer.h"
+
+/* llmsql.c */
+extern void LlmSqlInit(void);
+
+/*
+ * Resolve a model name (a directory relative to mlops.model_dir) to the
+ * real path of that directory, palloc'ed; raises an error for names that
+ * escape mlops.model_dir and for missing directories
+ */
+extern char *LlmSqlResolveModel(const char *model);
+
+/*
+ * The tokenizer of a model, from the backend's cache (loaded on a miss or
+ * when tokenizer.json changed).  The cache owns it: it stays valid until
+ * the next call of this function.
+ */
+extern const Tokenizer *LlmSqlGetTokenizer(const char *model);
+
+#endif							/* PGMLOPS_LLM_LLMSQL_H */
