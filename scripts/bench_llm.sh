@@ -365,6 +365,7 @@ gpu_mode() {
         for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "batch") b = kv[2]; if (kv[1] == "attn") a = kv[2] }
         l = (c == "decode") ? "hf_decode_" b : (c == "encode") ? "hf_encode_" a : "hf_" c;
         print l, $0 }' >>"$RES"
+    printf '%s\n' "$out" | grep -E '^ERROR' >&2
     [ $rc = 0 ] || say "    hf baseline failed (exit $rc): $(printf '%s\n' "$out" | tail -n 3 | tr '\n' ' ')"
   fi
 

@@ -48,6 +48,16 @@ def timed(fn):
     return time.perf_counter() - t0
 
 
+def guarded(name, fn, *args):
+    """Run one case; a failure is reported and the other cases still run."""
+    try:
+        fn(*args)
+        return 0
+    except Exception as e:  # noqa: BLE001 - report any failure and go on
+        print(f"ERROR {name}: {type(e).__name__}: {e}", flush=True)
+        return 1
+
+
 def result(case, **kv):
     fields = " ".join(f"{k}={v}" for k, v in kv.items())
     print(f"RESULT {case} impl=hf device=cuda {fields}", flush=True)
@@ -147,6 +157,7 @@ def main():
     print(f"INFO torch {torch.__version__} transformers {transformers.__version__} "
           f"on {torch.cuda.get_device_name(0)}", flush=True)
 
+    failures = 0
     if args.llama:
         t0 = time.perf_counter()
         model = AutoModelForCausalLM.from_pretrained(
@@ -156,16 +167,19 @@ def main():
         vocab = model.config.vocab_size
         with torch.inference_mode():
             for b in (int(x) for x in args.batches.split(",") if x):
-                bench_decode(model, vocab, b, args.tokens, args.prompt, gen)
+                failures += guarded(f"decode batch {b}", bench_decode, model, vocab, b,
+                                    args.tokens, args.prompt, gen)
             if args.prefill > 0:
-                bench_prefill(model, vocab, args.prefill, args.repeat, gen)
+                failures += guarded("prefill", bench_prefill, model, vocab, args.prefill,
+                                    args.repeat, gen)
         del model
         torch.cuda.empty_cache()
 
     if args.minilm:
         for attn in (a for a in args.enc_attn.split(",") if a):
-            bench_encode(args.minilm, args.enc_batch, args.enc_seq, args.repeat, gen, attn)
-    return 0
+            failures += guarded(f"encode {attn}", bench_encode, args.minilm, args.enc_batch,
+                                args.enc_seq, args.repeat, gen, attn)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
