@@ -278,10 +278,8 @@ UploadConverted(CudaContext *c, void *dst, LlmDType target, const void *src, Llm
 				b16[i] = LlmF32ToBf16(f32[i]);
 			host = b16;
 		}
+		/* synchronous: the host buffers are reused for the next chunk */
 		status = kernels_upload(c->kernels, (char *) dst + done * out_size, host, n * out_size);
-		/* the host buffer is reused for the next chunk */
-		if (status == KERNELS_OK)
-			status = kernels_sync(c->kernels);
 	}
 	free(f32);
 	free(b16);
@@ -315,6 +313,9 @@ cuda_weight_load(void *ctx, LlmTensor *dst, const LlmTensor *src, LlmError *err)
 			return LlmSetError(err, LLM_ERR_ARGUMENT, "weight dimension %d is %lld",
 							   i, (long long) t.shape[i]);
 	count = LlmTensorCount(&t);
+	if (count > ((int64_t) 1 << 40))
+		return LlmSetError(err, LLM_ERR_ARGUMENT, "weight of %lld elements is too large",
+						   (long long) count);
 	if (t.data == NULL)
 		return LlmSetError(err, LLM_ERR_ARGUMENT, "weight has no data");
 
@@ -328,8 +329,6 @@ cuda_weight_load(void *ctx, LlmTensor *dst, const LlmTensor *src, LlmError *err)
 		int			status = kernels_upload(c->kernels, dev, t.data,
 											(size_t) count * LlmDTypeSize(target));
 
-		if (status == KERNELS_OK)
-			status = kernels_sync(c->kernels);
 		rc = status == KERNELS_OK ? LLM_OK : KernelsFail(status, "weight upload", err);
 	}
 	else
