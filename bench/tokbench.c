@@ -9,9 +9,11 @@
  *	  cc -O2 -Isrc -o bench/tokbench bench/tokbench.c src/llm/tok*.o \
  *		  src/llm/llmjson.o src/llm/llmutil.o -ljansson -licuuc -lm
  * Run:
- *	  bench/tokbench test/data/fixtures/tok-llama3 FILE [seconds] [lines|whole|both|ids]
+ *	  bench/tokbench test/data/fixtures/tok-llama3 FILE [seconds] [lines|whole|both|ids|decode]
  * With mode "ids", prints the ids of each line of FILE (one line of ids per
- * line of text) instead, to compare with another implementation.
+ * line of text) instead, to compare with another implementation; with
+ * "decode", the hex of each line's ids decoded with and without the
+ * special tokens.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +35,21 @@ Now(void)
 }
 
 /*
- * Print the ids of each line, one output line per input line
+ * Print hex bytes
+ */
+static void
+PrintHex(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		printf("%02x", (unsigned char) s[i]);
+}
+
+/*
+ * Print the ids of each line, one output line per input line (or, with
+ * decode, the hex of the decoded text without and with special tokens)
  */
 static int
-PrintIds(const Tokenizer *tok, const char *text, size_t len)
+PrintIds(const Tokenizer *tok, const char *text, size_t len, bool decode)
 {
 	size_t		pos = 0;
 	LlmError	err;
@@ -53,9 +66,29 @@ PrintIds(const Tokenizer *tok, const char *text, size_t len)
 			fprintf(stderr, "encode: %s\n", err.message);
 			return 1;
 		}
-		for (int i = 0; i < n; i++)
-			printf(i ? " %d" : "%d", ids[i]);
-		printf("\n");
+		if (decode)
+		{
+			for (int skip = 1; skip >= 0; skip--)
+			{
+				char	   *out;
+				size_t		out_len;
+
+				if (TokenizerDecode(tok, ids, n, skip, &out, &out_len, &err) != LLM_OK)
+				{
+					fprintf(stderr, "decode: %s\n", err.message);
+					return 1;
+				}
+				PrintHex(out, out_len);
+				printf(skip ? " " : "\n");
+				free(out);
+			}
+		}
+		else
+		{
+			for (int i = 0; i < n; i++)
+				printf(i ? " %d" : "%d", ids[i]);
+			printf("\n");
+		}
 		free(ids);
 		pos = end;
 	}
@@ -124,7 +157,7 @@ main(int argc, char **argv)
 
 	if (argc < 3)
 	{
-		fprintf(stderr, "usage: %s TOKENIZER_DIR FILE [seconds] [lines|whole|both|ids]\n", argv[0]);
+		fprintf(stderr, "usage: %s TOKENIZER_DIR FILE [seconds] [lines|whole|both|ids|decode]\n", argv[0]);
 		return 2;
 	}
 	if (TokenizerLoad(argv[1], &tok, &err) != LLM_OK)
@@ -137,8 +170,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "read: %s\n", err.message);
 		return 1;
 	}
-	if (strcmp(mode, "ids") == 0)
-		rc = PrintIds(tok, text, len);
+	if (strcmp(mode, "ids") == 0 || strcmp(mode, "decode") == 0)
+		rc = PrintIds(tok, text, len, strcmp(mode, "decode") == 0);
 	else
 	{
 		if (strcmp(mode, "whole") != 0)

@@ -48,7 +48,7 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: tok_hf.py TOKENIZER_DIR FILE [seconds] [lines|whole|both]")
     tok = Tokenizer.from_file(os.path.join(sys.argv[1], "tokenizer.json"))
-    with open(sys.argv[2], encoding="utf-8") as f:
+    with open(sys.argv[2], encoding="utf-8", newline="") as f:
         text = f.read()
     seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 3.0
     mode = sys.argv[4] if len(sys.argv) > 4 else "both"
