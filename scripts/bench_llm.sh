@@ -25,7 +25,9 @@
 # (default 2048), --enc-batch B --enc-seq S (default 256 x 128), --threads N
 # (CPU threads, default all), --repeat R (default 5), --dir DIR (models and
 # logs, default /tmp/pgmlops-llmbench), --no-hf (skip the baseline),
-# --rebuild (ignore a carried build).
+# --rebuild (ignore a carried build), --deadline S (seconds from the start
+# after which remaining cases are skipped and the table is printed with what
+# was measured; default 540; each case also has its own time limit).
 #
 # Build: llmbench is linked in bench/build/ (ignored by git) from the engine
 # sources (every src/llm/*.c and src/compute/*.c that includes no PostgreSQL
@@ -57,6 +59,7 @@ enc_batch=256
 enc_seq=128
 threads=$(nproc)
 repeat=5
+deadline=540
 W=/tmp/pgmlops-llmbench
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -77,6 +80,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --dir) W=$2; shift 2 ;;
+    --deadline) deadline=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown option $1" >&2; usage 1 ;;
   esac
@@ -241,10 +245,22 @@ $CC -O3 -march=native -o "$W/membw" "$here/bench/membw.c" -lpthread >>"$LOG" 2>&
 
 # --- cases -------------------------------------------------------------------
 
+# seconds left before the deadline (--deadline), at most $1
+time_left() {
+  local left=$((deadline - SECONDS))
+  [ "$left" -gt "$1" ] && left=$1
+  echo "$left"
+}
+
 # run LABEL TIMEOUT CMD...: log the output, keep RESULT/TOKENS lines as "LABEL line"
 run() {
-  local label=$1 limit=$2 out rc
+  local label=$1 limit out rc
+  limit=$(time_left "$2")
   shift 2
+  if [ "$limit" -lt 10 ]; then
+    say "--- $label: skipped, the deadline has passed"
+    return 0
+  fi
   say "--- $label: $*"
   out=$(timeout "$limit" "$@" 2>&1)
   rc=$?
@@ -350,10 +366,12 @@ gpu_mode() {
   run san_cuda 120 "$LB" decode "$m110" --device cuda --precision f32 --batch 1 --tokens "$nsan" --prompt "$prompt"
   run san_cpu 120 "$LB" decode "$m110" --device cpu --precision f32 --batch 1 --tokens "$nsan" --prompt "$prompt" --threads "$threads"
 
-  if [ $hf = 1 ]; then
+  if [ $hf = 1 ] && [ "$(time_left 300)" -lt 30 ]; then
+    say "--- hf: skipped, the deadline has passed"
+  elif [ $hf = 1 ]; then
     local py=${PYTHON:-python3} out rc
     say "--- hf: transformers baseline"
-    out=$(cd "$W" && PYTHONUNBUFFERED=1 timeout 300 "$py" "$here/scripts/bench/hf_llm_baseline.py" \
+    out=$(cd "$W" && PYTHONUNBUFFERED=1 timeout "$(time_left 300)" "$py" "$here/scripts/bench/hf_llm_baseline.py" \
       --llama "$m1" --minilm "$mini" --tokens "$n" --prompt "$prompt" --batches "1,$batch" \
       --prefill "$prefill" --enc-batch "$enc_batch" --enc-seq "$enc_seq" --repeat "$repeat" 2>&1)
     rc=$?
