@@ -362,9 +362,6 @@ gpu_mode() {
   run decB 180 "$LB" decode "$m1" --device cuda --precision bf16 --batch "$batch" --tokens "$n" --prompt "$prompt"
   run prefill 120 "$LB" prefill "$m1" --device cuda --precision bf16 --tokens "$prefill" --repeat "$repeat"
   run encode 120 "$LB" encode "$mini" --device cuda --precision bf16 --batch "$enc_batch" --seq "$enc_seq" --repeat "$repeat"
-  run dec1_f32 120 "$LB" decode "$m1" --device cuda --precision f32 --batch 1 --tokens 32 --prompt "$prompt"
-  run san_cuda 120 "$LB" decode "$m110" --device cuda --precision f32 --batch 1 --tokens "$nsan" --prompt "$prompt"
-  run san_cpu 120 "$LB" decode "$m110" --device cpu --precision f32 --batch 1 --tokens "$nsan" --prompt "$prompt" --threads "$threads"
 
   if [ $hf = 1 ] && [ "$(time_left 300)" -lt 30 ]; then
     say "--- hf: skipped, the deadline has passed"
@@ -386,6 +383,11 @@ gpu_mode() {
     printf '%s\n' "$out" | grep -E '^ERROR' >&2
     [ $rc = 0 ] || say "    hf baseline failed (exit $rc): $(printf '%s\n' "$out" | tail -n 3 | tr '\n' ' ')"
   fi
+
+  # extras after the baseline, so that a deadline cuts these first
+  run dec1_f32 120 "$LB" decode "$m1" --device cuda --precision f32 --batch 1 --tokens 32 --prompt "$prompt"
+  run san_cuda 120 "$LB" decode "$m110" --device cuda --precision f32 --batch 1 --tokens "$nsan" --prompt "$prompt"
+  run san_cpu 120 "$LB" decode "$m110" --device cpu --precision f32 --batch 1 --tokens "$nsan" --prompt "$prompt" --threads "$threads"
 
   local sc sg match
   sc=$(awk '$1 == "san_cuda" && $2 == "TOKENS" { $1 = $2 = $3 = $4 = ""; print }' "$RES")
