@@ -1,0 +1,2634 @@
+// objects: src/llm/chattemplate.o src/llm/chatlex.o src/llm/chatparse.o src/llm/chateval.o src/llm/chatfilter.o src/llm/chatvalue.o src/llm/llmjson.o src/llm/llmutil.o
+/*
+ * test_chat_template.c
+ *	  Unit tests for the chat-template interpreter.
+ *
+ * 1. Every case of the reference fixture chat_templates_golden.json (the
+ *    Llama 3, Llama 3.1, Qwen3 and Gemma 3 templates rendered by
+ *    transformers' apply_chat_template) must render byte-identically.
+ * 2. RenderCases below cover the Jinja subset feature by feature, plus
+ *    published Mistral and Llama 3.1 tool-calling templates; their
+ *    expected output was produced by jinja2 3.1.6 configured as
+ *    transformers configures it (ImmutableSandboxedEnvironment,
+ *    trim_blocks, lstrip_blocks, loopcontrols, transformers' tojson and
+ *    raise_exception), by a generator script kept out of the tree.
+ * 3. Errors: raise_exception messages, syntax errors with line and
+ *    column, runtime errors, and the limits that stop hostile templates.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+#include "llm/chattemplate.h"
+#include "llm/llmjson.h"
+
+typedef struct RenderCase
+{
+	const char *name;
+	const char *tmpl;
+	const char *messages;		/* JSON */
+	const char *extra;			/* JSON object or NULL */
+	bool		add_generation_prompt;
+	const char *expected;
+} RenderCase;
+
+typedef struct ErrorCase
+{
+	const char *name;
+	const char *tmpl;
+	const char *messages;
+	const char *message;		/* the raise_exception text */
+} ErrorCase;
+
+static const RenderCase RenderCases[] = {
+	{"ws_trim_lstrip",
+		"{% for m in messages %}\n"
+		"    {% if m.role == 'user' %}\n"
+		"  U:{{ m.content }}\n"
+		"    {% endif %}\n"
+		"{% endfor %}\n"
+		"end\n",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"  U: Hi there \n"
+		"  U:Bye\n"
+		"\n"
+		"end"},
+	{"ws_dash",
+		"a  {%- if true -%}  b  {%- endif -%}\n"
+		"  c {{- ' d ' -}} e\n"
+		"{#- comment -#}  f",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"abc d ef"},
+	{"ws_plus",
+		"x  \n"
+		"  {%+ if true +%}\n"
+		"y{% endif %}\n"
+		"  {# c #}\n"
+		"z",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"x  \n"
+		"  \n"
+		"yz"},
+	{"ws_var_no_lstrip",
+		"  {{ 'a' }}\n"
+		"  {% set x = 1 %}\n"
+		"{{ x }}\n",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"  a\n"
+		"1"},
+	{"ws_raw",
+		"{% raw %}{{ not parsed }} {% if %}{% endraw %}|\n"
+		"  {%- raw -%}  x  {%- endraw -%}  |",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"{{ not parsed }} {% if %}|x|"},
+	{"ws_comment_lstrip",
+		"a\n"
+		"    {# only a comment #}\n"
+		"b\n"
+		"{#- x #}   c",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"a\n"
+		"b   c"},
+	{"ws_crlf",
+		"a\r\n"
+		"{% if true %}\r\n"
+		"b\r\n"
+		"{% endif %}\r\n"
+		"c\r\n",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"a\n"
+		"b\n"
+		"c"},
+	{"ws_trailing_newlines",
+		"a\n"
+		"\n",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"a\n"},
+	{"loop_vars",
+		"{% for m in messages %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revi"
+		"ndex }}/{{ loop.revindex0 }}/{{ loop.length }}/{{ loop.first }}/{{ loo"
+		"p.last }}/{{ loop.cycle('odd', 'even') }};{% endfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"1/0/4/3/4/True/False/odd;2/1/3/2/4/False/False/even;3/2/2/1/4/False/Fa"
+		"lse/odd;4/3/1/0/4/False/True/even;"},
+	{"loop_prev_next",
+		"{% for x in [1, 2, 3] %}[{{ loop.previtem }}|{{ loop.nextitem }}]{% en"
+		"dfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[|2][1|3][2|]"},
+	{"loop_else",
+		"{% for x in [] %}no{% else %}empty{% endfor %}{% for x in messages if "
+		"x.role == 'tool' %}{{ x }}{% else %} none{% endfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"empty none"},
+	{"loop_filter",
+		"{% for m in messages if m.role == 'user' %}{{ loop.index }}:{{ m.conte"
+		"nt|trim }}{{ ',' if not loop.last }}{% endfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"1:Hi there,2:Bye"},
+	{"loop_break_continue",
+		"{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if "
+		"i > 5 %}{% break %}{% endif %}{{ i }}{% endfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"01345"},
+	{"loop_dict",
+		"{% for k in {'b': 1, 'a': 2} %}{{ k }}{% endfor %};{% for k, v in {'b'"
+		": 1, 'a': [2]}.items() %}{{ k }}={{ v }};{% endfor %}{% for k, v in {'"
+		"x': 'y'}|items %}{{ k ~ v }}{% endfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"ba;b=1;a=[2];xy"},
+	{"loop_string_nested",
+		"{% for c in 'h\303\251llo' %}{{ c }}.{% endfor %}{% for a in [[1, 2], "
+		"[3, 4]] %}{% for b in a %}{{ loop.index }}{{ b }}{% endfor %}{{ loop.i"
+		"ndex }}|{% endfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"h.\303\251.l.l.o.11221|13242|"},
+	{"loop_range",
+		"{{ range(3)|list }} {{ range(1, 10, 3)|list }} {{ range(5, 0, -2)|list"
+		" }} {{ range(0)|list }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[0, 1, 2] [1, 4, 7] [5, 3, 1] []"},
+	{"scope_loop",
+		"{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfo"
+		"r %}{{ x }}{% if true %}{% set x = 9 %}{% endif %}{{ x }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"2319"},
+	{"namespace",
+		"{% set ns = namespace(found=false, n=0, last='') %}{% for m in message"
+		"s %}{% if m.role == 'user' %}{% set ns.found = true %}{% set ns.n = ns"
+		".n + 1 %}{% set ns.last = m.content %}{% endif %}{% endfor %}{{ ns.fou"
+		"nd }} {{ ns.n }} [{{ ns.last }}] {{ ns.missing is defined }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"True 2 [Bye\n"
+		"] False"},
+	{"set_block",
+		"{% set greeting | upper %}hello {{ messages[0].content }}{% endset %}["
+		"{{ greeting }}]{% set plain %}  x  {% endset %}[{{ plain }}]",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[HELLO SYS][  x  ]"},
+	{"set_tuple",
+		"{% set a, b = 1, 'two' %}{{ a }}{{ b }}{% set c = (3, 4) %}{{ c[1] }}{"
+		"% set d = [5] %}{{ d }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"1two4[5]"},
+	{"with_block",
+		"{% with x = 2, y = 3 %}{{ x * y }}{% endwith %}[{{ x }}]",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"6[]"},
+	{"macro",
+		"{% macro render(m, prefix='> ', suffix='') %}{{ prefix }}{{ m.role }}:"
+		" {{ m.content|trim }}{{ suffix }}{% endmacro %}{% for m in messages %}"
+		"{{ render(m) }}|{{ render(m, suffix='!') }}|{{ render(m, '* ') }}\n"
+		"{% endfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"> system: Sys|> system: Sys!|* system: Sys\n"
+		"> user: Hi there|> user: Hi there!|* user: Hi there\n"
+		"> assistant: Hello!|> assistant: Hello!!|* assistant: Hello!\n"
+		"> user: Bye|> user: Bye!|* user: Bye\n"},
+	{"macro_recursive",
+		"{% macro fact(n) %}{% if n <= 1 %}1{% else %}{{ n }}*{{ fact(n - 1) }}"
+		"{% endif %}{% endmacro %}{{ fact(5) }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"5*4*3*2*1"},
+	{"arith",
+		"{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 "
+		"}} {{ -7 % 3 }} {{ 2 ** 10 }} {{ 2 ** 3 ** 2 }} {{ 7 / 2 }} {{ 6 / 3 }"
+		"} {{ 1.5 + 1 }} {{ -3 }} {{ - -3 }} {{ 10 - 2 - 3 }} {{ 2 * 3.0 }} {{ "
+		"7.5 // 2 }} {{ -7.5 % 2 }} {{ 2 ** -1 }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"7 9 3 -4 1 2 1024 64 3.5 2.0 2.5 -3 3 5 6.0 3.0 0.5 0.5"},
+	{"concat",
+		"{{ 'a' ~ 1 ~ none ~ true ~ 1.5 }} {{ 'a' + 'b' }} {{ [1] + [2, 3] }} {"
+		"{ 'ab' * 3 }} {{ 3 * [0] }} {{ 'x' ~ undefined_var ~ 'y' }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"a1NoneTrue1.5 ab [1, 2, 3] ababab [0, 0, 0] xy"},
+	{"compare",
+		"{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 1 == 1.0 }} {{ 'a' < 'b' }} {{ [1, "
+		"2] < [1, 3] }} {{ 'a' != 'a' }} {{ 2 >= 2 }} {{ true == 1 }} {{ none ="
+		"= none }} {{ 'ab' in 'cabd' }} {{ 3 not in [1, 2] }} {{ 'role' in mess"
+		"ages[0] }} {{ 'x' in {'x': 1} }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"True False True True True False True True True True True True True"},
+	{"logic",
+		"{{ 0 or 'default' }} {{ 'a' and 'b' }} {{ '' and 'b' }} {{ not none }}"
+		" {{ none or [] or 0 }} {{ 1 if true }} [{{ 1 if false }}] {{ 'y' if me"
+		"ssages else 'n' }} {{ not 1 == 2 }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"default b  True 0 1 [] y True"},
+	{"literals",
+		"{{ [1, 'two', 3.0, none, true, [false]] }} {{ {'a': 1, 'b': {'c': 'd'}"
+		"} }} {{ (1, 2) }} {{ () }} {{ 'it\\'s' }} {{ \"say \\\"hi\\\"\" }} {{ "
+		"'tab\\there\\n' }} {{ 'a' 'b' }} {{ 0x1F }} {{ 1_000 }} {{ 1e3 }} {{ 0"
+		".5 if false else 2.50 }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[1, 'two', 3.0, None, True, [False]] {'a': 1, 'b': {'c': 'd'}} (1, 2) "
+		"() it's say \"hi\" tab\there\n"
+		" ab 31 1000 1000.0 2.5"},
+	{"float_repr",
+		"{{ 0.1 + 0.2 }} {{ 1e20 }} {{ 1e16 }} {{ 1e15 }} {{ 0.0001 }} {{ 0.000"
+		"01 }} {{ 1/3 }} {{ -0.0 }} {{ 123456789.125 }} {{ 2.5e-7 }} {{ 100.0 }"
+		"}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"0.30000000000000004 1e+20 1e+16 1000000000000000.0 0.0001 1e-05 0.3333"
+		"333333333333 -0.0 123456789.125 2.5e-07 100.0"},
+	{"repr",
+		"{{ ['it\\'s', \"q\\\"\", 'both\\'\"', 'nl\\n', '\303\251'] }} {{ {'k':"
+		" none, 1: true} }} {{ messages[1] }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[\"it's\", 'q\"', 'both\\'\"', 'nl\\n', '\303\251'] {'k': None, 1: Tru"
+		"e} {'role': 'user', 'content': ' Hi there '}"},
+	{"subscript",
+		"{{ messages[0]['role'] }} {{ messages[-1].content }} {{ messages[10] i"
+		"s defined }} {{ messages[0].nope is defined }} {{ messages.0.role }} {"
+		"{ 'hello'[1] }} {{ 'h\303\251llo'[1] }} {{ 'abc'[-1] }} {{ messages[1]"
+		"['content'][0] }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"system Bye\n"
+		" False False system e \303\251 c  "},
+	{"slices",
+		"{{ messages[1:]|length }} {{ messages[:1][0].role }} {{ messages[::-1]"
+		"[0].role }} {{ [1, 2, 3, 4, 5][1:4] }} {{ [1, 2, 3, 4, 5][::2] }} {{ ["
+		"1, 2, 3, 4, 5][-2:] }} {{ [1, 2, 3, 4, 5][4:1:-1] }} {{ 'h\303\251llo "
+		"w\303\266rld'[1:4] }} {{ 'h\303\251llo'[::-1] }} {{ 'abcdef'[-3:-1] }}"
+		" {{ [1, 2][5:] }} {{ 'abc'[10:] }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"3 system user [2, 3, 4] [1, 3, 5] [4, 5] [5, 4, 3] \303\251ll oll\303\251"
+		"h de [] "},
+	{"tests",
+		"{{ x is defined }} {{ x is undefined }} {{ none is none }} {{ 'a' is s"
+		"tring }} {{ 1 is string }} {{ {} is mapping }} {{ [] is mapping }} {{ "
+		"[] is iterable }} {{ 'a' is iterable }} {{ 1 is iterable }} {{ 1 is nu"
+		"mber }} {{ 1.5 is number }} {{ 'a' is number }} {{ [] is sequence }} {"
+		"{ true is true }} {{ 1 is true }} {{ false is false }} {{ 1 is integer"
+		" }} {{ 1.0 is float }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibl"
+		"eby 3 }} {{ 9 is divisibleby(4) }} {{ true is sameas true }} {{ 'a' is"
+		" in 'cat' }} {{ 2 is in [1, 2] }} {{ 1 is eq 1 }} {{ 'abc' is lower }}"
+		" {{ 'ABC' is upper }} {{ true is boolean }} {{ 1 is not none }} {{ mes"
+		"sages is not string }} {{ range is callable }} {{ 3 is gt 2 }} {{ 3 is"
+		" lessthan 2 }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"False True True True False True False True True False True True False "
+		"True True False True True True True True True False True True True Tru"
+		"e True True True True True True True False"},
+	{"f_basic",
+		"[{{ '  x y  '|trim }}] [{{ 'xxhixx'|trim('x') }}] {{ messages|length }"
+		"} {{ 'h\303\251llo'|length }} {{ {'a': 1}|count }} {{ 'MiXeD'|upper }}"
+		" {{ 'MiXeD'|lower }} {{ 'hello world-wide (x)'|title }} {{ 'hELLO ther"
+		"e'|capitalize }} {{ 'a b  c'|wordcount }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[x y] [hi] 4 5 1 MIXED mixed Hello World-Wide (X) Hello there 3"},
+	{"f_default",
+		"[{{ missing|default('d') }}] [{{ ''|default('d') }}] [{{ ''|default('d"
+		"', true) }}] [{{ none|default('d') }}] [{{ missing|d }}] [{{ 0|default"
+		"(5, boolean=true) }}]",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[d] [] [d] [None] [] [5]"},
+	{"f_first_last",
+		"{{ messages|first }} {{ (messages|last).role }} {{ 'abc'|first }} {{ '"
+		"abc'|last }} {{ [1, 2, 3]|first }} [{{ []|first }}]",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"{'role': 'system', 'content': 'Sys'} user a c 1 []"},
+	{"f_join",
+		"{{ [1, 2, 3]|join(', ') }} {{ messages|map(attribute='role')|join('|')"
+		" }} {{ messages|join(',', attribute='role') }} {{ ['a', 'b']|join }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"1, 2, 3 system|user|assistant|user system,user,assistant,user ab"},
+	{"f_replace",
+		"{{ 'a-b-c'|replace('-', '+') }} {{ 'a-b-c'|replace('-', '', 1) }} {{ '"
+		"abc'|replace('', '.') }} {{ 'aaa'|replace('a', 'bb') }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"a+b+c ab-c .a.b.c. bbbbbb"},
+	{"f_conv",
+		"{{ '42'|int + 1 }} {{ '4.7'|int }} {{ 'x'|int }} {{ 'x'|int(7) }} {{ 3"
+		".9|int }} {{ '0x1A'|int(0, 16) }} {{ '1.5'|float + 1 }} {{ 'x'|float }"
+		"} {{ 42|string ~ '!' }} {{ 'ab'|list }} {{ none|string }} {{ true|int "
+		"}} {{ ' 12 '|int }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"43 4 0 7 3 26 2.5 0.0 42! ['a', 'b'] None 1 12"},
+	{"f_items_dictsort",
+		"{{ {'b': 1, 'A': 2, 'c': 0}|dictsort }} {{ {'b': 1, 'A': 2, 'c': 0}|di"
+		"ctsort(true) }} {{ {'b': 1, 'a': 2}|dictsort(by='value', reverse=true)"
+		" }} {{ {'x': 1, 'y': [2]}|items|list }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[('A', 2), ('b', 1), ('c', 0)] [('A', 2), ('b', 1), ('c', 0)] [('a', 2"
+		"), ('b', 1)] [('x', 1), ('y', [2])]"},
+	{"f_select",
+		"{{ messages|selectattr('role', 'equalto', 'user')|map(attribute='conte"
+		"nt')|list }} {{ messages|rejectattr('role', 'eq', 'user')|list|length "
+		"}} {{ [0, 1, 2, '', 'a']|select|list }} {{ [1, 2, 3, 4]|select('odd')|"
+		"list }} {{ [1, 2, 3, 4]|reject('even')|list }} {{ messages|selectattr("
+		"'tool_calls')|list|length }} {{ messages|selectattr('role', 'in', ['sy"
+		"stem', 'assistant'])|map(attribute='role')|list }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[' Hi there ', 'Bye\\n'] 2 [1, 2, 'a'] [1, 3] [1, 3] 0 ['system', 'ass"
+		"istant']"},
+	{"f_map",
+		"{{ ['a', 'B']|map('upper')|list }} {{ ['1', '2']|map('int')|sum }} {{ "
+		"messages|map(attribute='missing', default='?')|list }} {{ [' x ', 'y '"
+		"]|map('trim')|join }} {{ ['a', 'b']|map('replace', 'a', 'z')|list }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"['A', 'B'] 3 ['?', '?', '?', '?'] xy ['z', 'b']"},
+	{"f_sort_unique",
+		"{{ [3, 1, 2]|sort }} {{ [3, 1, 2]|sort(reverse=true) }} {{ ['b', 'A', "
+		"'c']|sort }} {{ ['b', 'A', 'c']|sort(case_sensitive=true) }} {{ messag"
+		"es|sort(attribute='role')|map(attribute='role')|list }} {{ [1, 2, 1, 3"
+		", 2]|unique|list }} {{ ['a', 'A', 'b']|unique|list }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[1, 2, 3] [3, 2, 1] ['A', 'b', 'c'] ['A', 'b', 'c'] ['assistant', 'sys"
+		"tem', 'user', 'user'] [1, 2, 3] ['a', 'b']"},
+	{"f_numeric",
+		"{{ [1, 2, 3]|sum }} {{ [1.5, 2]|sum }} {{ messages|map(attribute='cont"
+		"ent')|map('length')|sum }} {{ [3, 1, 2]|min }} {{ [3, 1, 2]|max }} {{ "
+		"['b', 'A']|min }} {{ -3|abs }} {{ (-2.5)|abs }} {{ 2.567|round(2) }} {"
+		"{ 2.5|round }} {{ 3.5|round }} {{ 2.1|round(0, 'ceil') }} {{ 2.9|round"
+		"(method='floor') }} {{ [1, 2, 3]|reverse|list }} {{ 'abc'|reverse }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"6 3.5 23 1 3 A 3 2.5 2.57 2.0 4.0 3.0 2.0 [3, 2, 1] cba"},
+	{"f_tojson",
+		"{{ messages|tojson }}\n"
+		"{{ {'a': [1, 2.5, none, true, '\303\251\"\\\\\\n\\t\\u0001'], 'b': {}}"
+		" | tojson }}\n"
+		"{{ {'b': 1, 'a': [1, {'c': []}]}|tojson(indent=2) }}\n"
+		"{{ {'b': 1, 'a': 2}|tojson(sort_keys=true) }}\n"
+		"{{ '\303\251\360\237\230\200'|tojson(ensure_ascii=true) }}\n"
+		"{{ [1, 2]|tojson(separators=(',', ':')) }}\n"
+		"{{ 1.0|tojson }} {{ 1e100|tojson }} {{ 'x'|tojson }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]\n"
+		"{\"a\": [1, 2.5, null, true, \"\303\251\\\"\\\\\\n\\t\\u0001\"], \"b\""
+		": {}}\n"
+		"{\n"
+		"  \"b\": 1,\n"
+		"  \"a\": [\n"
+		"    1,\n"
+		"    {\n"
+		"      \"c\": []\n"
+		"    }\n"
+		"  ]\n"
+		"}\n"
+		"{\"a\": 2, \"b\": 1}\n"
+		"\"\\u00e9\\ud83d\\ude00\"\n"
+		"[1,2]\n"
+		"1.0 1e+100 \"x\""},
+	{"f_misc",
+		"{{ 'line1\\nline2\\n\\nline3'|indent(2) }}|{{ 'a\\nb'|indent(2, true) "
+		"}}|{{ 'a\\n\\nb'|indent(width='> ', blank=true) }}|{{ '<a href=\"x\">&"
+		"\\'</a>'|e }}|{{ 'x'|safe }}|{{ '%s is %d%%'|format('x', 5) }}|{{ {'a'"
+		": 'b'}|attr('a') }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"line1\n"
+		"  line2\n"
+		"\n"
+		"  line3|  a\n"
+		"  b|a\n"
+		"> \n"
+		"> b|&lt;a href=&#34;x&#34;&gt;&amp;&#39;&lt;/a&gt;|x|x is 5%|"},
+	{"f_filter_block",
+		"{% filter upper %}hello {{ messages[0].content }}{% endfilter %}|{% fi"
+		"lter trim|replace('a', 'b') %}  aaa  {% endfilter %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"HELLO SYS|bbb"},
+	{"s_strip",
+		"[{{ '  x  '.strip() }}][{{ '  x  '.lstrip() }}][{{ '  x  '.rstrip() }}"
+		"][{{ '\\n\\nx\\n'.strip('\\n') }}][{{ 'xyhixy'.strip('xy') }}][{{ '\302"
+		"\240x\343\200\200'.strip() }}][{{ '\303\251\303\251x\303\251'.lstrip('"
+		"\303\251') }}]",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"[x][x  ][  x][x][hi][x][x\303\251]"},
+	{"s_split",
+		"{{ 'a,b,,c'.split(',') }} {{ '  a  b c '.split() }} {{ 'a,b,c'.split('"
+		",', 1) }} {{ 'a b c'.split(none, 1) }} {{ 'a<think>b</think>c'.split('"
+		"</think>')[-1] }} {{ 'a,b,c'.rsplit(',', 1) }} {{ 'x'.split('y') }} {{"
+		" ''.split() }} {{ ''.split(',') }} {{ 'l1\\nl2\\r\\nl3'.splitlines() }"
+		"}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"['a', 'b', '', 'c'] ['a', 'b', 'c'] ['a', 'b,c'] ['a', 'b c'] c ['a,b'"
+		", 'c'] ['x'] [] [''] ['l1', 'l2', 'l3']"},
+	{"s_affix",
+		"{{ 'hello'.startswith('he') }} {{ 'hello'.endswith('lo') }} {{ 'hello'"
+		".startswith(('x', 'h')) }} {{ 'hello'.endswith('x') }} {{ ''.startswit"
+		"h('') }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"True True True False True"},
+	{"s_case",
+		"{{ 'hello wORLD'.title() }} {{ 'they\\'re bill\\'s'.title() }} {{ 'ab'"
+		".upper() }} {{ '\303\211COLE'.lower() }} {{ 'stra\303\237e'.upper() }}"
+		" {{ 'hello WORLD'.capitalize() }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"Hello World They'Re Bill'S AB \303\251cole STRASSE Hello world"},
+	{"s_other",
+		"{{ 'a-b-c'.replace('-', '+', 1) }} {{ 'hello'.find('l') }} {{ 'hello'."
+		"find('z') }} {{ 'hello'.rfind('l') }} {{ 'hello'.count('l') }} {{ ', '"
+		".join(['a', 'b']) }} {{ '123'.isdigit() }} {{ '12a'.isdigit() }} {{ '{"
+		"} and {}'.format('x', 1) }} {{ '{0}{0}{name}'.format('a', name='b') }}"
+		" {{ 'h\303\251llo'.index('l') }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"a+b-c 2 -1 3 2 a, b True False x and 1 aab 2"},
+	{"d_methods",
+		"{{ messages[0].get('role') }} {{ messages[0].get('nope') }} {{ message"
+		"s[0].get('nope', 'dflt') }} {{ messages[0].keys()|list }} {{ messages["
+		"0].values()|list }} {% for k, v in messages[0].items() %}{{ k }}={{ v "
+		"}} {% endfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"system None dflt ['role', 'content'] ['system', 'Sys'] role=system con"
+		"tent=Sys "},
+	{"print_values",
+		"{{ none }} {{ true }} {{ false }} {{ 1 }} {{ 1.0 }} {{ -0 }} {{ undefi"
+		"ned_thing }} {{ [none, true] }} {{ {'x': 1.5} }} {{ messages[0] }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"None True False 1 1.0 0  [None, True] {'x': 1.5} {'role': 'system', 'c"
+		"ontent': 'Sys'}"},
+	{"unicode",
+		"{{ messages[0].content }} {{ messages[0].content|length }} {{ messages"
+		"[0].content|upper }} {{ messages[0].content[:4] }} {{ messages[0].cont"
+		"ent|tojson }} {{ messages[0].content.split(' ') }}",
+		"[{\"role\": \"user\", \"content\": \"Caf\303\251 \342\200\224 \346\235"
+		"\261\344\272\254 \360\237\230\200\"}]",
+		NULL,
+		true,
+		"Caf\303\251 \342\200\224 \346\235\261\344\272\254 \360\237\230\200 11 "
+		"CAF\303\211 \342\200\224 \346\235\261\344\272\254 \360\237\230\200 Caf"
+		"\303\251 \"Caf\303\251 \342\200\224 \346\235\261\344\272\254 \360\237\230"
+		"\200\" ['Caf\303\251', '\342\200\224', '\346\235\261\344\272\254', '\360"
+		"\237\230\200']"},
+	{"extra_vars",
+		"{{ date_string }} {{ enable_thinking }} {{ tools|length }} {{ custom.n"
+		"ested[1] }} {{ documents is none }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		"{\"date_string\": \"26 Jul 2024\", \"enable_thinking\": false, \"tools"
+		"\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\""
+		", \"description\": \"Get the weather \302\253now\302\273\", \"paramete"
+		"rs\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"s"
+		"tring\", \"description\": \"City name\"}, \"days\": {\"type\": \"integ"
+		"er\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}"
+		"}}], \"custom\": {\"nested\": [1, \"two\"]}}",
+		true,
+		"26 Jul 2024 False 1 two True"},
+	{"tools_default_none",
+		"{{ tools is none }} {{ tools is defined }} {{ documents is none }} {{ "
+		"bos_token }}{{ eos_token }}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"True True True <s></s>"},
+	{"generation_tag",
+		"{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{"
+		"{ m.content }}{% endgeneration %}{% else %}{{ m.role }}{% endif %}{% e"
+		"ndfor %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"systemuserHello!user"},
+	{"nested_dict_literal",
+		"{{ {'a': {'b': {'c': 1}}}['a']['b'] }}{{ {'x': [1, {'y': 2}]}.x[1].y }"
+		"}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"{'c': 1}2"},
+	{"real_chatml",
+		"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n"
+		"' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_g"
+		"eneration_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		true,
+		"<|im_start|>system\n"
+		"Sys<|im_end|>\n"
+		"<|im_start|>user\n"
+		" Hi there <|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"Hello!<|im_end|>\n"
+		"<|im_start|>user\n"
+		"Bye\n"
+		"<|im_end|>\n"
+		"<|im_start|>assistant\n"},
+	{"real_chatml/noprompt",
+		"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n"
+		"' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_g"
+		"eneration_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		NULL,
+		false,
+		"<|im_start|>system\n"
+		"Sys<|im_end|>\n"
+		"<|im_start|>user\n"
+		" Hi there <|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"Hello!<|im_end|>\n"
+		"<|im_start|>user\n"
+		"Bye\n"
+		"<|im_end|>\n"},
+	{"real_mistral_tools",
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content'] %}\n"
+		"    {%- set loop_messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set loop_messages = messages %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
+		"\", \"user\") | list %}\n"
+		"\n"
+		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
+		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
+		"attr(\"tool_calls\", \"undefined\") %}\n"
+		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
+		"}\n"
+		"        {{- raise_exception(\"After the optional system message, conve"
+		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"\n"
+		"{{- bos_token }}\n"
+		"{%- for message in loop_messages %}\n"
+		"    {%- if message[\"role\"] == \"user\" %}\n"
+		"        {%- if tools is not none and (message == user_messages[-1]) %}"
+		"\n"
+		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
+		"            {%- for tool in tools %}\n"
+		"                {%- set tool = tool.function %}\n"
+		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+		"                {%- for key, val in tool.items() if key != \"return\" "
+		"%}\n"
+		"                    {%- if val is string %}\n"
+		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+		"                    {%- else %}\n"
+		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+		"                    {%- endif %}\n"
+		"                    {%- if not loop.last %}\n"
+		"                        {{- \", \" }}\n"
+		"                    {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"                {{- \"}}\" }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- else %}\n"
+		"                    {{- \"]\" }}\n"
+		"                {%- endif %}\n"
+		"            {%- endfor %}\n"
+		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+		"            {%- endif %}\n"
+		"        {%- if loop.last and system_message is defined %}\n"
+		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
+		"content\"] + \"[/INST]\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
+		"ot none %}\n"
+		"        {{- \"[TOOL_CALLS] [\" }}\n"
+		"        {%- for tool_call in message.tool_calls %}\n"
+		"            {%- set out = tool_call.function|tojson %}\n"
+		"            {{- out[:-1] }}\n"
+		"            {%- if not tool_call.id is defined or tool_call.id|length "
+		"!= 9 %}\n"
+		"                {{- raise_exception(\"Tool call IDs should be alphanum"
+		"eric strings with length 9!\") }}\n"
+		"            {%- endif %}\n"
+		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+		"            {%- if not loop.last %}\n"
+		"                {{- \", \" }}\n"
+		"            {%- else %}\n"
+		"                {{- \"]\" + eos_token }}\n"
+		"            {%- endif %}\n"
+		"        {%- endfor %}\n"
+		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
+		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
+		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
+		"] == \"tool\" %}\n"
+		"        {%- if message.content is defined and message.content.content "
+		"is defined %}\n"
+		"            {%- set content = message.content.content %}\n"
+		"        {%- else %}\n"
+		"            {%- set content = message.content %}\n"
+		"        {%- endif %}\n"
+		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
+		"}}\n"
+		"        {%- if not message.tool_call_id is defined or message.tool_cal"
+		"l_id|length != 9 %}\n"
+		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
+		" strings with length 9!\") }}\n"
+		"        {%- endif %}\n"
+		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
+		"LTS]' }}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Only user and assistant roles are suppor"
+		"ted, with the exception of an initial optional system message!\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n",
+		"[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user"
+		"\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"t"
+		"ool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"functi"
+		"on\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}"
+		"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\""
+		": \"{\\\"temp\\\": 21}\"}, {\"role\": \"assistant\", \"content\": \"21"
+		" degrees.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		true,
+		"<s>[INST] Weather in Paris?[/INST][TOOL_CALLS] [{\"name\": \"get_weath"
+		"er\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"abcdefghi\"}]</s"
+		">[TOOL_RESULTS] {\"content\": {\"temp\": 21}, \"call_id\": \"abcdefghi"
+		"\"}[/TOOL_RESULTS] 21 degrees.</s>[AVAILABLE_TOOLS] [{\"type\": \"func"
+		"tion\", \"function\": {\"name\": \"get_weather\", \"description\": \"G"
+		"et the weather \302\253now\302\273\", \"parameters\": {\"type\": \"obj"
+		"ect\", \"properties\": {\"city\": {\"type\": \"string\", \"description"
+		"\": \"City name\"}, \"days\": {\"type\": \"integer\", \"default\": 1, "
+		"\"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS]["
+		"INST] Be brief.\n"
+		"\n"
+		"Thanks[/INST]"},
+	{"real_mistral_tools/noprompt",
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content'] %}\n"
+		"    {%- set loop_messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set loop_messages = messages %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
+		"\", \"user\") | list %}\n"
+		"\n"
+		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
+		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
+		"attr(\"tool_calls\", \"undefined\") %}\n"
+		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
+		"}\n"
+		"        {{- raise_exception(\"After the optional system message, conve"
+		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"\n"
+		"{{- bos_token }}\n"
+		"{%- for message in loop_messages %}\n"
+		"    {%- if message[\"role\"] == \"user\" %}\n"
+		"        {%- if tools is not none and (message == user_messages[-1]) %}"
+		"\n"
+		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
+		"            {%- for tool in tools %}\n"
+		"                {%- set tool = tool.function %}\n"
+		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+		"                {%- for key, val in tool.items() if key != \"return\" "
+		"%}\n"
+		"                    {%- if val is string %}\n"
+		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+		"                    {%- else %}\n"
+		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+		"                    {%- endif %}\n"
+		"                    {%- if not loop.last %}\n"
+		"                        {{- \", \" }}\n"
+		"                    {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"                {{- \"}}\" }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- else %}\n"
+		"                    {{- \"]\" }}\n"
+		"                {%- endif %}\n"
+		"            {%- endfor %}\n"
+		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+		"            {%- endif %}\n"
+		"        {%- if loop.last and system_message is defined %}\n"
+		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
+		"content\"] + \"[/INST]\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
+		"ot none %}\n"
+		"        {{- \"[TOOL_CALLS] [\" }}\n"
+		"        {%- for tool_call in message.tool_calls %}\n"
+		"            {%- set out = tool_call.function|tojson %}\n"
+		"            {{- out[:-1] }}\n"
+		"            {%- if not tool_call.id is defined or tool_call.id|length "
+		"!= 9 %}\n"
+		"                {{- raise_exception(\"Tool call IDs should be alphanum"
+		"eric strings with length 9!\") }}\n"
+		"            {%- endif %}\n"
+		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+		"            {%- if not loop.last %}\n"
+		"                {{- \", \" }}\n"
+		"            {%- else %}\n"
+		"                {{- \"]\" + eos_token }}\n"
+		"            {%- endif %}\n"
+		"        {%- endfor %}\n"
+		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
+		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
+		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
+		"] == \"tool\" %}\n"
+		"        {%- if message.content is defined and message.content.content "
+		"is defined %}\n"
+		"            {%- set content = message.content.content %}\n"
+		"        {%- else %}\n"
+		"            {%- set content = message.content %}\n"
+		"        {%- endif %}\n"
+		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
+		"}}\n"
+		"        {%- if not message.tool_call_id is defined or message.tool_cal"
+		"l_id|length != 9 %}\n"
+		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
+		" strings with length 9!\") }}\n"
+		"        {%- endif %}\n"
+		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
+		"LTS]' }}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Only user and assistant roles are suppor"
+		"ted, with the exception of an initial optional system message!\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n",
+		"[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user"
+		"\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"t"
+		"ool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"functi"
+		"on\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}"
+		"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\""
+		": \"{\\\"temp\\\": 21}\"}, {\"role\": \"assistant\", \"content\": \"21"
+		" degrees.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		false,
+		"<s>[INST] Weather in Paris?[/INST][TOOL_CALLS] [{\"name\": \"get_weath"
+		"er\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"abcdefghi\"}]</s"
+		">[TOOL_RESULTS] {\"content\": {\"temp\": 21}, \"call_id\": \"abcdefghi"
+		"\"}[/TOOL_RESULTS] 21 degrees.</s>[AVAILABLE_TOOLS] [{\"type\": \"func"
+		"tion\", \"function\": {\"name\": \"get_weather\", \"description\": \"G"
+		"et the weather \302\253now\302\273\", \"parameters\": {\"type\": \"obj"
+		"ect\", \"properties\": {\"city\": {\"type\": \"string\", \"description"
+		"\": \"City name\"}, \"days\": {\"type\": \"integer\", \"default\": 1, "
+		"\"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS]["
+		"INST] Be brief.\n"
+		"\n"
+		"Thanks[/INST]"},
+	{"real_mistral_plain",
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content'] %}\n"
+		"    {%- set loop_messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set loop_messages = messages %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
+		"\", \"user\") | list %}\n"
+		"\n"
+		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
+		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
+		"attr(\"tool_calls\", \"undefined\") %}\n"
+		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
+		"}\n"
+		"        {{- raise_exception(\"After the optional system message, conve"
+		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"\n"
+		"{{- bos_token }}\n"
+		"{%- for message in loop_messages %}\n"
+		"    {%- if message[\"role\"] == \"user\" %}\n"
+		"        {%- if tools is not none and (message == user_messages[-1]) %}"
+		"\n"
+		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
+		"            {%- for tool in tools %}\n"
+		"                {%- set tool = tool.function %}\n"
+		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+		"                {%- for key, val in tool.items() if key != \"return\" "
+		"%}\n"
+		"                    {%- if val is string %}\n"
+		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+		"                    {%- else %}\n"
+		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+		"                    {%- endif %}\n"
+		"                    {%- if not loop.last %}\n"
+		"                        {{- \", \" }}\n"
+		"                    {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"                {{- \"}}\" }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- else %}\n"
+		"                    {{- \"]\" }}\n"
+		"                {%- endif %}\n"
+		"            {%- endfor %}\n"
+		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+		"            {%- endif %}\n"
+		"        {%- if loop.last and system_message is defined %}\n"
+		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
+		"content\"] + \"[/INST]\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
+		"ot none %}\n"
+		"        {{- \"[TOOL_CALLS] [\" }}\n"
+		"        {%- for tool_call in message.tool_calls %}\n"
+		"            {%- set out = tool_call.function|tojson %}\n"
+		"            {{- out[:-1] }}\n"
+		"            {%- if not tool_call.id is defined or tool_call.id|length "
+		"!= 9 %}\n"
+		"                {{- raise_exception(\"Tool call IDs should be alphanum"
+		"eric strings with length 9!\") }}\n"
+		"            {%- endif %}\n"
+		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+		"            {%- if not loop.last %}\n"
+		"                {{- \", \" }}\n"
+		"            {%- else %}\n"
+		"                {{- \"]\" + eos_token }}\n"
+		"            {%- endif %}\n"
+		"        {%- endfor %}\n"
+		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
+		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
+		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
+		"] == \"tool\" %}\n"
+		"        {%- if message.content is defined and message.content.content "
+		"is defined %}\n"
+		"            {%- set content = message.content.content %}\n"
+		"        {%- else %}\n"
+		"            {%- set content = message.content %}\n"
+		"        {%- endif %}\n"
+		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
+		"}}\n"
+		"        {%- if not message.tool_call_id is defined or message.tool_cal"
+		"l_id|length != 9 %}\n"
+		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
+		" strings with length 9!\") }}\n"
+		"        {%- endif %}\n"
+		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
+		"LTS]' }}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Only user and assistant roles are suppor"
+		"ted, with the exception of an initial optional system message!\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n",
+		"[{\"role\": \"user\", \"content\": \" Hi there \"}, {\"role\": \"assis"
+		"tant\", \"content\": \"Hello!\"}, {\"role\": \"user\", \"content\": \""
+		"Bye\\n\"}]",
+		NULL,
+		true,
+		"<s>[INST]  Hi there [/INST] Hello!</s>[INST] Bye\n"
+		"[/INST]"},
+	{"real_mistral_plain/noprompt",
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content'] %}\n"
+		"    {%- set loop_messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set loop_messages = messages %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
+		"\", \"user\") | list %}\n"
+		"\n"
+		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
+		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
+		"attr(\"tool_calls\", \"undefined\") %}\n"
+		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
+		"}\n"
+		"        {{- raise_exception(\"After the optional system message, conve"
+		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"\n"
+		"{{- bos_token }}\n"
+		"{%- for message in loop_messages %}\n"
+		"    {%- if message[\"role\"] == \"user\" %}\n"
+		"        {%- if tools is not none and (message == user_messages[-1]) %}"
+		"\n"
+		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
+		"            {%- for tool in tools %}\n"
+		"                {%- set tool = tool.function %}\n"
+		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+		"                {%- for key, val in tool.items() if key != \"return\" "
+		"%}\n"
+		"                    {%- if val is string %}\n"
+		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+		"                    {%- else %}\n"
+		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+		"                    {%- endif %}\n"
+		"                    {%- if not loop.last %}\n"
+		"                        {{- \", \" }}\n"
+		"                    {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"                {{- \"}}\" }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- else %}\n"
+		"                    {{- \"]\" }}\n"
+		"                {%- endif %}\n"
+		"            {%- endfor %}\n"
+		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+		"            {%- endif %}\n"
+		"        {%- if loop.last and system_message is defined %}\n"
+		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
+		"content\"] + \"[/INST]\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
+		"ot none %}\n"
+		"        {{- \"[TOOL_CALLS] [\" }}\n"
+		"        {%- for tool_call in message.tool_calls %}\n"
+		"            {%- set out = tool_call.function|tojson %}\n"
+		"            {{- out[:-1] }}\n"
+		"            {%- if not tool_call.id is defined or tool_call.id|length "
+		"!= 9 %}\n"
+		"                {{- raise_exception(\"Tool call IDs should be alphanum"
+		"eric strings with length 9!\") }}\n"
+		"            {%- endif %}\n"
+		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+		"            {%- if not loop.last %}\n"
+		"                {{- \", \" }}\n"
+		"            {%- else %}\n"
+		"                {{- \"]\" + eos_token }}\n"
+		"            {%- endif %}\n"
+		"        {%- endfor %}\n"
+		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
+		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
+		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
+		"] == \"tool\" %}\n"
+		"        {%- if message.content is defined and message.content.content "
+		"is defined %}\n"
+		"            {%- set content = message.content.content %}\n"
+		"        {%- else %}\n"
+		"            {%- set content = message.content %}\n"
+		"        {%- endif %}\n"
+		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
+		"}}\n"
+		"        {%- if not message.tool_call_id is defined or message.tool_cal"
+		"l_id|length != 9 %}\n"
+		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
+		" strings with length 9!\") }}\n"
+		"        {%- endif %}\n"
+		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
+		"LTS]' }}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Only user and assistant roles are suppor"
+		"ted, with the exception of an initial optional system message!\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n",
+		"[{\"role\": \"user\", \"content\": \" Hi there \"}, {\"role\": \"assis"
+		"tant\", \"content\": \"Hello!\"}, {\"role\": \"user\", \"content\": \""
+		"Bye\\n\"}]",
+		NULL,
+		false,
+		"<s>[INST]  Hi there [/INST] Hello!</s>[INST] Bye\n"
+		"[/INST]"},
+	{"real_llama31_tools",
+		"{{- bos_token }}\n"
+		"{%- if custom_tools is defined %}\n"
+		"    {%- set tools = custom_tools %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools_in_user_message is defined %}\n"
+		"    {%- set tools_in_user_message = true %}\n"
+		"{%- endif %}\n"
+		"{%- if not date_string is defined %}\n"
+		"    {%- set date_string = \"26 Jul 2024\" %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- This block extracts the system message, so we can slot it into the"
+		" right place. #}\n"
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content']|trim %}\n"
+		"    {%- set messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set system_message = \"\" %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- System message + builtin tools #}\n"
+		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+		"{%- if builtin_tools is defined or tools is not none %}\n"
+		"    {{- \"Environment: ipython\\n\" }}\n"
+		"{%- endif %}\n"
+		"{%- if builtin_tools is defined %}\n"
+		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
+		"ter') | join(\", \") + \"\\n\\n\"}}\n"
+		"{%- endif %}\n"
+		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+		"{%- if tools is not none and not tools_in_user_message %}\n"
+		"    {{- \"You have access to the following functions. To call a functi"
+		"on, please respond with JSON for a function call.\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"{%- endif %}\n"
+		"{{- system_message }}\n"
+		"{{- \"<|eot_id|>\" }}\n"
+		"\n"
+		"{#- Custom tools are passed in a user message with some extra guidance"
+		" #}\n"
+		"{%- if tools_in_user_message and not tools is none %}\n"
+		"    {#- Extract the first user message so we can plug it in here #}\n"
+		"    {%- if messages | length != 0 %}\n"
+		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
+		"        {%- set messages = messages[1:] %}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Cannot put tools in the first user messa"
+		"ge when there's no first user message!\") }}\n"
+		"{%- endif %}\n"
+		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
+		"    {{- \"Given the following functions, please respond with a JSON fo"
+		"r a function call \" }}\n"
+		"    {{- \"with its proper arguments that best answers the given prompt"
+		".\\n\\n\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{%- for message in messages %}\n"
+		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
+		" 'tool_calls' in message) %}\n"
+		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
+		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
+		"    {%- elif 'tool_calls' in message %}\n"
+		"        {%- if not message.tool_calls|length == 1 %}\n"
+		"            {{- raise_exception(\"This model only supports single tool"
+		"-calls at once!\") }}\n"
+		"        {%- endif %}\n"
+		"        {%- set tool_call = message.tool_calls[0].function %}\n"
+		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
+		"tools %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
+		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
+		"}\n"
+		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"            {{- \")\" }}\n"
+		"        {%- else  %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
+		"            {{- '\"parameters\": ' }}\n"
+		"            {{- tool_call.arguments | tojson }}\n"
+		"            {{- \"}\" }}\n"
+		"        {%- endif %}\n"
+		"        {%- if builtin_tools is defined %}\n"
+		"            {#- This means we're in ipython mode #}\n"
+		"            {{- \"<|eom_id|>\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"<|eot_id|>\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
+		"}\n"
+		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
+		"        {%- if message.content is mapping or message.content is iterab"
+		"le %}\n"
+		"            {{- message.content | tojson }}\n"
+		"        {%- else %}\n"
+		"            {{- message.content }}\n"
+		"        {%- endif %}\n"
+		"        {{- \"<|eot_id|>\" }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"{%- if add_generation_prompt %}\n"
+		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+		"{%- endif %}\n",
+		"[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user"
+		"\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"t"
+		"ool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"functi"
+		"on\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}"
+		"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\""
+		": \"{\\\"temp\\\": 21}\"}, {\"role\": \"assistant\", \"content\": \"21"
+		" degrees.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		true,
+		"<s><|start_header_id|>system<|end_header_id|>\n"
+		"\n"
+		"Environment: ipython\n"
+		"Cutting Knowledge Date: December 2023\n"
+		"Today Date: 26 Jul 2024\n"
+		"\n"
+		"Be brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Given the following functions, please respond with a JSON for a functi"
+		"on call with its proper arguments that best answers the given prompt.\n"
+		"\n"
+		"Respond in the format {\"name\": function name, \"parameters\": dictio"
+		"nary of argument name and its value}.Do not use variables.\n"
+		"\n"
+		"{\n"
+		"    \"type\": \"function\",\n"
+		"    \"function\": {\n"
+		"        \"name\": \"get_weather\",\n"
+		"        \"description\": \"Get the weather \302\253now\302\273\",\n"
+		"        \"parameters\": {\n"
+		"            \"type\": \"object\",\n"
+		"            \"properties\": {\n"
+		"                \"city\": {\n"
+		"                    \"type\": \"string\",\n"
+		"                    \"description\": \"City name\"\n"
+		"                },\n"
+		"                \"days\": {\n"
+		"                    \"type\": \"integer\",\n"
+		"                    \"default\": 1,\n"
+		"                    \"enum\": [\n"
+		"                        1,\n"
+		"                        2,\n"
+		"                        3\n"
+		"                    ]\n"
+		"                }\n"
+		"            },\n"
+		"            \"required\": [\n"
+		"                \"city\"\n"
+		"            ]\n"
+		"        }\n"
+		"    }\n"
+		"}\n"
+		"\n"
+		"Weather in Paris?<|eot_id|><|start_header_id|>assistant<|end_header_id"
+		"|>\n"
+		"\n"
+		"{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}<|eo"
+		"t_id|><|start_header_id|>ipython<|end_header_id|>\n"
+		"\n"
+		"\"{\\\"temp\\\": 21}\"<|eot_id|><|start_header_id|>assistant<|end_head"
+		"er_id|>\n"
+		"\n"
+		"21 degrees.<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Thanks<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+		"\n"},
+	{"real_llama31_tools/noprompt",
+		"{{- bos_token }}\n"
+		"{%- if custom_tools is defined %}\n"
+		"    {%- set tools = custom_tools %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools_in_user_message is defined %}\n"
+		"    {%- set tools_in_user_message = true %}\n"
+		"{%- endif %}\n"
+		"{%- if not date_string is defined %}\n"
+		"    {%- set date_string = \"26 Jul 2024\" %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- This block extracts the system message, so we can slot it into the"
+		" right place. #}\n"
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content']|trim %}\n"
+		"    {%- set messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set system_message = \"\" %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- System message + builtin tools #}\n"
+		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+		"{%- if builtin_tools is defined or tools is not none %}\n"
+		"    {{- \"Environment: ipython\\n\" }}\n"
+		"{%- endif %}\n"
+		"{%- if builtin_tools is defined %}\n"
+		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
+		"ter') | join(\", \") + \"\\n\\n\"}}\n"
+		"{%- endif %}\n"
+		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+		"{%- if tools is not none and not tools_in_user_message %}\n"
+		"    {{- \"You have access to the following functions. To call a functi"
+		"on, please respond with JSON for a function call.\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"{%- endif %}\n"
+		"{{- system_message }}\n"
+		"{{- \"<|eot_id|>\" }}\n"
+		"\n"
+		"{#- Custom tools are passed in a user message with some extra guidance"
+		" #}\n"
+		"{%- if tools_in_user_message and not tools is none %}\n"
+		"    {#- Extract the first user message so we can plug it in here #}\n"
+		"    {%- if messages | length != 0 %}\n"
+		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
+		"        {%- set messages = messages[1:] %}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Cannot put tools in the first user messa"
+		"ge when there's no first user message!\") }}\n"
+		"{%- endif %}\n"
+		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
+		"    {{- \"Given the following functions, please respond with a JSON fo"
+		"r a function call \" }}\n"
+		"    {{- \"with its proper arguments that best answers the given prompt"
+		".\\n\\n\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{%- for message in messages %}\n"
+		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
+		" 'tool_calls' in message) %}\n"
+		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
+		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
+		"    {%- elif 'tool_calls' in message %}\n"
+		"        {%- if not message.tool_calls|length == 1 %}\n"
+		"            {{- raise_exception(\"This model only supports single tool"
+		"-calls at once!\") }}\n"
+		"        {%- endif %}\n"
+		"        {%- set tool_call = message.tool_calls[0].function %}\n"
+		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
+		"tools %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
+		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
+		"}\n"
+		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"            {{- \")\" }}\n"
+		"        {%- else  %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
+		"            {{- '\"parameters\": ' }}\n"
+		"            {{- tool_call.arguments | tojson }}\n"
+		"            {{- \"}\" }}\n"
+		"        {%- endif %}\n"
+		"        {%- if builtin_tools is defined %}\n"
+		"            {#- This means we're in ipython mode #}\n"
+		"            {{- \"<|eom_id|>\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"<|eot_id|>\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
+		"}\n"
+		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
+		"        {%- if message.content is mapping or message.content is iterab"
+		"le %}\n"
+		"            {{- message.content | tojson }}\n"
+		"        {%- else %}\n"
+		"            {{- message.content }}\n"
+		"        {%- endif %}\n"
+		"        {{- \"<|eot_id|>\" }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"{%- if add_generation_prompt %}\n"
+		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+		"{%- endif %}\n",
+		"[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user"
+		"\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"t"
+		"ool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"functi"
+		"on\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}"
+		"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\""
+		": \"{\\\"temp\\\": 21}\"}, {\"role\": \"assistant\", \"content\": \"21"
+		" degrees.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		false,
+		"<s><|start_header_id|>system<|end_header_id|>\n"
+		"\n"
+		"Environment: ipython\n"
+		"Cutting Knowledge Date: December 2023\n"
+		"Today Date: 26 Jul 2024\n"
+		"\n"
+		"Be brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Given the following functions, please respond with a JSON for a functi"
+		"on call with its proper arguments that best answers the given prompt.\n"
+		"\n"
+		"Respond in the format {\"name\": function name, \"parameters\": dictio"
+		"nary of argument name and its value}.Do not use variables.\n"
+		"\n"
+		"{\n"
+		"    \"type\": \"function\",\n"
+		"    \"function\": {\n"
+		"        \"name\": \"get_weather\",\n"
+		"        \"description\": \"Get the weather \302\253now\302\273\",\n"
+		"        \"parameters\": {\n"
+		"            \"type\": \"object\",\n"
+		"            \"properties\": {\n"
+		"                \"city\": {\n"
+		"                    \"type\": \"string\",\n"
+		"                    \"description\": \"City name\"\n"
+		"                },\n"
+		"                \"days\": {\n"
+		"                    \"type\": \"integer\",\n"
+		"                    \"default\": 1,\n"
+		"                    \"enum\": [\n"
+		"                        1,\n"
+		"                        2,\n"
+		"                        3\n"
+		"                    ]\n"
+		"                }\n"
+		"            },\n"
+		"            \"required\": [\n"
+		"                \"city\"\n"
+		"            ]\n"
+		"        }\n"
+		"    }\n"
+		"}\n"
+		"\n"
+		"Weather in Paris?<|eot_id|><|start_header_id|>assistant<|end_header_id"
+		"|>\n"
+		"\n"
+		"{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}<|eo"
+		"t_id|><|start_header_id|>ipython<|end_header_id|>\n"
+		"\n"
+		"\"{\\\"temp\\\": 21}\"<|eot_id|><|start_header_id|>assistant<|end_head"
+		"er_id|>\n"
+		"\n"
+		"21 degrees.<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Thanks<|eot_id|>"},
+	{"real_llama31_plain",
+		"{{- bos_token }}\n"
+		"{%- if custom_tools is defined %}\n"
+		"    {%- set tools = custom_tools %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools_in_user_message is defined %}\n"
+		"    {%- set tools_in_user_message = true %}\n"
+		"{%- endif %}\n"
+		"{%- if not date_string is defined %}\n"
+		"    {%- set date_string = \"26 Jul 2024\" %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- This block extracts the system message, so we can slot it into the"
+		" right place. #}\n"
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content']|trim %}\n"
+		"    {%- set messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set system_message = \"\" %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- System message + builtin tools #}\n"
+		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+		"{%- if builtin_tools is defined or tools is not none %}\n"
+		"    {{- \"Environment: ipython\\n\" }}\n"
+		"{%- endif %}\n"
+		"{%- if builtin_tools is defined %}\n"
+		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
+		"ter') | join(\", \") + \"\\n\\n\"}}\n"
+		"{%- endif %}\n"
+		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+		"{%- if tools is not none and not tools_in_user_message %}\n"
+		"    {{- \"You have access to the following functions. To call a functi"
+		"on, please respond with JSON for a function call.\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"{%- endif %}\n"
+		"{{- system_message }}\n"
+		"{{- \"<|eot_id|>\" }}\n"
+		"\n"
+		"{#- Custom tools are passed in a user message with some extra guidance"
+		" #}\n"
+		"{%- if tools_in_user_message and not tools is none %}\n"
+		"    {#- Extract the first user message so we can plug it in here #}\n"
+		"    {%- if messages | length != 0 %}\n"
+		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
+		"        {%- set messages = messages[1:] %}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Cannot put tools in the first user messa"
+		"ge when there's no first user message!\") }}\n"
+		"{%- endif %}\n"
+		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
+		"    {{- \"Given the following functions, please respond with a JSON fo"
+		"r a function call \" }}\n"
+		"    {{- \"with its proper arguments that best answers the given prompt"
+		".\\n\\n\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{%- for message in messages %}\n"
+		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
+		" 'tool_calls' in message) %}\n"
+		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
+		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
+		"    {%- elif 'tool_calls' in message %}\n"
+		"        {%- if not message.tool_calls|length == 1 %}\n"
+		"            {{- raise_exception(\"This model only supports single tool"
+		"-calls at once!\") }}\n"
+		"        {%- endif %}\n"
+		"        {%- set tool_call = message.tool_calls[0].function %}\n"
+		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
+		"tools %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
+		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
+		"}\n"
+		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"            {{- \")\" }}\n"
+		"        {%- else  %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
+		"            {{- '\"parameters\": ' }}\n"
+		"            {{- tool_call.arguments | tojson }}\n"
+		"            {{- \"}\" }}\n"
+		"        {%- endif %}\n"
+		"        {%- if builtin_tools is defined %}\n"
+		"            {#- This means we're in ipython mode #}\n"
+		"            {{- \"<|eom_id|>\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"<|eot_id|>\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
+		"}\n"
+		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
+		"        {%- if message.content is mapping or message.content is iterab"
+		"le %}\n"
+		"            {{- message.content | tojson }}\n"
+		"        {%- else %}\n"
+		"            {{- message.content }}\n"
+		"        {%- endif %}\n"
+		"        {{- \"<|eot_id|>\" }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"{%- if add_generation_prompt %}\n"
+		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+		"{%- endif %}\n",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		"{\"date_string\": \"01 Jan 2025\"}",
+		true,
+		"<s><|start_header_id|>system<|end_header_id|>\n"
+		"\n"
+		"Cutting Knowledge Date: December 2023\n"
+		"Today Date: 01 Jan 2025\n"
+		"\n"
+		"Sys<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Hi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+		"\n"
+		"Hello!<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Bye<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+		"\n"},
+	{"real_llama31_plain/noprompt",
+		"{{- bos_token }}\n"
+		"{%- if custom_tools is defined %}\n"
+		"    {%- set tools = custom_tools %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools_in_user_message is defined %}\n"
+		"    {%- set tools_in_user_message = true %}\n"
+		"{%- endif %}\n"
+		"{%- if not date_string is defined %}\n"
+		"    {%- set date_string = \"26 Jul 2024\" %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- This block extracts the system message, so we can slot it into the"
+		" right place. #}\n"
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content']|trim %}\n"
+		"    {%- set messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set system_message = \"\" %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- System message + builtin tools #}\n"
+		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+		"{%- if builtin_tools is defined or tools is not none %}\n"
+		"    {{- \"Environment: ipython\\n\" }}\n"
+		"{%- endif %}\n"
+		"{%- if builtin_tools is defined %}\n"
+		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
+		"ter') | join(\", \") + \"\\n\\n\"}}\n"
+		"{%- endif %}\n"
+		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+		"{%- if tools is not none and not tools_in_user_message %}\n"
+		"    {{- \"You have access to the following functions. To call a functi"
+		"on, please respond with JSON for a function call.\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"{%- endif %}\n"
+		"{{- system_message }}\n"
+		"{{- \"<|eot_id|>\" }}\n"
+		"\n"
+		"{#- Custom tools are passed in a user message with some extra guidance"
+		" #}\n"
+		"{%- if tools_in_user_message and not tools is none %}\n"
+		"    {#- Extract the first user message so we can plug it in here #}\n"
+		"    {%- if messages | length != 0 %}\n"
+		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
+		"        {%- set messages = messages[1:] %}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Cannot put tools in the first user messa"
+		"ge when there's no first user message!\") }}\n"
+		"{%- endif %}\n"
+		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
+		"    {{- \"Given the following functions, please respond with a JSON fo"
+		"r a function call \" }}\n"
+		"    {{- \"with its proper arguments that best answers the given prompt"
+		".\\n\\n\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{%- for message in messages %}\n"
+		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
+		" 'tool_calls' in message) %}\n"
+		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
+		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
+		"    {%- elif 'tool_calls' in message %}\n"
+		"        {%- if not message.tool_calls|length == 1 %}\n"
+		"            {{- raise_exception(\"This model only supports single tool"
+		"-calls at once!\") }}\n"
+		"        {%- endif %}\n"
+		"        {%- set tool_call = message.tool_calls[0].function %}\n"
+		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
+		"tools %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
+		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
+		"}\n"
+		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"            {{- \")\" }}\n"
+		"        {%- else  %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
+		"            {{- '\"parameters\": ' }}\n"
+		"            {{- tool_call.arguments | tojson }}\n"
+		"            {{- \"}\" }}\n"
+		"        {%- endif %}\n"
+		"        {%- if builtin_tools is defined %}\n"
+		"            {#- This means we're in ipython mode #}\n"
+		"            {{- \"<|eom_id|>\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"<|eot_id|>\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
+		"}\n"
+		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
+		"        {%- if message.content is mapping or message.content is iterab"
+		"le %}\n"
+		"            {{- message.content | tojson }}\n"
+		"        {%- else %}\n"
+		"            {{- message.content }}\n"
+		"        {%- endif %}\n"
+		"        {{- \"<|eot_id|>\" }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"{%- if add_generation_prompt %}\n"
+		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+		"{%- endif %}\n",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		"{\"date_string\": \"01 Jan 2025\"}",
+		false,
+		"<s><|start_header_id|>system<|end_header_id|>\n"
+		"\n"
+		"Cutting Knowledge Date: December 2023\n"
+		"Today Date: 01 Jan 2025\n"
+		"\n"
+		"Sys<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Hi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+		"\n"
+		"Hello!<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Bye<|eot_id|>"},
+	{"real_llama31_builtin",
+		"{{- bos_token }}\n"
+		"{%- if custom_tools is defined %}\n"
+		"    {%- set tools = custom_tools %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools_in_user_message is defined %}\n"
+		"    {%- set tools_in_user_message = true %}\n"
+		"{%- endif %}\n"
+		"{%- if not date_string is defined %}\n"
+		"    {%- set date_string = \"26 Jul 2024\" %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- This block extracts the system message, so we can slot it into the"
+		" right place. #}\n"
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content']|trim %}\n"
+		"    {%- set messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set system_message = \"\" %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- System message + builtin tools #}\n"
+		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+		"{%- if builtin_tools is defined or tools is not none %}\n"
+		"    {{- \"Environment: ipython\\n\" }}\n"
+		"{%- endif %}\n"
+		"{%- if builtin_tools is defined %}\n"
+		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
+		"ter') | join(\", \") + \"\\n\\n\"}}\n"
+		"{%- endif %}\n"
+		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+		"{%- if tools is not none and not tools_in_user_message %}\n"
+		"    {{- \"You have access to the following functions. To call a functi"
+		"on, please respond with JSON for a function call.\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"{%- endif %}\n"
+		"{{- system_message }}\n"
+		"{{- \"<|eot_id|>\" }}\n"
+		"\n"
+		"{#- Custom tools are passed in a user message with some extra guidance"
+		" #}\n"
+		"{%- if tools_in_user_message and not tools is none %}\n"
+		"    {#- Extract the first user message so we can plug it in here #}\n"
+		"    {%- if messages | length != 0 %}\n"
+		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
+		"        {%- set messages = messages[1:] %}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Cannot put tools in the first user messa"
+		"ge when there's no first user message!\") }}\n"
+		"{%- endif %}\n"
+		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
+		"    {{- \"Given the following functions, please respond with a JSON fo"
+		"r a function call \" }}\n"
+		"    {{- \"with its proper arguments that best answers the given prompt"
+		".\\n\\n\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{%- for message in messages %}\n"
+		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
+		" 'tool_calls' in message) %}\n"
+		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
+		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
+		"    {%- elif 'tool_calls' in message %}\n"
+		"        {%- if not message.tool_calls|length == 1 %}\n"
+		"            {{- raise_exception(\"This model only supports single tool"
+		"-calls at once!\") }}\n"
+		"        {%- endif %}\n"
+		"        {%- set tool_call = message.tool_calls[0].function %}\n"
+		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
+		"tools %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
+		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
+		"}\n"
+		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"            {{- \")\" }}\n"
+		"        {%- else  %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
+		"            {{- '\"parameters\": ' }}\n"
+		"            {{- tool_call.arguments | tojson }}\n"
+		"            {{- \"}\" }}\n"
+		"        {%- endif %}\n"
+		"        {%- if builtin_tools is defined %}\n"
+		"            {#- This means we're in ipython mode #}\n"
+		"            {{- \"<|eom_id|>\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"<|eot_id|>\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
+		"}\n"
+		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
+		"        {%- if message.content is mapping or message.content is iterab"
+		"le %}\n"
+		"            {{- message.content | tojson }}\n"
+		"        {%- else %}\n"
+		"            {{- message.content }}\n"
+		"        {%- endif %}\n"
+		"        {{- \"<|eot_id|>\" }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"{%- if add_generation_prompt %}\n"
+		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+		"{%- endif %}\n",
+		"[{\"role\": \"user\", \"content\": \"search\"}, {\"role\": \"assistant"
+		"\", \"tool_calls\": [{\"function\": {\"name\": \"brave_search\", \"arg"
+		"uments\": {\"query\": \"x\"}}}]}, {\"role\": \"ipython\", \"content\":"
+		" {\"r\": [1]}}]",
+		"{\"builtin_tools\": [\"brave_search\", \"code_interpreter\"]}",
+		true,
+		"<s><|start_header_id|>system<|end_header_id|>\n"
+		"\n"
+		"Environment: ipython\n"
+		"Tools: brave_search\n"
+		"\n"
+		"Cutting Knowledge Date: December 2023\n"
+		"Today Date: 26 Jul 2024\n"
+		"\n"
+		"<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"search<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+		"\n"
+		"<|python_tag|>brave_search.call(query=\"x\")<|eom_id|><|start_header_i"
+		"d|>ipython<|end_header_id|>\n"
+		"\n"
+		"{\"r\": [1]}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+		"\n"},
+	{"real_llama31_builtin/noprompt",
+		"{{- bos_token }}\n"
+		"{%- if custom_tools is defined %}\n"
+		"    {%- set tools = custom_tools %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools_in_user_message is defined %}\n"
+		"    {%- set tools_in_user_message = true %}\n"
+		"{%- endif %}\n"
+		"{%- if not date_string is defined %}\n"
+		"    {%- set date_string = \"26 Jul 2024\" %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- This block extracts the system message, so we can slot it into the"
+		" right place. #}\n"
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content']|trim %}\n"
+		"    {%- set messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set system_message = \"\" %}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{#- System message + builtin tools #}\n"
+		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+		"{%- if builtin_tools is defined or tools is not none %}\n"
+		"    {{- \"Environment: ipython\\n\" }}\n"
+		"{%- endif %}\n"
+		"{%- if builtin_tools is defined %}\n"
+		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
+		"ter') | join(\", \") + \"\\n\\n\"}}\n"
+		"{%- endif %}\n"
+		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+		"{%- if tools is not none and not tools_in_user_message %}\n"
+		"    {{- \"You have access to the following functions. To call a functi"
+		"on, please respond with JSON for a function call.\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"{%- endif %}\n"
+		"{{- system_message }}\n"
+		"{{- \"<|eot_id|>\" }}\n"
+		"\n"
+		"{#- Custom tools are passed in a user message with some extra guidance"
+		" #}\n"
+		"{%- if tools_in_user_message and not tools is none %}\n"
+		"    {#- Extract the first user message so we can plug it in here #}\n"
+		"    {%- if messages | length != 0 %}\n"
+		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
+		"        {%- set messages = messages[1:] %}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Cannot put tools in the first user messa"
+		"ge when there's no first user message!\") }}\n"
+		"{%- endif %}\n"
+		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
+		"    {{- \"Given the following functions, please respond with a JSON fo"
+		"r a function call \" }}\n"
+		"    {{- \"with its proper arguments that best answers the given prompt"
+		".\\n\\n\" }}\n"
+		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+		": dictionary of argument name and its value}.' }}\n"
+		"    {{- \"Do not use variables.\\n\\n\" }}\n"
+		"    {%- for t in tools %}\n"
+		"        {{- t | tojson(indent=4) }}\n"
+		"        {{- \"\\n\\n\" }}\n"
+		"    {%- endfor %}\n"
+		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
+		"{%- endif %}\n"
+		"\n"
+		"{%- for message in messages %}\n"
+		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
+		" 'tool_calls' in message) %}\n"
+		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
+		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
+		"    {%- elif 'tool_calls' in message %}\n"
+		"        {%- if not message.tool_calls|length == 1 %}\n"
+		"            {{- raise_exception(\"This model only supports single tool"
+		"-calls at once!\") }}\n"
+		"        {%- endif %}\n"
+		"        {%- set tool_call = message.tool_calls[0].function %}\n"
+		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
+		"tools %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
+		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
+		"}\n"
+		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"            {{- \")\" }}\n"
+		"        {%- else  %}\n"
+		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+		"-}}\n"
+		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
+		"            {{- '\"parameters\": ' }}\n"
+		"            {{- tool_call.arguments | tojson }}\n"
+		"            {{- \"}\" }}\n"
+		"        {%- endif %}\n"
+		"        {%- if builtin_tools is defined %}\n"
+		"            {#- This means we're in ipython mode #}\n"
+		"            {{- \"<|eom_id|>\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"<|eot_id|>\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
+		"}\n"
+		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
+		"        {%- if message.content is mapping or message.content is iterab"
+		"le %}\n"
+		"            {{- message.content | tojson }}\n"
+		"        {%- else %}\n"
+		"            {{- message.content }}\n"
+		"        {%- endif %}\n"
+		"        {{- \"<|eot_id|>\" }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"{%- if add_generation_prompt %}\n"
+		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+		"{%- endif %}\n",
+		"[{\"role\": \"user\", \"content\": \"search\"}, {\"role\": \"assistant"
+		"\", \"tool_calls\": [{\"function\": {\"name\": \"brave_search\", \"arg"
+		"uments\": {\"query\": \"x\"}}}]}, {\"role\": \"ipython\", \"content\":"
+		" {\"r\": [1]}}]",
+		"{\"builtin_tools\": [\"brave_search\", \"code_interpreter\"]}",
+		false,
+		"<s><|start_header_id|>system<|end_header_id|>\n"
+		"\n"
+		"Environment: ipython\n"
+		"Tools: brave_search\n"
+		"\n"
+		"Cutting Knowledge Date: December 2023\n"
+		"Today Date: 26 Jul 2024\n"
+		"\n"
+		"<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"search<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+		"\n"
+		"<|python_tag|>brave_search.call(query=\"x\")<|eom_id|><|start_header_i"
+		"d|>ipython<|end_header_id|>\n"
+		"\n"
+		"{\"r\": [1]}<|eot_id|>"},
+};
+
+static const ErrorCase RaiseCases[] = {
+	{"err_raise",
+		"{% if messages|length > 1 %}{{ raise_exception('Too many: ' ~ messages"
+		"|length) }}{% endif %}",
+		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		"Too many: 4"},
+	{"err_mistral_alternate",
+		"{%- if messages[0]['role'] == 'system' %}\n"
+		"    {%- set system_message = messages[0]['content'] %}\n"
+		"    {%- set loop_messages = messages[1:] %}\n"
+		"{%- else %}\n"
+		"    {%- set loop_messages = messages %}\n"
+		"{%- endif %}\n"
+		"{%- if not tools is defined %}\n"
+		"    {%- set tools = none %}\n"
+		"{%- endif %}\n"
+		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
+		"\", \"user\") | list %}\n"
+		"\n"
+		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
+		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
+		"attr(\"tool_calls\", \"undefined\") %}\n"
+		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
+		"}\n"
+		"        {{- raise_exception(\"After the optional system message, conve"
+		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n"
+		"\n"
+		"{{- bos_token }}\n"
+		"{%- for message in loop_messages %}\n"
+		"    {%- if message[\"role\"] == \"user\" %}\n"
+		"        {%- if tools is not none and (message == user_messages[-1]) %}"
+		"\n"
+		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
+		"            {%- for tool in tools %}\n"
+		"                {%- set tool = tool.function %}\n"
+		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+		"                {%- for key, val in tool.items() if key != \"return\" "
+		"%}\n"
+		"                    {%- if val is string %}\n"
+		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+		"                    {%- else %}\n"
+		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+		"                    {%- endif %}\n"
+		"                    {%- if not loop.last %}\n"
+		"                        {{- \", \" }}\n"
+		"                    {%- endif %}\n"
+		"                {%- endfor %}\n"
+		"                {{- \"}}\" }}\n"
+		"                {%- if not loop.last %}\n"
+		"                    {{- \", \" }}\n"
+		"                {%- else %}\n"
+		"                    {{- \"]\" }}\n"
+		"                {%- endif %}\n"
+		"            {%- endfor %}\n"
+		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+		"            {%- endif %}\n"
+		"        {%- if loop.last and system_message is defined %}\n"
+		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
+		"content\"] + \"[/INST]\" }}\n"
+		"        {%- else %}\n"
+		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
+		"        {%- endif %}\n"
+		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
+		"ot none %}\n"
+		"        {{- \"[TOOL_CALLS] [\" }}\n"
+		"        {%- for tool_call in message.tool_calls %}\n"
+		"            {%- set out = tool_call.function|tojson %}\n"
+		"            {{- out[:-1] }}\n"
+		"            {%- if not tool_call.id is defined or tool_call.id|length "
+		"!= 9 %}\n"
+		"                {{- raise_exception(\"Tool call IDs should be alphanum"
+		"eric strings with length 9!\") }}\n"
+		"            {%- endif %}\n"
+		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+		"            {%- if not loop.last %}\n"
+		"                {{- \", \" }}\n"
+		"            {%- else %}\n"
+		"                {{- \"]\" + eos_token }}\n"
+		"            {%- endif %}\n"
+		"        {%- endfor %}\n"
+		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
+		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
+		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
+		"] == \"tool\" %}\n"
+		"        {%- if message.content is defined and message.content.content "
+		"is defined %}\n"
+		"            {%- set content = message.content.content %}\n"
+		"        {%- else %}\n"
+		"            {%- set content = message.content %}\n"
+		"        {%- endif %}\n"
+		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
+		"}}\n"
+		"        {%- if not message.tool_call_id is defined or message.tool_cal"
+		"l_id|length != 9 %}\n"
+		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
+		" strings with length 9!\") }}\n"
+		"        {%- endif %}\n"
+		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
+		"LTS]' }}\n"
+		"    {%- else %}\n"
+		"        {{- raise_exception(\"Only user and assistant roles are suppor"
+		"ted, with the exception of an initial optional system message!\") }}\n"
+		"    {%- endif %}\n"
+		"{%- endfor %}\n",
+		"[{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"user\", \"cont"
+		"ent\": \"b\"}]",
+		"After the optional system message, conversation roles must alternate u"
+		"ser/assistant/user/assistant/..."},
+};
+
+/* parse and render; returns the status, *out malloc'ed on success */
+static int
+RenderText(const char *tmpl, const char *messages, const char *extra, bool agp,
+		   const char *bos, const char *eos, char **out, size_t *out_len, LlmError *err)
+{
+	ChatTemplate *t = NULL;
+	json_t	   *msgs;
+	json_t	   *ex = NULL;
+	int			rc;
+
+	*out = NULL;
+	msgs = LlmJsonParse(messages, strlen(messages), "messages", err);
+	if (msgs == NULL)
+		return err->code;
+	if (extra)
+	{
+		ex = LlmJsonParse(extra, strlen(extra), "extra", err);
+		if (ex == NULL)
+		{
+			json_decref(msgs);
+			return err->code;
+		}
+	}
+	rc = ChatTemplateParse(tmpl, strlen(tmpl), &t, err);
+	if (rc == LLM_OK)
+		rc = ChatTemplateRender(t, msgs, agp, bos, eos, ex, out, out_len, err);
+	ChatTemplateFree(t);
+	json_decref(msgs);
+	json_decref(ex);
+	return rc;
+}
+
+/* show where two strings first differ */
+static void
+ShowDiff(const char *name, const char *got, size_t got_len, const char *want)
+{
+	size_t		i = 0;
+	size_t		want_len = strlen(want);
+
+	while (i < got_len && i < want_len && got[i] == want[i])
+		i++;
+	printf("  %s: differs at byte %zu (got %zu bytes, want %zu)\n", name, i, got_len, want_len);
+	printf("    got:  \"%.80s\"\n    want: \"%.80s\"\n", got + i, want + i);
+}
+
+/* every case of the reference fixture */
+static void
+TestGolden(void)
+{
+	const char *dir = getenv("PGMLOPS_FIXTURES");
+	char		path[1024];
+	LlmError	err = {0};
+	json_t	   *golden;
+	const char *tname;
+	json_t	   *tdef;
+	int			ncases = 0;
+	int			npass = 0;
+
+	snprintf(path, sizeof(path), "%s/chat_templates_golden.json", dir ? dir : "test/data/fixtures");
+	golden = LlmJsonLoadFile(path, 16 * 1024 * 1024, &err);
+	CHECK(golden != NULL);
+	if (golden == NULL)
+	{
+		printf("  cannot load %s: %s\n", path, err.message);
+		return;
+	}
+	json_object_foreach(golden, tname, tdef)
+	{
+		const char *src = json_string_value(json_object_get(tdef, "chat_template"));
+		const char *bos = json_string_value(json_object_get(tdef, "bos_token"));
+		const char *eos = json_string_value(json_object_get(tdef, "eos_token"));
+		json_t	   *cases = json_object_get(tdef, "cases");
+		ChatTemplate *t = NULL;
+		size_t		i;
+		json_t	   *c;
+		int			rc;
+
+		CHECK(src != NULL && json_is_array(cases));
+		if (src == NULL || !json_is_array(cases))
+			continue;
+		rc = ChatTemplateParse(src, strlen(src), &t, &err);
+		CHECK(rc == LLM_OK);
+		if (rc != LLM_OK)
+		{
+			printf("  %s: %s\n", tname, err.message);
+			continue;
+		}
+		json_array_foreach(cases, i, c)
+		{
+			json_t	   *extra = json_object();
+			const char *want = json_string_value(json_object_get(c, "rendered"));
+			json_t	   *tools = json_object_get(c, "tools");
+			json_t	   *more = json_object_get(c, "extra");
+			char	   *out = NULL;
+			size_t		out_len = 0;
+
+			if (tools)
+				json_object_set(extra, "tools", tools);
+			if (json_is_object(more))
+				json_object_update(extra, more);
+			rc = ChatTemplateRender(t, json_object_get(c, "messages"),
+									json_is_true(json_object_get(c, "add_generation_prompt")),
+									bos, eos, extra, &out, &out_len, &err);
+			ncases++;
+			CHECK(rc == LLM_OK);
+			if (rc != LLM_OK)
+				printf("  %s/%s: %s\n", tname,
+					   json_string_value(json_object_get(c, "name")), err.message);
+			else if (want && out_len == strlen(want) && memcmp(out, want, out_len) == 0)
+			{
+				npass++;
+				CHECK(true);
+			}
+			else
+			{
+				CHECK(false);
+				ShowDiff(tname, out, out_len, want ? want : "");
+			}
+			free(out);
+			json_decref(extra);
+		}
+		ChatTemplateFree(t);
+	}
+	printf("  golden: %d of %d cases byte-identical\n", npass, ncases);
+	CHECK(ncases == 32);
+	json_decref(golden);
+}
+
+/* the feature-by-feature cases */
+static void
+TestRenderCases(void)
+{
+	int			npass = 0;
+	int			n = (int) (sizeof(RenderCases) / sizeof(RenderCases[0]));
+
+	for (int i = 0; i < n; i++)
+	{
+		const RenderCase *c = &RenderCases[i];
+		LlmError	err = {0};
+		char	   *out = NULL;
+		size_t		out_len = 0;
+		int			rc;
+
+		rc = RenderText(c->tmpl, c->messages, c->extra, c->add_generation_prompt,
+						"<s>", "</s>", &out, &out_len, &err);
+		if (rc != LLM_OK)
+		{
+			CHECK(rc == LLM_OK);
+			printf("  %s: %s\n", c->name, err.message);
+		}
+		else if (out_len == strlen(c->expected) && memcmp(out, c->expected, out_len) == 0)
+		{
+			npass++;
+			CHECK(true);
+		}
+		else
+		{
+			CHECK(false);
+			ShowDiff(c->name, out, out_len, c->expected);
+		}
+		free(out);
+	}
+	printf("  features: %d of %d cases match jinja2\n", npass, n);
+}
+
+/* expect an error with code and a message containing want */
+static void
+ExpectError(const char *tmpl, const char *messages, int code, const char *want)
+{
+	LlmError	err = {0};
+	char	   *out = NULL;
+	size_t		out_len;
+	int			rc;
+
+	rc = RenderText(tmpl, messages, NULL, true, "<s>", "</s>", &out, &out_len, &err);
+	CHECK(rc == code);
+	CHECK(out == NULL);
+	CHECK(strstr(err.message, want) != NULL);
+	if (rc != code || strstr(err.message, want) == NULL)
+		printf("  template %.60s: rc %d, message \"%s\", want %d \"%s\"\n",
+			   tmpl, rc, err.message, code, want);
+	free(out);
+}
+
+/* raise_exception, syntax errors, runtime errors, limits */
+static void
+TestErrors(void)
+{
+	const char *m = "[{\"role\": \"user\", \"content\": \"hi\"}]";
+	int			n = (int) (sizeof(RaiseCases) / sizeof(RaiseCases[0]));
+
+	/* raise_exception: the message exactly */
+	for (int i = 0; i < n; i++)
+	{
+		LlmError	err = {0};
+		char	   *out = NULL;
+		size_t		out_len;
+		int			rc;
+
+		rc = RenderText(RaiseCases[i].tmpl, RaiseCases[i].messages, NULL, true, "<s>", "</s>",
+						&out, &out_len, &err);
+		CHECK(rc == LLM_ERR_ARGUMENT);
+		CHECK(strcmp(err.message, RaiseCases[i].message) == 0);
+		if (strcmp(err.message, RaiseCases[i].message) != 0)
+			printf("  %s: \"%s\"\n", RaiseCases[i].name, err.message);
+		free(out);
+	}
+
+	/* syntax errors, with line and column */
+	ExpectError("{% if true %}x", m, LLM_ERR_FORMAT,
+				"line 1, column 15: unexpected end of template, expected 'elif' or 'else' or 'endif'");
+	ExpectError("a\n  {{ x ", m, LLM_ERR_FORMAT,
+				"line 2, column 8: unexpected end of template, expected '}}'");
+	ExpectError("line one\n{{ messages | nope }}", m, LLM_ERR_FORMAT,
+				"line 2, column 15: no filter named 'nope'");
+	ExpectError("{% if x is frobbed %}{% endif %}", m, LLM_ERR_FORMAT, "no test named 'frobbed'");
+	ExpectError("{% for x in y %}{% endif %}", m, LLM_ERR_FORMAT, "line 1, column 20: unexpected 'endif'");
+	ExpectError("{{ 'abc }}", m, LLM_ERR_FORMAT, "unterminated string literal");
+	ExpectError("{# never closed", m, LLM_ERR_FORMAT, "missing end of comment tag");
+	ExpectError("{{ (1 + 2 }}", m, LLM_ERR_FORMAT, "unexpected '}'");
+	ExpectError("{{ 1 + }}", m, LLM_ERR_FORMAT, "line 1, column 8: unexpected '}}'");
+	ExpectError("{% include 'x' %}", m, LLM_ERR_UNSUPPORTED, "unsupported tag 'include'");
+	ExpectError("{% break %}", m, LLM_ERR_FORMAT, "'break' outside of a loop");
+	ExpectError("{{ 'a' $ 'b' }}", m, LLM_ERR_FORMAT, "unexpected character '$'");
+	ExpectError("{{ 99999999999999999999 }}", m, LLM_ERR_UNSUPPORTED, "integer literal too large");
+
+	/* runtime errors */
+	ExpectError("{{ nope.attr }}", m, LLM_ERR_ARGUMENT, "'nope' is undefined");
+	ExpectError("\n{{ 'a' + 1 }}", m, LLM_ERR_ARGUMENT,
+				"line 2, column 8: unsupported operand type(s) for +: 'str' and 'int'");
+	ExpectError("{{ 1 / 0 }}", m, LLM_ERR_ARGUMENT, "division by zero");
+	ExpectError("{{ messages.append(1) }}", m, LLM_ERR_ARGUMENT, "unsafe");
+	ExpectError("{{ 'x' < 1 }}", m, LLM_ERR_ARGUMENT, "not supported between");
+	ExpectError("{{ none | tojson }}{{ nope | tojson }}", m, LLM_ERR_ARGUMENT, "not JSON serializable");
+	ExpectError("{{ 9223372036854775807 + 1 }}", m, LLM_ERR_ARGUMENT, "integer overflow");
+	ExpectError("{% set x = 1 %}{% set x.a = 2 %}", m, LLM_ERR_ARGUMENT, "non-namespace");
+	ExpectError("{{ range(200000) | length }}", m, LLM_ERR_ARGUMENT, "Range too big");
+
+	/* limits */
+	ExpectError("{% set r = range(100000) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}",
+				m, LLM_ERR_ARGUMENT, "steps");
+	ExpectError("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", m, LLM_ERR_ARGUMENT,
+				"output longer than");
+	ExpectError("{% set ns = namespace(s='xy') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+				m, LLM_ERR_ARGUMENT, "longer than");
+	ExpectError("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", m, LLM_ERR_ARGUMENT,
+				"macro calls nested");
+	{
+		/* deep nesting and long operator chains are refused at parse time */
+		char	   *deep = malloc(4096);
+		char	   *chain = malloc(40000);
+		size_t		o = 0;
+
+		o += sprintf(deep + o, "{{ ");
+		for (int i = 0; i < 1000; i++)
+			deep[o++] = '(';
+		deep[o++] = '1';
+		for (int i = 0; i < 1000; i++)
+			deep[o++] = ')';
+		sprintf(deep + o, " }}");
+		ExpectError(deep, m, LLM_ERR_FORMAT, "nested too deeply");
+		o = sprintf(chain, "{{ 1");
+		for (int i = 0; i < 5000; i++)
+			o += sprintf(chain + o, " + 1");
+		sprintf(chain + o, " }}");
+		ExpectError(chain, m, LLM_ERR_FORMAT, "nested too deeply");
+		o = 0;
+		for (int i = 0; i < 500; i++)
+			o += sprintf(chain + o, "{%% if true %%}");
+		ExpectError(chain, m, LLM_ERR_FORMAT, "nested too deeply");
+		free(deep);
+		free(chain);
+	}
+	{
+		/* a template can be rendered many times, and bad arguments are refused */
+		ChatTemplate *t = NULL;
+		LlmError	err = {0};
+		json_t	   *msgs = json_loads(m, 0, NULL);
+		json_t	   *notarray = json_object();
+		char	   *out = NULL;
+		size_t		len = 0;
+		int			ok = 0;
+
+		const char *src = "{{ messages[0].content }}{{ bos_token is defined }}";
+
+		CHECK(ChatTemplateParse(src, strlen(src), &t, &err) == LLM_OK);
+		for (int i = 0; i < 100; i++)
+		{
+			if (ChatTemplateRender(t, msgs, false, NULL, NULL, NULL, &out, &len, &err) == LLM_OK &&
+				strcmp(out, "hiFalse") == 0 && len == 7)
+				ok++;
+			free(out);
+		}
+		CHECK(ok == 100);
+		CHECK(ChatTemplateRender(t, notarray, false, NULL, NULL, NULL, &out, &len, &err) ==
+			  LLM_ERR_ARGUMENT);
+		CHECK(ChatTemplateRender(t, msgs, false, NULL, NULL, msgs, &out, &len, &err) ==
+			  LLM_ERR_ARGUMENT);
+		ChatTemplateFree(t);
+		ChatTemplateFree(NULL);
+		json_decref(msgs);
+		json_decref(notarray);
+	}
+}
+
+int
+main(void)
+{
+	TestGolden();
+	TestRenderCases();
+	TestErrors();
+	UNIT_DONE("chat_template");
+}
