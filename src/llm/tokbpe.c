@@ -171,6 +171,13 @@ TokBpeFinish(Tokenizer *tok, LlmError *err)
 			TokStrMapGet(&tok->vocab, name, strlen(name)) : -1;
 		n = TokUtf8Encode(chars[b], utf8);
 		tok->byte_char[b] = tok->byte_level ? TokStrMapGet(&tok->vocab, utf8, n) : -1;
+		if (b < 128)
+		{
+			char		c = (char) b;
+
+			tok->ascii_char[b] = tok->byte_level || tok->cont_prefix || tok->word_suffix ?
+				-1 : TokStrMapGet(&tok->vocab, &c, 1);
+		}
 	}
 	if (!tok->byte_level || !tok->ignore_merges)
 		return LLM_OK;
@@ -264,6 +271,13 @@ CharSymbols(TokEncodeState *st, const char *s, size_t len, size_t *n_out)
 		const char *key = s + start;
 		size_t		klen;
 
+		/* ASCII characters that are tokens: a table instead of a lookup */
+		if ((unsigned char) s[pos] < 0x80 && tok->ascii_char[(unsigned char) s[pos]] >= 0)
+		{
+			st->syms[n++] = tok->ascii_char[(unsigned char) s[pos++]];
+			pending_unk = false;
+			continue;
+		}
 		TokUtf8Decode(s, len, &pos);
 		klen = pos - start;
 		if ((tok->cont_prefix && start > 0) || (tok->word_suffix && pos == len))

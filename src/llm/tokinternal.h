@@ -218,6 +218,8 @@ struct Tokenizer
 	char	   *word_suffix;	/* end_of_word_suffix, or NULL */
 	int32_t		byte_token[256];	/* <0xNN> ids for byte fallback, or -1 */
 	int32_t		byte_char[256]; /* id of the byte-level char of each byte */
+	int32_t		ascii_char[128];	/* id of each ASCII character as a token
+									 * (character BPE without affixes), or -1 */
 	TokStrMap	raw_vocab;		/* byte-level vocabulary keyed by raw bytes
 								 * (for ignore_merges) */
 	/* WordPiece */
