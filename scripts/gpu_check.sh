@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# scripts/gpu_check.sh: every check that needs the GPU machine, in one call.
+#
+#   scripts/gpu_check.sh --prepare   here (development machine, nvcc, no GPU):
+#                                    build the CUDA unit tests, tokbench and
+#                                    llmbench into gpucheck/ and bench/build/,
+#                                    with the shared libraries they need
+#   scripts/gpu_check.sh [--no-bench] [--deadline S]
+#                                    there (the GPU machine, from the repo root,
+#                                    gpucheck/ and bench/build/ carried):
+#     1. the CUDA unit tests: every compute op against the CPU backend in f32
+#        and bf16 (test_compute), the forward pass on CUDA against the
+#        fixtures' reference logits, greedy tokens and embeddings in f32
+#        (1e-4) and bf16 (2e-2) (test_forward), generation (test_generate);
+#     2. tokenizers: ids of every line of a text corpus (the docstrings of
+#        Python's standard library there) against Hugging Face tokenizers,
+#        and single-thread throughput of both (bench/tokbench.c,
+#        scripts/bench/tok_hf.py);
+#     3. the inference benchmark against PyTorch + transformers
+#        (scripts/bench_llm.sh).
+# Logs and tables go to $OUT (or /tmp/pgmlops-gpucheck).
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+G=$here/gpucheck
+
+if [ "${1:-}" = --prepare ]; then
+  set -e
+  mkdir -p "$G"
+  grep -qx '/gpucheck/' .git/info/exclude 2>/dev/null || echo '/gpucheck/' >> .git/info/exclude
+  make -s
+  rm -f unit/test_compute.bin unit/test_forward.bin unit/test_generate.bin
+  make -s unit/test_compute.bin unit/test_forward.bin unit/test_generate.bin
+  cp unit/test_compute.bin unit/test_forward.bin unit/test_generate.bin "$G/"
+  cc -O2 -Isrc -o "$G/tokbench" bench/tokbench.c src/llm/tok*.o src/llm/llmjson.o \
+    src/llm/llmutil.o -ljansson -licuuc -lm
+  d=$(mktemp -d)
+  for f in openblas-pthread/libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 \
+           libjansson.so.4 libicuuc.so.72 libicudata.so.72; do
+    cp -L /usr/lib/x86_64-linux-gnu/$f "$d/"
+  done
+  tar cJf "$G/libs.tar.xz" -C "$d" .
+  rm -rf "$d"
+  scripts/bench_llm.sh --build-only
+  du -sh "$G" bench/build
+  exit 0
+fi
+
+bench=1
+deadline=300
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-bench) bench=0 ;;
+    --deadline) deadline=$2; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+OUT=${OUT:-/tmp/pgmlops-gpucheck}
+mkdir -p "$OUT"
+say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+
+L=/tmp/pgmlops-gpulibs
+mkdir -p "$L" && tar xJf "$G/libs.tar.xz" -C "$L"
+cublas=$(find /usr/local/cuda*/ /usr/lib /opt -name 'libcublas.so.13*' -printf '%h\n' 2>/dev/null | head -1)
+export LD_LIBRARY_PATH=$L:/usr/local/cuda/lib64${cublas:+:$cublas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$OUT/summary.txt"
+
+# 1. unit tests on CUDA
+for t in compute forward generate; do
+  say "unit $t"
+  ldd "$G/test_$t.bin" | grep 'not found' | tee -a "$OUT/summary.txt"
+  PGMLOPS_VERBOSE=1 PGMLOPS_BENCH=1 timeout 180 "$G/test_$t.bin" > "$OUT/unit_$t.log" 2>&1
+  echo "exit $?" >> "$OUT/unit_$t.log"
+  grep -E '^FAIL|^unit |skipped|exit' "$OUT/unit_$t.log" | tail -25 | tee -a "$OUT/summary.txt"
+done
+
+# 2. tokenizers against Hugging Face on a real corpus
+say "tokenizers"
+python3 - > /tmp/pgmlops-corpus.txt <<'PY'
+import pkgutil, importlib, inspect, sys, io
+seen = 0
+for m in sorted(sys.stdlib_module_names):
+    try:
+        mod = importlib.import_module(m)
+    except Exception:
+        continue
+    for name, obj in inspect.getmembers(mod):
+        doc = inspect.getdoc(obj)
+        if doc:
+            print(doc)
+PY
+head -c 4000000 /tmp/pgmlops-corpus.txt > /tmp/pgmlops-corpus4m.txt
+ls -la /tmp/pgmlops-corpus4m.txt | tee -a "$OUT/summary.txt"
+for tok in tok-llama3 tok-qwen2 tok-gpt2 tok-spm tok-wordpiece; do
+  dir=test/data/fixtures/$tok
+  "$G/tokbench" "$dir" /tmp/pgmlops-corpus4m.txt 0 ids > /tmp/ours.ids 2>>"$OUT/tok.log"
+  python3 - "$dir" /tmp/pgmlops-corpus4m.txt > /tmp/hf.ids <<'PY'
+import sys
+from tokenizers import Tokenizer
+tok = Tokenizer.from_file(sys.argv[1] + "/tokenizer.json")
+text = open(sys.argv[2], encoding="utf-8", newline="").read()
+pieces = [p + "\n" for p in text.split("\n")]
+pieces[-1] = pieces[-1][:-1]
+for p in pieces:
+    if p:
+        print(" ".join(map(str, tok.encode(p, add_special_tokens=False).ids)))
+PY
+  lines=$(wc -l < /tmp/hf.ids)
+  diffs=$(diff /tmp/ours.ids /tmp/hf.ids | grep -c '^<')
+  say "$tok: $lines lines, $diffs differ from Hugging Face"
+  diff /tmp/ours.ids /tmp/hf.ids | head -6 >> "$OUT/tok.log"
+  ours=$("$G/tokbench" "$dir" /tmp/pgmlops-corpus4m.txt 3 both 2>&1 | tr '\n' ' ')
+  theirs=$(python3 scripts/bench/tok_hf.py "$dir" /tmp/pgmlops-corpus4m.txt 3 both 2>&1 | tr '\n' ' ')
+  say "$tok ours: $ours"
+  say "$tok hf:   $theirs"
+done
+
+# 3. the inference benchmark
+if [ $bench = 1 ]; then
+  say "bench_llm"
+  OUT=$OUT scripts/bench_llm.sh --deadline "$deadline" > "$OUT/bench.out" 2>&1
+  tail -40 "$OUT/bench.out"
+fi
+say "done"
