@@ -33,6 +33,17 @@ typedef struct RenderCase
 	const char *expected;
 } RenderCase;
 
+/* more conversations for the fixture's templates (tools, reasoning, images) */
+typedef struct GoldenExtraCase
+{
+	const char *tmpl;			/* key in chat_templates_golden.json */
+	const char *name;
+	const char *messages;
+	const char *extra;
+	bool		add_generation_prompt;
+	const char *expected;
+} GoldenExtraCase;
+
 typedef struct ErrorCase
 {
 	const char *name;
@@ -2319,6 +2330,399 @@ static const ErrorCase RaiseCases[] = {
 		"ser/assistant/user/assistant/..."},
 };
 
+static const GoldenExtraCase GoldenExtraCases[] = {
+	{"qwen3", "tools",
+		"[{\"role\": \"user\", \"content\": \"Weather in Paris?\"}, {\"role\": "
+		"\"assistant\", \"content\": \"\", \"tool_calls\": [{\"type\": \"functi"
+		"on\", \"function\": {\"name\": \"get_weather\", \"arguments\": {\"city"
+		"\": \"Paris\", \"days\": 2}}}]}, {\"role\": \"tool\", \"content\": \"{"
+		"\\\"temp\\\": 21.5}\"}, {\"role\": \"tool\", \"content\": \"sunny\"}, "
+		"{\"role\": \"assistant\", \"content\": \"<think>\\nIt is warm.\\n</thi"
+		"nk>\\n\\nIt is 21.5 \302\260C and sunny.\"}, {\"role\": \"user\", \"co"
+		"ntent\": \"Thanks\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		true,
+		"<|im_start|>system\n"
+		"# Tools\n"
+		"\n"
+		"You may call one or more functions to assist with the user query.\n"
+		"\n"
+		"You are provided with function signatures within <tools></tools> XML t"
+		"ags:\n"
+		"<tools>\n"
+		"{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"d"
+		"escription\": \"Get the weather \302\253now\302\273\", \"parameters\":"
+		" {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
+		"\", \"description\": \"City name\"}, \"days\": {\"type\": \"integer\","
+		" \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}\n"
+		"</tools>\n"
+		"\n"
+		"For each function call, return a json object with function name and ar"
+		"guments within <tool_call></tool_call> XML tags:\n"
+		"<tool_call>\n"
+		"{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"Weather in Paris?<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"<tool_call>\n"
+		"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"day"
+		"s\": 2}}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"<tool_response>\n"
+		"{\"temp\": 21.5}\n"
+		"</tool_response>\n"
+		"<tool_response>\n"
+		"sunny\n"
+		"</tool_response><|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"It is 21.5 \302\260C and sunny.<|im_end|>\n"
+		"<|im_start|>user\n"
+		"Thanks<|im_end|>\n"
+		"<|im_start|>assistant\n"},
+	{"qwen3", "tools",
+		"[{\"role\": \"user\", \"content\": \"Weather in Paris?\"}, {\"role\": "
+		"\"assistant\", \"content\": \"\", \"tool_calls\": [{\"type\": \"functi"
+		"on\", \"function\": {\"name\": \"get_weather\", \"arguments\": {\"city"
+		"\": \"Paris\", \"days\": 2}}}]}, {\"role\": \"tool\", \"content\": \"{"
+		"\\\"temp\\\": 21.5}\"}, {\"role\": \"tool\", \"content\": \"sunny\"}, "
+		"{\"role\": \"assistant\", \"content\": \"<think>\\nIt is warm.\\n</thi"
+		"nk>\\n\\nIt is 21.5 \302\260C and sunny.\"}, {\"role\": \"user\", \"co"
+		"ntent\": \"Thanks\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		false,
+		"<|im_start|>system\n"
+		"# Tools\n"
+		"\n"
+		"You may call one or more functions to assist with the user query.\n"
+		"\n"
+		"You are provided with function signatures within <tools></tools> XML t"
+		"ags:\n"
+		"<tools>\n"
+		"{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"d"
+		"escription\": \"Get the weather \302\253now\302\273\", \"parameters\":"
+		" {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
+		"\", \"description\": \"City name\"}, \"days\": {\"type\": \"integer\","
+		" \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}\n"
+		"</tools>\n"
+		"\n"
+		"For each function call, return a json object with function name and ar"
+		"guments within <tool_call></tool_call> XML tags:\n"
+		"<tool_call>\n"
+		"{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"Weather in Paris?<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"<tool_call>\n"
+		"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"day"
+		"s\": 2}}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"<tool_response>\n"
+		"{\"temp\": 21.5}\n"
+		"</tool_response>\n"
+		"<tool_response>\n"
+		"sunny\n"
+		"</tool_response><|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"It is 21.5 \302\260C and sunny.<|im_end|>\n"
+		"<|im_start|>user\n"
+		"Thanks<|im_end|>\n"},
+	{"qwen3", "tools_system",
+		"[{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"co"
+		"ntent\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"content\""
+		": \"\", \"tool_calls\": [{\"type\": \"function\", \"function\": {\"nam"
+		"e\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2"
+		"}}}]}, {\"role\": \"tool\", \"content\": \"{\\\"temp\\\": 21.5}\"}, {\""
+		"role\": \"tool\", \"content\": \"sunny\"}, {\"role\": \"assistant\", \""
+		"content\": \"<think>\\nIt is warm.\\n</think>\\n\\nIt is 21.5 \302\260"
+		"C and sunny.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		true,
+		"<|im_start|>system\n"
+		"S\n"
+		"\n"
+		"# Tools\n"
+		"\n"
+		"You may call one or more functions to assist with the user query.\n"
+		"\n"
+		"You are provided with function signatures within <tools></tools> XML t"
+		"ags:\n"
+		"<tools>\n"
+		"{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"d"
+		"escription\": \"Get the weather \302\253now\302\273\", \"parameters\":"
+		" {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
+		"\", \"description\": \"City name\"}, \"days\": {\"type\": \"integer\","
+		" \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}\n"
+		"</tools>\n"
+		"\n"
+		"For each function call, return a json object with function name and ar"
+		"guments within <tool_call></tool_call> XML tags:\n"
+		"<tool_call>\n"
+		"{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"Weather in Paris?<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"<tool_call>\n"
+		"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"day"
+		"s\": 2}}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"<tool_response>\n"
+		"{\"temp\": 21.5}\n"
+		"</tool_response>\n"
+		"<tool_response>\n"
+		"sunny\n"
+		"</tool_response><|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"It is 21.5 \302\260C and sunny.<|im_end|>\n"
+		"<|im_start|>user\n"
+		"Thanks<|im_end|>\n"
+		"<|im_start|>assistant\n"},
+	{"qwen3", "tools_system",
+		"[{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"co"
+		"ntent\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"content\""
+		": \"\", \"tool_calls\": [{\"type\": \"function\", \"function\": {\"nam"
+		"e\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2"
+		"}}}]}, {\"role\": \"tool\", \"content\": \"{\\\"temp\\\": 21.5}\"}, {\""
+		"role\": \"tool\", \"content\": \"sunny\"}, {\"role\": \"assistant\", \""
+		"content\": \"<think>\\nIt is warm.\\n</think>\\n\\nIt is 21.5 \302\260"
+		"C and sunny.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		false,
+		"<|im_start|>system\n"
+		"S\n"
+		"\n"
+		"# Tools\n"
+		"\n"
+		"You may call one or more functions to assist with the user query.\n"
+		"\n"
+		"You are provided with function signatures within <tools></tools> XML t"
+		"ags:\n"
+		"<tools>\n"
+		"{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"d"
+		"escription\": \"Get the weather \302\253now\302\273\", \"parameters\":"
+		" {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
+		"\", \"description\": \"City name\"}, \"days\": {\"type\": \"integer\","
+		" \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}\n"
+		"</tools>\n"
+		"\n"
+		"For each function call, return a json object with function name and ar"
+		"guments within <tool_call></tool_call> XML tags:\n"
+		"<tool_call>\n"
+		"{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"Weather in Paris?<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"<tool_call>\n"
+		"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"day"
+		"s\": 2}}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"<tool_response>\n"
+		"{\"temp\": 21.5}\n"
+		"</tool_response>\n"
+		"<tool_response>\n"
+		"sunny\n"
+		"</tool_response><|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"It is 21.5 \302\260C and sunny.<|im_end|>\n"
+		"<|im_start|>user\n"
+		"Thanks<|im_end|>\n"},
+	{"qwen3", "tool_calls_reasoning",
+		"[{\"role\": \"user\", \"content\": \"Call it\"}, {\"role\": \"assistan"
+		"t\", \"content\": \"Sure\", \"reasoning_content\": \"need tool\", \"to"
+		"ol_calls\": [{\"id\": \"1\", \"function\": {\"name\": \"f\", \"argumen"
+		"ts\": \"{\\\"a\\\": 1}\"}}, {\"function\": {\"name\": \"g\", \"argumen"
+		"ts\": {}}}]}, {\"role\": \"tool\", \"content\": \"ok\"}]",
+		NULL,
+		true,
+		"<|im_start|>user\n"
+		"Call it<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"<think>\n"
+		"need tool\n"
+		"</think>\n"
+		"\n"
+		"Sure\n"
+		"<tool_call>\n"
+		"{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n"
+		"</tool_call>\n"
+		"<tool_call>\n"
+		"{\"name\": \"g\", \"arguments\": {}}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"<tool_response>\n"
+		"ok\n"
+		"</tool_response><|im_end|>\n"
+		"<|im_start|>assistant\n"},
+	{"qwen3", "tool_calls_reasoning",
+		"[{\"role\": \"user\", \"content\": \"Call it\"}, {\"role\": \"assistan"
+		"t\", \"content\": \"Sure\", \"reasoning_content\": \"need tool\", \"to"
+		"ol_calls\": [{\"id\": \"1\", \"function\": {\"name\": \"f\", \"argumen"
+		"ts\": \"{\\\"a\\\": 1}\"}}, {\"function\": {\"name\": \"g\", \"argumen"
+		"ts\": {}}}]}, {\"role\": \"tool\", \"content\": \"ok\"}]",
+		NULL,
+		false,
+		"<|im_start|>user\n"
+		"Call it<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"<think>\n"
+		"need tool\n"
+		"</think>\n"
+		"\n"
+		"Sure\n"
+		"<tool_call>\n"
+		"{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n"
+		"</tool_call>\n"
+		"<tool_call>\n"
+		"{\"name\": \"g\", \"arguments\": {}}\n"
+		"</tool_call><|im_end|>\n"
+		"<|im_start|>user\n"
+		"<tool_response>\n"
+		"ok\n"
+		"</tool_response><|im_end|>\n"},
+	{"qwen3", "thinking_off",
+		"[{\"role\": \"user\", \"content\": \"hi\"}]",
+		"{\"enable_thinking\": false}",
+		true,
+		"<|im_start|>user\n"
+		"hi<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"<think>\n"
+		"\n"
+		"</think>\n"
+		"\n"},
+	{"qwen3", "thinking_off",
+		"[{\"role\": \"user\", \"content\": \"hi\"}]",
+		"{\"enable_thinking\": false}",
+		false,
+		"<|im_start|>user\n"
+		"hi<|im_end|>\n"},
+	{"qwen3", "thinking_history",
+		"[{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \""
+		"content\": \"<think>x</think>b\"}, {\"role\": \"user\", \"content\": \""
+		"c\"}, {\"role\": \"assistant\", \"content\": \"<think>\\ny\\n</think>\\"
+		"n\\nd\"}]",
+		NULL,
+		true,
+		"<|im_start|>user\n"
+		"a<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"b<|im_end|>\n"
+		"<|im_start|>user\n"
+		"c<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"<think>\n"
+		"y\n"
+		"</think>\n"
+		"\n"
+		"d<|im_end|>\n"
+		"<|im_start|>assistant\n"},
+	{"qwen3", "thinking_history",
+		"[{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \""
+		"content\": \"<think>x</think>b\"}, {\"role\": \"user\", \"content\": \""
+		"c\"}, {\"role\": \"assistant\", \"content\": \"<think>\\ny\\n</think>\\"
+		"n\\nd\"}]",
+		NULL,
+		false,
+		"<|im_start|>user\n"
+		"a<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"b<|im_end|>\n"
+		"<|im_start|>user\n"
+		"c<|im_end|>\n"
+		"<|im_start|>assistant\n"
+		"<think>\n"
+		"y\n"
+		"</think>\n"
+		"\n"
+		"d<|im_end|>\n"},
+	{"gemma3", "multimodal",
+		"[{\"role\": \"system\", \"content\": [{\"type\": \"text\", \"text\": \""
+		"Sys list \"}]}, {\"role\": \"user\", \"content\": [{\"type\": \"image\""
+		"}, {\"type\": \"text\", \"text\": \" Describe \"}]}, {\"role\": \"assi"
+		"stant\", \"content\": \"A cat.\"}, {\"role\": \"user\", \"content\": \""
+		"More\"}]",
+		NULL,
+		true,
+		"<bos><start_of_turn>user\n"
+		"Sys list \n"
+		"\n"
+		"<start_of_image>Describe<end_of_turn>\n"
+		"<start_of_turn>model\n"
+		"A cat.<end_of_turn>\n"
+		"<start_of_turn>user\n"
+		"More<end_of_turn>\n"
+		"<start_of_turn>model\n"},
+	{"gemma3", "multimodal",
+		"[{\"role\": \"system\", \"content\": [{\"type\": \"text\", \"text\": \""
+		"Sys list \"}]}, {\"role\": \"user\", \"content\": [{\"type\": \"image\""
+		"}, {\"type\": \"text\", \"text\": \" Describe \"}]}, {\"role\": \"assi"
+		"stant\", \"content\": \"A cat.\"}, {\"role\": \"user\", \"content\": \""
+		"More\"}]",
+		NULL,
+		false,
+		"<bos><start_of_turn>user\n"
+		"Sys list \n"
+		"\n"
+		"<start_of_image>Describe<end_of_turn>\n"
+		"<start_of_turn>model\n"
+		"A cat.<end_of_turn>\n"
+		"<start_of_turn>user\n"
+		"More<end_of_turn>\n"},
+	{"llama3_1", "tools_ignored",
+		"[{\"role\": \"user\", \"content\": \"Weather in Paris?\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		true,
+		"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Weather in Paris?<|eot_id|><|start_header_id|>assistant<|end_header_id"
+		"|>\n"
+		"\n"},
+	{"llama3_1", "tools_ignored",
+		"[{\"role\": \"user\", \"content\": \"Weather in Paris?\"}]",
+		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+		"city\"]}}}]}",
+		false,
+		"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n"
+		"\n"
+		"Weather in Paris?<|eot_id|>"},
+};
+
 /* parse and render; returns the status, *out malloc'ed on success */
 static int
 RenderText(const char *tmpl, const char *messages, const char *extra, bool agp,
@@ -2376,6 +2780,8 @@ TestGolden(void)
 	json_t	   *tdef;
 	int			ncases = 0;
 	int			npass = 0;
+	int			nextra = 0;
+	int			npass_extra = 0;
 
 	snprintf(path, sizeof(path), "%s/chat_templates_golden.json", dir ? dir : "test/data/fixtures");
 	golden = LlmJsonLoadFile(path, 16 * 1024 * 1024, &err);
@@ -2440,9 +2846,55 @@ TestGolden(void)
 			free(out);
 			json_decref(extra);
 		}
+		for (size_t k = 0; k < sizeof(GoldenExtraCases) / sizeof(GoldenExtraCases[0]); k++)
+		{
+			const GoldenExtraCase *x = &GoldenExtraCases[k];
+			json_t	   *msgs;
+			json_t	   *extra;
+			char	   *out = NULL;
+			size_t		out_len = 0;
+
+			if (strcmp(x->tmpl, tname) != 0)
+				continue;
+			msgs = json_loads(x->messages, 0, NULL);
+			extra = x->extra ? json_loads(x->extra, 0, NULL) : NULL;
+			rc = ChatTemplateRender(t, msgs, x->add_generation_prompt, bos, eos, extra,
+									&out, &out_len, &err);
+			nextra++;
+			if (rc == LLM_OK && out_len == strlen(x->expected) &&
+				memcmp(out, x->expected, out_len) == 0)
+			{
+				npass_extra++;
+				CHECK(true);
+			}
+			else
+			{
+				CHECK(false);
+				if (rc != LLM_OK)
+					printf("  %s/%s: %s\n", tname, x->name, err.message);
+				else
+					ShowDiff(x->name, out, out_len, x->expected);
+			}
+			free(out);
+			json_decref(msgs);
+			json_decref(extra);
+		}
+		if (strcmp(tname, "gemma3") == 0)
+		{
+			json_t	   *msgs = json_loads("[{\"role\": \"user\", \"content\": \"a\"},"
+										  " {\"role\": \"user\", \"content\": \"b\"}]", 0, NULL);
+			char	   *out = NULL;
+
+			rc = ChatTemplateRender(t, msgs, true, bos, eos, NULL, &out, NULL, &err);
+			CHECK(rc == LLM_ERR_ARGUMENT);
+			CHECK(out == NULL);
+			CHECK(strcmp(err.message, "Conversation roles must alternate user/assistant/user/assistant/...") == 0);
+			json_decref(msgs);
+		}
 		ChatTemplateFree(t);
 	}
 	printf("  golden: %d of %d cases byte-identical\n", npass, ncases);
+	printf("  golden templates, more conversations: %d of %d match jinja2\n", npass_extra, nextra);
 	CHECK(ncases == 32);
 	json_decref(golden);
 }
