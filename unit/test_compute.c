@@ -779,7 +779,9 @@ TestAttention(void)
 				CheckClose(name, got + i * q_sz, want + i * q_sz, n,
 						   i < 2 ? TOL_ELEM : TOL_F32);
 			}
-			CHECK(memcmp(got + 7 * q_sz, want + 7 * q_sz, 2 * cache_sz * sizeof(float)) == 0);
+			/* k went through rope: the cache matches to rounding, not bitwise */
+			snprintf(name, sizeof(name), "kv cache %s", ac->name);
+			CheckClose(name, got + 7 * q_sz, want + 7 * q_sz, 2 * cache_sz, TOL_ELEM);
 			free(want);
 			free(got);
 		}

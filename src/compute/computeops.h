@@ -169,6 +169,21 @@ typedef struct ComputeOps
 	/* ids[i] = argmax of logits row i, (n, vocab); ids is host memory */
 	int			(*argmax) (void *ctx, int32_t *ids, const float *logits, int n, int vocab,
 						   LlmError *err);
+
+	/*
+	 * Optional (NULL where unsupported): record the ops issued between
+	 * graph_begin and graph_end once, as a unit keyed by the step's shape,
+	 * and replay it on later steps with the same key.  graph_begin sets
+	 * *replayed when it launched a recorded unit; the caller then issues
+	 * no ops and calls graph_end at once.  Only steps whose ops take the
+	 * same arguments for equal keys may use it: the caller keys on every
+	 * count it passes, and the backend reads everything else (tokens,
+	 * positions, block tables, lengths) from the device copy that
+	 * begin_step refreshed.  graph_end returns the error of a failed
+	 * recording and forgets that key.
+	 */
+	int			(*graph_begin) (void *ctx, uint64_t key, bool *replayed, LlmError *err);
+	int			(*graph_end) (void *ctx, uint64_t key, LlmError *err);
 } ComputeOps;
 
 extern const ComputeOps ComputeCpuOps;

@@ -22,6 +22,8 @@
 			return rc_; \
 	} while (0)
 
+static int	decoder_layers(LlmRuntime *rt, const ComputeBatch *b, LlmError *err);
+
 /* out = x . w^T (+ b) */
 static int
 linear(LlmRuntime *rt, float *out, const float *x, const LlmTensor *w,
@@ -42,12 +44,53 @@ RtDecoderForward(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 {
 	const ComputeOps *ops = rt->ops;
 	void	   *ctx = rt->ctx;
+	int			n = b->n_rows;
+
+	uint64_t	key = 0;
+	bool		replayed = false;
+	int			rc;
+
+	TRY(ops->begin_step(ctx, b, err));
+
+	/*
+	 * Decode steps (one row per sequence) of the same shape issue the same
+	 * ops with the same arguments: let the backend record them once and
+	 * replay them (CUDA graphs), which removes the launch overhead that
+	 * dominates small-batch decoding.
+	 */
+	if (ops->graph_begin != NULL && n == b->n_seqs)
+	{
+		key = (uint64_t) n << 32 | (uint64_t) b->n_out;
+		TRY(ops->graph_begin(ctx, key, &replayed, err));
+		if (replayed)
+			return ops->graph_end(ctx, key, err);
+	}
+	rc = decoder_layers(rt, b, err);
+	if (key != 0)
+	{
+		/* end a recording even after a failed op, so the backend resets */
+		int			rc2 = ops->graph_end(ctx, key, err);
+
+		if (rc == LLM_OK)
+			rc = rc2;
+	}
+	return rc;
+}
+
+/*
+ * The ops of one decoder step after begin_step: embeddings, every layer,
+ * final norm and LM head of the wanted rows
+ */
+static int
+decoder_layers(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
+{
+	const ComputeOps *ops = rt->ops;
+	void	   *ctx = rt->ctx;
 	const LlmConfig *cfg = &rt->model->cfg;
 	int			n = b->n_rows;
 	size_t		hidden = (size_t) n * cfg->hidden_size;
 	float		scale = 1.0f / sqrtf((float) cfg->head_dim);
 
-	TRY(ops->begin_step(ctx, b, err));
 	TRY(ops->embed(ctx, rt->x, &rt->tok_embed, COMPUTE_INDEX_TOKENS, false, err));
 
 	for (int l = 0; l < cfg->n_layers; l++)
