@@ -780,8 +780,12 @@ TestAttention(void)
 						   i < 2 ? TOL_ELEM : TOL_F32);
 			}
 			/* k went through rope: the cache matches to rounding, not bitwise */
-			snprintf(name, sizeof(name), "kv cache %s", ac->name);
-			CheckClose(name, got + 7 * q_sz, want + 7 * q_sz, 2 * cache_sz, TOL_ELEM);
+			{
+				char		name[96];
+
+				snprintf(name, sizeof(name), "kv cache %s", ac->name);
+				CheckClose(name, got + 7 * q_sz, want + 7 * q_sz, 2 * cache_sz, TOL_ELEM);
+			}
 			free(want);
 			free(got);
 		}
