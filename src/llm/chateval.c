@@ -258,7 +258,7 @@ ChatGetItem(ChatRender *r, ChatValue *obj, ChatValue *key)
 				return ChatGetAttr(r, obj, key->u.s.p, key->u.s.len);
 			return r->v_undef;
 		case CK_LIST:
-			if (!IndexOf(key, &idx))
+			if (!IndexOf(key, &idx) || obj->u.list.lazy)
 				return r->v_undef;
 			if (idx < 0)
 				idx += (int64_t) obj->u.list.n;
@@ -323,7 +323,7 @@ ChatSlice(ChatRender *r, ChatValue *obj, ChatValue *startv, ChatValue *stopv,
 
 	if (obj->kind == CK_UNDEF)
 		FailUndefined(r, obj);
-	if (obj->kind == CK_LIST)
+	if (obj->kind == CK_LIST && !obj->u.list.lazy)
 		len = (int64_t) obj->u.list.n;
 	else if (obj->kind == CK_STR)
 	{
@@ -331,7 +331,8 @@ ChatSlice(ChatRender *r, ChatValue *obj, ChatValue *startv, ChatValue *stopv,
 		ascii = (size_t) len == obj->u.s.len;
 	}
 	else
-		return r->v_undef;
+		ChatFail(r, LLM_ERR_ARGUMENT, "'%s' object is not subscriptable",
+				 obj->kind == CK_LIST ? "generator" : ChatKindName(obj));
 	if (stepv != NULL && stepv->kind != CK_NONE)
 	{
 		if (!IndexOf(stepv, &step))
@@ -507,6 +508,8 @@ IntOp(ChatRender *r, int op, int64_t a, int64_t b)
 static ChatValue *
 Repeat(ChatRender *r, ChatValue *v, int64_t times)
 {
+	if (v->kind == CK_LIST && v->u.list.lazy)
+		ChatFail(r, LLM_ERR_ARGUMENT, "unsupported operand type(s) for *: 'generator' and 'int'");
 	if (times < 0)
 		times = 0;
 	if (v->kind == CK_STR)

@@ -873,6 +873,14 @@ ToList(ChatRender *r, ChatValue *v)
 	return out;
 }
 
+/* mark a filter's result as a Python generator */
+static ChatValue *
+Lazy(ChatValue *v)
+{
+	v->u.list.lazy = true;
+	return v;
+}
+
 /* lower-cased strings for case-insensitive comparison */
 static ChatValue *
 FoldKey(ChatRender *r, ChatValue *v, bool case_sensitive)
@@ -944,6 +952,8 @@ Length(ChatRender *r, ChatValue *v)
 		case CK_STR:
 			return (int64_t) ChatUtf8Count(v->u.s.p, v->u.s.len);
 		case CK_LIST:
+			if (v->u.list.lazy)
+				ChatFail(r, LLM_ERR_ARGUMENT, "object of type 'generator' has no len()");
 			return (int64_t) v->u.list.n;
 		case CK_DICT:
 		case CK_NS:
@@ -991,8 +1001,8 @@ ParseInt(ChatValue *v, int base, int64_t *out)
 static ChatValue *
 SelectItems(ChatRender *r, ChatValue *v, const Args *a, bool by_attr, bool keep)
 {
-	ChatValue  *seq = ToList(r, v);
-	ChatValue  *out = ChatList(r, seq->u.list.n);
+	ChatValue  *seq;
+	ChatValue  *out;
 	size_t		n = 0;
 	ChatValue  *attr = by_attr ? Arg(a, 0, NULL) : NULL;
 	int			first = by_attr ? 1 : 0;
@@ -1003,6 +1013,8 @@ SelectItems(ChatRender *r, ChatValue *v, const Args *a, bool by_attr, bool keep)
 
 	if (by_attr && attr == NULL)
 		ChatFail(r, LLM_ERR_ARGUMENT, "missing attribute for selectattr/rejectattr");
+	if (!ChatTruthy(v))
+		return Lazy(ChatList(r, 0));	/* Jinja yields nothing for a false value */
 	if (testname)
 	{
 		NeedStr(r, testname, "test name");
@@ -1010,6 +1022,8 @@ SelectItems(ChatRender *r, ChatValue *v, const Args *a, bool by_attr, bool keep)
 		if (tid < 0)
 			ChatFail(r, LLM_ERR_ARGUMENT, "no test named '%s'", CStr(r, testname));
 	}
+	seq = ToList(r, v);
+	out = Lazy(ChatList(r, seq->u.list.n));
 	for (size_t i = 0; i < seq->u.list.n; i++)
 	{
 		ChatValue  *item = seq->u.list.items[i];
@@ -1060,10 +1074,11 @@ Indent(ChatRender *r, ChatValue *v, const Args *a)
 	bool		blank = BoolArg(a, 2, "blank", false);
 	ChatBuf		pad = {0};
 	ChatBuf		buf = {0};
-	ChatValue  *s = ChatToStr(r, v);
+	ChatValue  *s = v;
 	size_t		i = 0;
 	bool		line_first = true;
 
+	NeedStr(r, v, "indent");
 	if (w == NULL)
 		ChatBufPuts(r, &pad, "    ");
 	else if (w->kind == CK_STR)
@@ -1234,6 +1249,8 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				ChatValue **items;
 				size_t		n;
 
+				if (v->kind == CK_LIST && v->u.list.lazy)
+					ChatFail(r, LLM_ERR_ARGUMENT, "'generator' object is not reversible");
 				ChatIterItems(r, v, &items, &n);
 				return n ? items[n - 1] : ChatUndef(r, NULL);
 			}
@@ -1282,10 +1299,10 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				ChatValue  *out;
 
 				if (v->kind == CK_UNDEF)
-					return ChatList(r, 0);
+					return Lazy(ChatList(r, 0));
 				if (v->kind != CK_DICT)
 					ChatFail(r, LLM_ERR_ARGUMENT, "Can only get item pairs from a mapping.");
-				out = ChatList(r, v->u.dict->n);
+				out = Lazy(ChatList(r, v->u.dict->n));
 				for (size_t i = 0; i < v->u.dict->n; i++)
 				{
 					ChatValue  *pair = ChatList(r, 2);
@@ -1325,13 +1342,17 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 			return MapCase(r, ChatToStr(r, v), 'u');
 		case F_MAP:
 			{
-				ChatValue  *seq = ToList(r, v);
-				ChatValue  *out = ChatList(r, seq->u.list.n);
+				ChatValue  *seq;
+				ChatValue  *out;
 				ChatValue  *attr = Arg(&a, -1, "attribute");
 				ChatValue  *dflt = Arg(&a, -1, "default");
 				ChatValue  *fname = Arg(&a, 0, NULL);
 				int			fid2 = -1;
 
+				if (!ChatTruthy(v))
+					return Lazy(ChatList(r, 0));
+				seq = ToList(r, v);
+				out = Lazy(ChatList(r, seq->u.list.n));
 				if (attr == NULL)
 				{
 					if (fname == NULL)
@@ -1385,8 +1406,10 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				return ChatSlice(r, v, NULL, NULL, ChatInt(r, -1));
 			{
 				ChatValue  *seq = ToList(r, v);
-				ChatValue  *out = ChatList(r, seq->u.list.n);
+				ChatValue  *out = Lazy(ChatList(r, seq->u.list.n));
 
+				if (v->kind == CK_LIST && v->u.list.lazy)
+					ChatFail(r, LLM_ERR_ARGUMENT, "'generator' object is not reversible");
 				for (size_t i = 0; i < seq->u.list.n; i++)
 					out->u.list.items[i] = seq->u.list.items[seq->u.list.n - 1 - i];
 				return out;
@@ -1400,6 +1423,9 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 
 				if (!ChatIsNumber(v))
 					ChatFail(r, LLM_ERR_ARGUMENT, "round expects a number");
+				if (v->kind != CK_FLOAT && prec >= 0 && (method == NULL || (method->u.s.len == 6 &&
+															   memcmp(method->u.s.p, "common", 6) == 0)))
+					return ChatInt(r, v->kind == CK_INT ? v->u.i : v->u.b);
 				if (prec < -20 || prec > 20)
 					prec = prec < 0 ? -20 : 20;
 				scale = pow(10.0, (double) prec);
@@ -1474,7 +1500,7 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				bool		cs = BoolArg(&a, 0, "case_sensitive", false);
 				ChatValue  *attr = Arg(&a, 1, "attribute");
 				ChatValue  *seq = ToList(r, v);
-				ChatValue  *out = ChatList(r, seq->u.list.n);
+				ChatValue  *out = Lazy(ChatList(r, seq->u.list.n));
 				ChatValue **seen = ChatAlloc(r, (seq->u.list.n + 1) * sizeof(ChatValue *));
 				size_t		n = 0;
 
@@ -1578,8 +1604,23 @@ ChatApplyTest(ChatRender *r, int tid, ChatValue *v, ChatValue **args, int nargs)
 				int64_t		x;
 				int64_t		d = 2;
 
+				if (v->kind == CK_FLOAT || (arg && arg->kind == CK_FLOAT && tid == T_DIVISIBLEBY))
+				{
+					/* Python's float modulo */
+					double		d2 = tid == T_DIVISIBLEBY && arg && ChatIsNumber(arg) ?
+						ChatToDouble(arg) : 2.0;
+					double		m;
+
+					if (!ChatIsNumber(v) || d2 == 0)
+						ChatFail(r, LLM_ERR_ARGUMENT, "bad operands for a divisibility test");
+					m = fmod(ChatToDouble(v), d2);
+					if (m != 0 && ((m < 0) != (d2 < 0)))
+						m += d2;
+					return tid == T_ODD ? m == 1 : m == 0;
+				}
 				if (v->kind != CK_INT && v->kind != CK_BOOL)
-					ChatFail(r, LLM_ERR_ARGUMENT, "test expects an integer");
+					ChatFail(r, LLM_ERR_ARGUMENT, "unsupported operand type(s) for %%: '%s' and 'int'",
+							 ChatKindName(v));
 				x = v->kind == CK_INT ? v->u.i : v->u.b;
 				if (tid == T_DIVISIBLEBY)
 				{
@@ -1595,9 +1636,9 @@ ChatApplyTest(ChatRender *r, int tid, ChatValue *v, ChatValue **args, int nargs)
 				return (x % 2 != 0) == (tid == T_ODD);
 			}
 		case T_LOWER:
-			return v->kind == CK_STR && StrIs(v, 'l');
+			return StrIs(ChatToStr(r, v), 'l');
 		case T_UPPER:
-			return v->kind == CK_STR && StrIs(v, 'u');
+			return StrIs(ChatToStr(r, v), 'u');
 		case T_ESCAPED:
 			return false;
 		default:
@@ -1752,7 +1793,12 @@ ChatCallMethod(ChatRender *r, ChatValue *obj, const char *name, ChatValue **pos,
 				return v ? v : dflt ? dflt : r->v_none;
 			}
 			if (IS("items"))
-				return ChatApplyFilter(r, F_ITEMS, obj, NULL, 0, NULL, NULL, 0);
+			{
+				ChatValue  *out = ChatApplyFilter(r, F_ITEMS, obj, NULL, 0, NULL, NULL, 0);
+
+				out->u.list.lazy = false;	/* dict_items has a length */
+				return out;
+			}
 			if (IS("keys") || IS("values"))
 			{
 				ChatValue  *out = ChatList(r, obj->u.dict->n);

@@ -123,6 +123,8 @@ struct ChatValue
 			ChatValue **items;
 			size_t		n;
 			bool		tuple;	/* a tuple: prints as (a, b) */
+			bool		lazy;	/* a Python generator (what select, map...
+								 * return): always true, no len() */
 		}			list;
 		ChatDict   *dict;		/* CK_DICT and CK_NS */
 		ChatLoop   *loop;

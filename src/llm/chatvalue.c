@@ -420,7 +420,7 @@ ChatTruthy(const ChatValue *v)
 		case CK_STR:
 			return v->u.s.len > 0;
 		case CK_LIST:
-			return v->u.list.n > 0;
+			return v->u.list.n > 0 || v->u.list.lazy;
 		case CK_DICT:
 			return v->u.dict->n > 0;
 		default:
@@ -646,6 +646,11 @@ ChatAppendRepr(ChatRender *r, ChatBuf *buf, const ChatValue *v, int depth)
 			AppendStrRepr(r, buf, v->u.s.p, v->u.s.len);
 			return;
 		case CK_LIST:
+			if (v->u.list.lazy)
+			{
+				ChatBufPuts(r, buf, "<generator object>");
+				return;
+			}
 			ChatBufPuts(r, buf, v->u.list.tuple ? "(" : "[");
 			for (size_t i = 0; i < v->u.list.n; i++)
 			{
@@ -857,6 +862,8 @@ ChatAppendJson(ChatRender *r, ChatBuf *buf, const ChatValue *v, int indent,
 			AppendJsonString(r, buf, v->u.s.p, v->u.s.len);
 			return;
 		case CK_LIST:
+			if (v->u.list.lazy)
+				ChatFail(r, LLM_ERR_ARGUMENT, "Object of type generator is not JSON serializable");
 			if (v->u.list.n == 0)
 			{
 				ChatBufPuts(r, buf, "[]");
