@@ -7,7 +7,9 @@
 # socket, loads a table of clustered vectors, builds an HNSW index, runs
 # nearest-neighbour searches (EXPLAIN shows the index), compares recall@10
 # and query rates with exact search at a few hnsw.ef_search values, runs a
-# filtered query with hnsw.iterative_scan, and stops the server again.
+# filtered query with hnsw.iterative_scan, tokenizes documents in SQL with
+# the native tokenizers (a Llama-3-style BPE and a BERT WordPiece from the
+# test fixtures), and stops the server again.
 #
 #   scripts/demo.sh [--n ROWS] [--dim D] [--keep] [--bindir DIR]
 #
@@ -152,6 +154,27 @@ SET hnsw.iterative_scan = relaxed_order;
 SELECT id, category, round((embedding <-> (SELECT embedding FROM queries WHERE id = 2))::numeric, 4) AS l2_distance
   FROM items WHERE category = 7
  ORDER BY embedding <-> (SELECT embedding FROM queries WHERE id = 2) LIMIT 10;
+EOF
+
+log "documents and tokens: the native tokenizers in SQL (models under mlops.model_dir)"
+mkdir -p "$W/models"
+cp -r "$here/test/data/fixtures/tok-llama3" "$here/test/data/fixtures/tok-wordpiece" "$W/models/"
+chown -R "$PGM_USER" "$W/models"
+sql <<EOF
+SET mlops.model_dir = '$W/models';
+CREATE TABLE docs (id int PRIMARY KEY, body text);
+INSERT INTO docs VALUES
+  (1, 'PostgreSQL keeps the data, the features and the models in one place.'),
+  (2, 'Vector search finds the nearest neighbours of an embedding.'),
+  (3, 'Tokenizers turn text into the integer ids that a transformer reads.');
+\echo token ids of a document (byte-level BPE, Llama-3 split rules) and the text they decode to:
+SELECT mlops.tokenize('tok-llama3', body) AS ids,
+       mlops.detokenize('tok-llama3', mlops.tokenize('tok-llama3', body)) AS decoded
+  FROM docs WHERE id = 1;
+\echo tokens per document with two tokenizers (WordPiece with [CLS] ... [SEP]):
+SELECT id, mlops.count_tokens('tok-llama3', body) AS llama3_tokens,
+       mlops.count_tokens('tok-wordpiece', body, add_special_tokens => true) AS bert_tokens
+  FROM docs ORDER BY id;
 EOF
 
 echo

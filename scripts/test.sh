@@ -3,7 +3,8 @@
 #
 # Installs the packages it needs, builds and installs the extension, starts
 # its own PostgreSQL server as an unprivileged user, and runs:
-#   1. the C unit tests (unit/, no server),
+#   1. the C unit tests (unit/, no server), and each libFuzzer target
+#      (fuzz/) for a few seconds on its seed corpus,
 #   2. pg_regress (sql/ + expected/) against that server,
 #   3. the TAP tests (t/: crash recovery, replication, concurrency, clients),
 #      each of which starts its own servers with PostgreSQL::Test::Cluster.
@@ -34,6 +35,25 @@ p=$(printf '%s\n' "$out" | sed -n 's/^.*: \([0-9]*\) passed, \([0-9]*\) failed.*
 f=$(printf '%s\n' "$out" | sed -n 's/^.*: \([0-9]*\) passed, \([0-9]*\) failed.*$/\2/p' | awk '{s+=$1} END {print s+0}')
 tally "${p:-0}" "${f:-0}"
 [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && tally 0 1
+
+log "fuzz smoke tests"
+if as_user make -C "$W/src" -s fuzz >"$W/fuzz-build.log" 2>&1; then
+  for b in "$W"/src/fuzz/fuzz_*.bin; do
+    name=$(basename "$b" .bin); name=${name#fuzz_}
+    corpus=$W/fuzz-corpus/$name
+    mkdir -p "$corpus"
+    [ -d "$W/src/fuzz/corpus/$name" ] && cp -r "$W/src/fuzz/corpus/$name/." "$corpus/"
+    chown -R "$PGM_USER" "$W/fuzz-corpus"
+    if as_user "$b" -max_total_time="${PGM_FUZZ_SECONDS:-10}" -rss_limit_mb=2048 \
+         -artifact_prefix="$W/fuzz-corpus/$name-" "$corpus" >"$W/fuzz-$name.log" 2>&1; then
+      echo "fuzz $name: ok ($(grep -o 'Done [0-9]* runs' "$W/fuzz-$name.log"))"; tally 1 0
+    else
+      echo "fuzz $name: FAILED"; tail -30 "$W/fuzz-$name.log"; tally 0 1
+    fi
+  done
+else
+  echo "fuzz targets did not build"; tail -20 "$W/fuzz-build.log"; tally 0 1
+fi
 
 log "pg_regress"
 start_cluster "$W/data" "$PORT" "$W/sock" "$PG_BIN"
