@@ -421,22 +421,6 @@ ListBert(const BenchShape *s, BenchTensor *t, int *n, int cap)
 	AddTensor(t, n, cap, FILL_ZEROS, h, 0, "pooler.dense.bias");
 }
 
-/* safetensors' name of a dtype */
-static const char *
-SafetensorsDType(LlmDType dtype)
-{
-	switch (dtype)
-	{
-		case LLM_DTYPE_F32:
-			return "F32";
-		case LLM_DTYPE_F16:
-			return "F16";
-		case LLM_DTYPE_BF16:
-			return "BF16";
-	}
-	return "?";
-}
-
 /* transformers' name of a dtype (config.json "torch_dtype") */
 static const char *
 TorchDType(LlmDType dtype)
@@ -664,7 +648,7 @@ WriteSafetensors(const char *dir, BenchTensor *t, int n, LlmDType dtype,
 			hlen += snprintf(header + hlen, hcap - hlen,
 							 ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld,%lld],"
 							 "\"data_offsets\":[%llu,%llu]}",
-							 t[i].name, SafetensorsDType(dtype),
+							 t[i].name, LlmDTypeName(dtype),
 							 (long long) t[i].shape[0], (long long) t[i].shape[1],
 							 (unsigned long long) t[i].offset,
 							 (unsigned long long) offset);
@@ -672,7 +656,7 @@ WriteSafetensors(const char *dir, BenchTensor *t, int n, LlmDType dtype,
 			hlen += snprintf(header + hlen, hcap - hlen,
 							 ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld],"
 							 "\"data_offsets\":[%llu,%llu]}",
-							 t[i].name, SafetensorsDType(dtype),
+							 t[i].name, LlmDTypeName(dtype),
 							 (long long) t[i].shape[0],
 							 (unsigned long long) t[i].offset,
 							 (unsigned long long) offset);
@@ -710,7 +694,7 @@ WriteSafetensors(const char *dir, BenchTensor *t, int n, LlmDType dtype,
 	}
 	CloseOut(f, "model.safetensors");
 	printf("INFO wrote %s/model.safetensors: %d tensors, %.1f MB of %s, %.1f s\n",
-		   dir, n, offset / 1e6, SafetensorsDType(dtype), Now() - t0);
+		   dir, n, offset / 1e6, LlmDTypeName(dtype), Now() - t0);
 	free(header);
 	free(fbuf);
 	free(obuf);

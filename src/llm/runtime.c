@@ -422,6 +422,22 @@ LlmSeqLength(const LlmRuntime *rt, int seq)
 	return rt->seqs[seq].len;
 }
 
+/* point a ComputeBatch at the runtime's host layout arrays */
+static void
+point_batch(LlmRuntime *rt, ComputeBatch *b, int rows, int n_seqs, int n_out)
+{
+	b->n_rows = rows;
+	b->n_seqs = n_seqs;
+	b->tokens = rt->b_tokens;
+	b->positions = rt->b_positions;
+	b->seq_start = rt->b_seq_start;
+	b->seq_len = rt->b_seq_len;
+	b->block_table = rt->b_block_table;
+	b->max_blocks = rt->max_blocks;
+	b->n_out = n_out;
+	b->out_rows = rt->b_out_rows;
+}
+
 /*
  * Check a step, reserve its KV blocks and fill the layout.  On failure
  * nothing has changed.  old_blocks (n) receives each sequence's block
@@ -497,17 +513,7 @@ prepare_step(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b,
 			rt->b_out_rows[n_out++] = rows - 1;
 	}
 	rt->b_seq_start[n] = rows;
-
-	b->n_rows = rows;
-	b->n_seqs = n;
-	b->tokens = rt->b_tokens;
-	b->positions = rt->b_positions;
-	b->seq_start = rt->b_seq_start;
-	b->seq_len = rt->b_seq_len;
-	b->block_table = rt->b_block_table;
-	b->max_blocks = rt->max_blocks;
-	b->n_out = n_out;
-	b->out_rows = rt->b_out_rows;
+	point_batch(rt, b, rows, n, n_out);
 	return LLM_OK;
 }
 
@@ -604,16 +610,7 @@ encode_layout(LlmRuntime *rt, const int *lens, int first, int last, ComputeBatch
 		rows += len;
 	}
 	rt->b_seq_start[n] = rows;
-	b->n_rows = rows;
-	b->n_seqs = n;
-	b->tokens = rt->b_tokens;
-	b->positions = rt->b_positions;
-	b->seq_start = rt->b_seq_start;
-	b->seq_len = rt->b_seq_len;
-	b->block_table = rt->b_block_table;
-	b->max_blocks = rt->max_blocks;
-	b->n_out = n;
-	b->out_rows = rt->b_out_rows;
+	point_batch(rt, b, rows, n, n);
 }
 
 /*
