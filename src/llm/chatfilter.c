@@ -1,16 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * chatfilter.c
- *	  Filters, tests, methods and global functions of the chat-template
- *	  interpreter.
+ *	  Filters and tests of the chat-template interpreter.
  *
  * The filters are Jinja's built-ins that chat templates use, with
  * transformers' tojson (json.dumps with ensure_ascii=False and Python's
- * default separators) in place of Jinja's HTML-safe one.  Methods are the
- * Python str, dict and list methods an ImmutableSandboxedEnvironment
- * allows; the mutating ones fail as they do there.  Global functions are
- * range (capped like the sandbox's), namespace, dict, raise_exception and
- * strftime_now, as transformers defines them.
+ * default separators) in place of Jinja's HTML-safe one; the tests are
+ * Jinja's built-in tests.  The argument getters here also serve the
+ * methods and global functions in chatmethod.c, whose str operations the
+ * string filters (trim, lower, upper, title, replace...) share.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,13 +16,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <unicode/uchar.h>
 
 #include "llm/chatinternal.h"
-
-#define MAX_RANGE 100000		/* the sandbox's MAX_RANGE */
 
 typedef enum FilterId
 {
@@ -214,18 +209,9 @@ ChatTestLookup(const char *name)
 
 /* ---- argument helpers ---- */
 
-typedef struct Args
-{
-	ChatValue **pos;
-	int			npos;
-	const char **kwnames;
-	ChatValue **kwvals;
-	int			nkw;
-} Args;
-
 /* argument at position i or named name; NULL if not given */
-static ChatValue *
-Arg(const Args *a, int i, const char *name)
+ChatValue *
+ChatArg(const ChatArgs *a, int i, const char *name)
 {
 	if (i >= 0 && i < a->npos)
 		return a->pos[i];
@@ -236,10 +222,10 @@ Arg(const Args *a, int i, const char *name)
 }
 
 /* an integer argument with a default */
-static int64_t
-IntArg(ChatRender *r, const Args *a, int i, const char *name, int64_t dflt)
+int64_t
+ChatIntArg(ChatRender *r, const ChatArgs *a, int i, const char *name, int64_t dflt)
 {
-	ChatValue  *v = Arg(a, i, name);
+	ChatValue  *v = ChatArg(a, i, name);
 
 	if (v == NULL || v->kind == CK_NONE)
 		return dflt;
@@ -252,10 +238,10 @@ IntArg(ChatRender *r, const Args *a, int i, const char *name, int64_t dflt)
 }
 
 /* a string argument (NULL if not given); fails for other types */
-static ChatValue *
-StrArg(ChatRender *r, const Args *a, int i, const char *name)
+ChatValue *
+ChatStrArg(ChatRender *r, const ChatArgs *a, int i, const char *name)
 {
-	ChatValue  *v = Arg(a, i, name);
+	ChatValue  *v = ChatArg(a, i, name);
 
 	if (v == NULL || v->kind == CK_NONE)
 		return NULL;
@@ -266,16 +252,16 @@ StrArg(ChatRender *r, const Args *a, int i, const char *name)
 }
 
 static bool
-BoolArg(const Args *a, int i, const char *name, bool dflt)
+BoolArg(const ChatArgs *a, int i, const char *name, bool dflt)
 {
-	ChatValue  *v = Arg(a, i, name);
+	ChatValue  *v = ChatArg(a, i, name);
 
 	return v ? ChatTruthy(v) : dflt;
 }
 
 /* fail unless v is a string */
-static void
-NeedStr(ChatRender *r, const ChatValue *v, const char *what)
+void
+ChatNeedStr(ChatRender *r, const ChatValue *v, const char *what)
 {
 	if (v->kind == CK_UNDEF && v->name)
 		ChatFail(r, LLM_ERR_ARGUMENT, "'%s' is undefined", v->name);
@@ -284,8 +270,8 @@ NeedStr(ChatRender *r, const ChatValue *v, const char *what)
 }
 
 /* NUL-terminated copy of a string value */
-static const char *
-CStr(ChatRender *r, const ChatValue *v)
+const char *
+ChatCStr(ChatRender *r, const ChatValue *v)
 {
 	char	   *s = ChatAlloc(r, v->u.s.len + 1);
 
@@ -295,495 +281,9 @@ CStr(ChatRender *r, const ChatValue *v)
 
 /* ---- string helpers ---- */
 
-/* is cp in the code points of set (a string value)? */
-static bool
-InSet(uint32_t cp, const ChatValue *set)
-{
-	size_t		i = 0;
-
-	while (i < set->u.s.len)
-	{
-		uint32_t	c;
-
-		i += ChatUtf8Decode(set->u.s.p + i, set->u.s.len - i, &c);
-		if (c == cp)
-			return true;
-	}
-	return false;
-}
-
-/* str.strip / lstrip / rstrip (chars NULL: whitespace) */
-static ChatValue *
-Strip(ChatRender *r, ChatValue *s, ChatValue *chars, bool left, bool right)
-{
-	const char *p = s->u.s.p;
-	size_t		start = 0;
-	size_t		end = s->u.s.len;
-
-	ChatStep(r, (int64_t) s->u.s.len / 16);
-	while (left && start < end)
-	{
-		uint32_t	cp;
-		size_t		n = ChatUtf8Decode(p + start, end - start, &cp);
-
-		if (!(chars ? InSet(cp, chars) : ChatIsSpace(cp)))
-			break;
-		start += n;
-	}
-	while (right && end > start)
-	{
-		size_t		b = end - 1;
-		uint32_t	cp;
-		size_t		n;
-
-		while (b > start && ((unsigned char) p[b] & 0xC0) == 0x80 && end - b < 4)
-			b--;
-		n = ChatUtf8Decode(p + b, end - b, &cp);
-		if (n != end - b)
-		{
-			b = end - 1;		/* a stray continuation byte */
-			cp = (unsigned char) p[b];
-		}
-		if (!(chars ? InSet(cp, chars) : ChatIsSpace(cp)))
-			break;
-		end = b;
-	}
-	return ChatStrRef(r, p + start, end - start);
-}
-
-/* case conversion of one code point: 'u' upper, 'l' lower, 't' title */
-static uint32_t
-CaseMap(uint32_t cp, char how)
-{
-	return how == 'u' ? (uint32_t) u_toupper((UChar32) cp) :
-		how == 'l' ? (uint32_t) u_tolower((UChar32) cp) : (uint32_t) u_totitle((UChar32) cp);
-}
-
-/*
- * Map the case of a string.  mode: 'u' upper, 'l' lower, 'c' capitalize
- * (first upper, rest lower), 't' Python title (first letter of each run of
- * letters upper), 'j' Jinja's title (first character after - space ( { [ <
- * upper).
- */
-static ChatValue *
-MapCase(ChatRender *r, ChatValue *s, char mode)
-{
-	ChatBuf		buf = {0};
-	size_t		i = 0;
-	bool		start = true;	/* at a word start */
-
-	ChatStep(r, (int64_t) s->u.s.len / 16);
-	while (i < s->u.s.len)
-	{
-		uint32_t	cp;
-		size_t		n = ChatUtf8Decode(s->u.s.p + i, s->u.s.len - i, &cp);
-		char		enc[4];
-		char		how;
-
-		if (n == 1 && cp >= 0x80)
-		{
-			/* not UTF-8: keep the byte */
-			ChatBufAppend(r, &buf, s->u.s.p + i, 1);
-			i++;
-			start = false;
-			continue;
-		}
-		switch (mode)
-		{
-			case 'u':
-				how = 'u';
-				break;
-			case 'l':
-				how = 'l';
-				break;
-			case 'c':
-				how = i == 0 ? 't' : 'l';
-				break;
-			case 't':
-				how = start ? 't' : 'l';
-				start = !u_isalpha((UChar32) cp);
-				break;
-			default:
-				how = start ? 't' : 'l';
-				start = ChatIsSpace(cp) || cp == '-' || cp == '(' || cp == '{' ||
-					cp == '[' || cp == '<';
-				break;
-		}
-		if (cp == 0xDF && how == 'u')
-			ChatBufAppend(r, &buf, "SS", 2);
-		else
-			ChatBufAppend(r, &buf, enc, ChatUtf8Encode(CaseMap(cp, how), enc));
-		i += n;
-	}
-	return ChatBufToStr(r, &buf);
-}
-
-/* str.replace(old, new, count) */
-static ChatValue *
-Replace(ChatRender *r, ChatValue *s, ChatValue *old, ChatValue *new, int64_t count)
-{
-	ChatBuf		buf = {0};
-	size_t		i = 0;
-	int64_t		done = 0;
-
-	ChatStep(r, (int64_t) s->u.s.len / 16);
-	if (old->u.s.len == 0)
-	{
-		/* insert new before every character and at the end */
-		while (i <= s->u.s.len)
-		{
-			uint32_t	cp;
-			size_t		n;
-
-			if (count >= 0 && done >= count)
-				break;
-			ChatBufAppend(r, &buf, new->u.s.p, new->u.s.len);
-			done++;
-			if (i == s->u.s.len)
-			{
-				i++;
-				break;
-			}
-			n = ChatUtf8Decode(s->u.s.p + i, s->u.s.len - i, &cp);
-			ChatBufAppend(r, &buf, s->u.s.p + i, n);
-			i += n;
-		}
-		if (i < s->u.s.len)
-			ChatBufAppend(r, &buf, s->u.s.p + i, s->u.s.len - i);
-		return ChatBufToStr(r, &buf);
-	}
-	while (i < s->u.s.len)
-	{
-		if ((count < 0 || done < count) && s->u.s.len - i >= old->u.s.len &&
-			memcmp(s->u.s.p + i, old->u.s.p, old->u.s.len) == 0)
-		{
-			ChatBufAppend(r, &buf, new->u.s.p, new->u.s.len);
-			i += old->u.s.len;
-			done++;
-		}
-		else
-		{
-			ChatBufAppend(r, &buf, s->u.s.p + i, 1);
-			i++;
-		}
-	}
-	return ChatBufToStr(r, &buf);
-}
-
-/* does s contain t at byte offset i? */
-static bool
-MatchAt(const ChatValue *s, size_t i, const ChatValue *t)
-{
-	return s->u.s.len - i >= t->u.s.len && memcmp(s->u.s.p + i, t->u.s.p, t->u.s.len) == 0;
-}
-
-/* str.split / rsplit (sep NULL: runs of whitespace) */
-static ChatValue *
-Split(ChatRender *r, ChatValue *s, ChatValue *sep, int64_t maxsplit, bool from_right)
-{
-	ChatValue **parts;
-	size_t		nparts = 0;
-	size_t		cap = 8;
-	const char *p = s->u.s.p;
-	size_t		len = s->u.s.len;
-	ChatValue  *out;
-
-	if (sep && sep->u.s.len == 0)
-		ChatFail(r, LLM_ERR_ARGUMENT, "empty separator");
-	ChatStep(r, (int64_t) len / 16);
-	parts = ChatAlloc(r, cap * sizeof(ChatValue *));
-#define ADD(ptr, n) \
-	do { \
-		if (nparts == cap) \
-		{ \
-			ChatValue **np_ = ChatAlloc(r, cap * 2 * sizeof(ChatValue *)); \
-			memcpy(np_, parts, nparts * sizeof(ChatValue *)); \
-			parts = np_; \
-			cap *= 2; \
-		} \
-		parts[nparts++] = ChatStrRef(r, (ptr), (n)); \
-	} while (0)
-	if (sep == NULL)
-	{
-		size_t		i = 0;
-
-		if (from_right)
-			ChatFail(r, LLM_ERR_UNSUPPORTED, "rsplit without a separator is not supported");
-		for (;;)
-		{
-			size_t		start;
-			uint32_t	cp;
-			size_t		n;
-
-			while (i < len && (n = ChatUtf8Decode(p + i, len - i, &cp)) && ChatIsSpace(cp))
-				i += n;
-			if (i >= len)
-				break;
-			if (maxsplit >= 0 && (int64_t) nparts >= maxsplit)
-			{
-				/* the rest, without trailing whitespace */
-				ChatValue  *rest = Strip(r, ChatStrRef(r, p + i, len - i), NULL, false, true);
-
-				ADD(rest->u.s.p, rest->u.s.len);
-				break;
-			}
-			start = i;
-			while (i < len && (n = ChatUtf8Decode(p + i, len - i, &cp)) && !ChatIsSpace(cp))
-				i += n;
-			ADD(p + start, i - start);
-		}
-	}
-	else if (!from_right)
-	{
-		size_t		start = 0;
-		size_t		i = 0;
-
-		while (i + sep->u.s.len <= len)
-		{
-			if ((maxsplit < 0 || (int64_t) nparts < maxsplit) && MatchAt(s, i, sep))
-			{
-				ADD(p + start, i - start);
-				i += sep->u.s.len;
-				start = i;
-			}
-			else
-				i++;
-		}
-		ADD(p + start, len - start);
-	}
-	else
-	{
-		size_t		end = len;
-		size_t		i = len;
-		size_t		k;
-
-		while (i >= sep->u.s.len)
-		{
-			if ((maxsplit < 0 || (int64_t) nparts < maxsplit) &&
-				MatchAt(s, i - sep->u.s.len, sep))
-			{
-				ADD(p + i, end - i);
-				i -= sep->u.s.len;
-				end = i;
-			}
-			else
-				i--;
-		}
-		ADD(p, end);
-		/* collected right to left */
-		for (k = 0; k < nparts / 2; k++)
-		{
-			ChatValue  *t = parts[k];
-
-			parts[k] = parts[nparts - 1 - k];
-			parts[nparts - 1 - k] = t;
-		}
-	}
-#undef ADD
-	out = ChatList(r, nparts);
-	if (nparts)
-		memcpy(out->u.list.items, parts, nparts * sizeof(ChatValue *));
-	return out;
-}
-
-/* str.splitlines() */
-static ChatValue *
-SplitLines(ChatRender *r, ChatValue *s)
-{
-	ChatValue  *out;
-	size_t		n = 0;
-	size_t		start = 0;
-	size_t		i = 0;
-	ChatValue **parts = ChatAlloc(r, (s->u.s.len + 1) * sizeof(ChatValue *));
-
-	ChatStep(r, (int64_t) s->u.s.len / 16);
-	while (i < s->u.s.len)
-	{
-		uint32_t	cp;
-		size_t		w = ChatUtf8Decode(s->u.s.p + i, s->u.s.len - i, &cp);
-
-		if (cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x1C ||
-			cp == 0x1D || cp == 0x1E || cp == 0x85 || cp == 0x2028 || cp == 0x2029)
-		{
-			parts[n++] = ChatStrRef(r, s->u.s.p + start, i - start);
-			if (cp == '\r' && i + 1 < s->u.s.len && s->u.s.p[i + 1] == '\n')
-				w++;
-			start = i + w;
-		}
-		i += w;
-	}
-	if (start < s->u.s.len)
-		parts[n++] = ChatStrRef(r, s->u.s.p + start, s->u.s.len - start);
-	out = ChatList(r, n);
-	if (n)
-		memcpy(out->u.list.items, parts, n * sizeof(ChatValue *));
-	return out;
-}
-
-/* str.startswith / endswith with a string or a tuple of strings */
-static bool
-AffixMatch(ChatRender *r, ChatValue *s, ChatValue *affix, bool end)
-{
-	if (affix == NULL)
-		ChatFail(r, LLM_ERR_ARGUMENT, "startswith/endswith need an argument");
-	if (affix->kind == CK_LIST)
-	{
-		for (size_t i = 0; i < affix->u.list.n; i++)
-			if (AffixMatch(r, s, affix->u.list.items[i], end))
-				return true;
-		return false;
-	}
-	NeedStr(r, affix, "startswith/endswith");
-	if (affix->u.s.len > s->u.s.len)
-		return false;
-	return memcmp(s->u.s.p + (end ? s->u.s.len - affix->u.s.len : 0), affix->u.s.p,
-				  affix->u.s.len) == 0;
-}
-
-/* count or find a substring; returns count, or the code-point index (-1) */
-static int64_t
-Search(ChatRender *r, ChatValue *s, ChatValue *sub, bool count, bool reverse)
-{
-	int64_t		found = count ? 0 : -1;
-
-	ChatStep(r, (int64_t) s->u.s.len / 16);
-	if (sub->u.s.len == 0)
-		return count ? (int64_t) ChatUtf8Count(s->u.s.p, s->u.s.len) + 1 :
-			reverse ? (int64_t) ChatUtf8Count(s->u.s.p, s->u.s.len) : 0;
-	for (size_t i = 0; i + sub->u.s.len <= s->u.s.len;)
-	{
-		if (MatchAt(s, i, sub))
-		{
-			if (!count)
-			{
-				found = (int64_t) ChatUtf8Count(s->u.s.p, i);
-				if (!reverse)
-					return found;
-				i++;
-				continue;
-			}
-			found++;
-			i += sub->u.s.len;
-		}
-		else
-			i++;
-	}
-	return found;
-}
-
-/* Python str.is...() predicates; kind: d digit, a alpha, n alnum, s space, l lower, u upper */
-static bool
-StrIs(const ChatValue *s, char kind)
-{
-	size_t		i = 0;
-	bool		cased = false;
-
-	if (s->u.s.len == 0)
-		return false;
-	while (i < s->u.s.len)
-	{
-		uint32_t	cp;
-		size_t		n = ChatUtf8Decode(s->u.s.p + i, s->u.s.len - i, &cp);
-
-		i += n;
-		switch (kind)
-		{
-			case 'd':
-				if (!u_isdigit((UChar32) cp))
-					return false;
-				break;
-			case 'a':
-				if (!u_isalpha((UChar32) cp))
-					return false;
-				break;
-			case 'n':
-				if (!u_isalnum((UChar32) cp))
-					return false;
-				break;
-			case 's':
-				if (!ChatIsSpace(cp))
-					return false;
-				break;
-			case 'l':
-				if (u_isupper((UChar32) cp) || u_istitle((UChar32) cp))
-					return false;
-				if (u_islower((UChar32) cp))
-					cased = true;
-				break;
-			case 'u':
-				if (u_islower((UChar32) cp) || u_istitle((UChar32) cp))
-					return false;
-				if (u_isupper((UChar32) cp))
-					cased = true;
-				break;
-		}
-	}
-	return (kind == 'l' || kind == 'u') ? cased : true;
-}
-
-/* str.format with {} {0} {name} fields and {{ }} escapes */
-static ChatValue *
-Format(ChatRender *r, ChatValue *fmt, const Args *a)
-{
-	ChatBuf		buf = {0};
-	size_t		i = 0;
-	int			next = 0;
-	const char *p = fmt->u.s.p;
-	size_t		len = fmt->u.s.len;
-
-	while (i < len)
-	{
-		if (p[i] == '{' && i + 1 < len && p[i + 1] == '{')
-		{
-			ChatBufAppend(r, &buf, "{", 1);
-			i += 2;
-		}
-		else if (p[i] == '}' && i + 1 < len && p[i + 1] == '}')
-		{
-			ChatBufAppend(r, &buf, "}", 1);
-			i += 2;
-		}
-		else if (p[i] == '{')
-		{
-			size_t		end = i + 1;
-			ChatValue  *v = NULL;
-			char		name[64];
-			size_t		nl;
-
-			while (end < len && p[end] != '}')
-				end++;
-			if (end >= len)
-				ChatFail(r, LLM_ERR_ARGUMENT, "single '{' encountered in format string");
-			nl = end - i - 1;
-			if (nl >= sizeof(name) || memchr(p + i + 1, ':', nl) || memchr(p + i + 1, '!', nl))
-				ChatFail(r, LLM_ERR_UNSUPPORTED, "format specifications are not supported");
-			memcpy(name, p + i + 1, nl);
-			name[nl] = '\0';
-			if (nl == 0)
-				v = Arg(a, next++, NULL);
-			else if (name[0] >= '0' && name[0] <= '9')
-				v = Arg(a, atoi(name), NULL);
-			else
-				v = Arg(a, -1, name);
-			if (v == NULL)
-				ChatFail(r, LLM_ERR_ARGUMENT, "format field '%s' has no value", name);
-			ChatAppendStr(r, &buf, v, 0);
-			i = end + 1;
-		}
-		else if (p[i] == '}')
-			ChatFail(r, LLM_ERR_ARGUMENT, "single '}' encountered in format string");
-		else
-		{
-			ChatBufAppend(r, &buf, p + i, 1);
-			i++;
-		}
-	}
-	return ChatBufToStr(r, &buf);
-}
-
 /* printf-style "%s" % args, the format filter: %s %d %i %r %% only */
 static ChatValue *
-PercentFormat(ChatRender *r, ChatValue *fmt, const Args *a)
+PercentFormat(ChatRender *r, ChatValue *fmt, const ChatArgs *a)
 {
 	ChatBuf		buf = {0};
 	int			next = 0;
@@ -806,7 +306,7 @@ PercentFormat(ChatRender *r, ChatValue *fmt, const Args *a)
 			ChatBufAppend(r, &buf, "%", 1);
 			continue;
 		}
-		v = Arg(a, next++, NULL);
+		v = ChatArg(a, next++, NULL);
 		if (v == NULL)
 			ChatFail(r, LLM_ERR_ARGUMENT, "not enough arguments for format string");
 		if (c == 's')
@@ -835,7 +335,7 @@ AttrPath(ChatRender *r, ChatValue *item, ChatValue *path)
 {
 	size_t		i = 0;
 
-	NeedStr(r, path, "attribute");
+	ChatNeedStr(r, path, "attribute");
 	while (i <= path->u.s.len)
 	{
 		size_t		end = i;
@@ -886,7 +386,7 @@ static ChatValue *
 FoldKey(ChatRender *r, ChatValue *v, bool case_sensitive)
 {
 	if (!case_sensitive && v->kind == CK_STR)
-		return MapCase(r, v, 'l');
+		return ChatMapCase(r, v, 'l');
 	return v;
 }
 
@@ -999,14 +499,14 @@ ParseInt(ChatValue *v, int base, int64_t *out)
 
 /* select/reject and selectattr/rejectattr */
 static ChatValue *
-SelectItems(ChatRender *r, ChatValue *v, const Args *a, bool by_attr, bool keep)
+SelectItems(ChatRender *r, ChatValue *v, const ChatArgs *a, bool by_attr, bool keep)
 {
 	ChatValue  *seq;
 	ChatValue  *out;
 	size_t		n = 0;
-	ChatValue  *attr = by_attr ? Arg(a, 0, NULL) : NULL;
+	ChatValue  *attr = by_attr ? ChatArg(a, 0, NULL) : NULL;
 	int			first = by_attr ? 1 : 0;
-	ChatValue  *testname = Arg(a, first, NULL);
+	ChatValue  *testname = ChatArg(a, first, NULL);
 	int			tid = -1;
 	ChatValue **targs = a->npos > first + 1 ? a->pos + first + 1 : NULL;
 	int			ntargs = a->npos > first + 1 ? a->npos - first - 1 : 0;
@@ -1017,10 +517,10 @@ SelectItems(ChatRender *r, ChatValue *v, const Args *a, bool by_attr, bool keep)
 		return Lazy(ChatList(r, 0));	/* Jinja yields nothing for a false value */
 	if (testname)
 	{
-		NeedStr(r, testname, "test name");
-		tid = ChatTestLookup(CStr(r, testname));
+		ChatNeedStr(r, testname, "test name");
+		tid = ChatTestLookup(ChatCStr(r, testname));
 		if (tid < 0)
-			ChatFail(r, LLM_ERR_ARGUMENT, "no test named '%s'", CStr(r, testname));
+			ChatFail(r, LLM_ERR_ARGUMENT, "no test named '%s'", ChatCStr(r, testname));
 	}
 	seq = ToList(r, v);
 	out = Lazy(ChatList(r, seq->u.list.n));
@@ -1041,11 +541,11 @@ SelectItems(ChatRender *r, ChatValue *v, const Args *a, bool by_attr, bool keep)
 
 /* min/max of an iterable */
 static ChatValue *
-MinMax(ChatRender *r, ChatValue *v, const Args *a, bool want_max)
+MinMax(ChatRender *r, ChatValue *v, const ChatArgs *a, bool want_max)
 {
 	ChatValue  *seq = ToList(r, v);
 	bool		cs = BoolArg(a, 0, "case_sensitive", false);
-	ChatValue  *attr = Arg(a, 1, "attribute");
+	ChatValue  *attr = ChatArg(a, 1, "attribute");
 	ChatValue  *best = NULL;
 	ChatValue  *bestkey = NULL;
 
@@ -1067,9 +567,9 @@ MinMax(ChatRender *r, ChatValue *v, const Args *a, bool want_max)
 
 /* {{ v | indent(width, first, blank) }} */
 static ChatValue *
-Indent(ChatRender *r, ChatValue *v, const Args *a)
+Indent(ChatRender *r, ChatValue *v, const ChatArgs *a)
 {
-	ChatValue  *w = Arg(a, 0, "width");
+	ChatValue  *w = ChatArg(a, 0, "width");
 	bool		first = BoolArg(a, 1, "first", false);
 	bool		blank = BoolArg(a, 2, "blank", false);
 	ChatBuf		pad = {0};
@@ -1078,14 +578,14 @@ Indent(ChatRender *r, ChatValue *v, const Args *a)
 	size_t		i = 0;
 	bool		line_first = true;
 
-	NeedStr(r, v, "indent");
+	ChatNeedStr(r, v, "indent");
 	if (w == NULL)
 		ChatBufPuts(r, &pad, "    ");
 	else if (w->kind == CK_STR)
 		ChatBufAppend(r, &pad, w->u.s.p, w->u.s.len);
 	else
 	{
-		int64_t		width = IntArg(r, a, 0, "width", 4);
+		int64_t		width = ChatIntArg(r, a, 0, "width", 4);
 
 		for (int64_t k = 0; k < width && k < 1000; k++)
 			ChatBufPuts(r, &pad, " ");
@@ -1111,12 +611,12 @@ Indent(ChatRender *r, ChatValue *v, const Args *a)
 
 /* transformers' tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False) */
 static ChatValue *
-ToJson(ChatRender *r, ChatValue *v, const Args *a)
+ToJson(ChatRender *r, ChatValue *v, const ChatArgs *a)
 {
 	ChatBuf		buf = {0};
 	bool		ascii = BoolArg(a, 0, "ensure_ascii", false);
-	ChatValue  *ind = Arg(a, 1, "indent");
-	ChatValue  *seps = Arg(a, 2, "separators");
+	ChatValue  *ind = ChatArg(a, 1, "indent");
+	ChatValue  *seps = ChatArg(a, 2, "separators");
 	bool		sort_keys = BoolArg(a, 3, "sort_keys", false);
 	int			indent = -1;
 	const char *item_sep;
@@ -1124,7 +624,7 @@ ToJson(ChatRender *r, ChatValue *v, const Args *a)
 
 	if (ind != NULL && ind->kind != CK_NONE)
 	{
-		int64_t		n = IntArg(r, a, 1, "indent", 0);
+		int64_t		n = ChatIntArg(r, a, 1, "indent", 0);
 
 		indent = n < 0 ? 0 : n > 64 ? 64 : (int) n;
 	}
@@ -1134,8 +634,8 @@ ToJson(ChatRender *r, ChatValue *v, const Args *a)
 		if (seps->kind != CK_LIST || seps->u.list.n != 2 ||
 			seps->u.list.items[0]->kind != CK_STR || seps->u.list.items[1]->kind != CK_STR)
 			ChatFail(r, LLM_ERR_ARGUMENT, "separators must be a pair of strings");
-		item_sep = CStr(r, seps->u.list.items[0]);
-		key_sep = CStr(r, seps->u.list.items[1]);
+		item_sep = ChatCStr(r, seps->u.list.items[0]);
+		key_sep = ChatCStr(r, seps->u.list.items[1]);
 	}
 	r->json_ascii = ascii;
 	ChatAppendJson(r, &buf, v, indent, item_sep, key_sep, sort_keys, 0);
@@ -1148,7 +648,7 @@ ChatValue *
 ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				const char **kwnames, ChatValue **kwvals, int nkw)
 {
-	Args		a = {pos, npos, kwnames, kwvals, nkw};
+	ChatArgs	a = {pos, npos, kwnames, kwvals, nkw};
 
 	switch ((FilterId) fid)
 	{
@@ -1166,7 +666,7 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 			ChatFail(r, LLM_ERR_ARGUMENT, "bad operand type for abs(): '%s'", ChatKindName(v));
 		case F_ATTR:
 			{
-				ChatValue  *name = StrArg(r, &a, 0, "name");
+				ChatValue  *name = ChatStrArg(r, &a, 0, "name");
 
 				if (name == NULL)
 					ChatFail(r, LLM_ERR_ARGUMENT, "attr needs a name");
@@ -1176,10 +676,10 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				return ChatGetAttr(r, v, name->u.s.p, name->u.s.len);
 			}
 		case F_CAPITALIZE:
-			return MapCase(r, ChatToStr(r, v), 'c');
+			return ChatMapCase(r, ChatToStr(r, v), 'c');
 		case F_DEFAULT:
 			{
-				ChatValue  *dflt = Arg(&a, 0, "default_value");
+				ChatValue  *dflt = ChatArg(&a, 0, "default_value");
 				bool		boolean = BoolArg(&a, 1, "boolean", false);
 
 				if (v->kind == CK_UNDEF || (boolean && !ChatTruthy(v)))
@@ -1189,7 +689,7 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 		case F_DICTSORT:
 			{
 				bool		cs = BoolArg(&a, 0, "case_sensitive", false);
-				ChatValue  *by = StrArg(r, &a, 1, "by");
+				ChatValue  *by = ChatStrArg(r, &a, 1, "by");
 				bool		reverse = BoolArg(&a, 2, "reverse", false);
 				bool		by_value = by && by->u.s.len == 5 && memcmp(by->u.s.p, "value", 5) == 0;
 				ChatValue  *out;
@@ -1256,14 +756,14 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 			}
 		case F_FLOAT:
 			{
-				ChatValue  *dflt = Arg(&a, 0, "default");
+				ChatValue  *dflt = ChatArg(&a, 0, "default");
 
 				if (ChatIsNumber(v))
 					return ChatFloat(r, ChatToDouble(v));
 				if (v->kind == CK_STR && v->u.s.len < 100)
 				{
 					char	   *end;
-					const char *s = CStr(r, v);
+					const char *s = ChatCStr(r, v);
 					double		d = strtod(s, &end);
 
 					while (*end && ChatIsSpace((unsigned char) *end))
@@ -1274,14 +774,14 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				return dflt ? dflt : ChatFloat(r, 0.0);
 			}
 		case F_FORMAT:
-			NeedStr(r, v, "format");
+			ChatNeedStr(r, v, "format");
 			return PercentFormat(r, v, &a);
 		case F_INDENT:
 			return Indent(r, v, &a);
 		case F_INT:
 			{
-				ChatValue  *dflt = Arg(&a, 0, "default");
-				int64_t		base = IntArg(r, &a, 1, "base", 10);
+				ChatValue  *dflt = ChatArg(&a, 0, "default");
+				int64_t		base = ChatIntArg(r, &a, 1, "base", 10);
 				int64_t		i;
 
 				if (v->kind == CK_INT)
@@ -1295,29 +795,15 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				return dflt ? dflt : ChatInt(r, 0);
 			}
 		case F_ITEMS:
-			{
-				ChatValue  *out;
-
-				if (v->kind == CK_UNDEF)
-					return Lazy(ChatList(r, 0));
-				if (v->kind != CK_DICT)
-					ChatFail(r, LLM_ERR_ARGUMENT, "Can only get item pairs from a mapping.");
-				out = Lazy(ChatList(r, v->u.dict->n));
-				for (size_t i = 0; i < v->u.dict->n; i++)
-				{
-					ChatValue  *pair = ChatList(r, 2);
-
-					pair->u.list.tuple = true;
-					pair->u.list.items[0] = v->u.dict->keys[i];
-					pair->u.list.items[1] = v->u.dict->vals[i];
-					out->u.list.items[i] = pair;
-				}
-				return out;
-			}
+			if (v->kind == CK_UNDEF)
+				return Lazy(ChatList(r, 0));
+			if (v->kind != CK_DICT)
+				ChatFail(r, LLM_ERR_ARGUMENT, "Can only get item pairs from a mapping.");
+			return Lazy(ChatDictItems(r, v->u.dict));
 		case F_JOIN:
 			{
-				ChatValue  *sep = StrArg(r, &a, 0, "d");
-				ChatValue  *attr = Arg(&a, 1, "attribute");
+				ChatValue  *sep = ChatStrArg(r, &a, 0, "d");
+				ChatValue  *attr = ChatArg(&a, 1, "attribute");
 				ChatValue **items;
 				size_t		n;
 				ChatBuf		buf = {0};
@@ -1337,16 +823,16 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 		case F_LIST:
 			return ToList(r, v);
 		case F_LOWER:
-			return MapCase(r, ChatToStr(r, v), 'l');
+			return ChatMapCase(r, ChatToStr(r, v), 'l');
 		case F_UPPER:
-			return MapCase(r, ChatToStr(r, v), 'u');
+			return ChatMapCase(r, ChatToStr(r, v), 'u');
 		case F_MAP:
 			{
 				ChatValue  *seq;
 				ChatValue  *out;
-				ChatValue  *attr = Arg(&a, -1, "attribute");
-				ChatValue  *dflt = Arg(&a, -1, "default");
-				ChatValue  *fname = Arg(&a, 0, NULL);
+				ChatValue  *attr = ChatArg(&a, -1, "attribute");
+				ChatValue  *dflt = ChatArg(&a, -1, "default");
+				ChatValue  *fname = ChatArg(&a, 0, NULL);
 				int			fid2 = -1;
 
 				if (!ChatTruthy(v))
@@ -1357,10 +843,10 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				{
 					if (fname == NULL)
 						ChatFail(r, LLM_ERR_ARGUMENT, "map needs a filter name or attribute=");
-					NeedStr(r, fname, "map");
-					fid2 = ChatFilterLookup(CStr(r, fname));
+					ChatNeedStr(r, fname, "map");
+					fid2 = ChatFilterLookup(ChatCStr(r, fname));
 					if (fid2 < 0)
-						ChatFail(r, LLM_ERR_ARGUMENT, "no filter named '%s'", CStr(r, fname));
+						ChatFail(r, LLM_ERR_ARGUMENT, "no filter named '%s'", ChatCStr(r, fname));
 				}
 				for (size_t i = 0; i < seq->u.list.n; i++)
 				{
@@ -1394,12 +880,12 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 		case F_REPLACE:
 			{
 				ChatValue  *s = ChatToStr(r, v);
-				ChatValue  *old = StrArg(r, &a, 0, "old");
-				ChatValue  *new = Arg(&a, 1, "new");
+				ChatValue  *old = ChatStrArg(r, &a, 0, "old");
+				ChatValue  *new = ChatArg(&a, 1, "new");
 
 				if (old == NULL || new == NULL)
 					ChatFail(r, LLM_ERR_ARGUMENT, "replace needs two arguments");
-				return Replace(r, s, old, ChatToStr(r, new), IntArg(r, &a, 2, "count", -1));
+				return ChatReplace(r, s, old, ChatToStr(r, new), ChatIntArg(r, &a, 2, "count", -1));
 			}
 		case F_REVERSE:
 			if (v->kind == CK_STR)
@@ -1416,8 +902,8 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 			}
 		case F_ROUND:
 			{
-				int64_t		prec = IntArg(r, &a, 0, "precision", 0);
-				ChatValue  *method = StrArg(r, &a, 1, "method");
+				int64_t		prec = ChatIntArg(r, &a, 0, "precision", 0);
+				ChatValue  *method = ChatStrArg(r, &a, 1, "method");
 				double		x;
 				double		scale;
 
@@ -1445,7 +931,7 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 			{
 				bool		reverse = BoolArg(&a, 0, "reverse", false);
 				bool		cs = BoolArg(&a, 1, "case_sensitive", false);
-				ChatValue  *attr = Arg(&a, 2, "attribute");
+				ChatValue  *attr = ChatArg(&a, 2, "attribute");
 				ChatValue  *seq = ToList(r, v);
 				ChatValue  *out = ChatList(r, seq->u.list.n);
 				ChatValue **keys = ChatAlloc(r, (seq->u.list.n + 1) * sizeof(ChatValue *));
@@ -1461,8 +947,8 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 			}
 		case F_SUM:
 			{
-				ChatValue  *attr = Arg(&a, 0, "attribute");
-				ChatValue  *total = Arg(&a, 1, "start");
+				ChatValue  *attr = ChatArg(&a, 0, "attribute");
+				ChatValue  *total = ChatArg(&a, 1, "start");
 				ChatValue  *seq = ToList(r, v);
 
 				if (total == NULL)
@@ -1490,15 +976,15 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				return total;
 			}
 		case F_TITLE:
-			return MapCase(r, ChatToStr(r, v), 'j');
+			return ChatMapCase(r, ChatToStr(r, v), 'j');
 		case F_TOJSON:
 			return ToJson(r, v, &a);
 		case F_TRIM:
-			return Strip(r, ChatToStr(r, v), StrArg(r, &a, 0, "chars"), true, true);
+			return ChatStrip(r, ChatToStr(r, v), ChatStrArg(r, &a, 0, "chars"), true, true);
 		case F_UNIQUE:
 			{
 				bool		cs = BoolArg(&a, 0, "case_sensitive", false);
-				ChatValue  *attr = Arg(&a, 1, "attribute");
+				ChatValue  *attr = ChatArg(&a, 1, "attribute");
 				ChatValue  *seq = ToList(r, v);
 				ChatValue  *out = Lazy(ChatList(r, seq->u.list.n));
 				ChatValue **seen = ChatAlloc(r, (seq->u.list.n + 1) * sizeof(ChatValue *));
@@ -1636,9 +1122,9 @@ ChatApplyTest(ChatRender *r, int tid, ChatValue *v, ChatValue **args, int nargs)
 				return (x % 2 != 0) == (tid == T_ODD);
 			}
 		case T_LOWER:
-			return StrIs(ChatToStr(r, v), 'l');
+			return ChatStrIs(ChatToStr(r, v), 'l');
 		case T_UPPER:
-			return StrIs(ChatToStr(r, v), 'u');
+			return ChatStrIs(ChatToStr(r, v), 'u');
 		case T_ESCAPED:
 			return false;
 		default:
@@ -1655,8 +1141,8 @@ ChatApplyTest(ChatRender *r, int tid, ChatValue *v, ChatValue **args, int nargs)
 
 				if (arg->kind == CK_STR)
 				{
-					NeedStr(r, v, "'in <string>'");
-					return Search(r, arg, v, false, false) >= 0;
+					ChatNeedStr(r, v, "'in <string>'");
+					return ChatSearch(r, arg, v, false, false) >= 0;
 				}
 				if (arg->kind == CK_DICT || arg->kind == CK_NS)
 					return ChatDictGet(arg->u.dict, v) != NULL;
@@ -1681,268 +1167,4 @@ ChatApplyTest(ChatRender *r, int tid, ChatValue *v, ChatValue **args, int nargs)
 		default:
 			ChatFail(r, LLM_ERR_ARGUMENT, "unknown test");
 	}
-}
-
-/* ---- methods ---- */
-
-/* is name the method m? */
-#define IS(m) (strcmp(name, (m)) == 0)
-
-/* str methods */
-static ChatValue *
-StrMethod(ChatRender *r, ChatValue *s, const char *name, const Args *a)
-{
-	if (IS("strip") || IS("lstrip") || IS("rstrip"))
-		return Strip(r, s, StrArg(r, a, 0, "chars"), name[0] != 'r', name[0] != 'l');
-	if (IS("split") || IS("rsplit"))
-		return Split(r, s, StrArg(r, a, 0, "sep"), IntArg(r, a, 1, "maxsplit", -1),
-					 name[0] == 'r');
-	if (IS("splitlines"))
-		return SplitLines(r, s);
-	if (IS("startswith") || IS("endswith"))
-		return ChatBool(r, AffixMatch(r, s, Arg(a, 0, NULL), name[0] == 'e'));
-	if (IS("upper"))
-		return MapCase(r, s, 'u');
-	if (IS("lower"))
-		return MapCase(r, s, 'l');
-	if (IS("title"))
-		return MapCase(r, s, 't');
-	if (IS("capitalize"))
-		return MapCase(r, s, 'c');
-	if (IS("replace"))
-	{
-		ChatValue  *old = StrArg(r, a, 0, "old");
-		ChatValue  *new = StrArg(r, a, 1, "new");
-
-		if (old == NULL || new == NULL)
-			ChatFail(r, LLM_ERR_ARGUMENT, "replace needs two strings");
-		return Replace(r, s, old, new, IntArg(r, a, 2, "count", -1));
-	}
-	if (IS("find") || IS("rfind") || IS("count") || IS("index") || IS("rindex"))
-	{
-		ChatValue  *sub = StrArg(r, a, 0, "sub");
-		int64_t		res;
-
-		if (sub == NULL)
-			ChatFail(r, LLM_ERR_ARGUMENT, "%s needs a string", name);
-		res = Search(r, s, sub, IS("count"), name[0] == 'r');
-		if (res < 0 && (IS("index") || IS("rindex")))
-			ChatFail(r, LLM_ERR_ARGUMENT, "substring not found");
-		return ChatInt(r, res);
-	}
-	if (IS("join"))
-	{
-		ChatValue  *seq = Arg(a, 0, NULL);
-		ChatValue **items;
-		size_t		n;
-		ChatBuf		buf = {0};
-
-		if (seq == NULL)
-			ChatFail(r, LLM_ERR_ARGUMENT, "join needs an iterable");
-		ChatIterItems(r, seq, &items, &n);
-		for (size_t i = 0; i < n; i++)
-		{
-			ChatStep(r, 1);
-			if (items[i]->kind != CK_STR)
-				ChatFail(r, LLM_ERR_ARGUMENT, "sequence item %zu: expected str instance, %s found",
-						 i, ChatKindName(items[i]));
-			if (i)
-				ChatBufAppend(r, &buf, s->u.s.p, s->u.s.len);
-			ChatBufAppend(r, &buf, items[i]->u.s.p, items[i]->u.s.len);
-		}
-		return ChatBufToStr(r, &buf);
-	}
-	if (IS("isdigit"))
-		return ChatBool(r, StrIs(s, 'd'));
-	if (IS("isalpha"))
-		return ChatBool(r, StrIs(s, 'a'));
-	if (IS("isalnum"))
-		return ChatBool(r, StrIs(s, 'n'));
-	if (IS("isspace"))
-		return ChatBool(r, StrIs(s, 's'));
-	if (IS("islower"))
-		return ChatBool(r, StrIs(s, 'l'));
-	if (IS("isupper"))
-		return ChatBool(r, StrIs(s, 'u'));
-	if (IS("format"))
-		return Format(r, s, a);
-	ChatFail(r, LLM_ERR_ARGUMENT, "'str object' has no attribute '%s'", name);
-}
-
-/* call obj.name(args) */
-ChatValue *
-ChatCallMethod(ChatRender *r, ChatValue *obj, const char *name, ChatValue **pos,
-			   int npos, const char **kwnames, ChatValue **kwvals, int nkw)
-{
-	Args		a = {pos, npos, kwnames, kwvals, nkw};
-
-	switch (obj->kind)
-	{
-		case CK_STR:
-			return StrMethod(r, obj, name, &a);
-		case CK_DICT:
-			if (IS("get"))
-			{
-				ChatValue  *key = Arg(&a, 0, NULL);
-				ChatValue  *dflt = Arg(&a, 1, NULL);
-				ChatValue  *v;
-
-				if (key == NULL)
-					ChatFail(r, LLM_ERR_ARGUMENT, "get expected at least 1 argument");
-				v = ChatDictGet(obj->u.dict, key);
-				return v ? v : dflt ? dflt : r->v_none;
-			}
-			if (IS("items"))
-			{
-				ChatValue  *out = ChatApplyFilter(r, F_ITEMS, obj, NULL, 0, NULL, NULL, 0);
-
-				out->u.list.lazy = false;	/* dict_items has a length */
-				return out;
-			}
-			if (IS("keys") || IS("values"))
-			{
-				ChatValue  *out = ChatList(r, obj->u.dict->n);
-
-				for (size_t i = 0; i < obj->u.dict->n; i++)
-					out->u.list.items[i] = IS("keys") ? obj->u.dict->keys[i] :
-						obj->u.dict->vals[i];
-				return out;
-			}
-			if (IS("update") || IS("pop") || IS("popitem") || IS("setdefault") || IS("clear"))
-				ChatFail(r, LLM_ERR_ARGUMENT, "access to attribute '%s' of 'dict' object is unsafe",
-						 name);
-			break;
-		case CK_LIST:
-			if (IS("index") || IS("count"))
-			{
-				ChatValue  *x = Arg(&a, 0, NULL);
-				int64_t		count = 0;
-
-				if (x == NULL)
-					ChatFail(r, LLM_ERR_ARGUMENT, "%s needs an argument", name);
-				for (size_t i = 0; i < obj->u.list.n; i++)
-				{
-					ChatStep(r, 1);
-					if (ChatEqual(r, obj->u.list.items[i], x, 0))
-					{
-						if (IS("index"))
-							return ChatInt(r, (int64_t) i);
-						count++;
-					}
-				}
-				if (IS("index"))
-					ChatFail(r, LLM_ERR_ARGUMENT, "value is not in list");
-				return ChatInt(r, count);
-			}
-			if (IS("append") || IS("extend") || IS("insert") || IS("pop") || IS("remove") ||
-				IS("reverse") || IS("sort") || IS("clear"))
-				ChatFail(r, LLM_ERR_ARGUMENT, "access to attribute '%s' of 'list' object is unsafe",
-						 name);
-			break;
-		case CK_LOOP:
-			if (IS("cycle"))
-			{
-				if (npos == 0)
-					ChatFail(r, LLM_ERR_ARGUMENT, "no items for cycling given");
-				return pos[obj->u.loop->index0 % (size_t) npos];
-			}
-			break;
-		default:
-			break;
-	}
-	ChatFail(r, LLM_ERR_ARGUMENT, "'%s object' has no attribute '%s'", ChatKindName(obj), name);
-}
-
-#undef IS
-
-/* ---- global functions ---- */
-
-/* range(), namespace(), dict(), raise_exception(), strftime_now() */
-ChatValue *
-ChatCallFunc(ChatRender *r, ChatFunc f, ChatValue **pos, int npos,
-			 const char **kwnames, ChatValue **kwvals, int nkw)
-{
-	Args		a = {pos, npos, kwnames, kwvals, nkw};
-
-	switch (f)
-	{
-		case CF_RANGE:
-			{
-				int64_t		start = 0;
-				int64_t		stop;
-				int64_t		step = 1;
-				int64_t		n;
-				ChatValue  *out;
-
-				if (npos == 0 || npos > 3)
-					ChatFail(r, LLM_ERR_ARGUMENT, "range expected 1 to 3 arguments");
-				if (npos == 1)
-					stop = IntArg(r, &a, 0, "stop", 0);
-				else
-				{
-					start = IntArg(r, &a, 0, "start", 0);
-					stop = IntArg(r, &a, 1, "stop", 0);
-					step = IntArg(r, &a, 2, "step", 1);
-				}
-				if (step == 0)
-					ChatFail(r, LLM_ERR_ARGUMENT, "range() arg 3 must not be zero");
-				if (step > 0)
-					n = stop > start ? (int64_t) (((double) stop - (double) start - 1) / (double) step) + 1 : 0;
-				else
-					n = stop < start ? (int64_t) (((double) start - (double) stop - 1) / (double) -step) + 1 : 0;
-				if (n > MAX_RANGE)
-					ChatFail(r, LLM_ERR_ARGUMENT,
-							 "Range too big. The sandbox blocks ranges larger than MAX_RANGE (%d).",
-							 MAX_RANGE);
-				out = ChatList(r, (size_t) n);
-				ChatStep(r, n);
-				for (int64_t i = 0; i < n; i++)
-					out->u.list.items[i] = ChatInt(r, start + i * step);
-				return out;
-			}
-		case CF_NAMESPACE:
-		case CF_DICT:
-			{
-				ChatValue  *out = ChatNewDict(r, f == CF_NAMESPACE ? CK_NS : CK_DICT);
-
-				for (int i = 0; i < npos; i++)
-				{
-					if (pos[i]->kind != CK_DICT)
-						ChatFail(r, LLM_ERR_ARGUMENT, "%s() positional arguments must be mappings",
-								 f == CF_NAMESPACE ? "namespace" : "dict");
-					for (size_t k = 0; k < pos[i]->u.dict->n; k++)
-						ChatDictSet(r, out->u.dict, pos[i]->u.dict->keys[k],
-									pos[i]->u.dict->vals[k]);
-				}
-				for (int i = 0; i < nkw; i++)
-					ChatDictSet(r, out->u.dict, ChatStrRef(r, kwnames[i], strlen(kwnames[i])),
-								kwvals[i]);
-				return out;
-			}
-		case CF_RAISE:
-			{
-				ChatBuf		buf = {0};
-
-				if (npos > 0)
-					ChatAppendStr(r, &buf, pos[0], 0);
-				LlmSetError(r->err, LLM_ERR_ARGUMENT, "%s", buf.len ? buf.data : "");
-				r->errcode = LLM_ERR_ARGUMENT;
-				longjmp(r->jump, 1);
-			}
-		case CF_STRFTIME:
-			{
-				ChatValue  *fmt = StrArg(r, &a, 0, "format");
-				time_t		now = time(NULL);
-				struct tm	tm;
-				char		out[512];
-				size_t		n;
-
-				if (fmt == NULL || fmt->u.s.len > 200)
-					ChatFail(r, LLM_ERR_ARGUMENT, "strftime_now needs a format string");
-				localtime_r(&now, &tm);
-				n = strftime(out, sizeof(out), CStr(r, fmt), &tm);
-				return ChatStr(r, out, n);
-			}
-	}
-	ChatFail(r, LLM_ERR_ARGUMENT, "unknown function");
 }

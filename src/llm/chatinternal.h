@@ -8,8 +8,8 @@
  * source into tokens (applying Jinja's whitespace control with
  * trim_blocks and lstrip_blocks on, as transformers configures it),
  * chatparse.c builds a syntax tree, and chateval.c walks it, with the
- * filters, tests and methods in chatfilter.c and the value model in
- * chatvalue.c.
+ * filters and tests in chatfilter.c, the methods and global functions in
+ * chatmethod.c and the value model in chatvalue.c.
  *
  * Memory: the tree lives in the template's arena; everything a render
  * creates lives in the render's arena, freed in one go when it ends.
@@ -359,12 +359,45 @@ extern ChatValue *ChatCallMacro(ChatRender *r, ChatValue *macro, ChatValue **arg
 extern ChatValue *ChatSlice(ChatRender *r, ChatValue *obj, ChatValue *start,
 							ChatValue *stop, ChatValue *step);
 
-/* chatfilter.c: apply a filter, a test, a method or a global function */
+/* ---- filters, tests, methods and global functions ---- */
+
+/* the arguments of a call: positional, then keyword */
+typedef struct ChatArgs
+{
+	ChatValue **pos;
+	int			npos;
+	const char **kwnames;
+	ChatValue **kwvals;
+	int			nkw;
+} ChatArgs;
+
+/* chatfilter.c: argument getters; ChatArg returns NULL if not given */
+extern ChatValue *ChatArg(const ChatArgs *a, int i, const char *name);
+extern int64_t ChatIntArg(ChatRender *r, const ChatArgs *a, int i, const char *name,
+						  int64_t dflt);
+extern ChatValue *ChatStrArg(ChatRender *r, const ChatArgs *a, int i, const char *name);
+extern void ChatNeedStr(ChatRender *r, const ChatValue *v, const char *what);
+extern const char *ChatCStr(ChatRender *r, const ChatValue *v);	/* NUL-terminated */
+
+/* chatfilter.c: apply a filter or a test */
 extern ChatValue *ChatApplyFilter(ChatRender *r, int fid, ChatValue *v,
 								  ChatValue **args, int nargs, const char **kwnames,
 								  ChatValue **kwvals, int nkw);
 extern bool ChatApplyTest(ChatRender *r, int tid, ChatValue *v, ChatValue **args,
 						  int nargs);
+
+/* chatmethod.c: str and dict operations the filters share */
+extern ChatValue *ChatStrip(ChatRender *r, ChatValue *s, ChatValue *chars, bool left,
+							bool right);
+extern ChatValue *ChatMapCase(ChatRender *r, ChatValue *s, char mode);
+extern ChatValue *ChatReplace(ChatRender *r, ChatValue *s, ChatValue *old,
+							  ChatValue *new, int64_t count);
+extern int64_t ChatSearch(ChatRender *r, ChatValue *s, ChatValue *sub, bool count,
+						  bool reverse);
+extern bool ChatStrIs(const ChatValue *s, char kind);
+extern ChatValue *ChatDictItems(ChatRender *r, ChatDict *d);
+
+/* chatmethod.c: call a method or a global function */
 extern ChatValue *ChatCallMethod(ChatRender *r, ChatValue *obj, const char *name,
 								 ChatValue **args, int nargs, const char **kwnames,
 								 ChatValue **kwvals, int nkw);
