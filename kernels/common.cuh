@@ -104,7 +104,20 @@ struct KernelsContext
 	KernelsBuffer scratch_attn; // split-context partial results
 	KernelsBuffer scratch_ids;	// argmax results
 	KernelsBuffer scratch_rows; // in-place row gathers
+
+	// attention.cu: kernel choice, set at creation and by begin_step
+	int			simple_attention;	// per-row kernel for every row (env switch)
+	int			max_seq_rows;	// most rows of one sequence in the step
+	int			few_rows;		// rows of sequences with fewer than
+								// KERNELS_ATTN_TILE_MIN_ROWS rows
 };
+
+// Sequences with at least this many rows in a step take the tiled
+// (prefill) attention kernel, the others the per-row (decode) kernel
+#define KERNELS_ATTN_TILE_MIN_ROWS 16
+
+// Read the attention switches, reserve the attention scratch; attention.cu
+int			kernels_attention_init(KernelsContext *ctx);
 
 // Make buf hold at least bytes (old contents are lost); defined in context.cu
 int			kernels_buffer_reserve(KernelsContext *ctx, KernelsBuffer *buf, size_t bytes);

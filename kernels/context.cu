@@ -94,6 +94,7 @@ kernels_context_create(KernelsContext **result)
 	int			count = 0;
 	cudaError_t err;
 	cublasStatus_t st;
+	int			status;
 
 	KERNELS_REQUIRE(result != NULL);
 	*result = NULL;
@@ -153,6 +154,12 @@ kernels_context_create(KernelsContext **result)
 		cudaStreamDestroy(ctx->stream);
 		free(ctx);
 		return KERNELS_ERR_CUDA;
+	}
+	status = kernels_attention_init(ctx);
+	if (status != KERNELS_OK)
+	{
+		kernels_context_destroy(ctx);
+		return status;
 	}
 	*result = ctx;
 	return KERNELS_OK;
@@ -264,6 +271,17 @@ kernels_begin_step(KernelsContext *ctx, const KernelsBatch *b)
 	ctx->max_blocks = b->max_blocks;
 	ctx->n_out = b->n_out;
 	ctx->max_len = b->max_len;
+	ctx->max_seq_rows = 0;
+	ctx->few_rows = 0;
+	for (int s = 0; s < b->n_seqs; s++)
+	{
+		int			rows = b->seq_start[s + 1] - b->seq_start[s];
+
+		if (rows > ctx->max_seq_rows)
+			ctx->max_seq_rows = rows;
+		if (rows < KERNELS_ATTN_TILE_MIN_ROWS)
+			ctx->few_rows += rows;
+	}
 	ctx->tokens = dev;
 	ctx->positions = dev + b->n_rows;
 	ctx->seq_start = dev + 2 * (size_t) b->n_rows;
