@@ -11,8 +11,9 @@
  * through bf16 weights.  Integer results (argmax) and KV-cache contents
  * must match exactly.  The steps mix a prefill chunk with decode rows of
  * other sequences whose block tables are shuffled, with GQA, sliding
- * windows and non-causal attention, and long single-token contexts that
- * take the split-context path.
+ * windows and non-causal attention, long single-token contexts that take
+ * the split-context path, and prefill sequences (16 or more rows) that take
+ * the tiled attention kernel, alone or next to decode rows.
  *
  * Without a CUDA device (or in a build without CUDA) the test is skipped.
  * PGMLOPS_VERBOSE=1 prints every comparison; PGMLOPS_BENCH=1 adds a few
@@ -631,6 +632,9 @@ typedef struct AttnCase
 	int			head_dim;
 } AttnCase;
 
+/* attention runs per case: causal, windows 5, 50, non-causal twice, window 40 */
+#define ATTN_RUNS 6
+
 /*
  * rope, kv_store and attention (causal, windowed, non-causal) of a step on
  * one backend; results concatenated, the cache after kv_store last
@@ -643,7 +647,7 @@ RunAttention(Backend *be, const Step *st, const AttnCase *ac, const float *q, co
 	int			n_rows = st->b.n_rows;
 	size_t		q_sz = (size_t) n_rows * ac->n_heads * ac->head_dim;
 	size_t		k_sz = (size_t) n_rows * ac->n_kv_heads * ac->head_dim;
-	static const int windows[][2] = {{1, 0}, {1, 5}, {1, 50}, {0, 0}, {0, 7}};
+	static const int windows[ATTN_RUNS][2] = {{1, 0}, {1, 5}, {1, 50}, {0, 0}, {0, 7}, {1, 40}};
 	ComputeKvCache cache;
 	float	   *dq;
 	float	   *dk;
@@ -655,7 +659,7 @@ RunAttention(Backend *be, const Step *st, const AttnCase *ac, const float *q, co
 	size_t		at = 0;
 	int			layer = 1;
 
-	*total = 2 * q_sz + 5 * q_sz + 2 * cache_sz;
+	*total = 2 * q_sz + ATTN_RUNS * q_sz + 2 * cache_sz;
 	res = calloc(*total, sizeof(float));
 	cache.n_layers = 2;
 	cache.n_kv_heads = ac->n_kv_heads;
@@ -681,7 +685,7 @@ RunAttention(Backend *be, const Step *st, const AttnCase *ac, const float *q, co
 	free(h);
 
 	Ok("kv_store", be->ops->kv_store(be->ctx, &cache, layer, dk, dv, &err));
-	for (int wi = 0; wi < 5; wi++)
+	for (int wi = 0; wi < ATTN_RUNS; wi++)
 	{
 		Ok("attention", be->ops->attention(be->ctx, dout, dq, &cache, layer, ac->n_heads,
 										   windows[wi][0], windows[wi][1],
@@ -709,7 +713,87 @@ RunAttention(Backend *be, const Step *st, const AttnCase *ac, const float *q, co
 	return res;
 }
 
-/* rope, paged KV store and attention over mixed steps */
+/*
+ * rope, paged KV store and attention of one case on both backends,
+ * compared; label prefixes the names of the comparisons
+ */
+static void
+CheckAttnCase(const AttnCase *ac, const char *label)
+{
+	static const char *names[] = {"rope q", "rope k", "attention causal",
+		"attention window 5", "attention window 50", "attention non-causal",
+	"attention non-causal (window ignored)", "attention window 40"};
+	Step		st;
+	int			n_blocks;
+	int			need = 0;
+	size_t		q_sz;
+	size_t		k_sz;
+	size_t		cache_sz;
+	float	   *q;
+	float	   *k;
+	float	   *v;
+	float	   *kv_init;
+	float	   *inv_freq;
+	float	   *want;
+	float	   *got;
+	size_t		total;
+
+	for (int s = 0; s < ac->n_seqs; s++)
+		need += (ac->first[s] + ac->count[s] + COMPUTE_KV_BLOCK - 1) / COMPUTE_KV_BLOCK;
+	n_blocks = need + 9;
+	MakeStep(&st, ac->n_seqs, ac->first, ac->count, n_blocks, 1000);
+	q_sz = (size_t) st.b.n_rows * ac->n_heads * ac->head_dim;
+	k_sz = (size_t) st.b.n_rows * ac->n_kv_heads * ac->head_dim;
+	cache_sz = (size_t) 2 * n_blocks * COMPUTE_KV_BLOCK * ac->n_kv_heads * ac->head_dim;
+	q = RandArray(q_sz, 2.0f);
+	k = RandArray(k_sz, 2.0f);
+	v = RandArray(k_sz, 1.0f);
+	kv_init = RandArray(2 * cache_sz, 2.0f);
+	inv_freq = malloc(ac->head_dim / 2 * sizeof(float));
+	for (int j = 0; j < ac->head_dim / 2; j++)
+		inv_freq[j] = powf(10000.0f, -2.0f * j / ac->head_dim);
+
+	if (BeginBoth(&st))
+	{
+		want = RunAttention(&cpu, &st, ac, q, k, v, kv_init, inv_freq, cache_sz, &total);
+		got = RunAttention(&gpu, &st, ac, q, k, v, kv_init, inv_freq, cache_sz, &total);
+		for (int i = 0; i < 2 + ATTN_RUNS; i++)
+		{
+			char		name[128];
+			size_t		n = i == 1 ? k_sz : q_sz;
+
+			snprintf(name, sizeof(name), "%s%s %s", label, names[i], ac->name);
+			CheckClose(name, got + i * q_sz, want + i * q_sz, n,
+					   i < 2 ? TOL_ELEM : TOL_F32);
+		}
+		/* k went through rope: the cache matches to rounding, not bitwise */
+		{
+			char		name[128];
+
+			snprintf(name, sizeof(name), "%skv cache %s", label, ac->name);
+			CheckClose(name, got + (2 + ATTN_RUNS) * q_sz, want + (2 + ATTN_RUNS) * q_sz,
+					   2 * cache_sz, TOL_ELEM);
+		}
+		free(want);
+		free(got);
+	}
+	FreeStep(&st);
+	free(q);
+	free(k);
+	free(v);
+	free(kv_init);
+	free(inv_freq);
+}
+
+/*
+ * rope, paged KV store and attention over mixed steps.  Sequences with 16
+ * or more rows in a step take the tiled prefill kernel (tiles of 64 query
+ * rows and 64 keys), the others the per-row kernel; the "tiled" cases mix
+ * both, with row counts off the tile boundaries, chunked prefill over a
+ * cached context, GQA, head_dim 128 and non-causal (BERT-like) batches.
+ * The last case runs again in a context created with
+ * PGMLOPS_CUDA_SIMPLE_ATTENTION=1 (per-row kernel for every row).
+ */
 static void
 TestAttention(void)
 {
@@ -721,6 +805,16 @@ TestAttention(void)
 	static const int long_count[] = {1};
 	static const int prefill_first[] = {0, 5};
 	static const int prefill_count[] = {64, 11};
+	static const int single_first[] = {0};
+	static const int single_count[] = {300};
+	static const int chunk_first[] = {100};
+	static const int chunk_count[] = {150};
+	static const int two_first[] = {0, 37, 500, 9, 40};
+	static const int two_count[] = {130, 70, 1, 15, 16};
+	static const int hd128_first[] = {0, 64};
+	static const int hd128_count[] = {200, 65};
+	static const int bert_first[] = {0, 0, 0};
+	static const int bert_count[] = {128, 77, 5};
 	static const AttnCase cases[] = {
 		{"mixed gqa", 5, mixed_first, mixed_count, 8, 2, 64},
 		{"mixed mha hd128", 5, mixed_first, mixed_count, 4, 4, 128},
@@ -728,74 +822,29 @@ TestAttention(void)
 		{"decode splits", 4, decode_first, decode_count, 8, 2, 64},
 		{"long decode", 1, long_first, long_count, 4, 1, 256},
 		{"prefill", 2, prefill_first, prefill_count, 8, 4, 32},
+		{"tiled prefill 300 gqa 32/8", 1, single_first, single_count, 32, 8, 64},
+		{"tiled chunk 100+150 mha 12/12", 1, chunk_first, chunk_count, 12, 12, 64},
+		{"tiled hd128 200+65", 2, hd128_first, hd128_count, 4, 2, 128},
+		{"tiled bert 128/77/5", 3, bert_first, bert_count, 12, 12, 64},
+		{"tiled two prefills + decode", 5, two_first, two_count, 8, 2, 64},
 	};
-	static const char *names[] = {"rope q", "rope k", "attention causal",
-		"attention window 5", "attention window 50", "attention non-causal",
-	"attention non-causal (window ignored)"};
+	int			n_cases = (int) (sizeof(cases) / sizeof(cases[0]));
+	Backend		saved = gpu;
+	Backend		simple = gpu;
 
-	for (int ci = 0; ci < (int) (sizeof(cases) / sizeof(cases[0])); ci++)
+	for (int ci = 0; ci < n_cases; ci++)
+		CheckAttnCase(&cases[ci], "");
+
+	/* the per-row kernel alone, as the switch makes it */
+	setenv("PGMLOPS_CUDA_SIMPLE_ATTENTION", "1", 1);
+	if (Ok("cuda init (simple attention)", gpu.ops->init(&simple.ctx, precision, &err)))
 	{
-		const AttnCase *ac = &cases[ci];
-		Step		st;
-		int			n_blocks;
-		int			need = 0;
-		size_t		q_sz;
-		size_t		k_sz;
-		size_t		cache_sz;
-		float	   *q;
-		float	   *k;
-		float	   *v;
-		float	   *kv_init;
-		float	   *inv_freq;
-		float	   *want;
-		float	   *got;
-		size_t		total;
-
-		for (int s = 0; s < ac->n_seqs; s++)
-			need += (ac->first[s] + ac->count[s] + COMPUTE_KV_BLOCK - 1) / COMPUTE_KV_BLOCK;
-		n_blocks = need + 9;
-		MakeStep(&st, ac->n_seqs, ac->first, ac->count, n_blocks, 1000);
-		q_sz = (size_t) st.b.n_rows * ac->n_heads * ac->head_dim;
-		k_sz = (size_t) st.b.n_rows * ac->n_kv_heads * ac->head_dim;
-		cache_sz = (size_t) 2 * n_blocks * COMPUTE_KV_BLOCK * ac->n_kv_heads * ac->head_dim;
-		q = RandArray(q_sz, 2.0f);
-		k = RandArray(k_sz, 2.0f);
-		v = RandArray(k_sz, 1.0f);
-		kv_init = RandArray(2 * cache_sz, 2.0f);
-		inv_freq = malloc(ac->head_dim / 2 * sizeof(float));
-		for (int j = 0; j < ac->head_dim / 2; j++)
-			inv_freq[j] = powf(10000.0f, -2.0f * j / ac->head_dim);
-
-		if (BeginBoth(&st))
-		{
-			want = RunAttention(&cpu, &st, ac, q, k, v, kv_init, inv_freq, cache_sz, &total);
-			got = RunAttention(&gpu, &st, ac, q, k, v, kv_init, inv_freq, cache_sz, &total);
-			for (int i = 0; i < 7; i++)
-			{
-				char		name[96];
-				size_t		n = i == 1 ? k_sz : q_sz;
-
-				snprintf(name, sizeof(name), "%s %s", names[i], ac->name);
-				CheckClose(name, got + i * q_sz, want + i * q_sz, n,
-						   i < 2 ? TOL_ELEM : TOL_F32);
-			}
-			/* k went through rope: the cache matches to rounding, not bitwise */
-			{
-				char		name[96];
-
-				snprintf(name, sizeof(name), "kv cache %s", ac->name);
-				CheckClose(name, got + 7 * q_sz, want + 7 * q_sz, 2 * cache_sz, TOL_ELEM);
-			}
-			free(want);
-			free(got);
-		}
-		FreeStep(&st);
-		free(q);
-		free(k);
-		free(v);
-		free(kv_init);
-		free(inv_freq);
+		gpu = simple;
+		CheckAttnCase(&cases[n_cases - 1], "simple ");
+		gpu = saved;
+		simple.ops->shutdown(simple.ctx);
 	}
+	unsetenv("PGMLOPS_CUDA_SIMPLE_ATTENTION");
 }
 
 /* bad layouts, tables and caches are refused before any launch */
