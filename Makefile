@@ -26,8 +26,11 @@ TAP_TESTS = 1
 
 PG_CPPFLAGS = -I$(CURDIR)/src -I$(CURDIR)/kernels
 # the inference engine: JSON (jansson), matrix products (OpenBLAS), Unicode
-# classes and normalization (ICU)
-ENGINE_LIBS = -ljansson -lopenblas -licuuc
+# classes and normalization (ICU).  OpenBLAS is Debian's single-threaded
+# build: the pthread build starts a thread pool in every process that loads
+# the library, the postmaster included when it is preloaded.
+OPENBLAS_DIR ?= /usr/lib/$(shell $(CC) -print-multiarch)/openblas-serial
+ENGINE_LIBS = -ljansson -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -licuuc
 SHLIB_LINK += $(ENGINE_LIBS)
 
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
@@ -90,7 +93,7 @@ FUZZ_BINS = $(FUZZ_SRCS:.c=.bin)
 FUZZ_CC ?= clang
 
 fuzz/%.bin: fuzz/%.c $(HEADERS)
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(CURDIR)/src -o $@ $< \
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$(CURDIR)/src -o $@ $< \
 		$(shell sed -n '1s|^// sources:||p' $<) $(ENGINE_LIBS) -lm
 
 fuzz: $(FUZZ_BINS)

@@ -514,6 +514,21 @@ TestConfigParse(void)
 	CHECK(c.sliding_window == 0);
 	CHECK(Parse("{\"model_type\": \"qwen2\", " BASE ", \"sliding_window\": 128, \"use_sliding_window\": true, "
 				"\"max_window_layers\": 1}", &c, &err) == LLM_ERR_UNSUPPORTED);
+	/* qwen2: no window unless use_sliding_window says so; layer_types decides which layers */
+	CHECK(Parse("{\"model_type\": \"qwen2\", " BASE ", \"sliding_window\": 128, \"max_window_layers\": 0}",
+				&c, &err) == LLM_OK);
+	CHECK(c.sliding_window == 0);
+	CHECK(Parse("{\"model_type\": \"qwen2\", " BASE ", \"sliding_window\": 128, \"use_sliding_window\": true, "
+				"\"layer_types\": [\"sliding_attention\", \"sliding_attention\"]}", &c, &err) == LLM_OK);
+	CHECK(c.sliding_window == 128);
+	CHECK(Parse("{\"model_type\": \"qwen2\", " BASE ", \"sliding_window\": 128, \"use_sliding_window\": true, "
+				"\"layer_types\": [\"full_attention\", \"full_attention\"]}", &c, &err) == LLM_OK);
+	CHECK(c.sliding_window == 0);
+	CHECK(Parse("{\"model_type\": \"qwen2\", " BASE ", \"sliding_window\": 128, \"use_sliding_window\": true, "
+				"\"layer_types\": [\"full_attention\", \"sliding_attention\"]}", &c, &err) == LLM_ERR_UNSUPPORTED);
+	/* rotary embeddings need an even head_dim */
+	CHECK(Parse("{\"model_type\": \"llama\", " BASE ", \"head_dim\": 15}", &c, &err) == LLM_ERR_FORMAT);
+	CHECK(strstr(err.message, "odd") != NULL);
 
 	/* bert */
 	CHECK(Parse("{\"model_type\": \"bert\", " BASE ", \"hidden_act\": \"gelu_new\", \"type_vocab_size\": 1}",

@@ -298,16 +298,19 @@ ReadActivation(const json_t *root, LlmConfig *cfg, LlmError *err)
 
 /*
  * Sliding-window attention: mistral applies it to every layer (4096 when
- * the key is absent, none when it is null); qwen2 to the layers from
- * max_window_layers on, which only works here when that is all or none of
- * them
+ * the key is absent, none when it is null); qwen2 only with
+ * use_sliding_window (default false, as in transformers), to the layers
+ * that layer_types marks "sliding_attention" or else to those from
+ * max_window_layers (default 28) on.  Only all or none of the layers is
+ * supported here.
  */
 static int
 ReadSlidingWindow(const json_t *root, LlmConfig *cfg, LlmError *err)
 {
-	bool		use = true;
+	bool		use = cfg->arch != LLM_ARCH_QWEN2;
 	int64_t		window = 0;
-	int64_t		max_window_layers = 0;
+	int64_t		max_window_layers = 28;
+	json_t	   *types = json_object_get(root, "layer_types");
 
 	cfg->sliding_window = 0;
 	if (cfg->arch == LLM_ARCH_BERT)
@@ -320,7 +323,21 @@ ReadSlidingWindow(const json_t *root, LlmConfig *cfg, LlmError *err)
 		return LLM_ERR_FORMAT;
 	if (!use || window == 0)
 		return LLM_OK;
-	if (cfg->arch == LLM_ARCH_QWEN2)
+	if (cfg->arch == LLM_ARCH_QWEN2 && json_is_array(types))
+	{
+		size_t		n_sliding = 0;
+
+		for (size_t i = 0; i < json_array_size(types); i++)
+			if (json_is_string(json_array_get(types, i)) &&
+				strcmp(json_string_value(json_array_get(types, i)), "sliding_attention") == 0)
+				n_sliding++;
+		if (n_sliding == 0)
+			return LLM_OK;
+		if (n_sliding != json_array_size(types))
+			return LlmSetError(err, LLM_ERR_UNSUPPORTED,
+							   "sliding-window attention on only some layers is not supported");
+	}
+	else if (cfg->arch == LLM_ARCH_QWEN2)
 	{
 		if (LlmJsonGetInt(root, "max_window_layers", 0, INT32_MAX, &max_window_layers,
 						  "config.json", err) != LLM_OK)
@@ -411,6 +428,10 @@ ParseConfigObject(const json_t *root, LlmConfig *cfg, LlmError *err)
 		return LlmSetError(err, LLM_ERR_FORMAT,
 						   "config.json: %d heads of %d dimensions are too many",
 						   cfg->n_heads, cfg->head_dim);
+	if (!bert && cfg->head_dim % 2 != 0)
+		return LlmSetError(err, LLM_ERR_FORMAT,
+						   "config.json: head_dim %d is odd; rotary embeddings need an even one",
+						   cfg->head_dim);
 	if (bert && cfg->head_dim * cfg->n_heads != cfg->hidden_size)
 		return LlmSetError(err, LLM_ERR_FORMAT,
 						   "config.json: hidden_size %d is not a multiple of %d attention heads",

@@ -31,11 +31,29 @@
 #define LLM_ERR_DEVICE		6	/* compute backend failure */
 #define LLM_ERR_FULL		7	/* KV cache budget exhausted; retry later */
 
+#define LLM_ERR_CANCELLED	8	/* the interrupt hook asked to stop */
+
 typedef struct LlmError
 {
 	int			code;
+	int			os_errno;		/* errno of a failed system call, else 0 */
 	char		message[512];
 } LlmError;
+
+/*
+ * Interrupt hook: long loops of the engine (tokenizing a large text,
+ * decoding many ids) call LlmInterrupted() now and then and give up with
+ * LLM_ERR_CANCELLED when it returns true.  The PostgreSQL glue installs a
+ * hook that reports a pending query cancel or timeout; elsewhere it is
+ * NULL.  Set once at start-up, never reset.
+ */
+extern bool (*LlmInterruptHook) (void);
+
+static inline bool
+LlmInterrupted(void)
+{
+	return LlmInterruptHook != NULL && LlmInterruptHook();
+}
 
 /* llmutil.c: record an error (err may be NULL); returns code */
 extern int	LlmSetError(LlmError *err, int code, const char *fmt,...)

@@ -6,6 +6,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "llm/llmjson.h"
@@ -57,7 +58,8 @@ LlmJsonGetInt(const json_t *obj, const char *key, int64_t min, int64_t max,
 		return LLM_OK;
 	if (json_is_integer(v))
 		n = json_integer_value(v);
-	else if (json_is_real(v) && json_real_value(v) == (double) (int64_t) json_real_value(v))
+	else if (json_is_real(v) && fabs(json_real_value(v)) < 9.0e18 &&
+			 json_real_value(v) == (double) (int64_t) json_real_value(v))
 		n = (int64_t) json_real_value(v);
 	else
 		return LlmSetError(err, LLM_ERR_FORMAT, "%s: \"%s\" must be an integer", what, key);

@@ -7,12 +7,16 @@
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "llm/llm.h"
+
+bool		(*LlmInterruptHook) (void) = NULL;
 
 /*
  * Record an error for the caller; returns code so callers can write
@@ -26,6 +30,7 @@ LlmSetError(LlmError *err, int code, const char *fmt,...)
 	if (err == NULL)
 		return code;
 	err->code = code;
+	err->os_errno = 0;
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
@@ -59,31 +64,39 @@ LlmAllocZero(size_t size, LlmError *err)
 }
 
 /*
- * Read a whole regular file into a NUL-terminated malloc'ed buffer
+ * Read a whole regular file into a NUL-terminated malloc'ed buffer.  The
+ * file is opened without blocking and checked on the open descriptor, so
+ * a FIFO or device planted under the name fails instead of hanging.
  */
 int
 LlmReadFile(const char *path, size_t max_bytes, char **data, size_t *len,
 			LlmError *err)
 {
-	FILE	   *f;
+	int			fd;
 	struct stat st;
 	char	   *buf;
-	size_t		got;
+	size_t		got = 0;
 
 	*data = NULL;
 	*len = 0;
-	f = fopen(path, "rb");
-	if (f == NULL)
-		return LlmSetError(err, LLM_ERR_IO, "could not open file \"%s\": %s",
-						   path, strerror(errno));
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 	{
-		fclose(f);
+		int			save = errno;
+
+		LlmSetError(err, LLM_ERR_IO, "could not open file \"%s\": %s", path, strerror(save));
+		if (err != NULL)
+			err->os_errno = save;
+		return LLM_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+	{
+		close(fd);
 		return LlmSetError(err, LLM_ERR_IO, "\"%s\" is not a regular file", path);
 	}
 	if ((uint64_t) st.st_size > max_bytes)
 	{
-		fclose(f);
+		close(fd);
 		return LlmSetError(err, LLM_ERR_FORMAT,
 						   "file \"%s\" is too large (%lld bytes, limit %zu)",
 						   path, (long long) st.st_size, max_bytes);
@@ -91,17 +104,31 @@ LlmReadFile(const char *path, size_t max_bytes, char **data, size_t *len,
 	buf = LlmAlloc((size_t) st.st_size + 1, err);
 	if (buf == NULL)
 	{
-		fclose(f);
+		close(fd);
 		return LLM_ERR_NOMEM;
 	}
-	got = fread(buf, 1, (size_t) st.st_size, f);
-	if (got != (size_t) st.st_size || ferror(f))
+	while (got < (size_t) st.st_size)
 	{
-		free(buf);
-		fclose(f);
-		return LlmSetError(err, LLM_ERR_IO, "could not read file \"%s\"", path);
+		ssize_t		n = read(fd, buf + got, (size_t) st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+		{
+			int			save = n < 0 ? errno : 0;
+
+			free(buf);
+			close(fd);
+			LlmSetError(err, LLM_ERR_IO, "could not read file \"%s\"%s%s", path,
+						save ? ": " : " (it shrank while being read)",
+						save ? strerror(save) : "");
+			if (err != NULL)
+				err->os_errno = save;
+			return LLM_ERR_IO;
+		}
+		got += (size_t) n;
 	}
-	fclose(f);
+	close(fd);
 	buf[got] = '\0';
 	*data = buf;
 	*len = got;

@@ -127,7 +127,7 @@ MapFile(LlmWeights *w, const char *path, LlmError *err)
 	WeightMapping *m;
 	int			rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);	/* a FIFO must not hang us */
 	if (fd < 0)
 		return LlmSetError(err, LLM_ERR_IO, "could not open file \"%s\": %s",
 						   path, strerror(errno));
