@@ -33,8 +33,8 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
-#include "mb/pg_wchar.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -100,11 +100,24 @@ CheckModelDir(char **newval, void **extra, GucSource source)
 }
 
 /*
- * Define the GUCs of the inference engine's SQL side
+ * The engine's interrupt hook: a query cancel, statement timeout or
+ * termination is pending (other interrupts do not stop the engine)
+ */
+static bool
+CancelPending(void)
+{
+	return InterruptPending && (QueryCancelPending || ProcDiePending);
+}
+
+/*
+ * Define the GUCs of the inference engine's SQL side and install the
+ * engine's interrupt hook
  */
 void
 LlmSqlInit(void)
 {
+	LlmInterruptHook = CancelPending;
+
 	DefineCustomStringVariable("mlops.model_dir",
 							   "Directory that holds the models that SQL functions may load.",
 							   "A model name is a directory relative to this one. Empty disables models.",
@@ -327,7 +340,10 @@ EngineErrcode(int code)
 		case LLM_ERR_IO:
 			return ERRCODE_UNDEFINED_FILE;
 		case LLM_ERR_FORMAT:
-			return ERRCODE_DATA_CORRUPTED;
+			/* a bad model file; not XX001, which means database corruption */
+			return ERRCODE_DATA_EXCEPTION;
+		case LLM_ERR_CANCELLED:
+			return ERRCODE_QUERY_CANCELED;
 		case LLM_ERR_UNSUPPORTED:
 			return ERRCODE_FEATURE_NOT_SUPPORTED;
 		case LLM_ERR_NOMEM:
@@ -371,8 +387,16 @@ static void
 ReportEngineError(const LlmError *err, const char *model, const char *dir,
 				  const char *what)
 {
+	bool		file_errno = err->code == LLM_ERR_IO && err->os_errno != 0;
+
+	/* a pending cancel or termination raises its own error here */
+	if (err->code == LLM_ERR_CANCELLED)
+		CHECK_FOR_INTERRUPTS();
+	/* errstart() saves errno for errcode_for_file_access() */
+	if (file_errno)
+		errno = err->os_errno;
 	ereport(ERROR,
-			(errcode(EngineErrcode(err->code)),
+			(file_errno ? errcode_for_file_access() : errcode(EngineErrcode(err->code)),
 			 errmsg("could not %s with model \"%s\"", what, model),
 			 errdetail("%s", EngineMessage(err, dir, model))));
 }
@@ -567,6 +591,7 @@ llm_detokenize(PG_FUNCTION_ARGS)
 	size_t		len = 0;
 	char	   *copy;
 	char	   *server;
+	uint64		bound = 0;
 	LlmError	err;
 
 	if (ARR_ELEMTYPE(array) != INT4OID)
@@ -588,13 +613,27 @@ llm_detokenize(PG_FUNCTION_ARGS)
 	vocab = TokenizerVocabSize(tok);
 	for (int i = 0; i < n_ids; i++)
 	{
+		const char *piece;
+
 		if ((i & 0xffff) == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (ids[i] < 0 || ids[i] >= vocab || TokenizerIdToToken(tok, ids[i]) == NULL)
+		if (ids[i] < 0 || ids[i] >= vocab ||
+			(piece = TokenizerIdToToken(tok, ids[i])) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("token id %d is out of range for model \"%s\"", ids[i], model),
 					 errdetail("Token ids run from 0 to %d.", vocab - 1)));
+
+		/*
+		 * A token decodes to at most twice its string's bytes plus a
+		 * separator (a lone byte becomes a 3-byte replacement character);
+		 * refuse before the engine builds text PostgreSQL could not hold
+		 */
+		bound += 2 * (uint64) strlen(piece) + 1;
+		if (bound > MaxAllocSize)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the text of %d token ids could exceed the maximum text size", n_ids)));
 	}
 
 	memset(&err, 0, sizeof(err));
