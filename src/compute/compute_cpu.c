@@ -47,7 +47,7 @@ ComputeCpuSetThreads(int n)
 }
 
 static int
-cpu_init(void **ctx, ComputePrecision precision, LlmError *err)
+CpuInit(void **ctx, ComputePrecision precision, LlmError *err)
 {
 	CpuContext *c = LlmAllocZero(sizeof(CpuContext), err);
 
@@ -58,7 +58,7 @@ cpu_init(void **ctx, ComputePrecision precision, LlmError *err)
 }
 
 static void
-cpu_shutdown(void *ctx)
+CpuShutdown(void *ctx)
 {
 	CpuContext *c = ctx;
 
@@ -70,7 +70,7 @@ cpu_shutdown(void *ctx)
 }
 
 static int
-cpu_alloc(void *ctx, size_t bytes, void **ptr, LlmError *err)
+CpuAlloc(void *ctx, size_t bytes, void **ptr, LlmError *err)
 {
 	if (posix_memalign(ptr, 64, bytes > 0 ? bytes : 64) != 0)
 	{
@@ -81,20 +81,20 @@ cpu_alloc(void *ctx, size_t bytes, void **ptr, LlmError *err)
 }
 
 static void
-cpu_free(void *ctx, void *ptr)
+CpuFree(void *ctx, void *ptr)
 {
 	free(ptr);
 }
 
 static int
-cpu_copy(void *ctx, void *dst, const void *src, size_t bytes, LlmError *err)
+CpuCopy(void *ctx, void *dst, const void *src, size_t bytes, LlmError *err)
 {
 	memcpy(dst, src, bytes);
 	return LLM_OK;
 }
 
 static int
-cpu_sync(void *ctx, LlmError *err)
+CpuSync(void *ctx, LlmError *err)
 {
 	return LLM_OK;
 }
@@ -104,7 +104,7 @@ cpu_sync(void *ctx, LlmError *err)
  * biases) become owned f32 copies
  */
 static int
-cpu_weight_load(void *ctx, LlmTensor *dst, const LlmTensor *src, LlmError *err)
+CpuWeightLoad(void *ctx, LlmTensor *dst, const LlmTensor *src, LlmError *err)
 {
 	*dst = *src;
 	if (src->ndim != 1)
@@ -118,7 +118,7 @@ cpu_weight_load(void *ctx, LlmTensor *dst, const LlmTensor *src, LlmError *err)
 }
 
 static void
-cpu_weight_free(void *ctx, LlmTensor *t)
+CpuWeightFree(void *ctx, LlmTensor *t)
 {
 	if (t->ndim == 1)
 		free(t->data);
@@ -129,7 +129,7 @@ cpu_weight_free(void *ctx, LlmTensor *t)
  * Keep the caller's layout for this step and index rows by sequence
  */
 static int
-cpu_begin_step(void *ctx, const ComputeBatch *batch, LlmError *err)
+CpuBeginStep(void *ctx, const ComputeBatch *batch, LlmError *err)
 {
 	CpuContext *c = ctx;
 
@@ -151,7 +151,7 @@ cpu_begin_step(void *ctx, const ComputeBatch *batch, LlmError *err)
 
 /* dot product of a bf16 row with an f32 vector, portable */
 static float
-dot_bf16(const uint16_t *w, const float *x, int64_t n)
+DotBf16(const uint16_t *w, const float *x, int64_t n)
 {
 	float		sum = 0.0f;
 
@@ -162,7 +162,7 @@ dot_bf16(const uint16_t *w, const float *x, int64_t n)
 
 /* dot product of an f16 row with an f32 vector, portable */
 static float
-dot_f16(const uint16_t *w, const float *x, int64_t n)
+DotF16(const uint16_t *w, const float *x, int64_t n)
 {
 	float		sum = 0.0f;
 
@@ -181,7 +181,7 @@ dot_f16(const uint16_t *w, const float *x, int64_t n)
  * compiler's __builtin_cpu_supports knows "f16c"
  */
 static bool
-cpu_has_avx2_f16c(void)
+CpuHasAvx2F16c(void)
 {
 	unsigned int eax,
 				ebx,
@@ -214,7 +214,7 @@ cpu_has_avx2_f16c(void)
 /* horizontal sum of 8 floats */
 __attribute__((target("avx2,fma")))
 static inline float
-hsum_avx2(__m256 v)
+HsumAvx2(__m256 v)
 {
 	__m128		lo = _mm256_castps256_ps128(v);
 	__m128		hi = _mm256_extractf128_ps(v, 1);
@@ -228,7 +228,7 @@ hsum_avx2(__m256 v)
 /* bf16 row . f32 vector with AVX2: widen 8 bf16 by shifting into f32 */
 __attribute__((target("avx2,fma")))
 static float
-dot_bf16_avx2(const uint16_t *w, const float *x, int64_t n)
+DotBf16Avx2(const uint16_t *w, const float *x, int64_t n)
 {
 	__m256		acc0 = _mm256_setzero_ps();
 	__m256		acc1 = _mm256_setzero_ps();
@@ -245,7 +245,7 @@ dot_bf16_avx2(const uint16_t *w, const float *x, int64_t n)
 		acc1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(b, 16)),
 							   _mm256_loadu_ps(x + i + 8), acc1);
 	}
-	sum = hsum_avx2(_mm256_add_ps(acc0, acc1));
+	sum = HsumAvx2(_mm256_add_ps(acc0, acc1));
 	for (; i < n; i++)
 		sum += LlmBf16ToF32(w[i]) * x[i];
 	return sum;
@@ -254,7 +254,7 @@ dot_bf16_avx2(const uint16_t *w, const float *x, int64_t n)
 /* f16 row . f32 vector with F16C */
 __attribute__((target("avx2,fma,f16c")))
 static float
-dot_f16_avx2(const uint16_t *w, const float *x, int64_t n)
+DotF16Avx2(const uint16_t *w, const float *x, int64_t n)
 {
 	__m256		acc = _mm256_setzero_ps();
 	int64_t		i = 0;
@@ -263,7 +263,7 @@ dot_f16_avx2(const uint16_t *w, const float *x, int64_t n)
 	for (; i + 8 <= n; i += 8)
 		acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (w + i))),
 							  _mm256_loadu_ps(x + i), acc);
-	sum = hsum_avx2(acc);
+	sum = HsumAvx2(acc);
 	for (; i < n; i++)
 		sum += LlmF16ToF32(w[i]) * x[i];
 	return sum;
@@ -274,24 +274,24 @@ typedef float (*DotFunc) (const uint16_t *w, const float *x, int64_t n);
 
 /* the best dot kernel for a 16-bit weight dtype on this processor */
 static DotFunc
-select_dot(LlmDType dtype)
+SelectDot(LlmDType dtype)
 {
 #ifdef CPU_HAVE_AVX2_PATH
 	static int	have = -1;		/* cached CPU feature probe; never reset */
 
 	if (have < 0)
-		have = cpu_has_avx2_f16c();
+		have = CpuHasAvx2F16c();
 	if (have)
-		return dtype == LLM_DTYPE_BF16 ? dot_bf16_avx2 : dot_f16_avx2;
+		return dtype == LLM_DTYPE_BF16 ? DotBf16Avx2 : DotF16Avx2;
 #endif
-	return dtype == LLM_DTYPE_BF16 ? dot_bf16 : dot_f16;
+	return dtype == LLM_DTYPE_BF16 ? DotBf16 : DotF16;
 }
 
 /*
  * out(n, o) = x(n, i) . w(o, i)^T
  */
 static int
-cpu_matmul(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
+CpuMatmul(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
 		   LlmError *err)
 {
 	CpuContext *c = ctx;
@@ -314,7 +314,7 @@ cpu_matmul(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
 	}
 	if (n <= CPU_DOT_MAX_ROWS)
 	{
-		DotFunc		dot = select_dot(w->dtype);
+		DotFunc		dot = SelectDot(w->dtype);
 		const uint16_t *wd = w->data;
 
 		for (int64_t j = 0; j < o; j++)
@@ -349,7 +349,7 @@ cpu_matmul(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
  * x(n, dim) += bias(dim)
  */
 static int
-cpu_add_bias(void *ctx, float *x, const LlmTensor *bias, int n, LlmError *err)
+CpuAddBias(void *ctx, float *x, const LlmTensor *bias, int n, LlmError *err)
 {
 	int64_t		dim = bias->shape[0];
 	const float *b = bias->data;
@@ -364,7 +364,7 @@ cpu_add_bias(void *ctx, float *x, const LlmTensor *bias, int n, LlmError *err)
  * x(count) += y(count)
  */
 static int
-cpu_add(void *ctx, float *x, const float *y, size_t count, LlmError *err)
+CpuAdd(void *ctx, float *x, const float *y, size_t count, LlmError *err)
 {
 	for (size_t i = 0; i < count; i++)
 		x[i] += y[i];
@@ -375,7 +375,7 @@ cpu_add(void *ctx, float *x, const float *y, size_t count, LlmError *err)
  * out(n, dim) = x / sqrt(mean(x^2) + eps) * w
  */
 static int
-cpu_rmsnorm(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
+CpuRmsnorm(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
 			float eps, LlmError *err)
 {
 	int64_t		dim = w->shape[0];
@@ -401,7 +401,7 @@ cpu_rmsnorm(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
  * out(n, dim) = (x - mean) / sqrt(var + eps) * w + b
  */
 static int
-cpu_layernorm(void *ctx, float *out, const float *x, const LlmTensor *w,
+CpuLayernorm(void *ctx, float *out, const float *x, const LlmTensor *w,
 			  const LlmTensor *b, int n, float eps, LlmError *err)
 {
 	int64_t		dim = w->shape[0];
@@ -430,7 +430,7 @@ cpu_layernorm(void *ctx, float *out, const float *x, const LlmTensor *w,
 
 /* rotate the pairs (i, i + half) of one head by position * inv_freq[i] */
 static void
-rope_head(float *v, int head_dim, int32_t pos, const float *inv_freq)
+RopeHead(float *v, int head_dim, int32_t pos, const float *inv_freq)
 {
 	int			half = head_dim / 2;
 
@@ -452,7 +452,7 @@ rope_head(float *v, int head_dim, int32_t pos, const float *inv_freq)
  * place at the batch's positions
  */
 static int
-cpu_rope(void *ctx, float *q, float *k, int n_heads, int n_kv_heads,
+CpuRope(void *ctx, float *q, float *k, int n_heads, int n_kv_heads,
 		 int head_dim, const float *inv_freq, LlmError *err)
 {
 	CpuContext *c = ctx;
@@ -462,16 +462,16 @@ cpu_rope(void *ctx, float *q, float *k, int n_heads, int n_kv_heads,
 		int32_t		pos = c->batch.positions[r];
 
 		for (int h = 0; h < n_heads; h++)
-			rope_head(q + ((int64_t) r * n_heads + h) * head_dim, head_dim, pos, inv_freq);
+			RopeHead(q + ((int64_t) r * n_heads + h) * head_dim, head_dim, pos, inv_freq);
 		for (int h = 0; h < n_kv_heads; h++)
-			rope_head(k + ((int64_t) r * n_kv_heads + h) * head_dim, head_dim, pos, inv_freq);
+			RopeHead(k + ((int64_t) r * n_kv_heads + h) * head_dim, head_dim, pos, inv_freq);
 	}
 	return LLM_OK;
 }
 
 /* offset of (layer, position of sequence s) in the cache buffers */
 static inline int64_t
-kv_offset(const ComputeKvCache *cache, const ComputeBatch *b, int layer, int s,
+KvOffset(const ComputeKvCache *cache, const ComputeBatch *b, int layer, int s,
 		  int32_t pos)
 {
 	int32_t		block = b->block_table[(int64_t) s * b->max_blocks + pos / COMPUTE_KV_BLOCK];
@@ -485,7 +485,7 @@ kv_offset(const ComputeKvCache *cache, const ComputeBatch *b, int layer, int s,
  * Store k, v (n_rows, n_kv_heads, head_dim) at each row's cache slot
  */
 static int
-cpu_kv_store(void *ctx, ComputeKvCache *cache, int layer, const float *k,
+CpuKvStore(void *ctx, ComputeKvCache *cache, int layer, const float *k,
 			 const float *v, LlmError *err)
 {
 	CpuContext *c = ctx;
@@ -493,7 +493,7 @@ cpu_kv_store(void *ctx, ComputeKvCache *cache, int layer, const float *k,
 
 	for (int r = 0; r < c->batch.n_rows; r++)
 	{
-		int64_t		off = kv_offset(cache, &c->batch, layer, c->row_seq[r],
+		int64_t		off = KvOffset(cache, &c->batch, layer, c->row_seq[r],
 									c->batch.positions[r]);
 
 		memcpy(cache->k + off, k + r * row, row * sizeof(float));
@@ -507,7 +507,7 @@ cpu_kv_store(void *ctx, ComputeKvCache *cache, int layer, const float *k,
  * visible cache positions
  */
 static int
-cpu_attention(void *ctx, float *out, const float *q, const ComputeKvCache *cache,
+CpuAttention(void *ctx, float *out, const float *q, const ComputeKvCache *cache,
 			  int layer, int n_heads, bool causal, int sliding_window, float scale,
 			  LlmError *err)
 {
@@ -544,7 +544,7 @@ cpu_attention(void *ctx, float *out, const float *q, const ComputeKvCache *cache
 
 			for (int32_t j = first; j <= last; j++)
 			{
-				const float *kj = cache->k + kv_offset(cache, b, layer, s, j) + head_off;
+				const float *kj = cache->k + KvOffset(cache, b, layer, s, j) + head_off;
 				float		dot = 0.0f;
 
 				for (int i = 0; i < hd; i++)
@@ -557,7 +557,7 @@ cpu_attention(void *ctx, float *out, const float *q, const ComputeKvCache *cache
 				oh[i] = 0.0f;
 			for (int32_t j = first; j <= last; j++)
 			{
-				const float *vj = cache->v + kv_offset(cache, b, layer, s, j) + head_off;
+				const float *vj = cache->v + KvOffset(cache, b, layer, s, j) + head_off;
 				float		p = expf(scores[j] - maxv);
 
 				denom += p;
@@ -576,7 +576,7 @@ cpu_attention(void *ctx, float *out, const float *q, const ComputeKvCache *cache
  * gate(count) = silu(gate) * up
  */
 static int
-cpu_silu_mul(void *ctx, float *gate, const float *up, size_t count, LlmError *err)
+CpuSiluMul(void *ctx, float *gate, const float *up, size_t count, LlmError *err)
 {
 	for (size_t i = 0; i < count; i++)
 		gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
@@ -587,7 +587,7 @@ cpu_silu_mul(void *ctx, float *gate, const float *up, size_t count, LlmError *er
  * x(count) = gelu(x)
  */
 static int
-cpu_gelu(void *ctx, float *x, size_t count, bool tanh_approx, LlmError *err)
+CpuGelu(void *ctx, float *x, size_t count, bool tanh_approx, LlmError *err)
 {
 	for (size_t i = 0; i < count; i++)
 	{
@@ -605,7 +605,7 @@ cpu_gelu(void *ctx, float *x, size_t count, bool tanh_approx, LlmError *err)
  * out(n_rows, dim) (+)= table[index of row]
  */
 static int
-cpu_embed(void *ctx, float *out, const LlmTensor *table, ComputeIndex index,
+CpuEmbed(void *ctx, float *out, const LlmTensor *table, ComputeIndex index,
 		  bool accumulate, LlmError *err)
 {
 	CpuContext *c = ctx;
@@ -649,7 +649,7 @@ cpu_embed(void *ctx, float *out, const LlmTensor *table, ComputeIndex index,
  * out(n_out, dim) = x[out_rows]
  */
 static int
-cpu_gather_rows(void *ctx, float *out, const float *x, int dim, LlmError *err)
+CpuGatherRows(void *ctx, float *out, const float *x, int dim, LlmError *err)
 {
 	CpuContext *c = ctx;
 
@@ -663,7 +663,7 @@ cpu_gather_rows(void *ctx, float *out, const float *x, int dim, LlmError *err)
  * out(n_seqs, dim): mean of each sequence's rows, or its first row
  */
 static int
-cpu_pool(void *ctx, float *out, const float *x, int dim, bool mean, LlmError *err)
+CpuPool(void *ctx, float *out, const float *x, int dim, bool mean, LlmError *err)
 {
 	CpuContext *c = ctx;
 
@@ -688,7 +688,7 @@ cpu_pool(void *ctx, float *out, const float *x, int dim, bool mean, LlmError *er
  * x(n, dim) /= max(||x||, 1e-12) per row
  */
 static int
-cpu_l2norm(void *ctx, float *x, int n, int dim, LlmError *err)
+CpuL2norm(void *ctx, float *x, int n, int dim, LlmError *err)
 {
 	for (int r = 0; r < n; r++)
 	{
@@ -711,7 +711,7 @@ cpu_l2norm(void *ctx, float *x, int n, int dim, LlmError *err)
  * ids(n) = argmax of each logits row (vocab); ties go to the lowest id
  */
 static int
-cpu_argmax(void *ctx, int32_t *ids, const float *logits, int n, int vocab,
+CpuArgmax(void *ctx, int32_t *ids, const float *logits, int n, int vocab,
 		   LlmError *err)
 {
 	for (int r = 0; r < n; r++)
@@ -729,29 +729,29 @@ cpu_argmax(void *ctx, int32_t *ids, const float *logits, int n, int vocab,
 
 const ComputeOps ComputeCpuOps = {
 	.name = "cpu",
-	.init = cpu_init,
-	.shutdown = cpu_shutdown,
-	.alloc = cpu_alloc,
-	.free = cpu_free,
-	.upload = cpu_copy,
-	.download = cpu_copy,
-	.sync = cpu_sync,
-	.weight_load = cpu_weight_load,
-	.weight_free = cpu_weight_free,
-	.begin_step = cpu_begin_step,
-	.matmul = cpu_matmul,
-	.add_bias = cpu_add_bias,
-	.add = cpu_add,
-	.rmsnorm = cpu_rmsnorm,
-	.layernorm = cpu_layernorm,
-	.rope = cpu_rope,
-	.kv_store = cpu_kv_store,
-	.attention = cpu_attention,
-	.silu_mul = cpu_silu_mul,
-	.gelu = cpu_gelu,
-	.embed = cpu_embed,
-	.gather_rows = cpu_gather_rows,
-	.pool = cpu_pool,
-	.l2norm = cpu_l2norm,
-	.argmax = cpu_argmax,
+	.init = CpuInit,
+	.shutdown = CpuShutdown,
+	.alloc = CpuAlloc,
+	.free = CpuFree,
+	.upload = CpuCopy,
+	.download = CpuCopy,
+	.sync = CpuSync,
+	.weight_load = CpuWeightLoad,
+	.weight_free = CpuWeightFree,
+	.begin_step = CpuBeginStep,
+	.matmul = CpuMatmul,
+	.add_bias = CpuAddBias,
+	.add = CpuAdd,
+	.rmsnorm = CpuRmsnorm,
+	.layernorm = CpuLayernorm,
+	.rope = CpuRope,
+	.kv_store = CpuKvStore,
+	.attention = CpuAttention,
+	.silu_mul = CpuSiluMul,
+	.gelu = CpuGelu,
+	.embed = CpuEmbed,
+	.gather_rows = CpuGatherRows,
+	.pool = CpuPool,
+	.l2norm = CpuL2norm,
+	.argmax = CpuArgmax,
 };

@@ -22,11 +22,11 @@
 			return rc_; \
 	} while (0)
 
-static int	decoder_layers(LlmRuntime *rt, const ComputeBatch *b, LlmError *err);
+static int	DecoderLayers(LlmRuntime *rt, const ComputeBatch *b, LlmError *err);
 
 /* out = x . w^T (+ b) */
 static int
-linear(LlmRuntime *rt, float *out, const float *x, const LlmTensor *w,
+Linear(LlmRuntime *rt, float *out, const float *x, const LlmTensor *w,
 	   const LlmTensor *b, int n, LlmError *err)
 {
 	TRY(rt->ops->matmul(rt->ctx, out, x, w, n, err));
@@ -40,7 +40,7 @@ linear(LlmRuntime *rt, float *out, const float *x, const LlmTensor *w,
  * and LM head of the wanted rows into rt->logits (n_out, vocab)
  */
 int
-RtDecoderForward(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
+LlmForwardDecoder(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 {
 	const ComputeOps *ops = rt->ops;
 	void	   *ctx = rt->ctx;
@@ -65,7 +65,7 @@ RtDecoderForward(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 		if (replayed)
 			return ops->graph_end(ctx, key, err);
 	}
-	rc = decoder_layers(rt, b, err);
+	rc = DecoderLayers(rt, b, err);
 	if (key != 0)
 	{
 		/* end a recording even after a failed op, so the backend resets */
@@ -82,7 +82,7 @@ RtDecoderForward(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
  * final norm and LM head of the wanted rows
  */
 static int
-decoder_layers(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
+DecoderLayers(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 {
 	const ComputeOps *ops = rt->ops;
 	void	   *ctx = rt->ctx;
@@ -95,19 +95,19 @@ decoder_layers(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 
 	for (int l = 0; l < cfg->n_layers; l++)
 	{
-		RtLayer    *L = &rt->layers[l];
+		LlmDeviceLayer    *L = &rt->layers[l];
 
 		/* attention block: x += wo . attn(rope(q), rope(k), v) of norm(x) */
 		TRY(ops->rmsnorm(ctx, rt->xn, rt->x, &L->attn_norm, n, cfg->norm_eps, err));
-		TRY(linear(rt, rt->q, rt->xn, &L->wq, &L->bq, n, err));
-		TRY(linear(rt, rt->k, rt->xn, &L->wk, &L->bk, n, err));
-		TRY(linear(rt, rt->v, rt->xn, &L->wv, &L->bv, n, err));
+		TRY(Linear(rt, rt->q, rt->xn, &L->wq, &L->bq, n, err));
+		TRY(Linear(rt, rt->k, rt->xn, &L->wk, &L->bk, n, err));
+		TRY(Linear(rt, rt->v, rt->xn, &L->wv, &L->bv, n, err));
 		TRY(ops->rope(ctx, rt->q, rt->k, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim,
 					  rt->inv_freq, err));
 		TRY(ops->kv_store(ctx, &rt->cache, l, rt->k, rt->v, err));
 		TRY(ops->attention(ctx, rt->att, rt->q, &rt->cache, l, cfg->n_heads, true,
 						   cfg->sliding_window, scale, err));
-		TRY(linear(rt, rt->xn, rt->att, &L->wo, &L->bo, n, err));
+		TRY(Linear(rt, rt->xn, rt->att, &L->wo, &L->bo, n, err));
 		TRY(ops->add(ctx, rt->x, rt->xn, hidden, err));
 
 		/* MLP block: x += down(silu(gate(norm(x))) * up(norm(x))) */
@@ -133,7 +133,7 @@ decoder_layers(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
  * sequence's first-row hidden state into rt->att (n_seqs, hidden)
  */
 int
-RtEncoderForward(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
+LlmForwardEncoder(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 {
 	const ComputeOps *ops = rt->ops;
 	void	   *ctx = rt->ctx;
@@ -153,24 +153,24 @@ RtEncoderForward(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 
 	for (int l = 0; l < cfg->n_layers; l++)
 	{
-		RtLayer    *L = &rt->layers[l];
+		LlmDeviceLayer    *L = &rt->layers[l];
 
 		/* x = norm(x + wo . attn(q, k, v)) */
-		TRY(linear(rt, rt->q, rt->x, &L->wq, &L->bq, n, err));
-		TRY(linear(rt, rt->k, rt->x, &L->wk, &L->bk, n, err));
-		TRY(linear(rt, rt->v, rt->x, &L->wv, &L->bv, n, err));
+		TRY(Linear(rt, rt->q, rt->x, &L->wq, &L->bq, n, err));
+		TRY(Linear(rt, rt->k, rt->x, &L->wk, &L->bk, n, err));
+		TRY(Linear(rt, rt->v, rt->x, &L->wv, &L->bv, n, err));
 		TRY(ops->kv_store(ctx, &rt->cache, 0, rt->k, rt->v, err));
 		TRY(ops->attention(ctx, rt->att, rt->q, &rt->cache, 0, cfg->n_heads, false, 0,
 						   scale, err));
-		TRY(linear(rt, rt->xn, rt->att, &L->wo, &L->bo, n, err));
+		TRY(Linear(rt, rt->xn, rt->att, &L->wo, &L->bo, n, err));
 		TRY(ops->add(ctx, rt->xn, rt->x, hidden, err));
 		TRY(ops->layernorm(ctx, rt->x, rt->xn, &L->attn_norm, &L->attn_norm_b, n,
 						   cfg->norm_eps, err));
 
 		/* x = norm(x + down(gelu(up(x)))) */
-		TRY(linear(rt, rt->h1, rt->x, &L->w_up, &L->b_up, n, err));
+		TRY(Linear(rt, rt->h1, rt->x, &L->w_up, &L->b_up, n, err));
 		TRY(ops->gelu(ctx, rt->h1, (size_t) n * cfg->intermediate_size, tanh_gelu, err));
-		TRY(linear(rt, rt->xn, rt->h1, &L->w_down, &L->b_down, n, err));
+		TRY(Linear(rt, rt->xn, rt->h1, &L->w_down, &L->b_down, n, err));
 		TRY(ops->add(ctx, rt->xn, rt->x, hidden, err));
 		TRY(ops->layernorm(ctx, rt->x, rt->xn, &L->ffn_norm, &L->ffn_norm_b, n,
 						   cfg->norm_eps, err));

@@ -35,7 +35,7 @@ LlmRuntimeDefaults(LlmRuntimeOptions *opt)
 
 /* load one tensor onto the device if the model has it */
 static int
-load_weight(LlmRuntime *rt, LlmTensor *dst, const LlmTensor *src, LlmError *err)
+LoadWeight(LlmRuntime *rt, LlmTensor *dst, const LlmTensor *src, LlmError *err)
 {
 	memset(dst, 0, sizeof(*dst));
 	if (src == NULL)
@@ -45,7 +45,7 @@ load_weight(LlmRuntime *rt, LlmTensor *dst, const LlmTensor *src, LlmError *err)
 
 /* release one device tensor */
 static void
-free_weight(LlmRuntime *rt, LlmTensor *t)
+FreeWeight(LlmRuntime *rt, LlmTensor *t)
 {
 	if (t->data != NULL)
 		rt->ops->weight_free(rt->ctx, t);
@@ -55,7 +55,7 @@ free_weight(LlmRuntime *rt, LlmTensor *t)
  * Rotary frequencies of the model's rope type: (head_dim / 2) on the host
  */
 static void
-rope_inv_freq(const LlmConfig *cfg, float *inv_freq)
+RopeInvFreq(const LlmConfig *cfg, float *inv_freq)
 {
 	int			d = cfg->head_dim;
 
@@ -88,55 +88,55 @@ rope_inv_freq(const LlmConfig *cfg, float *inv_freq)
 
 /* allocate one device buffer of count floats */
 static int
-alloc_floats(LlmRuntime *rt, float **p, size_t count, LlmError *err)
+AllocFloats(LlmRuntime *rt, float **p, size_t count, LlmError *err)
 {
 	return rt->ops->alloc(rt->ctx, count * sizeof(float), (void **) p, err);
 }
 
 /* make the device weights */
 static int
-load_weights(LlmRuntime *rt, LlmError *err)
+LoadWeights(LlmRuntime *rt, LlmError *err)
 {
 	const LlmModel *m = rt->model;
 	int			rc;
 
-	if ((rc = load_weight(rt, &rt->tok_embed, m->tok_embed, err)) ||
-		(rc = load_weight(rt, &rt->pos_embed, m->pos_embed, err)) ||
-		(rc = load_weight(rt, &rt->type_embed, m->type_embed, err)) ||
-		(rc = load_weight(rt, &rt->embed_norm, m->embed_norm, err)) ||
-		(rc = load_weight(rt, &rt->embed_norm_b, m->embed_norm_b, err)) ||
-		(rc = load_weight(rt, &rt->final_norm, m->final_norm, err)))
+	if ((rc = LoadWeight(rt, &rt->tok_embed, m->tok_embed, err)) ||
+		(rc = LoadWeight(rt, &rt->pos_embed, m->pos_embed, err)) ||
+		(rc = LoadWeight(rt, &rt->type_embed, m->type_embed, err)) ||
+		(rc = LoadWeight(rt, &rt->embed_norm, m->embed_norm, err)) ||
+		(rc = LoadWeight(rt, &rt->embed_norm_b, m->embed_norm_b, err)) ||
+		(rc = LoadWeight(rt, &rt->final_norm, m->final_norm, err)))
 		return rc;
 	if (m->lm_head != NULL && m->lm_head == m->tok_embed)
 	{
 		rt->lm_head = rt->tok_embed;
 		rt->lm_head_shared = true;
 	}
-	else if ((rc = load_weight(rt, &rt->lm_head, m->lm_head, err)))
+	else if ((rc = LoadWeight(rt, &rt->lm_head, m->lm_head, err)))
 		return rc;
 
 	for (int l = 0; l < m->cfg.n_layers; l++)
 	{
 		const LlmLayerWeights *src = &m->layers[l];
-		RtLayer    *dst = &rt->layers[l];
+		LlmDeviceLayer    *dst = &rt->layers[l];
 
-		if ((rc = load_weight(rt, &dst->attn_norm, src->attn_norm, err)) ||
-			(rc = load_weight(rt, &dst->attn_norm_b, src->attn_norm_b, err)) ||
-			(rc = load_weight(rt, &dst->wq, src->wq, err)) ||
-			(rc = load_weight(rt, &dst->wk, src->wk, err)) ||
-			(rc = load_weight(rt, &dst->wv, src->wv, err)) ||
-			(rc = load_weight(rt, &dst->wo, src->wo, err)) ||
-			(rc = load_weight(rt, &dst->bq, src->bq, err)) ||
-			(rc = load_weight(rt, &dst->bk, src->bk, err)) ||
-			(rc = load_weight(rt, &dst->bv, src->bv, err)) ||
-			(rc = load_weight(rt, &dst->bo, src->bo, err)) ||
-			(rc = load_weight(rt, &dst->ffn_norm, src->ffn_norm, err)) ||
-			(rc = load_weight(rt, &dst->ffn_norm_b, src->ffn_norm_b, err)) ||
-			(rc = load_weight(rt, &dst->w_gate, src->w_gate, err)) ||
-			(rc = load_weight(rt, &dst->w_up, src->w_up, err)) ||
-			(rc = load_weight(rt, &dst->w_down, src->w_down, err)) ||
-			(rc = load_weight(rt, &dst->b_up, src->b_up, err)) ||
-			(rc = load_weight(rt, &dst->b_down, src->b_down, err)))
+		if ((rc = LoadWeight(rt, &dst->attn_norm, src->attn_norm, err)) ||
+			(rc = LoadWeight(rt, &dst->attn_norm_b, src->attn_norm_b, err)) ||
+			(rc = LoadWeight(rt, &dst->wq, src->wq, err)) ||
+			(rc = LoadWeight(rt, &dst->wk, src->wk, err)) ||
+			(rc = LoadWeight(rt, &dst->wv, src->wv, err)) ||
+			(rc = LoadWeight(rt, &dst->wo, src->wo, err)) ||
+			(rc = LoadWeight(rt, &dst->bq, src->bq, err)) ||
+			(rc = LoadWeight(rt, &dst->bk, src->bk, err)) ||
+			(rc = LoadWeight(rt, &dst->bv, src->bv, err)) ||
+			(rc = LoadWeight(rt, &dst->bo, src->bo, err)) ||
+			(rc = LoadWeight(rt, &dst->ffn_norm, src->ffn_norm, err)) ||
+			(rc = LoadWeight(rt, &dst->ffn_norm_b, src->ffn_norm_b, err)) ||
+			(rc = LoadWeight(rt, &dst->w_gate, src->w_gate, err)) ||
+			(rc = LoadWeight(rt, &dst->w_up, src->w_up, err)) ||
+			(rc = LoadWeight(rt, &dst->w_down, src->w_down, err)) ||
+			(rc = LoadWeight(rt, &dst->b_up, src->b_up, err)) ||
+			(rc = LoadWeight(rt, &dst->b_down, src->b_down, err)))
 			return rc;
 	}
 	return LLM_OK;
@@ -144,7 +144,7 @@ load_weights(LlmRuntime *rt, LlmError *err)
 
 /* size and allocate the KV pool, the sequences and the activations */
 static int
-alloc_buffers(LlmRuntime *rt, LlmError *err)
+AllocBuffers(LlmRuntime *rt, LlmError *err)
 {
 	const LlmConfig *cfg = &rt->model->cfg;
 	int			rows = rt->opt.max_batch_rows;
@@ -179,12 +179,12 @@ alloc_buffers(LlmRuntime *rt, LlmError *err)
 	}
 	rt->cache.n_blocks = (int) n_blocks;
 	kv_floats = (size_t) rt->cache.n_layers * n_blocks * COMPUTE_KV_BLOCK * row_kv;
-	if ((rc = alloc_floats(rt, &rt->cache.k, kv_floats, err)) ||
-		(rc = alloc_floats(rt, &rt->cache.v, kv_floats, err)))
+	if ((rc = AllocFloats(rt, &rt->cache.k, kv_floats, err)) ||
+		(rc = AllocFloats(rt, &rt->cache.v, kv_floats, err)))
 		return rc;
 
 	rt->free_blocks = LlmAlloc((size_t) n_blocks * sizeof(int32_t), err);
-	rt->seqs = LlmAllocZero((size_t) nseq * sizeof(RtSeq), err);
+	rt->seqs = LlmAllocZero((size_t) nseq * sizeof(LlmSeqState), err);
 	if (rt->free_blocks == NULL || rt->seqs == NULL)
 		return LLM_ERR_NOMEM;
 	/* hand out low block numbers first */
@@ -198,15 +198,15 @@ alloc_buffers(LlmRuntime *rt, LlmError *err)
 			return LLM_ERR_NOMEM;
 	}
 
-	if ((rc = alloc_floats(rt, &rt->x, (size_t) rows * cfg->hidden_size, err)) ||
-		(rc = alloc_floats(rt, &rt->xn, (size_t) rows * cfg->hidden_size, err)) ||
-		(rc = alloc_floats(rt, &rt->q, (size_t) rows * q_dim, err)) ||
-		(rc = alloc_floats(rt, &rt->k, (size_t) rows * row_kv, err)) ||
-		(rc = alloc_floats(rt, &rt->v, (size_t) rows * row_kv, err)) ||
-		(rc = alloc_floats(rt, &rt->att, (size_t) rows * q_dim, err)) ||
-		(rc = alloc_floats(rt, &rt->h1, (size_t) rows * cfg->intermediate_size, err)) ||
-		(rc = alloc_floats(rt, &rt->h2, (size_t) rows * cfg->intermediate_size, err)) ||
-		(rc = alloc_floats(rt, &rt->logits, (size_t) nseq * cfg->vocab_size, err)))
+	if ((rc = AllocFloats(rt, &rt->x, (size_t) rows * cfg->hidden_size, err)) ||
+		(rc = AllocFloats(rt, &rt->xn, (size_t) rows * cfg->hidden_size, err)) ||
+		(rc = AllocFloats(rt, &rt->q, (size_t) rows * q_dim, err)) ||
+		(rc = AllocFloats(rt, &rt->k, (size_t) rows * row_kv, err)) ||
+		(rc = AllocFloats(rt, &rt->v, (size_t) rows * row_kv, err)) ||
+		(rc = AllocFloats(rt, &rt->att, (size_t) rows * q_dim, err)) ||
+		(rc = AllocFloats(rt, &rt->h1, (size_t) rows * cfg->intermediate_size, err)) ||
+		(rc = AllocFloats(rt, &rt->h2, (size_t) rows * cfg->intermediate_size, err)) ||
+		(rc = AllocFloats(rt, &rt->logits, (size_t) nseq * cfg->vocab_size, err)))
 		return rc;
 
 	rt->b_tokens = LlmAlloc((size_t) rows * sizeof(int32_t), err);
@@ -245,7 +245,7 @@ LlmRuntimeCreate(const LlmModel *model, const ComputeOps *ops,
 	rt->ops = ops;
 	rt->opt = *opt;
 	rt->encoder = cfg->arch == LLM_ARCH_BERT;
-	rt->layers = LlmAllocZero((size_t) cfg->n_layers * sizeof(RtLayer), err);
+	rt->layers = LlmAllocZero((size_t) cfg->n_layers * sizeof(LlmDeviceLayer), err);
 	if (rt->layers == NULL)
 	{
 		free(rt);
@@ -257,7 +257,7 @@ LlmRuntimeCreate(const LlmModel *model, const ComputeOps *ops,
 		free(rt);
 		return rc;
 	}
-	if ((rc = load_weights(rt, err)) || (rc = alloc_buffers(rt, err)))
+	if ((rc = LoadWeights(rt, err)) || (rc = AllocBuffers(rt, err)))
 	{
 		LlmRuntimeFree(rt);
 		return rc;
@@ -270,8 +270,8 @@ LlmRuntimeCreate(const LlmModel *model, const ComputeOps *ops,
 			LlmRuntimeFree(rt);
 			return LLM_ERR_NOMEM;
 		}
-		rope_inv_freq(cfg, inv_freq);
-		rc = alloc_floats(rt, &rt->inv_freq, cfg->head_dim / 2, err);
+		RopeInvFreq(cfg, inv_freq);
+		rc = AllocFloats(rt, &rt->inv_freq, cfg->head_dim / 2, err);
 		if (rc == LLM_OK)
 			rc = ops->upload(rt->ctx, rt->inv_freq, inv_freq,
 							 (size_t) (cfg->head_dim / 2) * sizeof(float), err);
@@ -300,23 +300,23 @@ LlmRuntimeFree(LlmRuntime *rt)
 	cfg = &rt->model->cfg;
 	if (rt->ctx != NULL)
 	{
-		free_weight(rt, &rt->tok_embed);
-		free_weight(rt, &rt->pos_embed);
-		free_weight(rt, &rt->type_embed);
-		free_weight(rt, &rt->embed_norm);
-		free_weight(rt, &rt->embed_norm_b);
-		free_weight(rt, &rt->final_norm);
+		FreeWeight(rt, &rt->tok_embed);
+		FreeWeight(rt, &rt->pos_embed);
+		FreeWeight(rt, &rt->type_embed);
+		FreeWeight(rt, &rt->embed_norm);
+		FreeWeight(rt, &rt->embed_norm_b);
+		FreeWeight(rt, &rt->final_norm);
 		if (!rt->lm_head_shared)
-			free_weight(rt, &rt->lm_head);
+			FreeWeight(rt, &rt->lm_head);
 		for (int l = 0; l < cfg->n_layers; l++)
 		{
-			RtLayer    *L = &rt->layers[l];
+			LlmDeviceLayer    *L = &rt->layers[l];
 			LlmTensor  *all[] = {&L->attn_norm, &L->attn_norm_b, &L->wq, &L->wk, &L->wv,
 				&L->wo, &L->bq, &L->bk, &L->bv, &L->bo, &L->ffn_norm, &L->ffn_norm_b,
 			&L->w_gate, &L->w_up, &L->w_down, &L->b_up, &L->b_down};
 
 			for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-				free_weight(rt, all[i]);
+				FreeWeight(rt, all[i]);
 		}
 		bufs[0] = rt->cache.k;
 		bufs[1] = rt->cache.v;
@@ -394,7 +394,7 @@ LlmSeqOpen(LlmRuntime *rt, int *seq, LlmError *err)
 
 /* give the blocks of seq beyond keep back to the pool */
 static void
-release_blocks(LlmRuntime *rt, RtSeq *seq, int keep)
+ReleaseBlocks(LlmRuntime *rt, LlmSeqState *seq, int keep)
 {
 	while (seq->n_blocks > keep)
 		rt->free_blocks[rt->n_free++] = seq->blocks[--seq->n_blocks];
@@ -408,7 +408,7 @@ LlmSeqClose(LlmRuntime *rt, int seq)
 {
 	if (seq < 0 || seq >= rt->opt.max_seqs || !rt->seqs[seq].open)
 		return;
-	release_blocks(rt, &rt->seqs[seq], 0);
+	ReleaseBlocks(rt, &rt->seqs[seq], 0);
 	rt->seqs[seq].open = false;
 	rt->seqs[seq].len = 0;
 }
@@ -424,7 +424,7 @@ LlmSeqLength(const LlmRuntime *rt, int seq)
 
 /* point a ComputeBatch at the runtime's host layout arrays */
 static void
-point_batch(LlmRuntime *rt, ComputeBatch *b, int rows, int n_seqs, int n_out)
+PointBatch(LlmRuntime *rt, ComputeBatch *b, int rows, int n_seqs, int n_out)
 {
 	b->n_rows = rows;
 	b->n_seqs = n_seqs;
@@ -444,7 +444,7 @@ point_batch(LlmRuntime *rt, ComputeBatch *b, int rows, int n_seqs, int n_out)
  * count before the step, for rollback.
  */
 static int
-prepare_step(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b,
+PrepareStep(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b,
 			 int *old_blocks, LlmError *err)
 {
 	const LlmConfig *cfg = &rt->model->cfg;
@@ -458,7 +458,7 @@ prepare_step(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b,
 	for (int i = 0; i < n; i++)
 	{
 		const LlmStepSeq *e = &seqs[i];
-		RtSeq	   *s;
+		LlmSeqState	   *s;
 
 		if (e->seq < 0 || e->seq >= rt->opt.max_seqs || !rt->seqs[e->seq].open)
 			return LlmSetError(err, LLM_ERR_ARGUMENT, "sequence %d is not open", e->seq);
@@ -493,7 +493,7 @@ prepare_step(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b,
 	for (int i = 0; i < n; i++)
 	{
 		const LlmStepSeq *e = &seqs[i];
-		RtSeq	   *s = &rt->seqs[e->seq];
+		LlmSeqState	   *s = &rt->seqs[e->seq];
 		int			want = (s->len + e->n_tokens + COMPUTE_KV_BLOCK - 1) / COMPUTE_KV_BLOCK;
 
 		old_blocks[i] = s->n_blocks;
@@ -513,32 +513,32 @@ prepare_step(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b,
 			rt->b_out_rows[n_out++] = rows - 1;
 	}
 	rt->b_seq_start[n] = rows;
-	point_batch(rt, b, rows, n, n_out);
+	PointBatch(rt, b, rows, n, n_out);
 	return LLM_OK;
 }
 
 /* run a prepared decoder step; on failure give the new blocks back */
 static int
-run_step(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b,
+RunStep(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b,
 		 int *old_blocks, LlmError *err)
 {
-	int			rc = RtDecoderForward(rt, b, err);
+	int			rc = LlmForwardDecoder(rt, b, err);
 
 	for (int i = 0; i < n; i++)
 	{
-		RtSeq	   *s = &rt->seqs[seqs[i].seq];
+		LlmSeqState	   *s = &rt->seqs[seqs[i].seq];
 
 		if (rc == LLM_OK)
 			s->len += seqs[i].n_tokens;
 		else
-			release_blocks(rt, s, old_blocks[i]);
+			ReleaseBlocks(rt, s, old_blocks[i]);
 	}
 	return rc;
 }
 
 /* common part of LlmStep and LlmStepArgmax */
 static int
-step(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b, LlmError *err)
+DecoderStep(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b, LlmError *err)
 {
 	int		   *old_blocks;
 	int			rc;
@@ -548,9 +548,9 @@ step(LlmRuntime *rt, const LlmStepSeq *seqs, int n, ComputeBatch *b, LlmError *e
 	old_blocks = LlmAlloc((size_t) (n > 0 ? n : 1) * sizeof(int), err);
 	if (old_blocks == NULL)
 		return LLM_ERR_NOMEM;
-	rc = prepare_step(rt, seqs, n, b, old_blocks, err);
+	rc = PrepareStep(rt, seqs, n, b, old_blocks, err);
 	if (rc == LLM_OK)
-		rc = run_step(rt, seqs, n, b, old_blocks, err);
+		rc = RunStep(rt, seqs, n, b, old_blocks, err);
 	free(old_blocks);
 	return rc;
 }
@@ -562,7 +562,7 @@ int
 LlmStep(LlmRuntime *rt, const LlmStepSeq *seqs, int n, float *logits, LlmError *err)
 {
 	ComputeBatch b;
-	int			rc = step(rt, seqs, n, &b, err);
+	int			rc = DecoderStep(rt, seqs, n, &b, err);
 
 	if (rc != LLM_OK || b.n_out == 0)
 		return rc;
@@ -577,7 +577,7 @@ int
 LlmStepArgmax(LlmRuntime *rt, const LlmStepSeq *seqs, int n, int32_t *ids, LlmError *err)
 {
 	ComputeBatch b;
-	int			rc = step(rt, seqs, n, &b, err);
+	int			rc = DecoderStep(rt, seqs, n, &b, err);
 
 	if (rc != LLM_OK || b.n_out == 0)
 		return rc;
@@ -589,7 +589,7 @@ LlmStepArgmax(LlmRuntime *rt, const LlmStepSeq *seqs, int n, int32_t *ids, LlmEr
  * blocks from the pool in order
  */
 static void
-encode_layout(LlmRuntime *rt, const int *lens, int first, int last, ComputeBatch *b)
+EncodeLayout(LlmRuntime *rt, const int *lens, int first, int last, ComputeBatch *b)
 {
 	int			rows = 0;
 	int			block = 0;
@@ -610,7 +610,7 @@ encode_layout(LlmRuntime *rt, const int *lens, int first, int last, ComputeBatch
 		rows += len;
 	}
 	rt->b_seq_start[n] = rows;
-	point_batch(rt, b, rows, n, n);
+	PointBatch(rt, b, rows, n, n);
 }
 
 /*
@@ -654,8 +654,8 @@ LlmEncode(LlmRuntime *rt, const int32_t *const *ids, const int *lens, int n,
 			rows += lens[last];
 			last++;
 		}
-		encode_layout(rt, lens, first, last, &b);
-		if ((rc = RtEncoderForward(rt, &b, err)) != LLM_OK)
+		EncodeLayout(rt, lens, first, last, &b);
+		if ((rc = LlmForwardEncoder(rt, &b, err)) != LLM_OK)
 			return rc;
 		/* pooled (n, dim) in xn, CLS rows in att */
 		if ((rc = rt->ops->download(rt->ctx, out + (size_t) first * dim, rt->xn,

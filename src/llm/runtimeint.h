@@ -12,7 +12,7 @@
 #include "llm/runtime.h"
 
 /* a layer's weights on the backend's device; data == NULL where absent */
-typedef struct RtLayer
+typedef struct LlmDeviceLayer
 {
 	LlmTensor	attn_norm,
 				attn_norm_b,
@@ -31,15 +31,15 @@ typedef struct RtLayer
 				w_down,
 				b_up,
 				b_down;
-} RtLayer;
+} LlmDeviceLayer;
 
-typedef struct RtSeq
+typedef struct LlmSeqState
 {
 	bool		open;
 	int			len;			/* tokens in the cache */
 	int			n_blocks;
 	int32_t    *blocks;			/* (max_blocks) physical blocks */
-} RtSeq;
+} LlmSeqState;
 
 struct LlmRuntime
 {
@@ -58,7 +58,7 @@ struct LlmRuntime
 				final_norm,
 				lm_head;
 	bool		lm_head_shared; /* lm_head is tok_embed */
-	RtLayer    *layers;			/* (n_layers) */
+	LlmDeviceLayer    *layers;			/* (n_layers) */
 	float	   *inv_freq;		/* (head_dim / 2) device */
 
 	/* paged KV cache and its free list */
@@ -67,7 +67,7 @@ struct LlmRuntime
 	int			n_free;
 	int			max_blocks;		/* per sequence */
 
-	RtSeq	   *seqs;			/* (max_seqs) */
+	LlmSeqState	   *seqs;			/* (max_seqs) */
 
 	/* activations on the device, (max_batch_rows, width) each */
 	float	   *x,
@@ -90,8 +90,8 @@ struct LlmRuntime
 };
 
 /* forward.c: run the decoder layers for the layout in rt->b_*; logits of the out rows land in rt->logits */
-extern int	RtDecoderForward(LlmRuntime *rt, const ComputeBatch *batch, LlmError *err);
+extern int	LlmForwardDecoder(LlmRuntime *rt, const ComputeBatch *batch, LlmError *err);
 /* forward.c: run the encoder for the layout; x holds the last hidden state */
-extern int	RtEncoderForward(LlmRuntime *rt, const ComputeBatch *batch, LlmError *err);
+extern int	LlmForwardEncoder(LlmRuntime *rt, const ComputeBatch *batch, LlmError *err);
 
 #endif							/* PGMLOPS_LLM_RUNTIMEINT_H */
