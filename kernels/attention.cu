@@ -244,8 +244,8 @@ TiledSharedBytes(int D)
 }
 
 // Tiled kernel, head_dim <= D (D a multiple of 32, padding is zero).
-// Block (x, h, s): query head h, sequence s, query tile gridDim.x - 1 - x
-// (the longest causal tiles start first).  Thread t owns query rows
+// Block (h, y, s): query head h, sequence s, query tile gridDim.y - 1 - y
+// (the longest causal tiles of every head start first).  Thread t owns query rows
 // (t / 8) * 4 + i (i < 4); for scores, keys (t % 8) + 8 * j (j < 8) of the
 // key tile; for outputs, dims (t % 8) * 4 + 32 * c + e (c < D / 32, e < 4).
 // The 8 threads of one row group are adjacent lanes of one warp.
@@ -261,6 +261,9 @@ attention_tiled_f32(float *out, const float *q, const float *k_cache, const floa
 	constexpr int LD = D + 4;	// row stride of the q, k and v tiles
 	constexpr int LP = ATTN_BQ + 4; // row stride of the weights (key-major)
 	constexpr int NC = D / 32;	// float4 output chunks per row and thread
+	constexpr int JS = ATTN_TILED_THREADS / D;	// tile rows per pass of a load
+	constexpr int UQ = ATTN_BQ / JS < 16 ? ATTN_BQ / JS : 16;	// passes in flight
+	constexpr int UK = ATTN_BK / JS < 16 ? ATTN_BK / JS : 16;
 	extern __shared__ float4 tiled_smem[];
 	float	   *qs = (float *) tiled_smem;	// (ATTN_BQ, LD)
 	float	   *ks = qs + ATTN_BQ * LD; // (ATTN_BK, LD)
@@ -272,8 +275,11 @@ attention_tiled_f32(float *out, const float *q, const float *k_cache, const floa
 	int			tid = threadIdx.x;
 	int			rg = tid >> 3;
 	int			kg = tid & 7;
-	int			tile = gridDim.x - 1 - blockIdx.x;
-	int			h = blockIdx.y;
+	int			ld_d = tid % D;	// the dim this thread loads
+	int			ld_r = tid / D; // its first tile row, then every JS
+	int			ld_dd;			// ld_d clamped into head_dim
+	int			h = blockIdx.x;
+	int			tile = gridDim.y - 1 - blockIdx.y;
 	int			s = blockIdx.z;
 	int			first = seq_start[s];
 	int			n = seq_start[s + 1] - first;
@@ -291,8 +297,11 @@ attention_tiled_f32(float *out, const float *q, const float *k_cache, const floa
 	float		l[4];
 	float		o[4][4 * NC];
 
+	static_assert(ATTN_TILED_THREADS % D == 0 && ATTN_BQ % (JS * UQ) == 0 &&
+				  ATTN_BK % (JS * UK) == 0, "tile loads");
 	if (n < min_rows || tile * ATTN_BQ >= n)
 		return;
+	ld_dd = min(ld_d, head_dim - 1);
 	row0 = first + tile * ATTN_BQ;
 	nq = min(ATTN_BQ, n - tile * ATTN_BQ);
 	len = seq_len[s];
@@ -300,16 +309,26 @@ attention_tiled_f32(float *out, const float *q, const float *k_cache, const floa
 	kv_width = (size_t) n_kv_heads * head_dim;
 	table = block_table + (size_t) s * max_blocks;
 
-	// query tile, zero beyond head_dim and beyond the tile's rows
-	for (int i = tid; i < ATTN_BQ * D; i += ATTN_TILED_THREADS)
+	// query tile, zero beyond head_dim and beyond the tile's rows; the
+	// loads are batched without branches (clamped addresses, zero by select)
+	for (int u0 = 0; u0 < ATTN_BQ / JS; u0 += UQ)
 	{
-		int			r = i / D;
-		int			d = i % D;
-		float		x = 0.0f;
+		float		x[UQ];
 
-		if (r < nq && d < head_dim)
-			x = q[((size_t) (row0 + r) * n_heads + h) * head_dim + d];
-		qs[r * LD + d] = x;
+#pragma unroll
+		for (int u = 0; u < UQ; u++)
+		{
+			int			r = ld_r + JS * (u0 + u);
+
+			x[u] = q[((size_t) (row0 + (r < nq ? r : 0)) * n_heads + h) * head_dim + ld_dd];
+		}
+#pragma unroll
+		for (int u = 0; u < UQ; u++)
+		{
+			int			r = ld_r + JS * (u0 + u);
+
+			qs[r * LD + ld_d] = (r < nq && ld_d < head_dim) ? x[u] : 0.0f;
+		}
 	}
 	if (tid < ATTN_BQ)
 		pos_s[tid] = tid < nq ? positions[row0 + tid] : -1;
@@ -388,20 +407,29 @@ attention_tiled_f32(float *out, const float *q, const float *k_cache, const floa
 			koff_s[tid] = off;
 		}
 		__syncthreads();
-		for (int i = tid; i < ATTN_BK * D; i += ATTN_TILED_THREADS)
+		// (keys past the range read offset 0, a valid slot, and store zero)
+		for (int u0 = 0; u0 < ATTN_BK / JS; u0 += UK)
 		{
-			int			j = i / D;
-			int			d = i % D;
-			float		kx = 0.0f;
-			float		vx = 0.0f;
+			float		kx[UK];
+			float		vx[UK];
 
-			if (j < nk && d < head_dim)
+#pragma unroll
+			for (int u = 0; u < UK; u++)
 			{
-				kx = k_cache[koff_s[j] + d];
-				vx = v_cache[koff_s[j] + d];
+				size_t		off = koff_s[ld_r + JS * (u0 + u)] + ld_dd;
+
+				kx[u] = k_cache[off];
+				vx[u] = v_cache[off];
 			}
-			ks[j * LD + d] = kx;
-			vs[j * LD + d] = vx;
+#pragma unroll
+			for (int u = 0; u < UK; u++)
+			{
+				int			j = ld_r + JS * (u0 + u);
+				int			ok = j < nk && ld_d < head_dim;
+
+				ks[j * LD + ld_d] = ok ? kx[u] : 0.0f;
+				vs[j * LD + ld_d] = ok ? vx[u] : 0.0f;
+			}
 		}
 		__syncthreads();
 
@@ -610,7 +638,7 @@ attention_tiled_cuda(KernelsContext *ctx, float *out, const float *q, const floa
 					 int causal, int sliding_window, float scale, int min_rows)
 {
 	unsigned int tiles = (unsigned int) ((ctx->max_seq_rows + ATTN_BQ - 1) / ATTN_BQ);
-	dim3		grid(tiles, (unsigned int) n_heads, (unsigned int) ctx->n_seqs);
+	dim3		grid((unsigned int) n_heads, tiles, (unsigned int) ctx->n_seqs);
 
 	if (head_dim <= 64)
 		attention_tiled_f32<64><<<grid, ATTN_TILED_THREADS, TiledSharedBytes(64), ctx->stream>>>(
@@ -674,7 +702,8 @@ kernels_attention(KernelsContext *ctx, float *out, const float *q, const float *
 
 	// prefill chunks to the tiled kernel, the other rows to the per-row one
 	tiled = !ctx->simple_attention && head_dim <= ATTN_TILED_MAX_DIM &&
-		ctx->n_seqs <= 65535 && ctx->max_seq_rows >= KERNELS_ATTN_TILE_MIN_ROWS;
+		ctx->n_seqs <= 65535 && ctx->max_seq_rows / ATTN_BQ < 65535 &&
+		ctx->max_seq_rows >= KERNELS_ATTN_TILE_MIN_ROWS;
 	min_rows = tiled ? KERNELS_ATTN_TILE_MIN_ROWS : 0;
 	if (tiled)
 	{
