@@ -74,6 +74,26 @@ typedef struct KernelsBuffer
 	size_t		bytes;
 } KernelsBuffer;
 
+// Recorded decode steps kept per context (least recently used goes first)
+#define KERNELS_MAX_GRAPHS 64
+
+// One key's recorded step (context.cu), with the context state its kernels
+// took as arguments: it replays only while that state is the same
+typedef struct KernelsGraph
+{
+	int			used;
+	int			clean;			// an unrecorded run of it finished without error
+	uint64_t	key;
+	uint64_t	last_use;		// graph_clock of its last step
+	cudaGraphExec_t exec;		// NULL until recorded
+	const void *layout;			// the step layout buffer and its shape
+	int			n_rows;
+	int			n_seqs;
+	int			n_out;
+	int			max_blocks;
+	int64_t		limits[KERNELS_GRAPH_LIMITS];	// bounds the recorded ops checked
+} KernelsGraph;
+
 // The backend context: one stream, one cuBLAS handle and the step layout
 struct KernelsContext
 {
@@ -110,6 +130,19 @@ struct KernelsContext
 	int			max_seq_rows;	// most rows of one sequence in the step
 	int			few_rows;		// rows of sequences with fewer than
 								// KERNELS_ATTN_TILE_MIN_ROWS rows
+
+	// context.cu: CUDA graphs of decode steps and the cuBLAS workspace
+	int			graphs_enabled; // off with PGMLOPS_CUDA_NO_GRAPHS=1
+	int			graph_capturing;	// a recording is open on the stream
+	int			graph_spoiled;	// a buffer had to grow during the recording
+	int			graph_slot;		// the entry being recorded
+	uint64_t	graph_clock;	// counts graph_begin calls
+	long long	graph_replays;	// steps replayed
+	void	   *cublas_workspace;	// fixed: cuBLAS never allocates in a recording
+	KernelsGraph graphs[KERNELS_MAX_GRAPHS];
+
+	// matmul.cu: custom kernel for few rows; off with PGMLOPS_CUDA_NO_GEMV=1
+	int			gemv_enabled;
 };
 
 // Sequences with at least this many rows in a step take the tiled
@@ -121,6 +154,13 @@ int			kernels_attention_init(KernelsContext *ctx);
 
 // Make buf hold at least bytes (old contents are lost); defined in context.cu
 int			kernels_buffer_reserve(KernelsContext *ctx, KernelsBuffer *buf, size_t bytes);
+
+// Most rows of x that kernels_gemv takes; larger products go to cuBLAS
+#define KERNELS_GEMV_MAX_ROWS 8
+
+// out(n, o) = x(n, i) . w(o, i)^T for n <= KERNELS_GEMV_MAX_ROWS; gemv.cu
+int			kernels_gemv(KernelsContext *ctx, float *out, const float *x, const void *w,
+						 int w_bf16, int n, int o, int i);
 
 // Blocks for a grid-stride loop over count elements
 static inline unsigned int

@@ -8,10 +8,21 @@
 // layout is packed into a pinned host buffer and copied asynchronously into
 // one device buffer of int32 arrays; both grow to the largest step seen,
 // and the next step waits on an event before rewriting the host side.
+//
+// CUDA graphs: a decode step of a given shape issues the same kernels with
+// the same arguments every time, the tokens, positions and block tables
+// being read from the layout buffer that begin_step refreshes.  Such a
+// step is recorded once, on its second clean run (the first one reserves
+// every scratch buffer, and nothing may be allocated while recording), and
+// replayed by one launch afterwards.  Replacing or freeing a buffer, which
+// recorded steps may point at, forgets them all.
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.cuh"
+
+// bytes of the cuBLAS workspace (what cuBLAS asks for on Hopper)
+#define KERNELS_CUBLAS_WORKSPACE ((size_t) 32 << 20)
 
 // Append count ints of src at *dst and advance it
 static void
@@ -56,17 +67,44 @@ PackLayout(KernelsContext *ctx, const KernelsBatch *b, size_t *count)
 	return KERNELS_OK;
 }
 
-// Make buf hold at least bytes; waits for the stream before replacing it
+// Forget one recorded step; an executable still running is freed when it
+// completes
+static void
+DropGraph(KernelsGraph *g)
+{
+	if (g->exec != NULL)
+		cudaGraphExecDestroy(g->exec);
+	memset(g, 0, sizeof(*g));
+}
+
+// Forget every recorded step (before a buffer they point at goes away)
+static void
+ResetGraphs(KernelsContext *ctx)
+{
+	for (int k = 0; k < KERNELS_MAX_GRAPHS; k++)
+		DropGraph(&ctx->graphs[k]);
+}
+
+// Make buf hold at least bytes; waits for the stream before replacing it.
+// Recorded steps may point at the old buffer: they are forgotten.  Refused
+// while a step is being recorded (no allocation may happen there).
 int
 kernels_buffer_reserve(KernelsContext *ctx, KernelsBuffer *buf, size_t bytes)
 {
 	if (bytes <= buf->bytes && buf->ptr != NULL)
 		return KERNELS_OK;
+	if (ctx->graph_capturing)
+	{
+		ctx->graph_spoiled = 1;
+		kernels_set_message("a scratch buffer had to grow while a CUDA graph was recorded");
+		return KERNELS_ERR_CUDA;
+	}
 	if (bytes < 4096)
 		bytes = 4096;
 	KERNELS_CHECK(cudaStreamSynchronize(ctx->stream));
 	if (buf->ptr != NULL)
 	{
+		ResetGraphs(ctx);
 		KERNELS_CHECK(cudaFree(buf->ptr));
 		buf->ptr = NULL;
 		buf->bytes = 0;
@@ -84,6 +122,15 @@ ReleaseBuffer(KernelsBuffer *buf)
 		cudaFree(buf->ptr);
 	buf->ptr = NULL;
 	buf->bytes = 0;
+}
+
+// True when environment variable name is set to something other than "" or "0"
+static int
+EnvFlag(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
 }
 
 // Create the stream and cuBLAS handle on device 0
@@ -155,6 +202,26 @@ kernels_context_create(KernelsContext **result)
 		free(ctx);
 		return KERNELS_ERR_CUDA;
 	}
+
+	// cuBLAS takes this workspace (set after the stream, which resets it)
+	// instead of allocating inside graph recordings
+	ctx->graphs_enabled = !EnvFlag("PGMLOPS_CUDA_NO_GRAPHS");
+	ctx->gemv_enabled = !EnvFlag("PGMLOPS_CUDA_NO_GEMV");
+	err = cudaMalloc(&ctx->cublas_workspace, KERNELS_CUBLAS_WORKSPACE);
+	if (err != cudaSuccess)
+	{
+		kernels_set_error("cudaMalloc of the cuBLAS workspace", err);
+		ctx->cublas_workspace = NULL;
+		kernels_context_destroy(ctx);
+		return kernels_status(err);
+	}
+	st = cublasSetWorkspace(ctx->cublas, ctx->cublas_workspace, KERNELS_CUBLAS_WORKSPACE);
+	if (st != CUBLAS_STATUS_SUCCESS)
+	{
+		kernels_set_cublas_error("cublasSetWorkspace", st);
+		kernels_context_destroy(ctx);
+		return KERNELS_ERR_CUDA;
+	}
 	status = kernels_attention_init(ctx);
 	if (status != KERNELS_OK)
 	{
@@ -179,7 +246,10 @@ kernels_context_destroy(KernelsContext *ctx)
 	ReleaseBuffer(&ctx->scratch_rows);
 	if (ctx->layout_host != NULL)
 		cudaFreeHost(ctx->layout_host);
+	ResetGraphs(ctx);
 	cublasDestroy(ctx->cublas);
+	if (ctx->cublas_workspace != NULL)
+		cudaFree(ctx->cublas_workspace);
 	cudaEventDestroy(ctx->layout_copied);
 	cudaStreamDestroy(ctx->stream);
 	free(ctx);
@@ -201,8 +271,9 @@ kernels_free(KernelsContext *ctx, void *ptr)
 {
 	if (ctx == NULL || ptr == NULL)
 		return;
-	// work queued on ptr finishes first
+	// work queued on ptr finishes first; recorded steps may point at it
 	cudaStreamSynchronize(ctx->stream);
+	ResetGraphs(ctx);
 	cudaFree(ptr);
 }
 
@@ -290,4 +361,186 @@ kernels_begin_step(KernelsContext *ctx, const KernelsBatch *b)
 	ctx->out_rows = ctx->block_table + (size_t) b->n_seqs * b->max_blocks;
 	ctx->row_seq = ctx->out_rows + b->n_out;
 	return KERNELS_OK;
+}
+
+// Find key's entry, or take a free one or the least recently used
+static KernelsGraph *
+FindGraph(KernelsContext *ctx, uint64_t key, int *found)
+{
+	KernelsGraph *victim = NULL;
+
+	for (int k = 0; k < KERNELS_MAX_GRAPHS; k++)
+	{
+		KernelsGraph *g = &ctx->graphs[k];
+
+		if (g->used && g->key == key)
+		{
+			*found = 1;
+			return g;
+		}
+		if (victim == NULL ||
+			(victim->used && (!g->used || g->last_use < victim->last_use)))
+			victim = g;
+	}
+	*found = 0;
+	return victim;
+}
+
+// Does g's recording take the current step layout's shape and buffer?
+static int
+GraphMatches(const KernelsContext *ctx, const KernelsGraph *g)
+{
+	return g->layout == ctx->layout.ptr && g->n_rows == ctx->n_rows &&
+		g->n_seqs == ctx->n_seqs && g->n_out == ctx->n_out &&
+		g->max_blocks == ctx->max_blocks;
+}
+
+// Make g a fresh entry for key at the current step layout
+static void
+StartGraph(KernelsContext *ctx, KernelsGraph *g, uint64_t key)
+{
+	DropGraph(g);
+	g->used = 1;
+	g->key = key;
+	g->last_use = ctx->graph_clock;
+	g->layout = ctx->layout.ptr;
+	g->n_rows = ctx->n_rows;
+	g->n_seqs = ctx->n_seqs;
+	g->n_out = ctx->n_out;
+	g->max_blocks = ctx->max_blocks;
+}
+
+// Replay key's recorded step, open its recording, or let it run directly
+extern "C" int
+kernels_graph_begin(KernelsContext *ctx, uint64_t key, const int64_t *need, int *replayed)
+{
+	KernelsGraph *g;
+	int			found;
+	cudaError_t err;
+
+	KERNELS_REQUIRE(ctx != NULL && need != NULL && replayed != NULL);
+	*replayed = 0;
+	if (!ctx->graphs_enabled)
+		return KERNELS_OK;
+	if (ctx->graph_capturing)
+	{
+		kernels_set_message("graph_begin while a step is being recorded");
+		return KERNELS_ERR_ARGUMENT;
+	}
+	ctx->graph_clock++;
+	g = FindGraph(ctx, key, &found);
+	if (!found || !GraphMatches(ctx, g))
+	{
+		// first run of this shape: direct, reserving what it needs
+		StartGraph(ctx, g, key);
+		return KERNELS_OK;
+	}
+	g->last_use = ctx->graph_clock;
+
+	if (g->exec != NULL)
+	{
+		// out of the recorded bounds: run directly, so the ops check it
+		for (int k = 0; k < KERNELS_GRAPH_LIMITS; k++)
+			if (need[k] >= g->limits[k])
+				return KERNELS_OK;
+		err = cudaGraphLaunch(g->exec, ctx->stream);
+		if (err != cudaSuccess)
+		{
+			kernels_set_error("cudaGraphLaunch", err);
+			DropGraph(g);
+			return kernels_status(err);
+		}
+		ctx->graph_replays++;
+		*replayed = 1;
+		return KERNELS_OK;
+	}
+	if (!g->clean)
+		return KERNELS_OK;
+
+	err = cudaStreamBeginCapture(ctx->stream, cudaStreamCaptureModeThreadLocal);
+	if (err != cudaSuccess)
+	{
+		// the driver will not record: every step runs directly from now on
+		(void) cudaGetLastError();
+		ResetGraphs(ctx);
+		ctx->graphs_enabled = 0;
+		return KERNELS_OK;
+	}
+	ctx->graph_capturing = 1;
+	ctx->graph_spoiled = 0;
+	ctx->graph_slot = (int) (g - ctx->graphs);
+	return KERNELS_OK;
+}
+
+// Close a recording: keep it and launch it (nothing of it has run yet);
+// after a direct run, note that it ran clean
+extern "C" int
+kernels_graph_end(KernelsContext *ctx, uint64_t key, int failed, const int64_t *limits)
+{
+	KernelsGraph *g;
+	cudaGraph_t graph = NULL;
+	cudaGraphExec_t exec = NULL;
+	const char *what = NULL;
+	cudaError_t err;
+	int			found;
+
+	KERNELS_REQUIRE(ctx != NULL && limits != NULL);
+	if (!ctx->graph_capturing)
+	{
+		if (ctx->graphs_enabled && !failed)
+		{
+			g = FindGraph(ctx, key, &found);
+			if (found && g->exec == NULL && GraphMatches(ctx, g))
+				g->clean = 1;
+		}
+		return KERNELS_OK;
+	}
+
+	g = &ctx->graphs[ctx->graph_slot];
+	ctx->graph_capturing = 0;
+	err = cudaStreamEndCapture(ctx->stream, &graph);
+	if (err != cudaSuccess)
+		what = "cudaStreamEndCapture";
+	else if (!failed && !ctx->graph_spoiled && g->used && g->key == key)
+	{
+		err = cudaGraphInstantiate(&exec, graph, 0);
+		if (err != cudaSuccess)
+		{
+			what = "cudaGraphInstantiate";
+			exec = NULL;
+		}
+		else
+		{
+			err = cudaGraphLaunch(exec, ctx->stream);
+			if (err != cudaSuccess)
+				what = "cudaGraphLaunch";
+		}
+	}
+	if (graph != NULL)
+		cudaGraphDestroy(graph);
+	if (what == NULL && exec != NULL)
+	{
+		g->exec = exec;
+		memcpy(g->limits, limits, sizeof(g->limits));
+		return KERNELS_OK;
+	}
+
+	// dropped: an op failed (and said why), or the driver refused
+	if (exec != NULL)
+		cudaGraphExecDestroy(exec);
+	DropGraph(g);
+	if (what == NULL)
+		return KERNELS_OK;
+	(void) cudaGetLastError();
+	kernels_set_error(what, err);
+	ResetGraphs(ctx);
+	ctx->graphs_enabled = 0;
+	return kernels_status(err);
+}
+
+// Steps replayed from a recording so far
+extern "C" long long
+kernels_graph_replays(KernelsContext *ctx)
+{
+	return ctx != NULL ? ctx->graph_replays : 0;
 }

@@ -76,6 +76,28 @@ extern int	kernels_sync(KernelsContext *ctx);
 /* context.cu: copy the step's layout to the device */
 extern int	kernels_begin_step(KernelsContext *ctx, const KernelsBatch *batch);
 
+/*
+ * context.cu: CUDA graphs of decode steps (ComputeOps.graph_begin/end).
+ * kernels_graph_begin either replays the step recorded under key (sets
+ * *replayed), opens a recording of the ops issued until kernels_graph_end
+ * (from the second clean run of a key on: the first reserves every scratch
+ * buffer), or lets the step run directly.  A recording replays only while
+ * the step layout has the same shape and every need[k] of the step (its
+ * largest token id, position and KV block) is below the limits[k] that
+ * kernels_graph_end stored with it (the bounds the recorded ops checked).
+ * failed: an op between the two failed, so the recording is dropped.
+ * kernels_graph_end fails when the driver would not record or replay the
+ * step: nothing of it ran, and graphs stay off for the context.
+ */
+#define KERNELS_GRAPH_LIMITS 3
+extern int	kernels_graph_begin(KernelsContext *ctx, uint64_t key, const int64_t *need,
+								int *replayed);
+extern int	kernels_graph_end(KernelsContext *ctx, uint64_t key, int failed,
+							  const int64_t *limits);
+
+/* context.cu: steps replayed from a recording so far */
+extern long long kernels_graph_replays(KernelsContext *ctx);
+
 /* matmul.cu: out(n, o) = x(n, i) . w(o, i)^T; w f32, or bf16 if w_bf16 */
 extern int	kernels_matmul(KernelsContext *ctx, float *out, const float *x, const void *w,
 						   int w_bf16, int n, int o, int i);

@@ -1,12 +1,15 @@
 // matmul.cu
-//	  Matrix products of activations with weight matrices, on cuBLAS.
+//	  Matrix products of activations with weight matrices: a few rows
+//	  (decode) in gemv.cu, more on cuBLAS.
 //
 // Tensors are row-major: out(n, o) = x(n, i) . w(o, i)^T.  cuBLAS is
 // column-major, where the same memory reads as out^T(o, n), w^T(i, o) and
 // x^T(i, n), so out^T = op_T(w^T) . x^T is one GEMM with m = o, n = n and
 // k = i and leading dimensions i, i and o.  f32 weights use cublasSgemm in
 // the default math mode (no TF32).  bf16 weights take x converted to bf16
-// in the context's scratch buffer, accumulate in f32 and write f32.
+// in the context's scratch buffer, accumulate in f32 and write f32.  Up to
+// KERNELS_GEMV_MAX_ROWS rows take kernels_gemv instead (unless the context
+// turned it off), which reads the weights directly and keeps x in f32.
 #include "common.cuh"
 
 // y(count) = bf16(x(count)), rounding to nearest even
@@ -39,6 +42,8 @@ kernels_matmul(KernelsContext *ctx, float *out, const float *x, const void *w, i
 	KERNELS_REQUIRE(n == 0 || (out != NULL && x != NULL && w != NULL));
 	if (n == 0)
 		return KERNELS_OK;
+	if (n <= KERNELS_GEMV_MAX_ROWS && ctx->gemv_enabled)
+		return kernels_gemv(ctx, out, x, w, w_bf16, n, o, i);
 
 	if (!w_bf16)
 	{

@@ -15,6 +15,13 @@
  * accumulation in cuBLAS), converting on the host in chunks when the file
  * holds another type; vectors become f32.
  *
+ * Graphs: graph_begin/graph_end record a decode step as a CUDA graph and
+ * replay it (context.cu).  A replayed step skips the ops and so their host
+ * checks: the ops note the bounds they checked (token ids and positions
+ * against the embedding tables, blocks against the KV cache) while a step
+ * is recorded, and a later step replays only within those bounds.  Every
+ * op marks a failure, so that a recording that missed an op is dropped.
+ *
  * Compiled to nothing without USE_CUDA (make NVCC=).
  *
  *-------------------------------------------------------------------------
@@ -46,7 +53,18 @@ typedef struct CudaContext
 	int32_t		max_block;		/* largest physical block reached; -1 if none */
 	int32_t    *row_seq;		/* (n_rows) host scratch */
 	int			row_seq_cap;
+
+	/* since graph_begin: an op failed; bounds the ops checked */
+	bool		step_failed;
+	int64_t		limits[KERNELS_GRAPH_LIMITS];
 } CudaContext;
+
+/* indices of CudaContext.limits (and of the step's needs) */
+#define LIMIT_TOKEN 0			/* rows of the token embedding table */
+#define LIMIT_POSITION 1		/* rows of the position embedding table */
+#define LIMIT_BLOCK 2			/* blocks of the KV cache */
+
+long long	ComputeCudaGraphReplays(void *ctx);
 
 /*
  * Turn a failed kernels status into an LlmError naming the op
@@ -87,6 +105,16 @@ NeedStep(const CudaContext *c, const char *op, LlmError *err)
 	if (!c->have_step)
 		return LlmSetError(err, LLM_ERR_ARGUMENT, "%s called before begin_step", op);
 	return LLM_OK;
+}
+
+/*
+ * Note that the op just issued holds for values below bound only
+ */
+static void
+LowerLimit(CudaContext *c, int which, int64_t bound)
+{
+	if (bound < c->limits[which])
+		c->limits[which] = bound;
 }
 
 /*
@@ -600,6 +628,7 @@ cuda_kv_store(void *ctx, ComputeKvCache *cache, int layer, const float *k, const
 		rc = CheckCache(c, cache, layer, err);
 	if (rc != LLM_OK)
 		return rc;
+	LowerLimit(c, LIMIT_BLOCK, cache->n_blocks);
 	off = LayerOffset(cache, layer);
 	CUDA_CALL("kv_store", kernels_kv_store(c->kernels, cache->k + off, cache->v + off, k, v,
 										   cache->n_kv_heads, cache->head_dim));
@@ -628,6 +657,7 @@ cuda_attention(void *ctx, float *out, const float *q, const ComputeKvCache *cach
 	if (cache->head_dim > 256)
 		return LlmSetError(err, LLM_ERR_UNSUPPORTED,
 						   "CUDA attention supports head_dim up to 256, not %d", cache->head_dim);
+	LowerLimit(c, LIMIT_BLOCK, cache->n_blocks);
 	off = LayerOffset(cache, layer);
 	CUDA_CALL("attention", kernels_attention(c->kernels, out, q, cache->k + off, cache->v + off,
 											 n_heads, cache->n_kv_heads, cache->head_dim,
@@ -699,6 +729,10 @@ cuda_embed(void *ctx, float *out, const LlmTensor *table, ComputeIndex index, bo
 	if (c->n_rows > 0 && (lo < 0 || hi >= table->shape[0]))
 		return LlmSetError(err, LLM_ERR_ARGUMENT, "index %lld outside the table of %lld rows",
 						   (long long) (lo < 0 ? lo : hi), (long long) table->shape[0]);
+	if (index == COMPUTE_INDEX_TOKENS)
+		LowerLimit(c, LIMIT_TOKEN, table->shape[0]);
+	else if (index == COMPUTE_INDEX_POSITIONS)
+		LowerLimit(c, LIMIT_POSITION, table->shape[0]);
 	CUDA_CALL("embed", kernels_embed(c->kernels, out, table->data,
 									 table->dtype == LLM_DTYPE_BF16, (int) table->shape[1],
 									 kind, accumulate));
@@ -767,6 +801,109 @@ cuda_argmax(void *ctx, int32_t *ids, const float *logits, int n, int vocab, LlmE
 	return LLM_OK;
 }
 
+/*
+ * Replay the step recorded under key, or start recording it, or let it run
+ * directly (context.cu decides)
+ */
+static int
+cuda_graph_begin(void *ctx, uint64_t key, bool *replayed, LlmError *err)
+{
+	CudaContext *c = ctx;
+	int64_t		need[KERNELS_GRAPH_LIMITS];
+	int			replay = 0;
+	int			rc = NeedStep(c, "graph_begin", err);
+
+	*replayed = false;
+	if (rc != LLM_OK)
+		return rc;
+	need[LIMIT_TOKEN] = c->min_token < 0 ? INT64_MAX : c->max_token;
+	need[LIMIT_POSITION] = c->max_position;
+	need[LIMIT_BLOCK] = c->max_block;
+	c->step_failed = false;
+	for (int k = 0; k < KERNELS_GRAPH_LIMITS; k++)
+		c->limits[k] = INT64_MAX;
+	CUDA_CALL("graph replay", kernels_graph_begin(c->kernels, key, need, &replay));
+	*replayed = replay != 0;
+	return LLM_OK;
+}
+
+/*
+ * Close the step: keep and launch a recording, dropping it when an op
+ * failed (whose error then stands)
+ */
+static int
+cuda_graph_end(void *ctx, uint64_t key, LlmError *err)
+{
+	CudaContext *c = ctx;
+	bool		failed = c->step_failed;
+	int			status;
+
+	c->step_failed = false;
+	status = kernels_graph_end(c->kernels, key, failed, c->limits);
+	if (status != KERNELS_OK && !failed)
+		return KernelsFail(status, "graph recording", err);
+	return LLM_OK;
+}
+
+/*
+ * Steps replayed from a recording so far (for tests)
+ */
+long long
+ComputeCudaGraphReplays(void *ctx)
+{
+	CudaContext *c = ctx;
+
+	return c != NULL ? kernels_graph_replays(c->kernels) : 0;
+}
+
+/*
+ * The step ops as the table holds them: a failure is noted for graph_end
+ */
+static int
+Track(void *ctx, int rc)
+{
+	if (rc != LLM_OK)
+		((CudaContext *) ctx)->step_failed = true;
+	return rc;
+}
+
+#define TRACKED(op, params, args) \
+	static int tracked_##op params { return Track(ctx, cuda_##op args); }
+
+TRACKED(matmul, (void *ctx, float *out, const float *x, const LlmTensor *w, int n,
+				 LlmError *err), (ctx, out, x, w, n, err))
+TRACKED(add_bias, (void *ctx, float *x, const LlmTensor *bias, int n, LlmError *err),
+		(ctx, x, bias, n, err))
+TRACKED(add, (void *ctx, float *x, const float *y, size_t count, LlmError *err),
+		(ctx, x, y, count, err))
+TRACKED(rmsnorm, (void *ctx, float *out, const float *x, const LlmTensor *w, int n, float eps,
+				  LlmError *err), (ctx, out, x, w, n, eps, err))
+TRACKED(layernorm, (void *ctx, float *out, const float *x, const LlmTensor *w,
+					const LlmTensor *b, int n, float eps, LlmError *err),
+		(ctx, out, x, w, b, n, eps, err))
+TRACKED(rope, (void *ctx, float *q, float *k, int n_heads, int n_kv_heads, int head_dim,
+			   const float *inv_freq, LlmError *err),
+		(ctx, q, k, n_heads, n_kv_heads, head_dim, inv_freq, err))
+TRACKED(kv_store, (void *ctx, ComputeKvCache *cache, int layer, const float *k,
+				   const float *v, LlmError *err), (ctx, cache, layer, k, v, err))
+TRACKED(attention, (void *ctx, float *out, const float *q, const ComputeKvCache *cache,
+					int layer, int n_heads, bool causal, int sliding_window, float scale,
+					LlmError *err),
+		(ctx, out, q, cache, layer, n_heads, causal, sliding_window, scale, err))
+TRACKED(silu_mul, (void *ctx, float *gate, const float *up, size_t count, LlmError *err),
+		(ctx, gate, up, count, err))
+TRACKED(gelu, (void *ctx, float *x, size_t count, bool tanh_approx, LlmError *err),
+		(ctx, x, count, tanh_approx, err))
+TRACKED(embed, (void *ctx, float *out, const LlmTensor *table, ComputeIndex index,
+				bool accumulate, LlmError *err), (ctx, out, table, index, accumulate, err))
+TRACKED(gather_rows, (void *ctx, float *out, const float *x, int dim, LlmError *err),
+		(ctx, out, x, dim, err))
+TRACKED(pool, (void *ctx, float *out, const float *x, int dim, bool mean, LlmError *err),
+		(ctx, out, x, dim, mean, err))
+TRACKED(l2norm, (void *ctx, float *x, int n, int dim, LlmError *err), (ctx, x, n, dim, err))
+TRACKED(argmax, (void *ctx, int32_t *ids, const float *logits, int n, int vocab,
+				 LlmError *err), (ctx, ids, logits, n, vocab, err))
+
 const ComputeOps ComputeCudaOps = {
 	.name = "cuda",
 	.init = cuda_init,
@@ -779,21 +916,23 @@ const ComputeOps ComputeCudaOps = {
 	.weight_load = cuda_weight_load,
 	.weight_free = cuda_weight_free,
 	.begin_step = cuda_begin_step,
-	.matmul = cuda_matmul,
-	.add_bias = cuda_add_bias,
-	.add = cuda_add,
-	.rmsnorm = cuda_rmsnorm,
-	.layernorm = cuda_layernorm,
-	.rope = cuda_rope,
-	.kv_store = cuda_kv_store,
-	.attention = cuda_attention,
-	.silu_mul = cuda_silu_mul,
-	.gelu = cuda_gelu,
-	.embed = cuda_embed,
-	.gather_rows = cuda_gather_rows,
-	.pool = cuda_pool,
-	.l2norm = cuda_l2norm,
-	.argmax = cuda_argmax,
+	.matmul = tracked_matmul,
+	.add_bias = tracked_add_bias,
+	.add = tracked_add,
+	.rmsnorm = tracked_rmsnorm,
+	.layernorm = tracked_layernorm,
+	.rope = tracked_rope,
+	.kv_store = tracked_kv_store,
+	.attention = tracked_attention,
+	.silu_mul = tracked_silu_mul,
+	.gelu = tracked_gelu,
+	.embed = tracked_embed,
+	.gather_rows = tracked_gather_rows,
+	.pool = tracked_pool,
+	.l2norm = tracked_l2norm,
+	.argmax = tracked_argmax,
+	.graph_begin = cuda_graph_begin,
+	.graph_end = cuda_graph_end,
 };
 
 #endif							/* USE_CUDA */
