@@ -12,10 +12,10 @@
 // CUDA graphs: a decode step of a given shape issues the same kernels with
 // the same arguments every time, the tokens, positions and block tables
 // being read from the layout buffer that begin_step refreshes.  Such a
-// step is recorded once, on its second clean run (the first one reserves
-// every scratch buffer, and nothing may be allocated while recording), and
-// replayed by one launch afterwards.  Replacing or freeing a buffer, which
-// recorded steps may point at, forgets them all.
+// step is recorded once, after one direct run without error (which
+// reserved every scratch buffer: nothing may be allocated while
+// recording), and replayed by one launch afterwards.  Replacing or freeing
+// a buffer, which recorded steps may point at, forgets them all.
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,16 +35,35 @@ CopyInts(int32_t **dst, const int32_t *src, size_t count)
 
 // Pack the step's arrays into the context's pinned host buffer, in the
 // order of the device buffer: tokens, positions, seq_start, seq_len,
-// block_table, out_rows, row_seq; waits for the previous step's copy
+// block_table, out_rows, row_seq, then the attention row list (see
+// attn_rows); waits for the previous step's copy
 static int
 PackLayout(KernelsContext *ctx, const KernelsBatch *b, size_t *count)
 {
 	size_t		n_rows = (size_t) b->n_rows;
 	size_t		n_seqs = (size_t) b->n_seqs;
+	size_t		n_list = 0;
 	size_t		total;
 	int32_t    *p;
 
-	total = 3 * n_rows + 2 * n_seqs + 1 + n_seqs * (size_t) b->max_blocks + (size_t) b->n_out;
+	// attention.cu: sequences with many rows take the tiled kernel, the
+	// rows of the others are listed for the per-row kernel
+	ctx->max_seq_rows = 0;
+	ctx->few_rows = 0;
+	for (size_t s = 0; s < n_seqs; s++)
+	{
+		int			rows = b->seq_start[s + 1] - b->seq_start[s];
+
+		if (rows > ctx->max_seq_rows)
+			ctx->max_seq_rows = rows;
+		if (rows < KERNELS_ATTN_TILE_MIN_ROWS)
+			ctx->few_rows += rows;
+	}
+	if (ctx->max_seq_rows >= KERNELS_ATTN_TILE_MIN_ROWS)
+		n_list = (size_t) ctx->few_rows;
+
+	total = 3 * n_rows + 2 * n_seqs + 1 + n_seqs * (size_t) b->max_blocks + (size_t) b->n_out +
+		n_list;
 	KERNELS_CHECK(cudaEventSynchronize(ctx->layout_copied));
 	if (total > ctx->layout_host_count)
 	{
@@ -63,6 +82,13 @@ PackLayout(KernelsContext *ctx, const KernelsBatch *b, size_t *count)
 	CopyInts(&p, b->block_table, n_seqs * (size_t) b->max_blocks);
 	CopyInts(&p, b->out_rows, (size_t) b->n_out);
 	CopyInts(&p, b->row_seq, n_rows);
+	for (size_t s = 0; n_list > 0 && s < n_seqs; s++)
+	{
+		if (b->seq_start[s + 1] - b->seq_start[s] >= KERNELS_ATTN_TILE_MIN_ROWS)
+			continue;
+		for (int32_t r = b->seq_start[s]; r < b->seq_start[s + 1]; r++)
+			*p++ = r;
+	}
 	*count = total;
 	return KERNELS_OK;
 }
@@ -342,17 +368,6 @@ kernels_begin_step(KernelsContext *ctx, const KernelsBatch *b)
 	ctx->max_blocks = b->max_blocks;
 	ctx->n_out = b->n_out;
 	ctx->max_len = b->max_len;
-	ctx->max_seq_rows = 0;
-	ctx->few_rows = 0;
-	for (int s = 0; s < b->n_seqs; s++)
-	{
-		int			rows = b->seq_start[s + 1] - b->seq_start[s];
-
-		if (rows > ctx->max_seq_rows)
-			ctx->max_seq_rows = rows;
-		if (rows < KERNELS_ATTN_TILE_MIN_ROWS)
-			ctx->few_rows += rows;
-	}
 	ctx->tokens = dev;
 	ctx->positions = dev + b->n_rows;
 	ctx->seq_start = dev + 2 * (size_t) b->n_rows;
@@ -360,6 +375,9 @@ kernels_begin_step(KernelsContext *ctx, const KernelsBatch *b)
 	ctx->block_table = ctx->seq_len + b->n_seqs;
 	ctx->out_rows = ctx->block_table + (size_t) b->n_seqs * b->max_blocks;
 	ctx->row_seq = ctx->out_rows + b->n_out;
+	ctx->attn_rows = NULL;
+	if (ctx->max_seq_rows >= KERNELS_ATTN_TILE_MIN_ROWS && ctx->few_rows > 0)
+		ctx->attn_rows = ctx->row_seq + b->n_rows;
 	return KERNELS_OK;
 }
 

@@ -80,12 +80,13 @@ extern int	kernels_begin_step(KernelsContext *ctx, const KernelsBatch *batch);
  * context.cu: CUDA graphs of decode steps (ComputeOps.graph_begin/end).
  * kernels_graph_begin either replays the step recorded under key (sets
  * *replayed), opens a recording of the ops issued until kernels_graph_end
- * (from the second clean run of a key on: the first reserves every scratch
- * buffer), or lets the step run directly.  A recording replays only while
- * the step layout has the same shape and every need[k] of the step (its
- * largest token id, position and KV block) is below the limits[k] that
- * kernels_graph_end stored with it (the bounds the recorded ops checked).
- * failed: an op between the two failed, so the recording is dropped.
+ * (when the key's previous step ran directly without error: that run
+ * reserved every scratch buffer), or lets the step run directly.  A
+ * recording replays only while the step layout has the same shape and
+ * every need[k] of the step (its largest token id, position and KV block)
+ * is below the limits[k] that kernels_graph_end stored with it (the bounds
+ * the recorded ops checked).  failed: an op between the two failed, so the
+ * recording is dropped (a direct run does not count as clean).
  * kernels_graph_end fails when the driver would not record or replay the
  * step: nothing of it ran, and graphs stay off for the context.
  */
