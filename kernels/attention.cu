@@ -16,12 +16,13 @@
 // accumulates their outputs in registers.  Causal tiles stop at their last
 // query position and start at their first row's window.
 //
-// The other rows (decode) take the per-row kernel: one block per (row,
-// head, split) walks its share of the context in tiles of ATTN_TILE keys
-// with one warp per key score and an online softmax.  When the step has
-// few (row, head) pairs the context is split across several blocks
-// (flash-decoding), which write (m, l, acc) partials to scratch that a
-// second kernel combines.  The number of splits depends only on the rows,
+// The other rows (decode) take the per-row kernel, over the list of them
+// that begin_step uploads with the layout (all rows when no sequence is
+// tiled): one block per (row, head, split) walks its share of the context
+// in tiles of ATTN_TILE keys with one warp per key score and an online
+// softmax.  When the step has few (row, head) pairs the context is split
+// across several blocks (flash-decoding), which write (m, l, acc) partials
+// to scratch that a second kernel combines.  The number of splits depends only on the rows,
 // heads and multiprocessors, so that decode steps of one shape launch the
 // same arguments (CUDA graph replay); each split finds its share of the
 // actual length on the device, and empty shares are harmless.
@@ -45,21 +46,20 @@
 // largest head_dim of the tiled kernel
 #define ATTN_TILED_MAX_DIM 128
 
-// Per-row kernel.  Partials of one (row, head, split): m, l and acc(head_dim).
-// Rows of sequences with min_rows or more rows (min_rows > 0) are left to
-// the tiled kernel.
+// Per-row kernel: block (i, h, split) takes row rows[i] (row i when rows
+// is NULL).  Partials of one (i, head, split): m, l and acc(head_dim).
 static __global__ void
 attention_f32(float *out, float *part, const float *q, const float *k_cache,
-			  const float *v_cache, const int32_t *positions, const int32_t *row_seq,
-			  const int32_t *seq_start, const int32_t *seq_len, const int32_t *block_table,
+			  const float *v_cache, const int32_t *rows, const int32_t *positions,
+			  const int32_t *row_seq, const int32_t *seq_len, const int32_t *block_table,
 			  int max_blocks, int n_heads, int n_kv_heads, int head_dim, int causal,
-			  int sliding_window, float scale, int min_rows)
+			  int sliding_window, float scale)
 {
 	__shared__ float q_s[KERNELS_MAX_HEAD_DIM];
 	__shared__ float scores[ATTN_TILE];
 	__shared__ size_t kv_off[ATTN_TILE];
 	__shared__ float red[32];
-	int			r = blockIdx.x;
+	int			r = rows != NULL ? rows[blockIdx.x] : (int) blockIdx.x;
 	int			h = blockIdx.y;
 	int			split = blockIdx.z;
 	int			n_splits = gridDim.z;
@@ -80,8 +80,6 @@ attention_f32(float *out, float *part, const float *q, const float *k_cache,
 	float		l = 0.0f;
 	float		acc[ATTN_SLOTS];
 
-	if (min_rows > 0 && seq_start[s + 1] - seq_start[s] >= min_rows)
-		return;
 	if (causal)
 	{
 		end = p + 1;
@@ -176,7 +174,7 @@ attention_f32(float *out, float *part, const float *q, const float *k_cache,
 	}
 	else
 	{
-		size_t		idx = ((size_t) r * n_heads + h) * n_splits + split;
+		size_t		idx = ((size_t) blockIdx.x * n_heads + h) * n_splits + split;
 		float	   *pp = part + idx * (head_dim + 2);
 
 		if (threadIdx.x == 0)
@@ -194,26 +192,19 @@ attention_f32(float *out, float *part, const float *q, const float *k_cache,
 	}
 }
 
-// out of one (row, head) from its n_splits partials; rows left to the
-// tiled kernel (see attention_f32) are skipped
+// out of one (row, head) from its n_splits partials; block (i, h) as in
+// attention_f32
 static __global__ void
-attention_combine_f32(float *out, const float *part, const int32_t *row_seq,
-					  const int32_t *seq_start, int n_heads, int head_dim, int n_splits,
-					  int min_rows)
+attention_combine_f32(float *out, const float *part, const int32_t *rows, int n_heads,
+					  int head_dim, int n_splits)
 {
+	size_t		r = rows != NULL ? (size_t) rows[blockIdx.x] : blockIdx.x;
 	size_t		idx = (size_t) blockIdx.x * n_heads + blockIdx.y;
 	const float *pp = part + idx * n_splits * (head_dim + 2);
-	float	   *o = out + idx * head_dim;
+	float	   *o = out + (r * n_heads + blockIdx.y) * head_dim;
 	float		m = -INFINITY;
 	float		l = 0.0f;
 
-	if (min_rows > 0)
-	{
-		int			s = row_seq[blockIdx.x];
-
-		if (seq_start[s + 1] - seq_start[s] >= min_rows)
-			return;
-	}
 	for (int i = 0; i < n_splits; i++)
 		m = fmaxf(m, pp[i * (head_dim + 2)]);
 	if (m == -INFINITY)
@@ -586,14 +577,15 @@ SplitScratchBytes(const KernelsContext *ctx)
 }
 
 // Launch the per-row kernel (and the combine step when split) over the
-// step's rows; rows of sequences with min_rows or more rows (min_rows > 0)
-// are left to the tiled kernel
+// n_list rows of list, or over all the step's rows when list is NULL
 static int
 attention_f32_cuda(KernelsContext *ctx, float *out, const float *q, const float *k_cache,
 				   const float *v_cache, int n_heads, int n_kv_heads, int head_dim,
-				   int causal, int sliding_window, float scale, int min_rows)
+				   int causal, int sliding_window, float scale, const int32_t *list,
+				   int n_list)
 {
-	size_t		pairs = (size_t) ctx->n_rows * n_heads;
+	int			n = list != NULL ? n_list : ctx->n_rows;
+	size_t		pairs = (size_t) n * n_heads;
 	int			n_splits = AttentionSplits(ctx, pairs);
 	float	   *part = NULL;
 	dim3		grid;
@@ -610,22 +602,21 @@ attention_f32_cuda(KernelsContext *ctx, float *out, const float *q, const float 
 		part = (float *) ctx->scratch_attn.ptr;
 	}
 
-	grid = dim3((unsigned int) ctx->n_rows, (unsigned int) n_heads, (unsigned int) n_splits);
-	attention_f32<<<grid, ATTN_THREADS, 0, ctx->stream>>>(out, part, q, k_cache, v_cache,
+	if (n == 0)
+		return KERNELS_OK;
+	grid = dim3((unsigned int) n, (unsigned int) n_heads, (unsigned int) n_splits);
+	attention_f32<<<grid, ATTN_THREADS, 0, ctx->stream>>>(out, part, q, k_cache, v_cache, list,
 														  ctx->positions, ctx->row_seq,
-														  ctx->seq_start, ctx->seq_len,
-														  ctx->block_table, ctx->max_blocks,
-														  n_heads, n_kv_heads, head_dim,
-														  causal, sliding_window, scale,
-														  min_rows);
+														  ctx->seq_len, ctx->block_table,
+														  ctx->max_blocks, n_heads,
+														  n_kv_heads, head_dim, causal,
+														  sliding_window, scale);
 	KERNELS_CHECK(cudaGetLastError());
 	if (n_splits > 1)
 	{
-		grid = dim3((unsigned int) ctx->n_rows, (unsigned int) n_heads, 1);
-		attention_combine_f32<<<grid, ATTN_THREADS, 0, ctx->stream>>>(out, part, ctx->row_seq,
-																	   ctx->seq_start, n_heads,
-																	   head_dim, n_splits,
-																	   min_rows);
+		grid = dim3((unsigned int) n, (unsigned int) n_heads, 1);
+		attention_combine_f32<<<grid, ATTN_THREADS, 0, ctx->stream>>>(out, part, list, n_heads,
+																	   head_dim, n_splits);
 		KERNELS_CHECK(cudaGetLastError());
 	}
 	return KERNELS_OK;
@@ -688,7 +679,6 @@ kernels_attention(KernelsContext *ctx, float *out, const float *q, const float *
 				  int sliding_window, float scale)
 {
 	int			tiled;
-	int			min_rows;
 	int			status;
 
 	KERNELS_REQUIRE(ctx != NULL && n_heads > 0 && n_kv_heads > 0);
@@ -704,14 +694,16 @@ kernels_attention(KernelsContext *ctx, float *out, const float *q, const float *
 	tiled = !ctx->simple_attention && head_dim <= ATTN_TILED_MAX_DIM &&
 		ctx->n_seqs <= 65535 && ctx->max_seq_rows / ATTN_BQ < 65535 &&
 		ctx->max_seq_rows >= KERNELS_ATTN_TILE_MIN_ROWS;
-	min_rows = tiled ? KERNELS_ATTN_TILE_MIN_ROWS : 0;
-	if (tiled)
-	{
-		status = attention_tiled_cuda(ctx, out, q, k_cache, v_cache, n_heads, n_kv_heads,
-									  head_dim, causal, sliding_window, scale, min_rows);
-		if (status != KERNELS_OK || ctx->few_rows == 0)
-			return status;
-	}
+	if (!tiled)
+		return attention_f32_cuda(ctx, out, q, k_cache, v_cache, n_heads, n_kv_heads,
+								  head_dim, causal, sliding_window, scale, NULL, 0);
+	status = attention_tiled_cuda(ctx, out, q, k_cache, v_cache, n_heads, n_kv_heads,
+								  head_dim, causal, sliding_window, scale,
+								  KERNELS_ATTN_TILE_MIN_ROWS);
+	if (status != KERNELS_OK || ctx->few_rows == 0)
+		return status;
+	// the other rows, listed by begin_step
+	KERNELS_REQUIRE(ctx->attn_rows != NULL);
 	return attention_f32_cuda(ctx, out, q, k_cache, v_cache, n_heads, n_kv_heads, head_dim,
-							  causal, sliding_window, scale, min_rows);
+							  causal, sliding_window, scale, ctx->attn_rows, ctx->few_rows);
 }

@@ -130,6 +130,8 @@ struct KernelsContext
 	int			max_seq_rows;	// most rows of one sequence in the step
 	int			few_rows;		// rows of sequences with fewer than
 								// KERNELS_ATTN_TILE_MIN_ROWS rows
+	const int32_t *attn_rows;	// (few_rows) those rows, in steps where
+								// max_seq_rows reaches the minimum, else NULL
 
 	// context.cu: CUDA graphs of decode steps and the cuBLAS workspace
 	int			graphs_enabled; // off with PGMLOPS_CUDA_NO_GRAPHS=1
