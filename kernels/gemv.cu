@@ -16,7 +16,8 @@
 // aligned or i is not a multiple of the vector) take a scalar loop.
 #include "common.cuh"
 
-#define GEMV_THREADS 256
+// small blocks: a product of a few thousand rows runs in one wave of blocks
+#define GEMV_THREADS 128
 #define GEMV_WARPS (GEMV_THREADS / 32)
 
 // 16 bytes of weights, read once: not kept in L1, no ordering constraint
