@@ -264,6 +264,16 @@ kernels_context_destroy(KernelsContext *ctx)
 {
 	if (ctx == NULL)
 		return;
+	if (ctx->graph_capturing)
+	{
+		cudaGraph_t graph = NULL;
+
+		// a recording left open: close the stream's capture, drop it
+		if (cudaStreamEndCapture(ctx->stream, &graph) == cudaSuccess && graph != NULL)
+			cudaGraphDestroy(graph);
+		ctx->graph_capturing = 0;
+		(void) cudaGetLastError();
+	}
 	cudaStreamSynchronize(ctx->stream);
 	ReleaseBuffer(&ctx->layout);
 	ReleaseBuffer(&ctx->scratch_bf16);
