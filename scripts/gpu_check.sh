@@ -32,7 +32,7 @@ if [ "${1:-}" = --prepare ]; then
   rm -f unit/test_compute.bin unit/test_forward.bin unit/test_generate.bin
   make -s unit/test_compute.bin unit/test_forward.bin unit/test_generate.bin
   cp unit/test_compute.bin unit/test_forward.bin unit/test_generate.bin "$G/"
-  cc -O2 -Isrc -o "$G/tokbench" bench/tokbench.c src/llm/tok*.o src/llm/llmjson.o \
+  cc -O2 -Isrc -o "$G/tokbench" bench/tokbench.c src/llm/tok*.o src/llm/utf8.o src/llm/llmjson.o \
     src/llm/llmutil.o -ljansson -licuuc -lm
   d=$(mktemp -d)
   for f in openblas-pthread/libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 \

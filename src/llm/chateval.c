@@ -147,7 +147,7 @@ ChatIterItems(ChatRender *r, ChatValue *v, ChatValue ***items, size_t *n)
 			return;
 		case CK_STR:
 			{
-				size_t		count = ChatUtf8Count(v->u.s.p, v->u.s.len);
+				size_t		count = LlmUtf8Count(v->u.s.p, v->u.s.len);
 				ChatValue **chars = ChatAlloc(r, (count ? count : 1) * sizeof(ChatValue *));
 				size_t		off = 0;
 
@@ -155,7 +155,7 @@ ChatIterItems(ChatRender *r, ChatValue *v, ChatValue ***items, size_t *n)
 				for (size_t i = 0; i < count; i++)
 				{
 					uint32_t	cp;
-					size_t		len = ChatUtf8Decode(v->u.s.p + off, v->u.s.len - off, &cp);
+					size_t		len = LlmUtf8DecodeLoose(v->u.s.p + off, v->u.s.len - off, &cp);
 
 					chars[i] = ChatStrRef(r, v->u.s.p + off, len);
 					off += len;
@@ -273,14 +273,14 @@ ChatGetItem(ChatRender *r, ChatValue *obj, ChatValue *key)
 
 				if (!IndexOf(key, &idx))
 					return r->v_undef;
-				count = ChatUtf8Count(obj->u.s.p, obj->u.s.len);
+				count = LlmUtf8Count(obj->u.s.p, obj->u.s.len);
 				if (idx < 0)
 					idx += (int64_t) count;
 				if (idx < 0 || idx >= (int64_t) count)
 					return r->v_undef;
-				off = ChatUtf8Offset(obj->u.s.p, obj->u.s.len, (size_t) idx);
+				off = LlmUtf8Offset(obj->u.s.p, obj->u.s.len, (size_t) idx);
 				return ChatStrRef(r, obj->u.s.p + off,
-								  ChatUtf8Decode(obj->u.s.p + off, obj->u.s.len - off, &cp));
+								  LlmUtf8DecodeLoose(obj->u.s.p + off, obj->u.s.len - off, &cp));
 			}
 		default:
 			return r->v_undef;
@@ -327,7 +327,7 @@ ChatSlice(ChatRender *r, ChatValue *obj, ChatValue *startv, ChatValue *stopv,
 		len = (int64_t) obj->u.list.n;
 	else if (obj->kind == CK_STR)
 	{
-		len = (int64_t) ChatUtf8Count(obj->u.s.p, obj->u.s.len);
+		len = (int64_t) LlmUtf8Count(obj->u.s.p, obj->u.s.len);
 		ascii = (size_t) len == obj->u.s.len;
 	}
 	else
@@ -370,7 +370,7 @@ ChatSlice(ChatRender *r, ChatValue *obj, ChatValue *startv, ChatValue *stopv,
 		for (int64_t i = 0; i < len; i++)
 		{
 			offs[i] = off;
-			off += ChatUtf8Decode(obj->u.s.p + off, obj->u.s.len - off, &cp);
+			off += LlmUtf8DecodeLoose(obj->u.s.p + off, obj->u.s.len - off, &cp);
 		}
 		offs[len] = off;
 		if (step == 1)

@@ -450,7 +450,7 @@ Length(ChatRender *r, ChatValue *v)
 	switch (v->kind)
 	{
 		case CK_STR:
-			return (int64_t) ChatUtf8Count(v->u.s.p, v->u.s.len);
+			return (int64_t) LlmUtf8Count(v->u.s.p, v->u.s.len);
 		case CK_LIST:
 			if (v->u.list.lazy)
 				ChatFail(r, LLM_ERR_ARGUMENT, "object of type 'generator' has no len()");
@@ -1018,7 +1018,7 @@ ChatApplyFilter(ChatRender *r, int fid, ChatValue *v, ChatValue **pos, int npos,
 				while (i < s->u.s.len)
 				{
 					uint32_t	cp;
-					size_t		n = ChatUtf8Decode(s->u.s.p + i, s->u.s.len - i, &cp);
+					size_t		n = LlmUtf8DecodeLoose(s->u.s.p + i, s->u.s.len - i, &cp);
 					bool		w = u_isalnum((UChar32) cp) || cp == '_';
 
 					if (w && !in_word)

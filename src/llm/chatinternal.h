@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "llm/llm.h"
+#include "llm/utf8.h"
 
 /* limits that keep a hostile template from hanging or exhausting memory */
 #define CHAT_MAX_SOURCE		(1024 * 1024)	/* template source bytes */
@@ -341,13 +342,8 @@ extern bool ChatEqual(ChatRender *r, const ChatValue *a, const ChatValue *b, int
 extern int	ChatCompare(ChatRender *r, const ChatValue *a, const ChatValue *b, int depth);
 extern void ChatAppendFloat(ChatBuf *buf, ChatRender *r, double f);
 
-/* chatvalue.c: UTF-8 */
-extern size_t ChatUtf8Decode(const char *p, size_t len, uint32_t *cp);
-extern size_t ChatUtf8Encode(uint32_t cp, char *out);
-extern size_t ChatUtf8Count(const char *p, size_t len);
+/* chatvalue.c: characters (the UTF-8 helpers are in utf8.h, loose reading) */
 extern bool ChatIsSpace(uint32_t cp);	/* Python str.isspace */
-/* byte offset of code point index idx (clamped to len) */
-extern size_t ChatUtf8Offset(const char *p, size_t len, size_t idx);
 
 /* chateval.c: iterate: the items of a list, keys of a dict, chars of a string */
 extern void ChatIterItems(ChatRender *r, ChatValue *v, ChatValue ***items, size_t *n);

@@ -107,7 +107,7 @@ SpaceAt(const char *p, size_t len)
 		return 0;
 	if ((unsigned char) p[0] < 0x80)
 		return ChatIsSpace((unsigned char) p[0]) ? 1 : 0;
-	n = ChatUtf8Decode(p, len, &cp);
+	n = LlmUtf8DecodeLoose(p, len, &cp);
 	return ChatIsSpace(cp) ? n : 0;
 }
 
@@ -286,7 +286,7 @@ Unescape(Lexer *lx, size_t start, size_t end, ChatToken *t)
 						k++;
 					}
 					/* an octal escape never needs more than its own bytes */
-					o += ChatUtf8Encode(cp, out + o);
+					o += LlmUtf8Encode(cp, out + o);
 					continue;
 				}
 				out[o++] = '\\';
@@ -314,7 +314,7 @@ Unescape(Lexer *lx, size_t start, size_t end, ChatToken *t)
 		if (cp >= 0xD800 && cp <= 0xDFFF)
 			cp = 0xFFFD;
 		/* \xhh is 4 bytes of source for at most 2 of output, and so on */
-		o += ChatUtf8Encode(cp, out + o);
+		o += LlmUtf8Encode(cp, out + o);
 	}
 	out[o] = '\0';
 	t->str = out;

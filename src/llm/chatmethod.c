@@ -33,7 +33,7 @@ InSet(uint32_t cp, const ChatValue *set)
 	{
 		uint32_t	c;
 
-		i += ChatUtf8Decode(set->u.s.p + i, set->u.s.len - i, &c);
+		i += LlmUtf8DecodeLoose(set->u.s.p + i, set->u.s.len - i, &c);
 		if (c == cp)
 			return true;
 	}
@@ -52,7 +52,7 @@ ChatStrip(ChatRender *r, ChatValue *s, ChatValue *chars, bool left, bool right)
 	while (left && start < end)
 	{
 		uint32_t	cp;
-		size_t		n = ChatUtf8Decode(p + start, end - start, &cp);
+		size_t		n = LlmUtf8DecodeLoose(p + start, end - start, &cp);
 
 		if (!(chars ? InSet(cp, chars) : ChatIsSpace(cp)))
 			break;
@@ -66,7 +66,7 @@ ChatStrip(ChatRender *r, ChatValue *s, ChatValue *chars, bool left, bool right)
 
 		while (b > start && ((unsigned char) p[b] & 0xC0) == 0x80 && end - b < 4)
 			b--;
-		n = ChatUtf8Decode(p + b, end - b, &cp);
+		n = LlmUtf8DecodeLoose(p + b, end - b, &cp);
 		if (n != end - b)
 		{
 			b = end - 1;		/* a stray continuation byte */
@@ -104,7 +104,7 @@ ChatMapCase(ChatRender *r, ChatValue *s, char mode)
 	while (i < s->u.s.len)
 	{
 		uint32_t	cp;
-		size_t		n = ChatUtf8Decode(s->u.s.p + i, s->u.s.len - i, &cp);
+		size_t		n = LlmUtf8DecodeLoose(s->u.s.p + i, s->u.s.len - i, &cp);
 		char		enc[4];
 		char		how;
 
@@ -140,7 +140,7 @@ ChatMapCase(ChatRender *r, ChatValue *s, char mode)
 		if (cp == 0xDF && how == 'u')
 			ChatBufAppend(r, &buf, "SS", 2);
 		else
-			ChatBufAppend(r, &buf, enc, ChatUtf8Encode(CaseMap(cp, how), enc));
+			ChatBufAppend(r, &buf, enc, LlmUtf8Encode(CaseMap(cp, how), enc));
 		i += n;
 	}
 	return ChatBufToStr(r, &buf);
@@ -172,7 +172,7 @@ ChatReplace(ChatRender *r, ChatValue *s, ChatValue *old, ChatValue *new, int64_t
 				i++;
 				break;
 			}
-			n = ChatUtf8Decode(s->u.s.p + i, s->u.s.len - i, &cp);
+			n = LlmUtf8DecodeLoose(s->u.s.p + i, s->u.s.len - i, &cp);
 			ChatBufAppend(r, &buf, s->u.s.p + i, n);
 			i += n;
 		}
@@ -243,7 +243,7 @@ Split(ChatRender *r, ChatValue *s, ChatValue *sep, int64_t maxsplit, bool from_r
 			uint32_t	cp;
 			size_t		n;
 
-			while (i < len && (n = ChatUtf8Decode(p + i, len - i, &cp)) && ChatIsSpace(cp))
+			while (i < len && (n = LlmUtf8DecodeLoose(p + i, len - i, &cp)) && ChatIsSpace(cp))
 				i += n;
 			if (i >= len)
 				break;
@@ -256,7 +256,7 @@ Split(ChatRender *r, ChatValue *s, ChatValue *sep, int64_t maxsplit, bool from_r
 				break;
 			}
 			start = i;
-			while (i < len && (n = ChatUtf8Decode(p + i, len - i, &cp)) && !ChatIsSpace(cp))
+			while (i < len && (n = LlmUtf8DecodeLoose(p + i, len - i, &cp)) && !ChatIsSpace(cp))
 				i += n;
 			ADD(p + start, i - start);
 		}
@@ -328,7 +328,7 @@ SplitLines(ChatRender *r, ChatValue *s)
 	while (i < s->u.s.len)
 	{
 		uint32_t	cp;
-		size_t		w = ChatUtf8Decode(s->u.s.p + i, s->u.s.len - i, &cp);
+		size_t		w = LlmUtf8DecodeLoose(s->u.s.p + i, s->u.s.len - i, &cp);
 
 		if (cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x1C ||
 			cp == 0x1D || cp == 0x1E || cp == 0x85 || cp == 0x2028 || cp == 0x2029)
@@ -376,15 +376,15 @@ ChatSearch(ChatRender *r, ChatValue *s, ChatValue *sub, bool count, bool reverse
 
 	ChatStep(r, (int64_t) s->u.s.len / 16);
 	if (sub->u.s.len == 0)
-		return count ? (int64_t) ChatUtf8Count(s->u.s.p, s->u.s.len) + 1 :
-			reverse ? (int64_t) ChatUtf8Count(s->u.s.p, s->u.s.len) : 0;
+		return count ? (int64_t) LlmUtf8Count(s->u.s.p, s->u.s.len) + 1 :
+			reverse ? (int64_t) LlmUtf8Count(s->u.s.p, s->u.s.len) : 0;
 	for (size_t i = 0; i + sub->u.s.len <= s->u.s.len;)
 	{
 		if (MatchAt(s, i, sub))
 		{
 			if (!count)
 			{
-				found = (int64_t) ChatUtf8Count(s->u.s.p, i);
+				found = (int64_t) LlmUtf8Count(s->u.s.p, i);
 				if (!reverse)
 					return found;
 				i++;
@@ -411,7 +411,7 @@ ChatStrIs(const ChatValue *s, char kind)
 	while (i < s->u.s.len)
 	{
 		uint32_t	cp;
-		size_t		n = ChatUtf8Decode(s->u.s.p + i, s->u.s.len - i, &cp);
+		size_t		n = LlmUtf8DecodeLoose(s->u.s.p + i, s->u.s.len - i, &cp);
 
 		i += n;
 		switch (kind)

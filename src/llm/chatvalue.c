@@ -551,7 +551,7 @@ AppendStrRepr(ChatRender *r, ChatBuf *buf, const char *p, size_t len)
 	while (i < len)
 	{
 		uint32_t	cp;
-		size_t		n = ChatUtf8Decode(p + i, len - i, &cp);
+		size_t		n = LlmUtf8DecodeLoose(p + i, len - i, &cp);
 		char		esc[16];
 
 		if (cp == '\\' || cp == (uint32_t) quote)
@@ -716,7 +716,7 @@ AppendJsonString(ChatRender *r, ChatBuf *buf, const char *p, size_t len)
 		if (c >= 0x80 && r->json_ascii)
 		{
 			uint32_t	cp;
-			size_t		n = ChatUtf8Decode(p + i, len - i, &cp);
+			size_t		n = LlmUtf8DecodeLoose(p + i, len - i, &cp);
 
 			ChatBufAppend(r, buf, p + start, i - start);
 			if (cp >= 0x10000)
@@ -1020,117 +1020,7 @@ ChatCompare(ChatRender *r, const ChatValue *a, const ChatValue *b, int depth)
 			 ChatKindName(a), ChatKindName(b));
 }
 
-/* ---- UTF-8 ---- */
-
-/*
- * Decode one code point at p (len > 0); returns its length.  An invalid
- * byte decodes as itself (U+0080..U+00FF range) with length 1, so any
- * input makes progress.
- */
-size_t
-ChatUtf8Decode(const char *p, size_t len, uint32_t *cp)
-{
-	const unsigned char *s = (const unsigned char *) p;
-	uint32_t	c = s[0];
-	size_t		n;
-
-	if (c < 0x80)
-	{
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4;
-	else
-	{
-		*cp = c;
-		return 1;
-	}
-	if (n > len)
-	{
-		*cp = c;
-		return 1;
-	}
-	c &= (n == 2) ? 0x1F : (n == 3) ? 0x0F : 0x07;
-	for (size_t i = 1; i < n; i++)
-	{
-		if ((s[i] & 0xC0) != 0x80)
-		{
-			*cp = s[0];
-			return 1;
-		}
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	*cp = c;
-	return n;
-}
-
-/* encode a code point (at most 4 bytes) */
-size_t
-ChatUtf8Encode(uint32_t cp, char *out)
-{
-	if (cp < 0x80)
-	{
-		out[0] = (char) cp;
-		return 1;
-	}
-	if (cp < 0x800)
-	{
-		out[0] = (char) (0xC0 | (cp >> 6));
-		out[1] = (char) (0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000)
-	{
-		out[0] = (char) (0xE0 | (cp >> 12));
-		out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char) (0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char) (0xF0 | (cp >> 18));
-	out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char) (0x80 | (cp & 0x3F));
-	return 4;
-}
-
-/* number of code points */
-size_t
-ChatUtf8Count(const char *p, size_t len)
-{
-	size_t		n = 0;
-	size_t		i = 0;
-	uint32_t	cp;
-
-	while (i < len)
-	{
-		if ((unsigned char) p[i] < 0x80)
-			i++;
-		else
-			i += ChatUtf8Decode(p + i, len - i, &cp);
-		n++;
-	}
-	return n;
-}
-
-/* byte offset of code point idx, len if past the end */
-size_t
-ChatUtf8Offset(const char *p, size_t len, size_t idx)
-{
-	size_t		i = 0;
-	uint32_t	cp;
-
-	while (idx > 0 && i < len)
-	{
-		i += ChatUtf8Decode(p + i, len - i, &cp);
-		idx--;
-	}
-	return i;
-}
+/* ---- characters ---- */
 
 /* Python str.isspace() for one code point */
 bool

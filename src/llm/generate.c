@@ -18,11 +18,10 @@
 #include <time.h>
 
 #include "llm/generate.h"
+#include "llm/utf8.h"
 
 /* tokens whose text may stay pending before it is taken as it is */
 #define MAX_PENDING_TOKENS		8
-
-static const char REPLACEMENT[3] = {(char) 0xEF, (char) 0xBF, (char) 0xBD};
 
 /* seconds on the monotonic clock */
 static double
@@ -32,50 +31,6 @@ Now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-/*
- * Length of the valid UTF-8 character at s[0..n), 0 if it is invalid,
- * -1 if it is a valid but incomplete prefix
- */
-static int
-Utf8CharLen(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	int			len;
-	unsigned char lo = 0x80,
-				hi = 0xBF;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-	{
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0;			/* no overlongs */
-		else if (c == 0xED)
-			hi = 0x9F;			/* no surrogates */
-	}
-	else if (c >= 0xF0 && c <= 0xF4)
-	{
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	}
-	else
-		return 0;
-	for (int i = 1; i < len; i++)
-	{
-		if ((size_t) i >= n)
-			return -1;
-		if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xBF))
-			return 0;
-	}
-	return len;
 }
 
 /* does s[0..n) end inside a character (a valid, incomplete prefix)? */
@@ -88,8 +43,7 @@ EndsIncomplete(const char *s, size_t n)
 	{
 		unsigned char c = (unsigned char) s[i];
 
-		if ((c & 0xC0) != 0x80 &&
-			Utf8CharLen((const unsigned char *) s + i, n - i) == -1)
+		if ((c & 0xC0) != 0x80 && LlmUtf8SeqLen(s + i, n - i) == -1)
 			return true;
 	}
 	return false;
@@ -116,11 +70,13 @@ TextReserve(LlmTextStream *ts, size_t extra, LlmError *err)
 	return LLM_OK;
 }
 
-/* append s[0..n) to the text, invalid UTF-8 replaced by U+FFFD */
+/*
+ * Append s[0..n) to the text, each invalid byte replaced by U+FFFD (a
+ * character cut off at the end by one)
+ */
 static int
 TextAppend(LlmTextStream *ts, const char *s, size_t n, LlmError *err)
 {
-	size_t		i = 0;
 	int			rc;
 
 	/* each byte grows to at most 3 */
@@ -128,23 +84,7 @@ TextAppend(LlmTextStream *ts, const char *s, size_t n, LlmError *err)
 		return LlmSetError(err, LLM_ERR_NOMEM, "generated text is too long");
 	if ((rc = TextReserve(ts, n * 3, err)) != LLM_OK)
 		return rc;
-	while (i < n)
-	{
-		int			len = Utf8CharLen((const unsigned char *) s + i, n - i);
-
-		if (len > 0)
-		{
-			memcpy(ts->text + ts->text_len, s + i, len);
-			ts->text_len += len;
-			i += len;
-		}
-		else
-		{
-			memcpy(ts->text + ts->text_len, REPLACEMENT, 3);
-			ts->text_len += 3;
-			i += (len < 0) ? n - i : 1; /* a cut-off tail is one error */
-		}
-	}
+	ts->text_len += LlmUtf8Lossy(s, n, ts->text + ts->text_len, LLM_UTF8_REPLACE_BYTE);
 	ts->text[ts->text_len] = '\0';
 	return LLM_OK;
 }
@@ -259,7 +199,7 @@ Advance(LlmTextStream *ts, bool force, LlmError *err)
 		(force ||
 		 (!EndsIncomplete(full, full_len) &&
 		  !(full_len - pre_len >= 3 &&
-			memcmp(full + full_len - 3, REPLACEMENT, 3) == 0))))
+			memcmp(full + full_len - 3, LLM_UTF8_REPLACEMENT, 3) == 0))))
 	{
 		rc = TextAppend(ts, full + pre_len, full_len - pre_len, err);
 		if (rc != LLM_OK)

@@ -169,7 +169,7 @@ TokBpeFinish(Tokenizer *tok, LlmError *err)
 		snprintf(name, sizeof(name), "<0x%02X>", b);
 		tok->byte_token[b] = tok->byte_fallback ?
 			TokStrMapGet(&tok->vocab, name, strlen(name)) : -1;
-		n = TokUtf8Encode(chars[b], utf8);
+		n = LlmUtf8Encode(chars[b], utf8);
 		tok->byte_char[b] = tok->byte_level ? TokStrMapGet(&tok->vocab, utf8, n) : -1;
 		if (b < 128)
 		{
@@ -204,9 +204,10 @@ TokBpeFinish(Tokenizer *tok, LlmError *err)
 			raw.len = 0;
 			while (ok && pos < len)
 			{
-				int			c = TokUtf8Decode(t, len, &pos);
+				uint32_t	c;
 				char		byte;
 
+				pos += LlmUtf8Decode(t + pos, len - pos, &c);
 				if (c >= 324 || inverse[c] < 0)
 					ok = false;
 				else
@@ -270,6 +271,7 @@ CharSymbols(TokEncodeState *st, const char *s, size_t len, size_t *n_out)
 		int32_t		id;
 		const char *key = s + start;
 		size_t		klen;
+		uint32_t	cp;
 
 		/* ASCII characters that are tokens: a table instead of a lookup */
 		if ((unsigned char) s[pos] < 0x80 && tok->ascii_char[(unsigned char) s[pos]] >= 0)
@@ -278,7 +280,7 @@ CharSymbols(TokEncodeState *st, const char *s, size_t len, size_t *n_out)
 			pending_unk = false;
 			continue;
 		}
-		TokUtf8Decode(s, len, &pos);
+		pos += LlmUtf8Decode(s + pos, len - pos, &cp);
 		klen = pos - start;
 		if ((tok->cont_prefix && start > 0) || (tok->word_suffix && pos == len))
 		{

@@ -119,9 +119,10 @@ DecodeByteLevel(const DecList *in, DecList *out)
 
 		while (pos < len && ok)
 		{
-			int			c = TokUtf8Decode(t, len, &pos);
+			uint32_t	c;
 			char		byte;
 
+			pos += LlmUtf8Decode(t + pos, len - pos, &c);
 			if (c >= 324 || inverse[c] < 0)
 			{
 				/* a character outside the table: keep the token as is */
@@ -219,11 +220,11 @@ FlushBytes(TokBuf *bytes, DecList *out)
 
 	if (bytes->len == 0)
 		return true;
-	if (TokUtf8Valid(bytes->data, bytes->len, NULL))
+	if (LlmUtf8Valid(bytes->data, bytes->len, NULL))
 		ok = ListPush(out, bytes->data, bytes->len);
 	else
 		for (size_t i = 0; i < bytes->len && ok; i++)
-			ok = ListPush(out, "\xEF\xBF\xBD", 3);
+			ok = ListPush(out, LLM_UTF8_REPLACEMENT, 3);
 	bytes->len = 0;
 	return ok;
 }

@@ -271,7 +271,7 @@ static bool
 WordCharAt(const char *s, size_t len, size_t pos, bool before)
 {
 	size_t		p;
-	int			c;
+	uint32_t	c;
 
 	if (before)
 	{
@@ -287,7 +287,7 @@ WordCharAt(const char *s, size_t len, size_t pos, bool before)
 			return false;
 		p = pos;
 	}
-	c = TokUtf8Decode(s, len, &p);
+	LlmUtf8Decode(s + p, len - p, &c);
 	return c == '_' || u_isalnum(c);
 }
 
@@ -298,13 +298,13 @@ WordCharAt(const char *s, size_t len, size_t pos, bool before)
 static int
 SpaceAt(const char *s, size_t len, size_t pos)
 {
-	size_t		p = pos;
-	int			c;
+	uint32_t	c;
+	size_t		n;
 
 	if (pos >= len)
 		return 0;
-	c = TokUtf8Decode(s, len, &p);
-	return u_isUWhiteSpace(c) ? (int) (p - pos) : 0;
+	n = LlmUtf8Decode(s + pos, len - pos, &c);
+	return u_isUWhiteSpace(c) ? (int) n : 0;
 }
 
 /*
@@ -458,7 +458,7 @@ TokenizerEncode(const Tokenizer *tok, const char *text, size_t len,
 	*n_ids = 0;
 	if (len > TOK_MAX_TEXT)
 		return LlmSetError(err, LLM_ERR_ARGUMENT, "text of %zu bytes is too long to tokenize", len);
-	if (!TokUtf8Valid(text, len, &bad))
+	if (!LlmUtf8Valid(text, len, &bad))
 		return LlmSetError(err, LLM_ERR_ARGUMENT, "invalid UTF-8 at byte %zu of the text", bad);
 
 	memset(&st, 0, sizeof(st));

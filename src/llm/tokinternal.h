@@ -3,7 +3,7 @@
  * tokinternal.h
  *	  Internals shared by the tokenizer files: the Tokenizer struct, the
  *	  pipeline steps (normalizers, pre-tokenizers, decoders, post-processors)
- *	  and small helpers (hash maps, growable buffers, UTF-8).
+ *	  and small helpers (hash maps, growable buffers; UTF-8 is in utf8.h).
  *
  * Encoding follows the Hugging Face order: added tokens are cut out of the
  * raw text, each remaining segment is normalized, split into words by the
@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "llm/tokenizer.h"
+#include "llm/utf8.h"
 
 #define TOK_MAX_STEPS		16		/* steps per flattened Sequence */
 #define TOK_MAX_TEXT		((size_t) 1 << 30)	/* longest text to encode */
@@ -299,9 +300,6 @@ extern void TokPairMapFree(TokPairMap *m);
 extern bool TokBufReserve(TokBuf *b, size_t extra);
 extern bool TokBufAppend(TokBuf *b, const char *s, size_t len);
 extern bool TokIdsPush(TokIds *v, int32_t id);
-extern int	TokUtf8Decode(const char *s, size_t len, size_t *pos);
-extern int	TokUtf8Encode(uint32_t c, char *out);
-extern bool TokUtf8Valid(const char *s, size_t len, size_t *bad);
 extern void TokAppendLossy(TokBuf *out, const char *s, size_t len, bool *ok);
 extern char *TokArenaDup(Tokenizer *tok, const char *s, size_t len,
 						 LlmError *err);

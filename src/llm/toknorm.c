@@ -423,8 +423,10 @@ BertNorm(const TokNormStep *st, const char *s, size_t len, TokBuf *out,
 		while (i < len)
 		{
 			size_t		start = i;
-			int			c = TokUtf8Decode(s, len, &i);
+			uint32_t	c;
 			bool		ok = true;
+
+			i += LlmUtf8Decode(s + i, len - i, &c);
 
 			if (st->clean_text)
 			{
@@ -473,22 +475,23 @@ StripNorm(const TokNormStep *st, const char *s, size_t len, TokBuf *out,
 	if (st->left)
 		while (start < len)
 		{
-			size_t		p = start;
+			uint32_t	c;
+			size_t		n = LlmUtf8Decode(s + start, len - start, &c);
 
-			if (!u_isUWhiteSpace(TokUtf8Decode(s, len, &p)))
+			if (!u_isUWhiteSpace(c))
 				break;
-			start = p;
+			start += n;
 		}
 	if (st->right)
 		while (end > start)
 		{
-			size_t		p = end - 1,
-						q;
+			size_t		p = end - 1;
+			uint32_t	c;
 
 			while (p > start && ((unsigned char) s[p] & 0xC0) == 0x80)
 				p--;
-			q = p;
-			if (!u_isUWhiteSpace(TokUtf8Decode(s, len, &q)))
+			LlmUtf8Decode(s + p, len - p, &c);
+			if (!u_isUWhiteSpace(c))
 				break;
 			end = p;
 		}

@@ -46,7 +46,7 @@ static inline int
 CharClass(const char *s, size_t len, size_t pos, size_t *next)
 {
 	unsigned char c = (unsigned char) s[pos];
-	int			cp;
+	uint32_t	cp;
 	int8_t		t;
 
 	if (c < 0x80)
@@ -60,8 +60,7 @@ CharClass(const char *s, size_t len, size_t pos, size_t *next)
 			return CL_S;
 		return CL_P;
 	}
-	*next = pos;
-	cp = TokUtf8Decode(s, len, next);
+	*next = pos + LlmUtf8Decode(s + pos, len - pos, &cp);
 	t = u_charType(cp);
 	switch (t)
 	{
@@ -325,7 +324,9 @@ SplitSpaces(TokEncodeState *st, int step, const char *s, size_t len,
 	while (pos < len)
 	{
 		size_t		cstart = pos;
-		int			c = TokUtf8Decode(s, len, &pos);
+		uint32_t	c;
+
+		pos += LlmUtf8Decode(s + pos, len - pos, &c);
 
 		if (IsSpace(c))
 		{

@@ -2,7 +2,7 @@
  *
  * tokutil.c
  *	  Helpers of the tokenizer: the string arena, hash maps for the
- *	  vocabulary and the merges, growable buffers, UTF-8 and UTF-16.
+ *	  vocabulary and the merges, growable buffers, lossy UTF-8 and UTF-16.
  *
  *-------------------------------------------------------------------------
  */
@@ -344,212 +344,20 @@ TokIdsPush(TokIds *v, int32_t id)
 }
 
 /*
- * Length of a valid UTF-8 sequence at s[0..len), 0 when invalid
- */
-static int
-Utf8SeqLen(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-	int			n;
-	unsigned char lo = 0x80,
-				hi = 0xBF;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-	{
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	}
-	else if (c >= 0xF0 && c <= 0xF4)
-	{
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	}
-	else
-		return 0;
-	if ((size_t) n > len)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (int i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return n;
-}
-
-/*
- * Decode the code point at *pos and advance; invalid bytes give U+FFFD
- */
-int
-TokUtf8Decode(const char *s, size_t len, size_t *pos)
-{
-	const unsigned char *p = (const unsigned char *) s + *pos;
-	int			n = Utf8SeqLen(p, len - *pos);
-	int			c;
-
-	switch (n)
-	{
-		case 1:
-			c = p[0];
-			break;
-		case 2:
-			c = ((p[0] & 0x1F) << 6) | (p[1] & 0x3F);
-			break;
-		case 3:
-			c = ((p[0] & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F);
-			break;
-		case 4:
-			c = ((p[0] & 0x07) << 18) | ((p[1] & 0x3F) << 12) |
-				((p[2] & 0x3F) << 6) | (p[3] & 0x3F);
-			break;
-		default:
-			c = 0xFFFD;
-			n = 1;
-			break;
-	}
-	*pos += n;
-	return c;
-}
-
-/*
- * Encode a code point; returns the byte count (1 to 4)
- */
-int
-TokUtf8Encode(uint32_t c, char *out)
-{
-	if (c < 0x80)
-	{
-		out[0] = (char) c;
-		return 1;
-	}
-	if (c < 0x800)
-	{
-		out[0] = (char) (0xC0 | (c >> 6));
-		out[1] = (char) (0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000)
-	{
-		out[0] = (char) (0xE0 | (c >> 12));
-		out[1] = (char) (0x80 | ((c >> 6) & 0x3F));
-		out[2] = (char) (0x80 | (c & 0x3F));
-		return 3;
-	}
-	out[0] = (char) (0xF0 | (c >> 18));
-	out[1] = (char) (0x80 | ((c >> 12) & 0x3F));
-	out[2] = (char) (0x80 | ((c >> 6) & 0x3F));
-	out[3] = (char) (0x80 | (c & 0x3F));
-	return 4;
-}
-
-/*
- * Is s valid UTF-8?  On failure *bad is the offset of the first bad byte
- */
-bool
-TokUtf8Valid(const char *s, size_t len, size_t *bad)
-{
-	const unsigned char *p = (const unsigned char *) s;
-	size_t		i = 0;
-
-	while (i < len)
-	{
-		int			n;
-
-		/* ASCII fast path, 8 bytes at a time */
-		while (i + 8 <= len)
-		{
-			uint64_t	w;
-
-			memcpy(&w, p + i, 8);
-			if (w & 0x8080808080808080ULL)
-				break;
-			i += 8;
-		}
-		if (i >= len)
-			break;
-		if (p[i] < 0x80)
-		{
-			i++;
-			continue;
-		}
-		n = Utf8SeqLen(p + i, len - i);
-		if (n == 0)
-		{
-			if (bad)
-				*bad = i;
-			return false;
-		}
-		i += n;
-	}
-	return true;
-}
-
-/*
  * Append bytes as UTF-8, replacing each maximal invalid subpart by U+FFFD
  * (the rule of Rust's from_utf8_lossy); *ok becomes false when out of memory
  */
 void
 TokAppendLossy(TokBuf *out, const char *s, size_t len, bool *ok)
 {
-	const unsigned char *p = (const unsigned char *) s;
-	size_t		i = 0;
-
-	if (!TokBufReserve(out, len))
+	/* each byte grows to at most 3 */
+	if (len > (SIZE_MAX - out->len - 1) / 3 || !TokBufReserve(out, len * 3))
 	{
 		*ok = false;
 		return;
 	}
-	while (i < len)
-	{
-		int			n = Utf8SeqLen(p + i, len - i);
-		size_t		k;
-
-		if (n > 0)
-		{
-			TokBufAppend(out, s + i, n);
-			i += n;
-			continue;
-		}
-		/* the maximal prefix of a valid sequence, at least one byte */
-		k = 1;
-		if (p[i] >= 0xC2 && p[i] <= 0xF4)
-		{
-			unsigned char lo = 0x80,
-						hi = 0xBF;
-			int			want = p[i] >= 0xF0 ? 4 : p[i] >= 0xE0 ? 3 : 2;
-
-			if (p[i] == 0xE0)
-				lo = 0xA0;
-			else if (p[i] == 0xED)
-				hi = 0x9F;
-			else if (p[i] == 0xF0)
-				lo = 0x90;
-			else if (p[i] == 0xF4)
-				hi = 0x8F;
-			if (i + 1 < len && p[i + 1] >= lo && p[i + 1] <= hi)
-			{
-				k = 2;
-				while ((int) k < want && i + k < len &&
-					   p[i + k] >= 0x80 && p[i + k] <= 0xBF)
-					k++;
-			}
-		}
-		if (!TokBufAppend(out, "\xEF\xBF\xBD", 3))
-		{
-			*ok = false;
-			return;
-		}
-		i += k;
-	}
+	out->len += LlmUtf8Lossy(s, len, out->data + out->len, LLM_UTF8_REPLACE_SUBPART);
+	out->data[out->len] = '\0';
 }
 
 /*
