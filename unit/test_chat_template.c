@@ -29,8 +29,10 @@ typedef struct RenderCase
 	const char *tmpl;
 	const char *messages;		/* JSON */
 	const char *extra;			/* JSON object or NULL */
-	bool		add_generation_prompt;
-	const char *expected;
+	const char *expected;		/* rendered with add_generation_prompt */
+	const char *prompt;			/* NULL, or the end of expected that
+								 * add_generation_prompt adds: the case is
+								 * rendered without it too */
 } RenderCase;
 
 /* more conversations for the fixture's templates (tools, reasoning, images) */
@@ -40,8 +42,8 @@ typedef struct GoldenExtraCase
 	const char *name;
 	const char *messages;
 	const char *extra;
-	bool		add_generation_prompt;
-	const char *expected;
+	const char *expected;		/* as in RenderCase */
+	const char *prompt;
 } GoldenExtraCase;
 
 typedef struct ErrorCase
@@ -52,6 +54,263 @@ typedef struct ErrorCase
 	const char *message;		/* the raise_exception text */
 } ErrorCase;
 
+/* the conversation most cases render */
+static const char BasicConversation[] =
+	"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
+	"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
+	"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]";
+
+/* a conversation with a tool call and its result */
+static const char WeatherConversation[] =
+	"[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user"
+	"\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"t"
+	"ool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"functi"
+	"on\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}"
+	"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\""
+	": \"{\\\"temp\\\": 21}\"}, {\"role\": \"assistant\", \"content\": \"21"
+	" degrees.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]";
+
+/* the tools of that conversation ("extra") */
+static const char WeatherTools[] =
+	"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
+	"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
+	"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
+	"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
+	" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
+	"city\"]}}}]}";
+
+/* Mistral's published tool-calling template */
+static const char MistralToolsTemplate[] =
+	"{%- if messages[0]['role'] == 'system' %}\n"
+	"    {%- set system_message = messages[0]['content'] %}\n"
+	"    {%- set loop_messages = messages[1:] %}\n"
+	"{%- else %}\n"
+	"    {%- set loop_messages = messages %}\n"
+	"{%- endif %}\n"
+	"{%- if not tools is defined %}\n"
+	"    {%- set tools = none %}\n"
+	"{%- endif %}\n"
+	"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
+	"\", \"user\") | list %}\n"
+	"\n"
+	"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
+	"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
+	"attr(\"tool_calls\", \"undefined\") %}\n"
+	"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
+	"}\n"
+	"        {{- raise_exception(\"After the optional system message, conve"
+	"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
+	"    {%- endif %}\n"
+	"{%- endfor %}\n"
+	"\n"
+	"{{- bos_token }}\n"
+	"{%- for message in loop_messages %}\n"
+	"    {%- if message[\"role\"] == \"user\" %}\n"
+	"        {%- if tools is not none and (message == user_messages[-1]) %}"
+	"\n"
+	"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
+	"            {%- for tool in tools %}\n"
+	"                {%- set tool = tool.function %}\n"
+	"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+	"                {%- for key, val in tool.items() if key != \"return\" "
+	"%}\n"
+	"                    {%- if val is string %}\n"
+	"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+	"                    {%- else %}\n"
+	"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+	"                    {%- endif %}\n"
+	"                    {%- if not loop.last %}\n"
+	"                        {{- \", \" }}\n"
+	"                    {%- endif %}\n"
+	"                {%- endfor %}\n"
+	"                {{- \"}}\" }}\n"
+	"                {%- if not loop.last %}\n"
+	"                    {{- \", \" }}\n"
+	"                {%- else %}\n"
+	"                    {{- \"]\" }}\n"
+	"                {%- endif %}\n"
+	"            {%- endfor %}\n"
+	"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+	"            {%- endif %}\n"
+	"        {%- if loop.last and system_message is defined %}\n"
+	"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
+	"content\"] + \"[/INST]\" }}\n"
+	"        {%- else %}\n"
+	"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
+	"        {%- endif %}\n"
+	"    {%- elif message.tool_calls is defined and message.tool_calls is n"
+	"ot none %}\n"
+	"        {{- \"[TOOL_CALLS] [\" }}\n"
+	"        {%- for tool_call in message.tool_calls %}\n"
+	"            {%- set out = tool_call.function|tojson %}\n"
+	"            {{- out[:-1] }}\n"
+	"            {%- if not tool_call.id is defined or tool_call.id|length "
+	"!= 9 %}\n"
+	"                {{- raise_exception(\"Tool call IDs should be alphanum"
+	"eric strings with length 9!\") }}\n"
+	"            {%- endif %}\n"
+	"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+	"            {%- if not loop.last %}\n"
+	"                {{- \", \" }}\n"
+	"            {%- else %}\n"
+	"                {{- \"]\" + eos_token }}\n"
+	"            {%- endif %}\n"
+	"        {%- endfor %}\n"
+	"    {%- elif message[\"role\"] == \"assistant\" %}\n"
+	"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
+	"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
+	"] == \"tool\" %}\n"
+	"        {%- if message.content is defined and message.content.content "
+	"is defined %}\n"
+	"            {%- set content = message.content.content %}\n"
+	"        {%- else %}\n"
+	"            {%- set content = message.content %}\n"
+	"        {%- endif %}\n"
+	"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
+	"}}\n"
+	"        {%- if not message.tool_call_id is defined or message.tool_cal"
+	"l_id|length != 9 %}\n"
+	"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
+	" strings with length 9!\") }}\n"
+	"        {%- endif %}\n"
+	"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
+	"LTS]' }}\n"
+	"    {%- else %}\n"
+	"        {{- raise_exception(\"Only user and assistant roles are suppor"
+	"ted, with the exception of an initial optional system message!\") }}\n"
+	"    {%- endif %}\n"
+	"{%- endfor %}\n";
+
+/* Llama 3.1's published tool-calling template */
+static const char Llama31ToolsTemplate[] =
+	"{{- bos_token }}\n"
+	"{%- if custom_tools is defined %}\n"
+	"    {%- set tools = custom_tools %}\n"
+	"{%- endif %}\n"
+	"{%- if not tools_in_user_message is defined %}\n"
+	"    {%- set tools_in_user_message = true %}\n"
+	"{%- endif %}\n"
+	"{%- if not date_string is defined %}\n"
+	"    {%- set date_string = \"26 Jul 2024\" %}\n"
+	"{%- endif %}\n"
+	"{%- if not tools is defined %}\n"
+	"    {%- set tools = none %}\n"
+	"{%- endif %}\n"
+	"\n"
+	"{#- This block extracts the system message, so we can slot it into the"
+	" right place. #}\n"
+	"{%- if messages[0]['role'] == 'system' %}\n"
+	"    {%- set system_message = messages[0]['content']|trim %}\n"
+	"    {%- set messages = messages[1:] %}\n"
+	"{%- else %}\n"
+	"    {%- set system_message = \"\" %}\n"
+	"{%- endif %}\n"
+	"\n"
+	"{#- System message + builtin tools #}\n"
+	"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+	"{%- if builtin_tools is defined or tools is not none %}\n"
+	"    {{- \"Environment: ipython\\n\" }}\n"
+	"{%- endif %}\n"
+	"{%- if builtin_tools is defined %}\n"
+	"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
+	"ter') | join(\", \") + \"\\n\\n\"}}\n"
+	"{%- endif %}\n"
+	"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+	"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+	"{%- if tools is not none and not tools_in_user_message %}\n"
+	"    {{- \"You have access to the following functions. To call a functi"
+	"on, please respond with JSON for a function call.\" }}\n"
+	"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+	": dictionary of argument name and its value}.' }}\n"
+	"    {{- \"Do not use variables.\\n\\n\" }}\n"
+	"    {%- for t in tools %}\n"
+	"        {{- t | tojson(indent=4) }}\n"
+	"        {{- \"\\n\\n\" }}\n"
+	"    {%- endfor %}\n"
+	"{%- endif %}\n"
+	"{{- system_message }}\n"
+	"{{- \"<|eot_id|>\" }}\n"
+	"\n"
+	"{#- Custom tools are passed in a user message with some extra guidance"
+	" #}\n"
+	"{%- if tools_in_user_message and not tools is none %}\n"
+	"    {#- Extract the first user message so we can plug it in here #}\n"
+	"    {%- if messages | length != 0 %}\n"
+	"        {%- set first_user_message = messages[0]['content']|trim %}\n"
+	"        {%- set messages = messages[1:] %}\n"
+	"    {%- else %}\n"
+	"        {{- raise_exception(\"Cannot put tools in the first user messa"
+	"ge when there's no first user message!\") }}\n"
+	"{%- endif %}\n"
+	"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
+	"    {{- \"Given the following functions, please respond with a JSON fo"
+	"r a function call \" }}\n"
+	"    {{- \"with its proper arguments that best answers the given prompt"
+	".\\n\\n\" }}\n"
+	"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
+	": dictionary of argument name and its value}.' }}\n"
+	"    {{- \"Do not use variables.\\n\\n\" }}\n"
+	"    {%- for t in tools %}\n"
+	"        {{- t | tojson(indent=4) }}\n"
+	"        {{- \"\\n\\n\" }}\n"
+	"    {%- endfor %}\n"
+	"    {{- first_user_message + \"<|eot_id|>\"}}\n"
+	"{%- endif %}\n"
+	"\n"
+	"{%- for message in messages %}\n"
+	"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
+	" 'tool_calls' in message) %}\n"
+	"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
+	"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
+	"    {%- elif 'tool_calls' in message %}\n"
+	"        {%- if not message.tool_calls|length == 1 %}\n"
+	"            {{- raise_exception(\"This model only supports single tool"
+	"-calls at once!\") }}\n"
+	"        {%- endif %}\n"
+	"        {%- set tool_call = message.tool_calls[0].function %}\n"
+	"        {%- if builtin_tools is defined and tool_call.name in builtin_"
+	"tools %}\n"
+	"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+	"-}}\n"
+	"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
+	"            {%- for arg_name, arg_val in tool_call.arguments | items %"
+	"}\n"
+	"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
+	"                {%- if not loop.last %}\n"
+	"                    {{- \", \" }}\n"
+	"                {%- endif %}\n"
+	"                {%- endfor %}\n"
+	"            {{- \")\" }}\n"
+	"        {%- else  %}\n"
+	"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
+	"-}}\n"
+	"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
+	"            {{- '\"parameters\": ' }}\n"
+	"            {{- tool_call.arguments | tojson }}\n"
+	"            {{- \"}\" }}\n"
+	"        {%- endif %}\n"
+	"        {%- if builtin_tools is defined %}\n"
+	"            {#- This means we're in ipython mode #}\n"
+	"            {{- \"<|eom_id|>\" }}\n"
+	"        {%- else %}\n"
+	"            {{- \"<|eot_id|>\" }}\n"
+	"        {%- endif %}\n"
+	"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
+	"}\n"
+	"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
+	"        {%- if message.content is mapping or message.content is iterab"
+	"le %}\n"
+	"            {{- message.content | tojson }}\n"
+	"        {%- else %}\n"
+	"            {{- message.content }}\n"
+	"        {%- endif %}\n"
+	"        {{- \"<|eot_id|>\" }}\n"
+	"    {%- endif %}\n"
+	"{%- endfor %}\n"
+	"{%- if add_generation_prompt %}\n"
+	"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+	"{%- endif %}\n";
+
 static const RenderCase RenderCases[] = {
 	{"ws_trim_lstrip",
 		"{% for m in messages %}\n"
@@ -60,11 +319,8 @@ static const RenderCase RenderCases[] = {
 		"    {% endif %}\n"
 		"{% endfor %}\n"
 		"end\n",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"  U: Hi there \n"
 		"  U:Bye\n"
 		"\n"
@@ -73,11 +329,8 @@ static const RenderCase RenderCases[] = {
 		"a  {%- if true -%}  b  {%- endif -%}\n"
 		"  c {{- ' d ' -}} e\n"
 		"{#- comment -#}  f",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"abc d ef"},
 	{"ws_plus",
 		"x  \n"
@@ -85,11 +338,8 @@ static const RenderCase RenderCases[] = {
 		"y{% endif %}\n"
 		"  {# c #}\n"
 		"z",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"x  \n"
 		"  \n"
 		"yz"},
@@ -97,32 +347,23 @@ static const RenderCase RenderCases[] = {
 		"  {{ 'a' }}\n"
 		"  {% set x = 1 %}\n"
 		"{{ x }}\n",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"  a\n"
 		"1"},
 	{"ws_raw",
 		"{% raw %}{{ not parsed }} {% if %}{% endraw %}|\n"
 		"  {%- raw -%}  x  {%- endraw -%}  |",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"{{ not parsed }} {% if %}|x|"},
 	{"ws_comment_lstrip",
 		"a\n"
 		"    {# only a comment #}\n"
 		"b\n"
 		"{#- x #}   c",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"a\n"
 		"b   c"},
 	{"ws_crlf",
@@ -131,156 +372,108 @@ static const RenderCase RenderCases[] = {
 		"b\r\n"
 		"{% endif %}\r\n"
 		"c\r\n",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"a\n"
 		"b\n"
 		"c"},
 	{"ws_trailing_newlines",
 		"a\n"
 		"\n",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"a\n"},
 	{"loop_vars",
 		"{% for m in messages %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revi"
 		"ndex }}/{{ loop.revindex0 }}/{{ loop.length }}/{{ loop.first }}/{{ loo"
 		"p.last }}/{{ loop.cycle('odd', 'even') }};{% endfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"1/0/4/3/4/True/False/odd;2/1/3/2/4/False/False/even;3/2/2/1/4/False/Fa"
 		"lse/odd;4/3/1/0/4/False/True/even;"},
 	{"loop_prev_next",
 		"{% for x in [1, 2, 3] %}[{{ loop.previtem }}|{{ loop.nextitem }}]{% en"
 		"dfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[|2][1|3][2|]"},
 	{"loop_else",
 		"{% for x in [] %}no{% else %}empty{% endfor %}{% for x in messages if "
 		"x.role == 'tool' %}{{ x }}{% else %} none{% endfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"empty none"},
 	{"loop_filter",
 		"{% for m in messages if m.role == 'user' %}{{ loop.index }}:{{ m.conte"
 		"nt|trim }}{{ ',' if not loop.last }}{% endfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"1:Hi there,2:Bye"},
 	{"loop_break_continue",
 		"{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if "
 		"i > 5 %}{% break %}{% endif %}{{ i }}{% endfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"01345"},
 	{"loop_dict",
 		"{% for k in {'b': 1, 'a': 2} %}{{ k }}{% endfor %};{% for k, v in {'b'"
 		": 1, 'a': [2]}.items() %}{{ k }}={{ v }};{% endfor %}{% for k, v in {'"
 		"x': 'y'}|items %}{{ k ~ v }}{% endfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"ba;b=1;a=[2];xy"},
 	{"loop_string_nested",
 		"{% for c in 'h\303\251llo' %}{{ c }}.{% endfor %}{% for a in [[1, 2], "
 		"[3, 4]] %}{% for b in a %}{{ loop.index }}{{ b }}{% endfor %}{{ loop.i"
 		"ndex }}|{% endfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"h.\303\251.l.l.o.11221|13242|"},
 	{"loop_range",
 		"{{ range(3)|list }} {{ range(1, 10, 3)|list }} {{ range(5, 0, -2)|list"
 		" }} {{ range(0)|list }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[0, 1, 2] [1, 4, 7] [5, 3, 1] []"},
 	{"scope_loop",
 		"{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfo"
 		"r %}{{ x }}{% if true %}{% set x = 9 %}{% endif %}{{ x }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"2319"},
 	{"namespace",
 		"{% set ns = namespace(found=false, n=0, last='') %}{% for m in message"
 		"s %}{% if m.role == 'user' %}{% set ns.found = true %}{% set ns.n = ns"
 		".n + 1 %}{% set ns.last = m.content %}{% endif %}{% endfor %}{{ ns.fou"
 		"nd }} {{ ns.n }} [{{ ns.last }}] {{ ns.missing is defined }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"True 2 [Bye\n"
 		"] False"},
 	{"set_block",
 		"{% set greeting | upper %}hello {{ messages[0].content }}{% endset %}["
 		"{{ greeting }}]{% set plain %}  x  {% endset %}[{{ plain }}]",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[HELLO SYS][  x  ]"},
 	{"set_tuple",
 		"{% set a, b = 1, 'two' %}{{ a }}{{ b }}{% set c = (3, 4) %}{{ c[1] }}{"
 		"% set d = [5] %}{{ d }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"1two4[5]"},
 	{"with_block",
 		"{% with x = 2, y = 3 %}{{ x * y }}{% endwith %}[{{ x }}]",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"6[]"},
 	{"macro",
 		"{% macro render(m, prefix='> ', suffix='') %}{{ prefix }}{{ m.role }}:"
 		" {{ m.content|trim }}{{ suffix }}{% endmacro %}{% for m in messages %}"
 		"{{ render(m) }}|{{ render(m, suffix='!') }}|{{ render(m, '* ') }}\n"
 		"{% endfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"> system: Sys|> system: Sys!|* system: Sys\n"
 		"> user: Hi there|> user: Hi there!|* user: Hi there\n"
 		"> assistant: Hello!|> assistant: Hello!!|* assistant: Hello!\n"
@@ -288,63 +481,45 @@ static const RenderCase RenderCases[] = {
 	{"macro_recursive",
 		"{% macro fact(n) %}{% if n <= 1 %}1{% else %}{{ n }}*{{ fact(n - 1) }}"
 		"{% endif %}{% endmacro %}{{ fact(5) }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"5*4*3*2*1"},
 	{"arith",
 		"{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 "
 		"}} {{ -7 % 3 }} {{ 2 ** 10 }} {{ 2 ** 3 ** 2 }} {{ 7 / 2 }} {{ 6 / 3 }"
 		"} {{ 1.5 + 1 }} {{ -3 }} {{ - -3 }} {{ 10 - 2 - 3 }} {{ 2 * 3.0 }} {{ "
 		"7.5 // 2 }} {{ -7.5 % 2 }} {{ 2 ** -1 }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"7 9 3 -4 1 2 1024 64 3.5 2.0 2.5 -3 3 5 6.0 3.0 0.5 0.5"},
 	{"concat",
 		"{{ 'a' ~ 1 ~ none ~ true ~ 1.5 }} {{ 'a' + 'b' }} {{ [1] + [2, 3] }} {"
 		"{ 'ab' * 3 }} {{ 3 * [0] }} {{ 'x' ~ undefined_var ~ 'y' }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"a1NoneTrue1.5 ab [1, 2, 3] ababab [0, 0, 0] xy"},
 	{"compare",
 		"{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 1 == 1.0 }} {{ 'a' < 'b' }} {{ [1, "
 		"2] < [1, 3] }} {{ 'a' != 'a' }} {{ 2 >= 2 }} {{ true == 1 }} {{ none ="
 		"= none }} {{ 'ab' in 'cabd' }} {{ 3 not in [1, 2] }} {{ 'role' in mess"
 		"ages[0] }} {{ 'x' in {'x': 1} }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"True False True True True False True True True True True True True"},
 	{"logic",
 		"{{ 0 or 'default' }} {{ 'a' and 'b' }} {{ '' and 'b' }} {{ not none }}"
 		" {{ none or [] or 0 }} {{ 1 if true }} [{{ 1 if false }}] {{ 'y' if me"
 		"ssages else 'n' }} {{ not 1 == 2 }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"default b  True 0 1 [] y True"},
 	{"literals",
 		"{{ [1, 'two', 3.0, none, true, [false]] }} {{ {'a': 1, 'b': {'c': 'd'}"
 		"} }} {{ (1, 2) }} {{ () }} {{ 'it\\'s' }} {{ \"say \\\"hi\\\"\" }} {{ "
 		"'tab\\there\\n' }} {{ 'a' 'b' }} {{ 0x1F }} {{ 1_000 }} {{ 1e3 }} {{ 0"
 		".5 if false else 2.50 }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[1, 'two', 3.0, None, True, [False]] {'a': 1, 'b': {'c': 'd'}} (1, 2) "
 		"() it's say \"hi\" tab\there\n"
 		" ab 31 1000 1000.0 2.5"},
@@ -352,21 +527,15 @@ static const RenderCase RenderCases[] = {
 		"{{ 0.1 + 0.2 }} {{ 1e20 }} {{ 1e16 }} {{ 1e15 }} {{ 0.0001 }} {{ 0.000"
 		"01 }} {{ 1/3 }} {{ -0.0 }} {{ 123456789.125 }} {{ 2.5e-7 }} {{ 100.0 }"
 		"}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"0.30000000000000004 1e+20 1e+16 1000000000000000.0 0.0001 1e-05 0.3333"
 		"333333333333 -0.0 123456789.125 2.5e-07 100.0"},
 	{"repr",
 		"{{ ['it\\'s', \"q\\\"\", 'both\\'\"', 'nl\\n', '\303\251'] }} {{ {'k':"
 		" none, 1: true} }} {{ messages[1] }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[\"it's\", 'q\"', 'both\\'\"', 'nl\\n', '\303\251'] {'k': None, 1: Tru"
 		"e} {'role': 'user', 'content': ' Hi there '}"},
 	{"subscript",
@@ -374,11 +543,8 @@ static const RenderCase RenderCases[] = {
 		"s defined }} {{ messages[0].nope is defined }} {{ messages.0.role }} {"
 		"{ 'hello'[1] }} {{ 'h\303\251llo'[1] }} {{ 'abc'[-1] }} {{ messages[1]"
 		"['content'][0] }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"system Bye\n"
 		" False False system e \303\251 c  "},
 	{"slices",
@@ -387,11 +553,8 @@ static const RenderCase RenderCases[] = {
 		"1, 2, 3, 4, 5][-2:] }} {{ [1, 2, 3, 4, 5][4:1:-1] }} {{ 'h\303\251llo "
 		"w\303\266rld'[1:4] }} {{ 'h\303\251llo'[::-1] }} {{ 'abcdef'[-3:-1] }}"
 		" {{ [1, 2][5:] }} {{ 'abc'[10:] }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"3 system user [2, 3, 4] [1, 3, 5] [4, 5] [5, 4, 3] \303\251ll oll\303\251"
 		"h de [] "},
 	{"tests",
@@ -406,11 +569,8 @@ static const RenderCase RenderCases[] = {
 		" {{ 'ABC' is upper }} {{ true is boolean }} {{ 1 is not none }} {{ mes"
 		"sages is not string }} {{ range is callable }} {{ 3 is gt 2 }} {{ 3 is"
 		" lessthan 2 }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"False True True True False True False True True False True True False "
 		"True True False True True True True True True False True True True Tru"
 		"e True True True True True True True False"},
@@ -419,69 +579,48 @@ static const RenderCase RenderCases[] = {
 		"} {{ 'h\303\251llo'|length }} {{ {'a': 1}|count }} {{ 'MiXeD'|upper }}"
 		" {{ 'MiXeD'|lower }} {{ 'hello world-wide (x)'|title }} {{ 'hELLO ther"
 		"e'|capitalize }} {{ 'a b  c'|wordcount }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[x y] [hi] 4 5 1 MIXED mixed Hello World-Wide (X) Hello there 3"},
 	{"f_default",
 		"[{{ missing|default('d') }}] [{{ ''|default('d') }}] [{{ ''|default('d"
 		"', true) }}] [{{ none|default('d') }}] [{{ missing|d }}] [{{ 0|default"
 		"(5, boolean=true) }}]",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[d] [] [d] [None] [] [5]"},
 	{"f_first_last",
 		"{{ messages|first }} {{ (messages|last).role }} {{ 'abc'|first }} {{ '"
 		"abc'|last }} {{ [1, 2, 3]|first }} [{{ []|first }}]",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"{'role': 'system', 'content': 'Sys'} user a c 1 []"},
 	{"f_join",
 		"{{ [1, 2, 3]|join(', ') }} {{ messages|map(attribute='role')|join('|')"
 		" }} {{ messages|join(',', attribute='role') }} {{ ['a', 'b']|join }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"1, 2, 3 system|user|assistant|user system,user,assistant,user ab"},
 	{"f_replace",
 		"{{ 'a-b-c'|replace('-', '+') }} {{ 'a-b-c'|replace('-', '', 1) }} {{ '"
 		"abc'|replace('', '.') }} {{ 'aaa'|replace('a', 'bb') }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"a+b+c ab-c .a.b.c. bbbbbb"},
 	{"f_conv",
 		"{{ '42'|int + 1 }} {{ '4.7'|int }} {{ 'x'|int }} {{ 'x'|int(7) }} {{ 3"
 		".9|int }} {{ '0x1A'|int(0, 16) }} {{ '1.5'|float + 1 }} {{ 'x'|float }"
 		"} {{ 42|string ~ '!' }} {{ 'ab'|list }} {{ none|string }} {{ true|int "
 		"}} {{ ' 12 '|int }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"43 4 0 7 3 26 2.5 0.0 42! ['a', 'b'] None 1 12"},
 	{"f_items_dictsort",
 		"{{ {'b': 1, 'A': 2, 'c': 0}|dictsort }} {{ {'b': 1, 'A': 2, 'c': 0}|di"
 		"ctsort(true) }} {{ {'b': 1, 'a': 2}|dictsort(by='value', reverse=true)"
 		" }} {{ {'x': 1, 'y': [2]}|items|list }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[('A', 2), ('b', 1), ('c', 0)] [('A', 2), ('b', 1), ('c', 0)] [('a', 2"
 		"), ('b', 1)] [('x', 1), ('y', [2])]"},
 	{"f_select",
@@ -491,33 +630,24 @@ static const RenderCase RenderCases[] = {
 		"list }} {{ [1, 2, 3, 4]|reject('even')|list }} {{ messages|selectattr("
 		"'tool_calls')|list|length }} {{ messages|selectattr('role', 'in', ['sy"
 		"stem', 'assistant'])|map(attribute='role')|list }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[' Hi there ', 'Bye\\n'] 2 [1, 2, 'a'] [1, 3] [1, 3] 0 ['system', 'ass"
 		"istant']"},
 	{"f_map",
 		"{{ ['a', 'B']|map('upper')|list }} {{ ['1', '2']|map('int')|sum }} {{ "
 		"messages|map(attribute='missing', default='?')|list }} {{ [' x ', 'y '"
 		"]|map('trim')|join }} {{ ['a', 'b']|map('replace', 'a', 'z')|list }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"['A', 'B'] 3 ['?', '?', '?', '?'] xy ['z', 'b']"},
 	{"f_sort_unique",
 		"{{ [3, 1, 2]|sort }} {{ [3, 1, 2]|sort(reverse=true) }} {{ ['b', 'A', "
 		"'c']|sort }} {{ ['b', 'A', 'c']|sort(case_sensitive=true) }} {{ messag"
 		"es|sort(attribute='role')|map(attribute='role')|list }} {{ [1, 2, 1, 3"
 		", 2]|unique|list }} {{ ['a', 'A', 'b']|unique|list }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[1, 2, 3] [3, 2, 1] ['A', 'b', 'c'] ['A', 'b', 'c'] ['assistant', 'sys"
 		"tem', 'user', 'user'] [1, 2, 3] ['a', 'b']"},
 	{"f_numeric",
@@ -526,11 +656,8 @@ static const RenderCase RenderCases[] = {
 		"['b', 'A']|min }} {{ -3|abs }} {{ (-2.5)|abs }} {{ 2.567|round(2) }} {"
 		"{ 2.5|round }} {{ 3.5|round }} {{ 2.1|round(0, 'ceil') }} {{ 2.9|round"
 		"(method='floor') }} {{ [1, 2, 3]|reverse|list }} {{ 'abc'|reverse }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"6 3.5 23 1 3 A 3 2.5 2.57 2.0 4.0 3.0 2.0 [3, 2, 1] cba"},
 	{"f_tojson",
 		"{{ messages|tojson }}\n"
@@ -541,11 +668,8 @@ static const RenderCase RenderCases[] = {
 		"{{ '\303\251\360\237\230\200'|tojson(ensure_ascii=true) }}\n"
 		"{{ [1, 2]|tojson(separators=(',', ':')) }}\n"
 		"{{ 1.0|tojson }} {{ 1e100|tojson }} {{ 'x'|tojson }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
 		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
 		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]\n"
@@ -569,11 +693,8 @@ static const RenderCase RenderCases[] = {
 		"}}|{{ 'a\\n\\nb'|indent(width='> ', blank=true) }}|{{ '<a href=\"x\">&"
 		"\\'</a>'|e }}|{{ 'x'|safe }}|{{ '%s is %d%%'|format('x', 5) }}|{{ {'a'"
 		": 'b'}|attr('a') }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"line1\n"
 		"  line2\n"
 		"\n"
@@ -584,22 +705,16 @@ static const RenderCase RenderCases[] = {
 	{"f_filter_block",
 		"{% filter upper %}hello {{ messages[0].content }}{% endfilter %}|{% fi"
 		"lter trim|replace('a', 'b') %}  aaa  {% endfilter %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"HELLO SYS|bbb"},
 	{"s_strip",
 		"[{{ '  x  '.strip() }}][{{ '  x  '.lstrip() }}][{{ '  x  '.rstrip() }}"
 		"][{{ '\\n\\nx\\n'.strip('\\n') }}][{{ 'xyhixy'.strip('xy') }}][{{ '\302"
 		"\240x\343\200\200'.strip() }}][{{ '\303\251\303\251x\303\251'.lstrip('"
 		"\303\251') }}]",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"[x][x  ][  x][x][hi][x][x\303\251]"},
 	{"s_split",
 		"{{ 'a,b,,c'.split(',') }} {{ '  a  b c '.split() }} {{ 'a,b,c'.split('"
@@ -607,32 +722,23 @@ static const RenderCase RenderCases[] = {
 		"</think>')[-1] }} {{ 'a,b,c'.rsplit(',', 1) }} {{ 'x'.split('y') }} {{"
 		" ''.split() }} {{ ''.split(',') }} {{ 'l1\\nl2\\r\\nl3'.splitlines() }"
 		"}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"['a', 'b', '', 'c'] ['a', 'b', 'c'] ['a', 'b,c'] ['a', 'b c'] c ['a,b'"
 		", 'c'] ['x'] [] [''] ['l1', 'l2', 'l3']"},
 	{"s_affix",
 		"{{ 'hello'.startswith('he') }} {{ 'hello'.endswith('lo') }} {{ 'hello'"
 		".startswith(('x', 'h')) }} {{ 'hello'.endswith('x') }} {{ ''.startswit"
 		"h('') }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"True True True False True"},
 	{"s_case",
 		"{{ 'hello wORLD'.title() }} {{ 'they\\'re bill\\'s'.title() }} {{ 'ab'"
 		".upper() }} {{ '\303\211COLE'.lower() }} {{ 'stra\303\237e'.upper() }}"
 		" {{ 'hello WORLD'.capitalize() }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"Hello World They'Re Bill'S AB \303\251cole STRASSE Hello world"},
 	{"s_other",
 		"{{ 'a-b-c'.replace('-', '+', 1) }} {{ 'hello'.find('l') }} {{ 'hello'."
@@ -640,32 +746,23 @@ static const RenderCase RenderCases[] = {
 		".join(['a', 'b']) }} {{ '123'.isdigit() }} {{ '12a'.isdigit() }} {{ '{"
 		"} and {}'.format('x', 1) }} {{ '{0}{0}{name}'.format('a', name='b') }}"
 		" {{ 'h\303\251llo'.index('l') }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"a+b-c 2 -1 3 2 a, b True False x and 1 aab 2"},
 	{"d_methods",
 		"{{ messages[0].get('role') }} {{ messages[0].get('nope') }} {{ message"
 		"s[0].get('nope', 'dflt') }} {{ messages[0].keys()|list }} {{ messages["
 		"0].values()|list }} {% for k, v in messages[0].items() %}{{ k }}={{ v "
 		"}} {% endfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"system None dflt ['role', 'content'] ['system', 'Sys'] role=system con"
 		"tent=Sys "},
 	{"print_values",
 		"{{ none }} {{ true }} {{ false }} {{ 1 }} {{ 1.0 }} {{ -0 }} {{ undefi"
 		"ned_thing }} {{ [none, true] }} {{ {'x': 1.5} }} {{ messages[0] }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"None True False 1 1.0 0  [None, True] {'x': 1.5} {'role': 'system', 'c"
 		"ontent': 'Sys'}"},
 	{"unicode",
@@ -675,7 +772,6 @@ static const RenderCase RenderCases[] = {
 		"[{\"role\": \"user\", \"content\": \"Caf\303\251 \342\200\224 \346\235"
 		"\261\344\272\254 \360\237\230\200\"}]",
 		NULL,
-		true,
 		"Caf\303\251 \342\200\224 \346\235\261\344\272\254 \360\237\230\200 11 "
 		"CAF\303\211 \342\200\224 \346\235\261\344\272\254 \360\237\230\200 Caf"
 		"\303\251 \"Caf\303\251 \342\200\224 \346\235\261\344\272\254 \360\237\230"
@@ -684,9 +780,7 @@ static const RenderCase RenderCases[] = {
 	{"extra_vars",
 		"{{ date_string }} {{ enable_thinking }} {{ tools|length }} {{ custom.n"
 		"ested[1] }} {{ documents is none }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		"{\"date_string\": \"26 Jul 2024\", \"enable_thinking\": false, \"tools"
 		"\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\""
 		", \"description\": \"Get the weather \302\253now\302\273\", \"paramete"
@@ -694,45 +788,32 @@ static const RenderCase RenderCases[] = {
 		"tring\", \"description\": \"City name\"}, \"days\": {\"type\": \"integ"
 		"er\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}"
 		"}}], \"custom\": {\"nested\": [1, \"two\"]}}",
-		true,
 		"26 Jul 2024 False 1 two True"},
 	{"tools_default_none",
 		"{{ tools is none }} {{ tools is defined }} {{ documents is none }} {{ "
 		"bos_token }}{{ eos_token }}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"True True True <s></s>"},
 	{"generation_tag",
 		"{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{"
 		"{ m.content }}{% endgeneration %}{% else %}{{ m.role }}{% endif %}{% e"
 		"ndfor %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"systemuserHello!user"},
 	{"nested_dict_literal",
 		"{{ {'a': {'b': {'c': 1}}}['a']['b'] }}{{ {'x': [1, {'y': 2}]}.x[1].y }"
 		"}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"{'c': 1}2"},
 	{"real_chatml",
 		"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n"
 		"' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_g"
 		"eneration_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		NULL,
-		true,
 		"<|im_start|>system\n"
 		"Sys<|im_end|>\n"
 		"<|im_start|>user\n"
@@ -742,139 +823,12 @@ static const RenderCase RenderCases[] = {
 		"<|im_start|>user\n"
 		"Bye\n"
 		"<|im_end|>\n"
+		"<|im_start|>assistant\n",
 		"<|im_start|>assistant\n"},
-	{"real_chatml/noprompt",
-		"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n"
-		"' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_g"
-		"eneration_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
-		NULL,
-		false,
-		"<|im_start|>system\n"
-		"Sys<|im_end|>\n"
-		"<|im_start|>user\n"
-		" Hi there <|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"Hello!<|im_end|>\n"
-		"<|im_start|>user\n"
-		"Bye\n"
-		"<|im_end|>\n"},
 	{"real_mistral_tools",
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content'] %}\n"
-		"    {%- set loop_messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set loop_messages = messages %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
-		"\", \"user\") | list %}\n"
-		"\n"
-		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
-		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
-		"attr(\"tool_calls\", \"undefined\") %}\n"
-		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
-		"}\n"
-		"        {{- raise_exception(\"After the optional system message, conve"
-		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"\n"
-		"{{- bos_token }}\n"
-		"{%- for message in loop_messages %}\n"
-		"    {%- if message[\"role\"] == \"user\" %}\n"
-		"        {%- if tools is not none and (message == user_messages[-1]) %}"
-		"\n"
-		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
-		"            {%- for tool in tools %}\n"
-		"                {%- set tool = tool.function %}\n"
-		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
-		"                {%- for key, val in tool.items() if key != \"return\" "
-		"%}\n"
-		"                    {%- if val is string %}\n"
-		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
-		"                    {%- else %}\n"
-		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
-		"                    {%- endif %}\n"
-		"                    {%- if not loop.last %}\n"
-		"                        {{- \", \" }}\n"
-		"                    {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"                {{- \"}}\" }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- else %}\n"
-		"                    {{- \"]\" }}\n"
-		"                {%- endif %}\n"
-		"            {%- endfor %}\n"
-		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
-		"            {%- endif %}\n"
-		"        {%- if loop.last and system_message is defined %}\n"
-		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
-		"content\"] + \"[/INST]\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
-		"ot none %}\n"
-		"        {{- \"[TOOL_CALLS] [\" }}\n"
-		"        {%- for tool_call in message.tool_calls %}\n"
-		"            {%- set out = tool_call.function|tojson %}\n"
-		"            {{- out[:-1] }}\n"
-		"            {%- if not tool_call.id is defined or tool_call.id|length "
-		"!= 9 %}\n"
-		"                {{- raise_exception(\"Tool call IDs should be alphanum"
-		"eric strings with length 9!\") }}\n"
-		"            {%- endif %}\n"
-		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
-		"            {%- if not loop.last %}\n"
-		"                {{- \", \" }}\n"
-		"            {%- else %}\n"
-		"                {{- \"]\" + eos_token }}\n"
-		"            {%- endif %}\n"
-		"        {%- endfor %}\n"
-		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
-		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
-		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
-		"] == \"tool\" %}\n"
-		"        {%- if message.content is defined and message.content.content "
-		"is defined %}\n"
-		"            {%- set content = message.content.content %}\n"
-		"        {%- else %}\n"
-		"            {%- set content = message.content %}\n"
-		"        {%- endif %}\n"
-		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
-		"}}\n"
-		"        {%- if not message.tool_call_id is defined or message.tool_cal"
-		"l_id|length != 9 %}\n"
-		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
-		" strings with length 9!\") }}\n"
-		"        {%- endif %}\n"
-		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
-		"LTS]' }}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Only user and assistant roles are suppor"
-		"ted, with the exception of an initial optional system message!\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n",
-		"[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user"
-		"\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"t"
-		"ool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"functi"
-		"on\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}"
-		"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\""
-		": \"{\\\"temp\\\": 21}\"}, {\"role\": \"assistant\", \"content\": \"21"
-		" degrees.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		true,
+		MistralToolsTemplate,
+		WeatherConversation,
+		WeatherTools,
 		"<s>[INST] Weather in Paris?[/INST][TOOL_CALLS] [{\"name\": \"get_weath"
 		"er\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"abcdefghi\"}]</s"
 		">[TOOL_RESULTS] {\"content\": {\"temp\": 21}, \"call_id\": \"abcdefghi"
@@ -886,489 +840,21 @@ static const RenderCase RenderCases[] = {
 		"\"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS]["
 		"INST] Be brief.\n"
 		"\n"
-		"Thanks[/INST]"},
-	{"real_mistral_tools/noprompt",
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content'] %}\n"
-		"    {%- set loop_messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set loop_messages = messages %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
-		"\", \"user\") | list %}\n"
-		"\n"
-		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
-		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
-		"attr(\"tool_calls\", \"undefined\") %}\n"
-		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
-		"}\n"
-		"        {{- raise_exception(\"After the optional system message, conve"
-		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"\n"
-		"{{- bos_token }}\n"
-		"{%- for message in loop_messages %}\n"
-		"    {%- if message[\"role\"] == \"user\" %}\n"
-		"        {%- if tools is not none and (message == user_messages[-1]) %}"
-		"\n"
-		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
-		"            {%- for tool in tools %}\n"
-		"                {%- set tool = tool.function %}\n"
-		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
-		"                {%- for key, val in tool.items() if key != \"return\" "
-		"%}\n"
-		"                    {%- if val is string %}\n"
-		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
-		"                    {%- else %}\n"
-		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
-		"                    {%- endif %}\n"
-		"                    {%- if not loop.last %}\n"
-		"                        {{- \", \" }}\n"
-		"                    {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"                {{- \"}}\" }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- else %}\n"
-		"                    {{- \"]\" }}\n"
-		"                {%- endif %}\n"
-		"            {%- endfor %}\n"
-		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
-		"            {%- endif %}\n"
-		"        {%- if loop.last and system_message is defined %}\n"
-		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
-		"content\"] + \"[/INST]\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
-		"ot none %}\n"
-		"        {{- \"[TOOL_CALLS] [\" }}\n"
-		"        {%- for tool_call in message.tool_calls %}\n"
-		"            {%- set out = tool_call.function|tojson %}\n"
-		"            {{- out[:-1] }}\n"
-		"            {%- if not tool_call.id is defined or tool_call.id|length "
-		"!= 9 %}\n"
-		"                {{- raise_exception(\"Tool call IDs should be alphanum"
-		"eric strings with length 9!\") }}\n"
-		"            {%- endif %}\n"
-		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
-		"            {%- if not loop.last %}\n"
-		"                {{- \", \" }}\n"
-		"            {%- else %}\n"
-		"                {{- \"]\" + eos_token }}\n"
-		"            {%- endif %}\n"
-		"        {%- endfor %}\n"
-		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
-		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
-		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
-		"] == \"tool\" %}\n"
-		"        {%- if message.content is defined and message.content.content "
-		"is defined %}\n"
-		"            {%- set content = message.content.content %}\n"
-		"        {%- else %}\n"
-		"            {%- set content = message.content %}\n"
-		"        {%- endif %}\n"
-		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
-		"}}\n"
-		"        {%- if not message.tool_call_id is defined or message.tool_cal"
-		"l_id|length != 9 %}\n"
-		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
-		" strings with length 9!\") }}\n"
-		"        {%- endif %}\n"
-		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
-		"LTS]' }}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Only user and assistant roles are suppor"
-		"ted, with the exception of an initial optional system message!\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n",
-		"[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user"
-		"\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"t"
-		"ool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"functi"
-		"on\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}"
-		"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\""
-		": \"{\\\"temp\\\": 21}\"}, {\"role\": \"assistant\", \"content\": \"21"
-		" degrees.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		false,
-		"<s>[INST] Weather in Paris?[/INST][TOOL_CALLS] [{\"name\": \"get_weath"
-		"er\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"abcdefghi\"}]</s"
-		">[TOOL_RESULTS] {\"content\": {\"temp\": 21}, \"call_id\": \"abcdefghi"
-		"\"}[/TOOL_RESULTS] 21 degrees.</s>[AVAILABLE_TOOLS] [{\"type\": \"func"
-		"tion\", \"function\": {\"name\": \"get_weather\", \"description\": \"G"
-		"et the weather \302\253now\302\273\", \"parameters\": {\"type\": \"obj"
-		"ect\", \"properties\": {\"city\": {\"type\": \"string\", \"description"
-		"\": \"City name\"}, \"days\": {\"type\": \"integer\", \"default\": 1, "
-		"\"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS]["
-		"INST] Be brief.\n"
-		"\n"
-		"Thanks[/INST]"},
+		"Thanks[/INST]",
+		""},
 	{"real_mistral_plain",
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content'] %}\n"
-		"    {%- set loop_messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set loop_messages = messages %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
-		"\", \"user\") | list %}\n"
-		"\n"
-		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
-		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
-		"attr(\"tool_calls\", \"undefined\") %}\n"
-		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
-		"}\n"
-		"        {{- raise_exception(\"After the optional system message, conve"
-		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"\n"
-		"{{- bos_token }}\n"
-		"{%- for message in loop_messages %}\n"
-		"    {%- if message[\"role\"] == \"user\" %}\n"
-		"        {%- if tools is not none and (message == user_messages[-1]) %}"
-		"\n"
-		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
-		"            {%- for tool in tools %}\n"
-		"                {%- set tool = tool.function %}\n"
-		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
-		"                {%- for key, val in tool.items() if key != \"return\" "
-		"%}\n"
-		"                    {%- if val is string %}\n"
-		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
-		"                    {%- else %}\n"
-		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
-		"                    {%- endif %}\n"
-		"                    {%- if not loop.last %}\n"
-		"                        {{- \", \" }}\n"
-		"                    {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"                {{- \"}}\" }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- else %}\n"
-		"                    {{- \"]\" }}\n"
-		"                {%- endif %}\n"
-		"            {%- endfor %}\n"
-		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
-		"            {%- endif %}\n"
-		"        {%- if loop.last and system_message is defined %}\n"
-		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
-		"content\"] + \"[/INST]\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
-		"ot none %}\n"
-		"        {{- \"[TOOL_CALLS] [\" }}\n"
-		"        {%- for tool_call in message.tool_calls %}\n"
-		"            {%- set out = tool_call.function|tojson %}\n"
-		"            {{- out[:-1] }}\n"
-		"            {%- if not tool_call.id is defined or tool_call.id|length "
-		"!= 9 %}\n"
-		"                {{- raise_exception(\"Tool call IDs should be alphanum"
-		"eric strings with length 9!\") }}\n"
-		"            {%- endif %}\n"
-		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
-		"            {%- if not loop.last %}\n"
-		"                {{- \", \" }}\n"
-		"            {%- else %}\n"
-		"                {{- \"]\" + eos_token }}\n"
-		"            {%- endif %}\n"
-		"        {%- endfor %}\n"
-		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
-		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
-		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
-		"] == \"tool\" %}\n"
-		"        {%- if message.content is defined and message.content.content "
-		"is defined %}\n"
-		"            {%- set content = message.content.content %}\n"
-		"        {%- else %}\n"
-		"            {%- set content = message.content %}\n"
-		"        {%- endif %}\n"
-		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
-		"}}\n"
-		"        {%- if not message.tool_call_id is defined or message.tool_cal"
-		"l_id|length != 9 %}\n"
-		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
-		" strings with length 9!\") }}\n"
-		"        {%- endif %}\n"
-		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
-		"LTS]' }}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Only user and assistant roles are suppor"
-		"ted, with the exception of an initial optional system message!\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n",
+		MistralToolsTemplate,
 		"[{\"role\": \"user\", \"content\": \" Hi there \"}, {\"role\": \"assis"
 		"tant\", \"content\": \"Hello!\"}, {\"role\": \"user\", \"content\": \""
 		"Bye\\n\"}]",
 		NULL,
-		true,
 		"<s>[INST]  Hi there [/INST] Hello!</s>[INST] Bye\n"
-		"[/INST]"},
-	{"real_mistral_plain/noprompt",
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content'] %}\n"
-		"    {%- set loop_messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set loop_messages = messages %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
-		"\", \"user\") | list %}\n"
-		"\n"
-		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
-		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
-		"attr(\"tool_calls\", \"undefined\") %}\n"
-		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
-		"}\n"
-		"        {{- raise_exception(\"After the optional system message, conve"
-		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"\n"
-		"{{- bos_token }}\n"
-		"{%- for message in loop_messages %}\n"
-		"    {%- if message[\"role\"] == \"user\" %}\n"
-		"        {%- if tools is not none and (message == user_messages[-1]) %}"
-		"\n"
-		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
-		"            {%- for tool in tools %}\n"
-		"                {%- set tool = tool.function %}\n"
-		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
-		"                {%- for key, val in tool.items() if key != \"return\" "
-		"%}\n"
-		"                    {%- if val is string %}\n"
-		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
-		"                    {%- else %}\n"
-		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
-		"                    {%- endif %}\n"
-		"                    {%- if not loop.last %}\n"
-		"                        {{- \", \" }}\n"
-		"                    {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"                {{- \"}}\" }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- else %}\n"
-		"                    {{- \"]\" }}\n"
-		"                {%- endif %}\n"
-		"            {%- endfor %}\n"
-		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
-		"            {%- endif %}\n"
-		"        {%- if loop.last and system_message is defined %}\n"
-		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
-		"content\"] + \"[/INST]\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
-		"ot none %}\n"
-		"        {{- \"[TOOL_CALLS] [\" }}\n"
-		"        {%- for tool_call in message.tool_calls %}\n"
-		"            {%- set out = tool_call.function|tojson %}\n"
-		"            {{- out[:-1] }}\n"
-		"            {%- if not tool_call.id is defined or tool_call.id|length "
-		"!= 9 %}\n"
-		"                {{- raise_exception(\"Tool call IDs should be alphanum"
-		"eric strings with length 9!\") }}\n"
-		"            {%- endif %}\n"
-		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
-		"            {%- if not loop.last %}\n"
-		"                {{- \", \" }}\n"
-		"            {%- else %}\n"
-		"                {{- \"]\" + eos_token }}\n"
-		"            {%- endif %}\n"
-		"        {%- endfor %}\n"
-		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
-		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
-		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
-		"] == \"tool\" %}\n"
-		"        {%- if message.content is defined and message.content.content "
-		"is defined %}\n"
-		"            {%- set content = message.content.content %}\n"
-		"        {%- else %}\n"
-		"            {%- set content = message.content %}\n"
-		"        {%- endif %}\n"
-		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
-		"}}\n"
-		"        {%- if not message.tool_call_id is defined or message.tool_cal"
-		"l_id|length != 9 %}\n"
-		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
-		" strings with length 9!\") }}\n"
-		"        {%- endif %}\n"
-		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
-		"LTS]' }}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Only user and assistant roles are suppor"
-		"ted, with the exception of an initial optional system message!\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n",
-		"[{\"role\": \"user\", \"content\": \" Hi there \"}, {\"role\": \"assis"
-		"tant\", \"content\": \"Hello!\"}, {\"role\": \"user\", \"content\": \""
-		"Bye\\n\"}]",
-		NULL,
-		false,
-		"<s>[INST]  Hi there [/INST] Hello!</s>[INST] Bye\n"
-		"[/INST]"},
+		"[/INST]",
+		""},
 	{"real_llama31_tools",
-		"{{- bos_token }}\n"
-		"{%- if custom_tools is defined %}\n"
-		"    {%- set tools = custom_tools %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools_in_user_message is defined %}\n"
-		"    {%- set tools_in_user_message = true %}\n"
-		"{%- endif %}\n"
-		"{%- if not date_string is defined %}\n"
-		"    {%- set date_string = \"26 Jul 2024\" %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- This block extracts the system message, so we can slot it into the"
-		" right place. #}\n"
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content']|trim %}\n"
-		"    {%- set messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set system_message = \"\" %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- System message + builtin tools #}\n"
-		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
-		"{%- if builtin_tools is defined or tools is not none %}\n"
-		"    {{- \"Environment: ipython\\n\" }}\n"
-		"{%- endif %}\n"
-		"{%- if builtin_tools is defined %}\n"
-		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
-		"ter') | join(\", \") + \"\\n\\n\"}}\n"
-		"{%- endif %}\n"
-		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
-		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
-		"{%- if tools is not none and not tools_in_user_message %}\n"
-		"    {{- \"You have access to the following functions. To call a functi"
-		"on, please respond with JSON for a function call.\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"{%- endif %}\n"
-		"{{- system_message }}\n"
-		"{{- \"<|eot_id|>\" }}\n"
-		"\n"
-		"{#- Custom tools are passed in a user message with some extra guidance"
-		" #}\n"
-		"{%- if tools_in_user_message and not tools is none %}\n"
-		"    {#- Extract the first user message so we can plug it in here #}\n"
-		"    {%- if messages | length != 0 %}\n"
-		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
-		"        {%- set messages = messages[1:] %}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Cannot put tools in the first user messa"
-		"ge when there's no first user message!\") }}\n"
-		"{%- endif %}\n"
-		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
-		"    {{- \"Given the following functions, please respond with a JSON fo"
-		"r a function call \" }}\n"
-		"    {{- \"with its proper arguments that best answers the given prompt"
-		".\\n\\n\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{%- for message in messages %}\n"
-		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
-		" 'tool_calls' in message) %}\n"
-		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
-		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
-		"    {%- elif 'tool_calls' in message %}\n"
-		"        {%- if not message.tool_calls|length == 1 %}\n"
-		"            {{- raise_exception(\"This model only supports single tool"
-		"-calls at once!\") }}\n"
-		"        {%- endif %}\n"
-		"        {%- set tool_call = message.tool_calls[0].function %}\n"
-		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
-		"tools %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
-		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
-		"}\n"
-		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"            {{- \")\" }}\n"
-		"        {%- else  %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
-		"            {{- '\"parameters\": ' }}\n"
-		"            {{- tool_call.arguments | tojson }}\n"
-		"            {{- \"}\" }}\n"
-		"        {%- endif %}\n"
-		"        {%- if builtin_tools is defined %}\n"
-		"            {#- This means we're in ipython mode #}\n"
-		"            {{- \"<|eom_id|>\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"<|eot_id|>\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
-		"}\n"
-		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
-		"        {%- if message.content is mapping or message.content is iterab"
-		"le %}\n"
-		"            {{- message.content | tojson }}\n"
-		"        {%- else %}\n"
-		"            {{- message.content }}\n"
-		"        {%- endif %}\n"
-		"        {{- \"<|eot_id|>\" }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"{%- if add_generation_prompt %}\n"
-		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
-		"{%- endif %}\n",
-		"[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user"
-		"\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"t"
-		"ool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"functi"
-		"on\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}"
-		"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\""
-		": \"{\\\"temp\\\": 21}\"}, {\"role\": \"assistant\", \"content\": \"21"
-		" degrees.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		true,
+		Llama31ToolsTemplate,
+		WeatherConversation,
+		WeatherTools,
 		"<s><|start_header_id|>system<|end_header_id|>\n"
 		"\n"
 		"Environment: ipython\n"
@@ -1424,337 +910,12 @@ static const RenderCase RenderCases[] = {
 		"21 degrees.<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
 		"\n"
 		"Thanks<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
-		"\n"},
-	{"real_llama31_tools/noprompt",
-		"{{- bos_token }}\n"
-		"{%- if custom_tools is defined %}\n"
-		"    {%- set tools = custom_tools %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools_in_user_message is defined %}\n"
-		"    {%- set tools_in_user_message = true %}\n"
-		"{%- endif %}\n"
-		"{%- if not date_string is defined %}\n"
-		"    {%- set date_string = \"26 Jul 2024\" %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- This block extracts the system message, so we can slot it into the"
-		" right place. #}\n"
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content']|trim %}\n"
-		"    {%- set messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set system_message = \"\" %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- System message + builtin tools #}\n"
-		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
-		"{%- if builtin_tools is defined or tools is not none %}\n"
-		"    {{- \"Environment: ipython\\n\" }}\n"
-		"{%- endif %}\n"
-		"{%- if builtin_tools is defined %}\n"
-		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
-		"ter') | join(\", \") + \"\\n\\n\"}}\n"
-		"{%- endif %}\n"
-		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
-		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
-		"{%- if tools is not none and not tools_in_user_message %}\n"
-		"    {{- \"You have access to the following functions. To call a functi"
-		"on, please respond with JSON for a function call.\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"{%- endif %}\n"
-		"{{- system_message }}\n"
-		"{{- \"<|eot_id|>\" }}\n"
-		"\n"
-		"{#- Custom tools are passed in a user message with some extra guidance"
-		" #}\n"
-		"{%- if tools_in_user_message and not tools is none %}\n"
-		"    {#- Extract the first user message so we can plug it in here #}\n"
-		"    {%- if messages | length != 0 %}\n"
-		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
-		"        {%- set messages = messages[1:] %}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Cannot put tools in the first user messa"
-		"ge when there's no first user message!\") }}\n"
-		"{%- endif %}\n"
-		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
-		"    {{- \"Given the following functions, please respond with a JSON fo"
-		"r a function call \" }}\n"
-		"    {{- \"with its proper arguments that best answers the given prompt"
-		".\\n\\n\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{%- for message in messages %}\n"
-		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
-		" 'tool_calls' in message) %}\n"
-		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
-		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
-		"    {%- elif 'tool_calls' in message %}\n"
-		"        {%- if not message.tool_calls|length == 1 %}\n"
-		"            {{- raise_exception(\"This model only supports single tool"
-		"-calls at once!\") }}\n"
-		"        {%- endif %}\n"
-		"        {%- set tool_call = message.tool_calls[0].function %}\n"
-		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
-		"tools %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
-		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
-		"}\n"
-		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"            {{- \")\" }}\n"
-		"        {%- else  %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
-		"            {{- '\"parameters\": ' }}\n"
-		"            {{- tool_call.arguments | tojson }}\n"
-		"            {{- \"}\" }}\n"
-		"        {%- endif %}\n"
-		"        {%- if builtin_tools is defined %}\n"
-		"            {#- This means we're in ipython mode #}\n"
-		"            {{- \"<|eom_id|>\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"<|eot_id|>\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
-		"}\n"
-		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
-		"        {%- if message.content is mapping or message.content is iterab"
-		"le %}\n"
-		"            {{- message.content | tojson }}\n"
-		"        {%- else %}\n"
-		"            {{- message.content }}\n"
-		"        {%- endif %}\n"
-		"        {{- \"<|eot_id|>\" }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"{%- if add_generation_prompt %}\n"
-		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
-		"{%- endif %}\n",
-		"[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user"
-		"\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"t"
-		"ool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"functi"
-		"on\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}"
-		"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\""
-		": \"{\\\"temp\\\": 21}\"}, {\"role\": \"assistant\", \"content\": \"21"
-		" degrees.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		false,
-		"<s><|start_header_id|>system<|end_header_id|>\n"
-		"\n"
-		"Environment: ipython\n"
-		"Cutting Knowledge Date: December 2023\n"
-		"Today Date: 26 Jul 2024\n"
-		"\n"
-		"Be brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
-		"\n"
-		"Given the following functions, please respond with a JSON for a functi"
-		"on call with its proper arguments that best answers the given prompt.\n"
-		"\n"
-		"Respond in the format {\"name\": function name, \"parameters\": dictio"
-		"nary of argument name and its value}.Do not use variables.\n"
-		"\n"
-		"{\n"
-		"    \"type\": \"function\",\n"
-		"    \"function\": {\n"
-		"        \"name\": \"get_weather\",\n"
-		"        \"description\": \"Get the weather \302\253now\302\273\",\n"
-		"        \"parameters\": {\n"
-		"            \"type\": \"object\",\n"
-		"            \"properties\": {\n"
-		"                \"city\": {\n"
-		"                    \"type\": \"string\",\n"
-		"                    \"description\": \"City name\"\n"
-		"                },\n"
-		"                \"days\": {\n"
-		"                    \"type\": \"integer\",\n"
-		"                    \"default\": 1,\n"
-		"                    \"enum\": [\n"
-		"                        1,\n"
-		"                        2,\n"
-		"                        3\n"
-		"                    ]\n"
-		"                }\n"
-		"            },\n"
-		"            \"required\": [\n"
-		"                \"city\"\n"
-		"            ]\n"
-		"        }\n"
-		"    }\n"
-		"}\n"
-		"\n"
-		"Weather in Paris?<|eot_id|><|start_header_id|>assistant<|end_header_id"
-		"|>\n"
-		"\n"
-		"{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}<|eo"
-		"t_id|><|start_header_id|>ipython<|end_header_id|>\n"
-		"\n"
-		"\"{\\\"temp\\\": 21}\"<|eot_id|><|start_header_id|>assistant<|end_head"
-		"er_id|>\n"
-		"\n"
-		"21 degrees.<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
-		"\n"
-		"Thanks<|eot_id|>"},
+		"\n",
+		"<|start_header_id|>assistant<|end_header_id|>\n\n"},
 	{"real_llama31_plain",
-		"{{- bos_token }}\n"
-		"{%- if custom_tools is defined %}\n"
-		"    {%- set tools = custom_tools %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools_in_user_message is defined %}\n"
-		"    {%- set tools_in_user_message = true %}\n"
-		"{%- endif %}\n"
-		"{%- if not date_string is defined %}\n"
-		"    {%- set date_string = \"26 Jul 2024\" %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- This block extracts the system message, so we can slot it into the"
-		" right place. #}\n"
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content']|trim %}\n"
-		"    {%- set messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set system_message = \"\" %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- System message + builtin tools #}\n"
-		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
-		"{%- if builtin_tools is defined or tools is not none %}\n"
-		"    {{- \"Environment: ipython\\n\" }}\n"
-		"{%- endif %}\n"
-		"{%- if builtin_tools is defined %}\n"
-		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
-		"ter') | join(\", \") + \"\\n\\n\"}}\n"
-		"{%- endif %}\n"
-		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
-		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
-		"{%- if tools is not none and not tools_in_user_message %}\n"
-		"    {{- \"You have access to the following functions. To call a functi"
-		"on, please respond with JSON for a function call.\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"{%- endif %}\n"
-		"{{- system_message }}\n"
-		"{{- \"<|eot_id|>\" }}\n"
-		"\n"
-		"{#- Custom tools are passed in a user message with some extra guidance"
-		" #}\n"
-		"{%- if tools_in_user_message and not tools is none %}\n"
-		"    {#- Extract the first user message so we can plug it in here #}\n"
-		"    {%- if messages | length != 0 %}\n"
-		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
-		"        {%- set messages = messages[1:] %}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Cannot put tools in the first user messa"
-		"ge when there's no first user message!\") }}\n"
-		"{%- endif %}\n"
-		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
-		"    {{- \"Given the following functions, please respond with a JSON fo"
-		"r a function call \" }}\n"
-		"    {{- \"with its proper arguments that best answers the given prompt"
-		".\\n\\n\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{%- for message in messages %}\n"
-		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
-		" 'tool_calls' in message) %}\n"
-		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
-		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
-		"    {%- elif 'tool_calls' in message %}\n"
-		"        {%- if not message.tool_calls|length == 1 %}\n"
-		"            {{- raise_exception(\"This model only supports single tool"
-		"-calls at once!\") }}\n"
-		"        {%- endif %}\n"
-		"        {%- set tool_call = message.tool_calls[0].function %}\n"
-		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
-		"tools %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
-		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
-		"}\n"
-		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"            {{- \")\" }}\n"
-		"        {%- else  %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
-		"            {{- '\"parameters\": ' }}\n"
-		"            {{- tool_call.arguments | tojson }}\n"
-		"            {{- \"}\" }}\n"
-		"        {%- endif %}\n"
-		"        {%- if builtin_tools is defined %}\n"
-		"            {#- This means we're in ipython mode #}\n"
-		"            {{- \"<|eom_id|>\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"<|eot_id|>\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
-		"}\n"
-		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
-		"        {%- if message.content is mapping or message.content is iterab"
-		"le %}\n"
-		"            {{- message.content | tojson }}\n"
-		"        {%- else %}\n"
-		"            {{- message.content }}\n"
-		"        {%- endif %}\n"
-		"        {{- \"<|eot_id|>\" }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"{%- if add_generation_prompt %}\n"
-		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
-		"{%- endif %}\n",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		Llama31ToolsTemplate,
+		BasicConversation,
 		"{\"date_string\": \"01 Jan 2025\"}",
-		true,
 		"<s><|start_header_id|>system<|end_header_id|>\n"
 		"\n"
 		"Cutting Knowledge Date: December 2023\n"
@@ -1767,286 +928,15 @@ static const RenderCase RenderCases[] = {
 		"Hello!<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
 		"\n"
 		"Bye<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
-		"\n"},
-	{"real_llama31_plain/noprompt",
-		"{{- bos_token }}\n"
-		"{%- if custom_tools is defined %}\n"
-		"    {%- set tools = custom_tools %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools_in_user_message is defined %}\n"
-		"    {%- set tools_in_user_message = true %}\n"
-		"{%- endif %}\n"
-		"{%- if not date_string is defined %}\n"
-		"    {%- set date_string = \"26 Jul 2024\" %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- This block extracts the system message, so we can slot it into the"
-		" right place. #}\n"
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content']|trim %}\n"
-		"    {%- set messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set system_message = \"\" %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- System message + builtin tools #}\n"
-		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
-		"{%- if builtin_tools is defined or tools is not none %}\n"
-		"    {{- \"Environment: ipython\\n\" }}\n"
-		"{%- endif %}\n"
-		"{%- if builtin_tools is defined %}\n"
-		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
-		"ter') | join(\", \") + \"\\n\\n\"}}\n"
-		"{%- endif %}\n"
-		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
-		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
-		"{%- if tools is not none and not tools_in_user_message %}\n"
-		"    {{- \"You have access to the following functions. To call a functi"
-		"on, please respond with JSON for a function call.\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"{%- endif %}\n"
-		"{{- system_message }}\n"
-		"{{- \"<|eot_id|>\" }}\n"
-		"\n"
-		"{#- Custom tools are passed in a user message with some extra guidance"
-		" #}\n"
-		"{%- if tools_in_user_message and not tools is none %}\n"
-		"    {#- Extract the first user message so we can plug it in here #}\n"
-		"    {%- if messages | length != 0 %}\n"
-		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
-		"        {%- set messages = messages[1:] %}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Cannot put tools in the first user messa"
-		"ge when there's no first user message!\") }}\n"
-		"{%- endif %}\n"
-		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
-		"    {{- \"Given the following functions, please respond with a JSON fo"
-		"r a function call \" }}\n"
-		"    {{- \"with its proper arguments that best answers the given prompt"
-		".\\n\\n\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{%- for message in messages %}\n"
-		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
-		" 'tool_calls' in message) %}\n"
-		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
-		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
-		"    {%- elif 'tool_calls' in message %}\n"
-		"        {%- if not message.tool_calls|length == 1 %}\n"
-		"            {{- raise_exception(\"This model only supports single tool"
-		"-calls at once!\") }}\n"
-		"        {%- endif %}\n"
-		"        {%- set tool_call = message.tool_calls[0].function %}\n"
-		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
-		"tools %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
-		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
-		"}\n"
-		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"            {{- \")\" }}\n"
-		"        {%- else  %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
-		"            {{- '\"parameters\": ' }}\n"
-		"            {{- tool_call.arguments | tojson }}\n"
-		"            {{- \"}\" }}\n"
-		"        {%- endif %}\n"
-		"        {%- if builtin_tools is defined %}\n"
-		"            {#- This means we're in ipython mode #}\n"
-		"            {{- \"<|eom_id|>\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"<|eot_id|>\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
-		"}\n"
-		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
-		"        {%- if message.content is mapping or message.content is iterab"
-		"le %}\n"
-		"            {{- message.content | tojson }}\n"
-		"        {%- else %}\n"
-		"            {{- message.content }}\n"
-		"        {%- endif %}\n"
-		"        {{- \"<|eot_id|>\" }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"{%- if add_generation_prompt %}\n"
-		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
-		"{%- endif %}\n",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
-		"{\"date_string\": \"01 Jan 2025\"}",
-		false,
-		"<s><|start_header_id|>system<|end_header_id|>\n"
-		"\n"
-		"Cutting Knowledge Date: December 2023\n"
-		"Today Date: 01 Jan 2025\n"
-		"\n"
-		"Sys<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
-		"\n"
-		"Hi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
-		"\n"
-		"Hello!<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
-		"\n"
-		"Bye<|eot_id|>"},
+		"\n",
+		"<|start_header_id|>assistant<|end_header_id|>\n\n"},
 	{"real_llama31_builtin",
-		"{{- bos_token }}\n"
-		"{%- if custom_tools is defined %}\n"
-		"    {%- set tools = custom_tools %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools_in_user_message is defined %}\n"
-		"    {%- set tools_in_user_message = true %}\n"
-		"{%- endif %}\n"
-		"{%- if not date_string is defined %}\n"
-		"    {%- set date_string = \"26 Jul 2024\" %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- This block extracts the system message, so we can slot it into the"
-		" right place. #}\n"
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content']|trim %}\n"
-		"    {%- set messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set system_message = \"\" %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- System message + builtin tools #}\n"
-		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
-		"{%- if builtin_tools is defined or tools is not none %}\n"
-		"    {{- \"Environment: ipython\\n\" }}\n"
-		"{%- endif %}\n"
-		"{%- if builtin_tools is defined %}\n"
-		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
-		"ter') | join(\", \") + \"\\n\\n\"}}\n"
-		"{%- endif %}\n"
-		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
-		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
-		"{%- if tools is not none and not tools_in_user_message %}\n"
-		"    {{- \"You have access to the following functions. To call a functi"
-		"on, please respond with JSON for a function call.\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"{%- endif %}\n"
-		"{{- system_message }}\n"
-		"{{- \"<|eot_id|>\" }}\n"
-		"\n"
-		"{#- Custom tools are passed in a user message with some extra guidance"
-		" #}\n"
-		"{%- if tools_in_user_message and not tools is none %}\n"
-		"    {#- Extract the first user message so we can plug it in here #}\n"
-		"    {%- if messages | length != 0 %}\n"
-		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
-		"        {%- set messages = messages[1:] %}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Cannot put tools in the first user messa"
-		"ge when there's no first user message!\") }}\n"
-		"{%- endif %}\n"
-		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
-		"    {{- \"Given the following functions, please respond with a JSON fo"
-		"r a function call \" }}\n"
-		"    {{- \"with its proper arguments that best answers the given prompt"
-		".\\n\\n\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{%- for message in messages %}\n"
-		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
-		" 'tool_calls' in message) %}\n"
-		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
-		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
-		"    {%- elif 'tool_calls' in message %}\n"
-		"        {%- if not message.tool_calls|length == 1 %}\n"
-		"            {{- raise_exception(\"This model only supports single tool"
-		"-calls at once!\") }}\n"
-		"        {%- endif %}\n"
-		"        {%- set tool_call = message.tool_calls[0].function %}\n"
-		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
-		"tools %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
-		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
-		"}\n"
-		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"            {{- \")\" }}\n"
-		"        {%- else  %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
-		"            {{- '\"parameters\": ' }}\n"
-		"            {{- tool_call.arguments | tojson }}\n"
-		"            {{- \"}\" }}\n"
-		"        {%- endif %}\n"
-		"        {%- if builtin_tools is defined %}\n"
-		"            {#- This means we're in ipython mode #}\n"
-		"            {{- \"<|eom_id|>\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"<|eot_id|>\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
-		"}\n"
-		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
-		"        {%- if message.content is mapping or message.content is iterab"
-		"le %}\n"
-		"            {{- message.content | tojson }}\n"
-		"        {%- else %}\n"
-		"            {{- message.content }}\n"
-		"        {%- endif %}\n"
-		"        {{- \"<|eot_id|>\" }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"{%- if add_generation_prompt %}\n"
-		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
-		"{%- endif %}\n",
+		Llama31ToolsTemplate,
 		"[{\"role\": \"user\", \"content\": \"search\"}, {\"role\": \"assistant"
 		"\", \"tool_calls\": [{\"function\": {\"name\": \"brave_search\", \"arg"
 		"uments\": {\"query\": \"x\"}}}]}, {\"role\": \"ipython\", \"content\":"
 		" {\"r\": [1]}}]",
 		"{\"builtin_tools\": [\"brave_search\", \"code_interpreter\"]}",
-		true,
 		"<s><|start_header_id|>system<|end_header_id|>\n"
 		"\n"
 		"Environment: ipython\n"
@@ -2063,496 +953,96 @@ static const RenderCase RenderCases[] = {
 		"d|>ipython<|end_header_id|>\n"
 		"\n"
 		"{\"r\": [1]}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
-		"\n"},
-	{"real_llama31_builtin/noprompt",
-		"{{- bos_token }}\n"
-		"{%- if custom_tools is defined %}\n"
-		"    {%- set tools = custom_tools %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools_in_user_message is defined %}\n"
-		"    {%- set tools_in_user_message = true %}\n"
-		"{%- endif %}\n"
-		"{%- if not date_string is defined %}\n"
-		"    {%- set date_string = \"26 Jul 2024\" %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- This block extracts the system message, so we can slot it into the"
-		" right place. #}\n"
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content']|trim %}\n"
-		"    {%- set messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set system_message = \"\" %}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{#- System message + builtin tools #}\n"
-		"{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
-		"{%- if builtin_tools is defined or tools is not none %}\n"
-		"    {{- \"Environment: ipython\\n\" }}\n"
-		"{%- endif %}\n"
-		"{%- if builtin_tools is defined %}\n"
-		"    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpre"
-		"ter') | join(\", \") + \"\\n\\n\"}}\n"
-		"{%- endif %}\n"
-		"{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
-		"{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
-		"{%- if tools is not none and not tools_in_user_message %}\n"
-		"    {{- \"You have access to the following functions. To call a functi"
-		"on, please respond with JSON for a function call.\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"{%- endif %}\n"
-		"{{- system_message }}\n"
-		"{{- \"<|eot_id|>\" }}\n"
-		"\n"
-		"{#- Custom tools are passed in a user message with some extra guidance"
-		" #}\n"
-		"{%- if tools_in_user_message and not tools is none %}\n"
-		"    {#- Extract the first user message so we can plug it in here #}\n"
-		"    {%- if messages | length != 0 %}\n"
-		"        {%- set first_user_message = messages[0]['content']|trim %}\n"
-		"        {%- set messages = messages[1:] %}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Cannot put tools in the first user messa"
-		"ge when there's no first user message!\") }}\n"
-		"{%- endif %}\n"
-		"    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
-		"    {{- \"Given the following functions, please respond with a JSON fo"
-		"r a function call \" }}\n"
-		"    {{- \"with its proper arguments that best answers the given prompt"
-		".\\n\\n\" }}\n"
-		"    {{- 'Respond in the format {\"name\": function name, \"parameters\""
-		": dictionary of argument name and its value}.' }}\n"
-		"    {{- \"Do not use variables.\\n\\n\" }}\n"
-		"    {%- for t in tools %}\n"
-		"        {{- t | tojson(indent=4) }}\n"
-		"        {{- \"\\n\\n\" }}\n"
-		"    {%- endfor %}\n"
-		"    {{- first_user_message + \"<|eot_id|>\"}}\n"
-		"{%- endif %}\n"
-		"\n"
-		"{%- for message in messages %}\n"
-		"    {%- if not (message.role == 'ipython' or message.role == 'tool' or"
-		" 'tool_calls' in message) %}\n"
-		"        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id"
-		"|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
-		"    {%- elif 'tool_calls' in message %}\n"
-		"        {%- if not message.tool_calls|length == 1 %}\n"
-		"            {{- raise_exception(\"This model only supports single tool"
-		"-calls at once!\") }}\n"
-		"        {%- endif %}\n"
-		"        {%- set tool_call = message.tool_calls[0].function %}\n"
-		"        {%- if builtin_tools is defined and tool_call.name in builtin_"
-		"tools %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
-		"            {%- for arg_name, arg_val in tool_call.arguments | items %"
-		"}\n"
-		"                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"            {{- \")\" }}\n"
-		"        {%- else  %}\n"
-		"            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' "
-		"-}}\n"
-		"            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
-		"            {{- '\"parameters\": ' }}\n"
-		"            {{- tool_call.arguments | tojson }}\n"
-		"            {{- \"}\" }}\n"
-		"        {%- endif %}\n"
-		"        {%- if builtin_tools is defined %}\n"
-		"            {#- This means we're in ipython mode #}\n"
-		"            {{- \"<|eom_id|>\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"<|eot_id|>\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.role == \"tool\" or message.role == \"ipython\" %"
-		"}\n"
-		"        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
-		"        {%- if message.content is mapping or message.content is iterab"
-		"le %}\n"
-		"            {{- message.content | tojson }}\n"
-		"        {%- else %}\n"
-		"            {{- message.content }}\n"
-		"        {%- endif %}\n"
-		"        {{- \"<|eot_id|>\" }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"{%- if add_generation_prompt %}\n"
-		"    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
-		"{%- endif %}\n",
-		"[{\"role\": \"user\", \"content\": \"search\"}, {\"role\": \"assistant"
-		"\", \"tool_calls\": [{\"function\": {\"name\": \"brave_search\", \"arg"
-		"uments\": {\"query\": \"x\"}}}]}, {\"role\": \"ipython\", \"content\":"
-		" {\"r\": [1]}}]",
-		"{\"builtin_tools\": [\"brave_search\", \"code_interpreter\"]}",
-		false,
-		"<s><|start_header_id|>system<|end_header_id|>\n"
-		"\n"
-		"Environment: ipython\n"
-		"Tools: brave_search\n"
-		"\n"
-		"Cutting Knowledge Date: December 2023\n"
-		"Today Date: 26 Jul 2024\n"
-		"\n"
-		"<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
-		"\n"
-		"search<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
-		"\n"
-		"<|python_tag|>brave_search.call(query=\"x\")<|eom_id|><|start_header_i"
-		"d|>ipython<|end_header_id|>\n"
-		"\n"
-		"{\"r\": [1]}<|eot_id|>"},
+		"\n",
+		"<|start_header_id|>assistant<|end_header_id|>\n\n"},
 };
 
 static const ErrorCase RaiseCases[] = {
 	{"err_raise",
 		"{% if messages|length > 1 %}{{ raise_exception('Too many: ' ~ messages"
 		"|length) }}{% endif %}",
-		"[{\"role\": \"system\", \"content\": \"Sys\"}, {\"role\": \"user\", \""
-		"content\": \" Hi there \"}, {\"role\": \"assistant\", \"content\": \"H"
-		"ello!\"}, {\"role\": \"user\", \"content\": \"Bye\\n\"}]",
+		BasicConversation,
 		"Too many: 4"},
 	{"err_mistral_alternate",
-		"{%- if messages[0]['role'] == 'system' %}\n"
-		"    {%- set system_message = messages[0]['content'] %}\n"
-		"    {%- set loop_messages = messages[1:] %}\n"
-		"{%- else %}\n"
-		"    {%- set loop_messages = messages %}\n"
-		"{%- endif %}\n"
-		"{%- if not tools is defined %}\n"
-		"    {%- set tools = none %}\n"
-		"{%- endif %}\n"
-		"{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto"
-		"\", \"user\") | list %}\n"
-		"\n"
-		"{%- for message in loop_messages | rejectattr(\"role\", \"equalto\", \""
-		"tool\") | rejectattr(\"role\", \"equalto\", \"tool_results\") | select"
-		"attr(\"tool_calls\", \"undefined\") %}\n"
-		"    {%- if (message[\"role\"] == \"user\") != (loop.index0 % 2 == 0) %"
-		"}\n"
-		"        {{- raise_exception(\"After the optional system message, conve"
-		"rsation roles must alternate user/assistant/user/assistant/...\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n"
-		"\n"
-		"{{- bos_token }}\n"
-		"{%- for message in loop_messages %}\n"
-		"    {%- if message[\"role\"] == \"user\" %}\n"
-		"        {%- if tools is not none and (message == user_messages[-1]) %}"
-		"\n"
-		"            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
-		"            {%- for tool in tools %}\n"
-		"                {%- set tool = tool.function %}\n"
-		"                {{- '{\"type\": \"function\", \"function\": {' }}\n"
-		"                {%- for key, val in tool.items() if key != \"return\" "
-		"%}\n"
-		"                    {%- if val is string %}\n"
-		"                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
-		"                    {%- else %}\n"
-		"                        {{- '\"' + key + '\": ' + val|tojson }}\n"
-		"                    {%- endif %}\n"
-		"                    {%- if not loop.last %}\n"
-		"                        {{- \", \" }}\n"
-		"                    {%- endif %}\n"
-		"                {%- endfor %}\n"
-		"                {{- \"}}\" }}\n"
-		"                {%- if not loop.last %}\n"
-		"                    {{- \", \" }}\n"
-		"                {%- else %}\n"
-		"                    {{- \"]\" }}\n"
-		"                {%- endif %}\n"
-		"            {%- endfor %}\n"
-		"            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
-		"            {%- endif %}\n"
-		"        {%- if loop.last and system_message is defined %}\n"
-		"            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\""
-		"content\"] + \"[/INST]\" }}\n"
-		"        {%- else %}\n"
-		"            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
-		"        {%- endif %}\n"
-		"    {%- elif message.tool_calls is defined and message.tool_calls is n"
-		"ot none %}\n"
-		"        {{- \"[TOOL_CALLS] [\" }}\n"
-		"        {%- for tool_call in message.tool_calls %}\n"
-		"            {%- set out = tool_call.function|tojson %}\n"
-		"            {{- out[:-1] }}\n"
-		"            {%- if not tool_call.id is defined or tool_call.id|length "
-		"!= 9 %}\n"
-		"                {{- raise_exception(\"Tool call IDs should be alphanum"
-		"eric strings with length 9!\") }}\n"
-		"            {%- endif %}\n"
-		"            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
-		"            {%- if not loop.last %}\n"
-		"                {{- \", \" }}\n"
-		"            {%- else %}\n"
-		"                {{- \"]\" + eos_token }}\n"
-		"            {%- endif %}\n"
-		"        {%- endfor %}\n"
-		"    {%- elif message[\"role\"] == \"assistant\" %}\n"
-		"        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
-		"    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\""
-		"] == \"tool\" %}\n"
-		"        {%- if message.content is defined and message.content.content "
-		"is defined %}\n"
-		"            {%- set content = message.content.content %}\n"
-		"        {%- else %}\n"
-		"            {%- set content = message.content %}\n"
-		"        {%- endif %}\n"
-		"        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" "
-		"}}\n"
-		"        {%- if not message.tool_call_id is defined or message.tool_cal"
-		"l_id|length != 9 %}\n"
-		"            {{- raise_exception(\"Tool call IDs should be alphanumeric"
-		" strings with length 9!\") }}\n"
-		"        {%- endif %}\n"
-		"        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESU"
-		"LTS]' }}\n"
-		"    {%- else %}\n"
-		"        {{- raise_exception(\"Only user and assistant roles are suppor"
-		"ted, with the exception of an initial optional system message!\") }}\n"
-		"    {%- endif %}\n"
-		"{%- endfor %}\n",
+		MistralToolsTemplate,
 		"[{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"user\", \"cont"
 		"ent\": \"b\"}]",
 		"After the optional system message, conversation roles must alternate u"
 		"ser/assistant/user/assistant/..."},
 };
 
+/*
+ * Qwen3 cases: a conversation with a tool call (the messages after "["),
+ * the system text Qwen3 renders for WeatherTools and the turns it
+ * renders for that conversation
+ */
+#define QWEN3_WEATHER_MESSAGES \
+	"{\"role\": \"user\", \"content\": \"Weather in Paris?\"}, {\"role\":" \
+	" \"assistant\", \"content\": \"\", \"tool_calls\": [{\"type\": \"fun" \
+	"ction\", \"function\": {\"name\": \"get_weather\", \"arguments\": {" \
+	"\"city\": \"Paris\", \"days\": 2}}}]}, {\"role\": \"tool\", \"conten" \
+	"t\": \"{\\\"temp\\\": 21.5}\"}, {\"role\": \"tool\", \"content\": \"" \
+	"sunny\"}, {\"role\": \"assistant\", \"content\": \"<think>\\nIt is w" \
+	"arm.\\n</think>\\n\\nIt is 21.5 \302\260C and sunny.\"}, {\"role\": " \
+	"\"user\", \"content\": \"Thanks\"}]"
+#define QWEN3_WEATHER_TOOLS \
+	"# Tools\n" \
+	"\n" \
+	"You may call one or more functions to assist with the user query.\n" \
+	"\n" \
+	"You are provided with function signatures within <tools></tools> XML t" \
+	"ags:\n" \
+	"<tools>\n" \
+	"{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"d" \
+	"escription\": \"Get the weather \302\253now\302\273\", \"parameters\":" \
+	" {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string" \
+	"\", \"description\": \"City name\"}, \"days\": {\"type\": \"integer\"," \
+	" \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}\n" \
+	"</tools>\n" \
+	"\n" \
+	"For each function call, return a json object with function name and ar" \
+	"guments within <tool_call></tool_call> XML tags:\n" \
+	"<tool_call>\n" \
+	"{\"name\": <function-name>, \"arguments\": <args-json-object>}\n" \
+	"</tool_call><|im_end|>\n"
+#define QWEN3_WEATHER_TURNS \
+	"<|im_start|>user\n" \
+	"Weather in Paris?<|im_end|>\n" \
+	"<|im_start|>assistant\n" \
+	"<tool_call>\n" \
+	"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"day" \
+	"s\": 2}}\n" \
+	"</tool_call><|im_end|>\n" \
+	"<|im_start|>user\n" \
+	"<tool_response>\n" \
+	"{\"temp\": 21.5}\n" \
+	"</tool_response>\n" \
+	"<tool_response>\n" \
+	"sunny\n" \
+	"</tool_response><|im_end|>\n" \
+	"<|im_start|>assistant\n" \
+	"It is 21.5 \302\260C and sunny.<|im_end|>\n" \
+	"<|im_start|>user\n" \
+	"Thanks<|im_end|>\n" \
+	"<|im_start|>assistant\n"
+
 static const GoldenExtraCase GoldenExtraCases[] = {
 	{"qwen3", "tools",
-		"[{\"role\": \"user\", \"content\": \"Weather in Paris?\"}, {\"role\": "
-		"\"assistant\", \"content\": \"\", \"tool_calls\": [{\"type\": \"functi"
-		"on\", \"function\": {\"name\": \"get_weather\", \"arguments\": {\"city"
-		"\": \"Paris\", \"days\": 2}}}]}, {\"role\": \"tool\", \"content\": \"{"
-		"\\\"temp\\\": 21.5}\"}, {\"role\": \"tool\", \"content\": \"sunny\"}, "
-		"{\"role\": \"assistant\", \"content\": \"<think>\\nIt is warm.\\n</thi"
-		"nk>\\n\\nIt is 21.5 \302\260C and sunny.\"}, {\"role\": \"user\", \"co"
-		"ntent\": \"Thanks\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		true,
+		"[" QWEN3_WEATHER_MESSAGES,
+		WeatherTools,
 		"<|im_start|>system\n"
-		"# Tools\n"
-		"\n"
-		"You may call one or more functions to assist with the user query.\n"
-		"\n"
-		"You are provided with function signatures within <tools></tools> XML t"
-		"ags:\n"
-		"<tools>\n"
-		"{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"d"
-		"escription\": \"Get the weather \302\253now\302\273\", \"parameters\":"
-		" {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
-		"\", \"description\": \"City name\"}, \"days\": {\"type\": \"integer\","
-		" \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}\n"
-		"</tools>\n"
-		"\n"
-		"For each function call, return a json object with function name and ar"
-		"guments within <tool_call></tool_call> XML tags:\n"
-		"<tool_call>\n"
-		"{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
-		"</tool_call><|im_end|>\n"
-		"<|im_start|>user\n"
-		"Weather in Paris?<|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"<tool_call>\n"
-		"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"day"
-		"s\": 2}}\n"
-		"</tool_call><|im_end|>\n"
-		"<|im_start|>user\n"
-		"<tool_response>\n"
-		"{\"temp\": 21.5}\n"
-		"</tool_response>\n"
-		"<tool_response>\n"
-		"sunny\n"
-		"</tool_response><|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"It is 21.5 \302\260C and sunny.<|im_end|>\n"
-		"<|im_start|>user\n"
-		"Thanks<|im_end|>\n"
+		QWEN3_WEATHER_TOOLS
+		QWEN3_WEATHER_TURNS,
 		"<|im_start|>assistant\n"},
-	{"qwen3", "tools",
-		"[{\"role\": \"user\", \"content\": \"Weather in Paris?\"}, {\"role\": "
-		"\"assistant\", \"content\": \"\", \"tool_calls\": [{\"type\": \"functi"
-		"on\", \"function\": {\"name\": \"get_weather\", \"arguments\": {\"city"
-		"\": \"Paris\", \"days\": 2}}}]}, {\"role\": \"tool\", \"content\": \"{"
-		"\\\"temp\\\": 21.5}\"}, {\"role\": \"tool\", \"content\": \"sunny\"}, "
-		"{\"role\": \"assistant\", \"content\": \"<think>\\nIt is warm.\\n</thi"
-		"nk>\\n\\nIt is 21.5 \302\260C and sunny.\"}, {\"role\": \"user\", \"co"
-		"ntent\": \"Thanks\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		false,
-		"<|im_start|>system\n"
-		"# Tools\n"
-		"\n"
-		"You may call one or more functions to assist with the user query.\n"
-		"\n"
-		"You are provided with function signatures within <tools></tools> XML t"
-		"ags:\n"
-		"<tools>\n"
-		"{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"d"
-		"escription\": \"Get the weather \302\253now\302\273\", \"parameters\":"
-		" {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
-		"\", \"description\": \"City name\"}, \"days\": {\"type\": \"integer\","
-		" \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}\n"
-		"</tools>\n"
-		"\n"
-		"For each function call, return a json object with function name and ar"
-		"guments within <tool_call></tool_call> XML tags:\n"
-		"<tool_call>\n"
-		"{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
-		"</tool_call><|im_end|>\n"
-		"<|im_start|>user\n"
-		"Weather in Paris?<|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"<tool_call>\n"
-		"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"day"
-		"s\": 2}}\n"
-		"</tool_call><|im_end|>\n"
-		"<|im_start|>user\n"
-		"<tool_response>\n"
-		"{\"temp\": 21.5}\n"
-		"</tool_response>\n"
-		"<tool_response>\n"
-		"sunny\n"
-		"</tool_response><|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"It is 21.5 \302\260C and sunny.<|im_end|>\n"
-		"<|im_start|>user\n"
-		"Thanks<|im_end|>\n"},
 	{"qwen3", "tools_system",
-		"[{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"co"
-		"ntent\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"content\""
-		": \"\", \"tool_calls\": [{\"type\": \"function\", \"function\": {\"nam"
-		"e\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2"
-		"}}}]}, {\"role\": \"tool\", \"content\": \"{\\\"temp\\\": 21.5}\"}, {\""
-		"role\": \"tool\", \"content\": \"sunny\"}, {\"role\": \"assistant\", \""
-		"content\": \"<think>\\nIt is warm.\\n</think>\\n\\nIt is 21.5 \302\260"
-		"C and sunny.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		true,
+		"[{\"role\": \"system\", \"content\": \"S\"}, " QWEN3_WEATHER_MESSAGES,
+		WeatherTools,
 		"<|im_start|>system\n"
 		"S\n"
 		"\n"
-		"# Tools\n"
-		"\n"
-		"You may call one or more functions to assist with the user query.\n"
-		"\n"
-		"You are provided with function signatures within <tools></tools> XML t"
-		"ags:\n"
-		"<tools>\n"
-		"{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"d"
-		"escription\": \"Get the weather \302\253now\302\273\", \"parameters\":"
-		" {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
-		"\", \"description\": \"City name\"}, \"days\": {\"type\": \"integer\","
-		" \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}\n"
-		"</tools>\n"
-		"\n"
-		"For each function call, return a json object with function name and ar"
-		"guments within <tool_call></tool_call> XML tags:\n"
-		"<tool_call>\n"
-		"{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
-		"</tool_call><|im_end|>\n"
-		"<|im_start|>user\n"
-		"Weather in Paris?<|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"<tool_call>\n"
-		"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"day"
-		"s\": 2}}\n"
-		"</tool_call><|im_end|>\n"
-		"<|im_start|>user\n"
-		"<tool_response>\n"
-		"{\"temp\": 21.5}\n"
-		"</tool_response>\n"
-		"<tool_response>\n"
-		"sunny\n"
-		"</tool_response><|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"It is 21.5 \302\260C and sunny.<|im_end|>\n"
-		"<|im_start|>user\n"
-		"Thanks<|im_end|>\n"
+		QWEN3_WEATHER_TOOLS
+		QWEN3_WEATHER_TURNS,
 		"<|im_start|>assistant\n"},
-	{"qwen3", "tools_system",
-		"[{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"co"
-		"ntent\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"content\""
-		": \"\", \"tool_calls\": [{\"type\": \"function\", \"function\": {\"nam"
-		"e\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2"
-		"}}}]}, {\"role\": \"tool\", \"content\": \"{\\\"temp\\\": 21.5}\"}, {\""
-		"role\": \"tool\", \"content\": \"sunny\"}, {\"role\": \"assistant\", \""
-		"content\": \"<think>\\nIt is warm.\\n</think>\\n\\nIt is 21.5 \302\260"
-		"C and sunny.\"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		false,
-		"<|im_start|>system\n"
-		"S\n"
-		"\n"
-		"# Tools\n"
-		"\n"
-		"You may call one or more functions to assist with the user query.\n"
-		"\n"
-		"You are provided with function signatures within <tools></tools> XML t"
-		"ags:\n"
-		"<tools>\n"
-		"{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"d"
-		"escription\": \"Get the weather \302\253now\302\273\", \"parameters\":"
-		" {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
-		"\", \"description\": \"City name\"}, \"days\": {\"type\": \"integer\","
-		" \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\"city\"]}}}\n"
-		"</tools>\n"
-		"\n"
-		"For each function call, return a json object with function name and ar"
-		"guments within <tool_call></tool_call> XML tags:\n"
-		"<tool_call>\n"
-		"{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
-		"</tool_call><|im_end|>\n"
-		"<|im_start|>user\n"
-		"Weather in Paris?<|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"<tool_call>\n"
-		"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"day"
-		"s\": 2}}\n"
-		"</tool_call><|im_end|>\n"
-		"<|im_start|>user\n"
-		"<tool_response>\n"
-		"{\"temp\": 21.5}\n"
-		"</tool_response>\n"
-		"<tool_response>\n"
-		"sunny\n"
-		"</tool_response><|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"It is 21.5 \302\260C and sunny.<|im_end|>\n"
-		"<|im_start|>user\n"
-		"Thanks<|im_end|>\n"},
 	{"qwen3", "tool_calls_reasoning",
 		"[{\"role\": \"user\", \"content\": \"Call it\"}, {\"role\": \"assistan"
 		"t\", \"content\": \"Sure\", \"reasoning_content\": \"need tool\", \"to"
@@ -2560,7 +1050,6 @@ static const GoldenExtraCase GoldenExtraCases[] = {
 		"ts\": \"{\\\"a\\\": 1}\"}}, {\"function\": {\"name\": \"g\", \"argumen"
 		"ts\": {}}}]}, {\"role\": \"tool\", \"content\": \"ok\"}]",
 		NULL,
-		true,
 		"<|im_start|>user\n"
 		"Call it<|im_end|>\n"
 		"<|im_start|>assistant\n"
@@ -2579,57 +1068,25 @@ static const GoldenExtraCase GoldenExtraCases[] = {
 		"<tool_response>\n"
 		"ok\n"
 		"</tool_response><|im_end|>\n"
+		"<|im_start|>assistant\n",
 		"<|im_start|>assistant\n"},
-	{"qwen3", "tool_calls_reasoning",
-		"[{\"role\": \"user\", \"content\": \"Call it\"}, {\"role\": \"assistan"
-		"t\", \"content\": \"Sure\", \"reasoning_content\": \"need tool\", \"to"
-		"ol_calls\": [{\"id\": \"1\", \"function\": {\"name\": \"f\", \"argumen"
-		"ts\": \"{\\\"a\\\": 1}\"}}, {\"function\": {\"name\": \"g\", \"argumen"
-		"ts\": {}}}]}, {\"role\": \"tool\", \"content\": \"ok\"}]",
-		NULL,
-		false,
-		"<|im_start|>user\n"
-		"Call it<|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"<think>\n"
-		"need tool\n"
-		"</think>\n"
-		"\n"
-		"Sure\n"
-		"<tool_call>\n"
-		"{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n"
-		"</tool_call>\n"
-		"<tool_call>\n"
-		"{\"name\": \"g\", \"arguments\": {}}\n"
-		"</tool_call><|im_end|>\n"
-		"<|im_start|>user\n"
-		"<tool_response>\n"
-		"ok\n"
-		"</tool_response><|im_end|>\n"},
 	{"qwen3", "thinking_off",
 		"[{\"role\": \"user\", \"content\": \"hi\"}]",
 		"{\"enable_thinking\": false}",
-		true,
 		"<|im_start|>user\n"
 		"hi<|im_end|>\n"
 		"<|im_start|>assistant\n"
 		"<think>\n"
 		"\n"
 		"</think>\n"
-		"\n"},
-	{"qwen3", "thinking_off",
-		"[{\"role\": \"user\", \"content\": \"hi\"}]",
-		"{\"enable_thinking\": false}",
-		false,
-		"<|im_start|>user\n"
-		"hi<|im_end|>\n"},
+		"\n",
+		"<|im_start|>assistant\n<think>\n\n</think>\n\n"},
 	{"qwen3", "thinking_history",
 		"[{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \""
 		"content\": \"<think>x</think>b\"}, {\"role\": \"user\", \"content\": \""
 		"c\"}, {\"role\": \"assistant\", \"content\": \"<think>\\ny\\n</think>\\"
 		"n\\nd\"}]",
 		NULL,
-		true,
 		"<|im_start|>user\n"
 		"a<|im_end|>\n"
 		"<|im_start|>assistant\n"
@@ -2642,26 +1099,8 @@ static const GoldenExtraCase GoldenExtraCases[] = {
 		"</think>\n"
 		"\n"
 		"d<|im_end|>\n"
+		"<|im_start|>assistant\n",
 		"<|im_start|>assistant\n"},
-	{"qwen3", "thinking_history",
-		"[{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \""
-		"content\": \"<think>x</think>b\"}, {\"role\": \"user\", \"content\": \""
-		"c\"}, {\"role\": \"assistant\", \"content\": \"<think>\\ny\\n</think>\\"
-		"n\\nd\"}]",
-		NULL,
-		false,
-		"<|im_start|>user\n"
-		"a<|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"b<|im_end|>\n"
-		"<|im_start|>user\n"
-		"c<|im_end|>\n"
-		"<|im_start|>assistant\n"
-		"<think>\n"
-		"y\n"
-		"</think>\n"
-		"\n"
-		"d<|im_end|>\n"},
 	{"gemma3", "multimodal",
 		"[{\"role\": \"system\", \"content\": [{\"type\": \"text\", \"text\": \""
 		"Sys list \"}]}, {\"role\": \"user\", \"content\": [{\"type\": \"image\""
@@ -2669,7 +1108,6 @@ static const GoldenExtraCase GoldenExtraCases[] = {
 		"stant\", \"content\": \"A cat.\"}, {\"role\": \"user\", \"content\": \""
 		"More\"}]",
 		NULL,
-		true,
 		"<bos><start_of_turn>user\n"
 		"Sys list \n"
 		"\n"
@@ -2678,49 +1116,17 @@ static const GoldenExtraCase GoldenExtraCases[] = {
 		"A cat.<end_of_turn>\n"
 		"<start_of_turn>user\n"
 		"More<end_of_turn>\n"
+		"<start_of_turn>model\n",
 		"<start_of_turn>model\n"},
-	{"gemma3", "multimodal",
-		"[{\"role\": \"system\", \"content\": [{\"type\": \"text\", \"text\": \""
-		"Sys list \"}]}, {\"role\": \"user\", \"content\": [{\"type\": \"image\""
-		"}, {\"type\": \"text\", \"text\": \" Describe \"}]}, {\"role\": \"assi"
-		"stant\", \"content\": \"A cat.\"}, {\"role\": \"user\", \"content\": \""
-		"More\"}]",
-		NULL,
-		false,
-		"<bos><start_of_turn>user\n"
-		"Sys list \n"
-		"\n"
-		"<start_of_image>Describe<end_of_turn>\n"
-		"<start_of_turn>model\n"
-		"A cat.<end_of_turn>\n"
-		"<start_of_turn>user\n"
-		"More<end_of_turn>\n"},
 	{"llama3_1", "tools_ignored",
 		"[{\"role\": \"user\", \"content\": \"Weather in Paris?\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		true,
+		WeatherTools,
 		"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n"
 		"\n"
 		"Weather in Paris?<|eot_id|><|start_header_id|>assistant<|end_header_id"
 		"|>\n"
-		"\n"},
-	{"llama3_1", "tools_ignored",
-		"[{\"role\": \"user\", \"content\": \"Weather in Paris?\"}]",
-		"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_w"
-		"eather\", \"description\": \"Get the weather \302\253now\302\273\", \""
-		"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"typ"
-		"e\": \"string\", \"description\": \"City name\"}, \"days\": {\"type\":"
-		" \"integer\", \"default\": 1, \"enum\": [1, 2, 3]}}, \"required\": [\""
-		"city\"]}}}]}",
-		false,
-		"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n"
-		"\n"
-		"Weather in Paris?<|eot_id|>"},
+		"\n",
+		"<|start_header_id|>assistant<|end_header_id|>\n\n"},
 };
 
 /* parse and render; returns the status, *out malloc'ed on success */
@@ -2757,15 +1163,75 @@ RenderText(const char *tmpl, const char *messages, const char *extra, bool agp,
 
 /* show where two strings first differ */
 static void
-ShowDiff(const char *name, const char *got, size_t got_len, const char *want)
+ShowDiff(const char *name, const char *got, size_t got_len, const char *want,
+		 size_t want_len)
 {
 	size_t		i = 0;
-	size_t		want_len = strlen(want);
 
 	while (i < got_len && i < want_len && got[i] == want[i])
 		i++;
 	printf("  %s: differs at byte %zu (got %zu bytes, want %zu)\n", name, i, got_len, want_len);
-	printf("    got:  \"%.80s\"\n    want: \"%.80s\"\n", got + i, want + i);
+	printf("    got:  \"%.80s\"\n    want: \"%.*s\"\n", got + i,
+		   (int) (want_len - i < 80 ? want_len - i : 80), want + i);
+}
+
+/* one CHECK: did the render succeed with exactly want[0..want_len)? */
+static bool
+CheckOutput(const char *name, int rc, const LlmError *err, const char *out,
+			size_t out_len, const char *want, size_t want_len)
+{
+	bool		matches = rc == LLM_OK && out_len == want_len && memcmp(out, want, want_len) == 0;
+
+	CHECK(matches);
+	if (rc != LLM_OK)
+		printf("  %s: %s\n", name, err->message);
+	else if (!matches)
+		ShowDiff(name, out, out_len, want, want_len);
+	return matches;
+}
+
+/*
+ * Render a case with add_generation_prompt and, when prompt is set,
+ * without it (expecting expected less prompt at its end): one CHECK a
+ * render.  Adds the renders to *nrender; returns how many matched.
+ */
+static int
+CheckCase(const char *name, const char *tmpl, const char *messages, const char *extra,
+		  const char *bos, const char *eos, const char *expected, const char *prompt,
+		  int *nrender)
+{
+	size_t		elen = strlen(expected);
+	int			npass = 0;
+
+	for (int agp = 1; agp >= (prompt ? 0 : 1); agp--)
+	{
+		LlmError	err = {0};
+		char		label[256];
+		char	   *out = NULL;
+		size_t		out_len = 0;
+		size_t		want_len = elen;
+		int			rc;
+
+		(*nrender)++;
+		snprintf(label, sizeof(label), agp ? "%s" : "%s/noprompt", name);
+		if (!agp)
+		{
+			size_t		plen = strlen(prompt);
+
+			if (plen > elen || memcmp(expected + elen - plen, prompt, plen) != 0)
+			{
+				CHECK(false);
+				printf("  %s: the expected output does not end with the prompt\n", label);
+				continue;
+			}
+			want_len = elen - plen;
+		}
+		rc = RenderText(tmpl, messages, extra, agp, bos, eos, &out, &out_len, &err);
+		if (CheckOutput(label, rc, &err, out, out_len, expected, want_len))
+			npass++;
+		free(out);
+	}
+	return npass;
 }
 
 /* every case of the reference fixture */
@@ -2818,6 +1284,7 @@ TestGolden(void)
 			const char *want = json_string_value(json_object_get(c, "rendered"));
 			json_t	   *tools = json_object_get(c, "tools");
 			json_t	   *more = json_object_get(c, "extra");
+			char		label[256];
 			char	   *out = NULL;
 			size_t		out_len = 0;
 
@@ -2830,54 +1297,26 @@ TestGolden(void)
 									bos, eos, extra, &out, &out_len, &err);
 			ncases++;
 			CHECK(rc == LLM_OK);
+			snprintf(label, sizeof(label), "%s/%s", tname,
+					 json_string_value(json_object_get(c, "name")));
 			if (rc != LLM_OK)
-				printf("  %s/%s: %s\n", tname,
-					   json_string_value(json_object_get(c, "name")), err.message);
-			else if (want && out_len == strlen(want) && memcmp(out, want, out_len) == 0)
-			{
+				printf("  %s: %s\n", label, err.message);
+			else if (CheckOutput(label, rc, &err, out, out_len, want ? want : "",
+								 want ? strlen(want) : 0))
 				npass++;
-				CHECK(true);
-			}
-			else
-			{
-				CHECK(false);
-				ShowDiff(tname, out, out_len, want ? want : "");
-			}
 			free(out);
 			json_decref(extra);
 		}
 		for (size_t k = 0; k < sizeof(GoldenExtraCases) / sizeof(GoldenExtraCases[0]); k++)
 		{
 			const GoldenExtraCase *x = &GoldenExtraCases[k];
-			json_t	   *msgs;
-			json_t	   *extra;
-			char	   *out = NULL;
-			size_t		out_len = 0;
+			char		label[256];
 
 			if (strcmp(x->tmpl, tname) != 0)
 				continue;
-			msgs = json_loads(x->messages, 0, NULL);
-			extra = x->extra ? json_loads(x->extra, 0, NULL) : NULL;
-			rc = ChatTemplateRender(t, msgs, x->add_generation_prompt, bos, eos, extra,
-									&out, &out_len, &err);
-			nextra++;
-			if (rc == LLM_OK && out_len == strlen(x->expected) &&
-				memcmp(out, x->expected, out_len) == 0)
-			{
-				npass_extra++;
-				CHECK(true);
-			}
-			else
-			{
-				CHECK(false);
-				if (rc != LLM_OK)
-					printf("  %s/%s: %s\n", tname, x->name, err.message);
-				else
-					ShowDiff(x->name, out, out_len, x->expected);
-			}
-			free(out);
-			json_decref(msgs);
-			json_decref(extra);
+			snprintf(label, sizeof(label), "%s/%s", tname, x->name);
+			npass_extra += CheckCase(label, src, x->messages, x->extra, bos, eos,
+									 x->expected, x->prompt, &nextra);
 		}
 		if (strcmp(tname, "gemma3") == 0)
 		{
@@ -2904,36 +1343,16 @@ static void
 TestRenderCases(void)
 {
 	int			npass = 0;
-	int			n = (int) (sizeof(RenderCases) / sizeof(RenderCases[0]));
+	int			nrender = 0;
 
-	for (int i = 0; i < n; i++)
+	for (size_t i = 0; i < sizeof(RenderCases) / sizeof(RenderCases[0]); i++)
 	{
 		const RenderCase *c = &RenderCases[i];
-		LlmError	err = {0};
-		char	   *out = NULL;
-		size_t		out_len = 0;
-		int			rc;
 
-		rc = RenderText(c->tmpl, c->messages, c->extra, c->add_generation_prompt,
-						"<s>", "</s>", &out, &out_len, &err);
-		if (rc != LLM_OK)
-		{
-			CHECK(rc == LLM_OK);
-			printf("  %s: %s\n", c->name, err.message);
-		}
-		else if (out_len == strlen(c->expected) && memcmp(out, c->expected, out_len) == 0)
-		{
-			npass++;
-			CHECK(true);
-		}
-		else
-		{
-			CHECK(false);
-			ShowDiff(c->name, out, out_len, c->expected);
-		}
-		free(out);
+		npass += CheckCase(c->name, c->tmpl, c->messages, c->extra, "<s>", "</s>",
+						   c->expected, c->prompt, &nrender);
 	}
-	printf("  features: %d of %d cases match jinja2\n", npass, n);
+	printf("  features: %d of %d cases match jinja2\n", npass, nrender);
 }
 
 /* expect an error with code and a message containing want */

@@ -58,31 +58,46 @@ ShowIds(const char *text, const int32_t *ids, int n, const json_t *want)
 }
 
 /*
+ * Load the tokenizer of fixture name and its golden file (one CHECK
+ * each); false when the tokenizer does not load
+ */
+static bool
+LoadGolden(const char *name, const char *file, size_t max_bytes, Tokenizer **tok,
+		   json_t **gold)
+{
+	char		dir[1024],
+				path[1024];
+	LlmError	err = {0};
+
+	FixturePath(dir, sizeof(dir), name, NULL);
+	FixturePath(path, sizeof(path), name, file);
+	CHECK(TokenizerLoad(dir, tok, &err) == LLM_OK);
+	if (*tok == NULL)
+	{
+		printf("  %s: %s\n", name, err.message);
+		return false;
+	}
+	*gold = LlmJsonLoadFile(path, max_bytes, &err);
+	CHECK(*gold != NULL);
+	return true;
+}
+
+/*
  * Check every case of dir/tokenizer_golden.json; returns cases passed
  */
 static int
 CheckTokGolden(const char *name, int *n_cases)
 {
-	char		dir[1024],
-				path[1024];
 	Tokenizer  *tok = NULL;
 	LlmError	err = {0};
-	json_t	   *gold;
+	json_t	   *gold = NULL;
 	json_t	   *c;
 	size_t		i;
 	int			passed = 0;
 
-	FixturePath(dir, sizeof(dir), name, NULL);
-	FixturePath(path, sizeof(path), name, "tokenizer_golden.json");
 	*n_cases = 0;
-	CHECK(TokenizerLoad(dir, &tok, &err) == LLM_OK);
-	if (tok == NULL)
-	{
-		printf("  %s: %s\n", name, err.message);
+	if (!LoadGolden(name, "tokenizer_golden.json", 1 << 24, &tok, &gold))
 		return 0;
-	}
-	gold = LlmJsonLoadFile(path, 1 << 24, &err);
-	CHECK(gold != NULL);
 	json_array_foreach(json_object_get(gold, "cases"), i, c)
 	{
 		const char *text = json_string_value(json_object_get(c, "text"));
@@ -136,26 +151,16 @@ CheckTokGolden(const char *name, int *n_cases)
 static int
 CheckModelGolden(const char *name, int *n_cases)
 {
-	char		dir[1024],
-				path[1024];
 	Tokenizer  *tok = NULL;
 	LlmError	err = {0};
-	json_t	   *gold;
+	json_t	   *gold = NULL;
 	json_t	   *c;
 	size_t		i;
 	int			passed = 0;
 
-	FixturePath(dir, sizeof(dir), name, NULL);
-	FixturePath(path, sizeof(path), name, "golden.json");
 	*n_cases = 0;
-	CHECK(TokenizerLoad(dir, &tok, &err) == LLM_OK);
-	if (tok == NULL)
-	{
-		printf("  %s: %s\n", name, err.message);
+	if (!LoadGolden(name, "golden.json", 1 << 28, &tok, &gold))
 		return 0;
-	}
-	gold = LlmJsonLoadFile(path, 1 << 28, &err);
-	CHECK(gold != NULL);
 	json_array_foreach(json_object_get(gold, "cases"), i, c)
 	{
 		const json_t *t = json_object_get(c, "prompt");

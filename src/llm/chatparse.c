@@ -989,13 +989,34 @@ static const char *const EndWith[] = {"endwith", NULL};
 static const char *const EndFilter[] = {"endfilter", NULL};
 static const char *const EndBlock[] = {"endblock", NULL};
 
+/*
+ * The end of a for or if: an optional {% else %} body up to ends, then the
+ * end tag; n takes the else body
+ */
+static ChatNode *
+FinishElse(Parser *p, ChatNode *n, const char *const *ends)
+{
+	NodeList	orelse = {0};
+
+	if (IsName(Cur(p), "else"))
+	{
+		Next(p);
+		EndTag(p);
+		ParseBody(p, ends, &orelse);
+	}
+	Next(p);					/* endfor, endif */
+	EndTag(p);
+	n->orelse = orelse.items;
+	n->norelse = orelse.n;
+	return Fin(p, n);
+}
+
 /* {% for targets in iterable [if cond] %} body [{% else %} body] {% endfor %} */
 static ChatNode *
 ParseFor(Parser *p, const ChatToken *at)
 {
 	ChatNode   *n = NewNode(p, N_FOR, at);
 	NodeList	body = {0};
-	NodeList	orelse = {0};
 
 	ParseTargets(p, n);
 	if (!IsName(Cur(p), "in"))
@@ -1013,19 +1034,9 @@ ParseFor(Parser *p, const ChatToken *at)
 	p->loops++;
 	ParseBody(p, EndFor, &body);
 	p->loops--;
-	if (IsName(Cur(p), "else"))
-	{
-		Next(p);
-		EndTag(p);
-		ParseBody(p, EndForElse, &orelse);
-	}
-	Next(p);					/* endfor */
-	EndTag(p);
 	n->body = body.items;
 	n->nbody = body.n;
-	n->orelse = orelse.items;
-	n->norelse = orelse.n;
-	return Fin(p, n);
+	return FinishElse(p, n, EndForElse);
 }
 
 /* {% if %} ... {% elif %} ... {% else %} ... {% endif %} */
@@ -1052,17 +1063,7 @@ ParseIf(Parser *p, const ChatToken *at)
 		n->norelse = orelse.n;
 		return Fin(p, n);		/* the nested if consumed endif */
 	}
-	if (IsName(Cur(p), "else"))
-	{
-		Next(p);
-		EndTag(p);
-		ParseBody(p, EndIfElse, &orelse);
-	}
-	Next(p);					/* endif */
-	EndTag(p);
-	n->orelse = orelse.items;
-	n->norelse = orelse.n;
-	return Fin(p, n);
+	return FinishElse(p, n, EndIfElse);
 }
 
 /* {% set x = v %}, {% set ns.a = v %}, {% set a, b = v %}, block set */
