@@ -530,6 +530,8 @@ MergeHeap(TokEncodeState *st, int32_t *sym, size_t n, size_t *n_out)
 static int
 PushIds(TokEncodeState *st, const int32_t *ids, size_t n)
 {
+	if (n == 0)
+		return LLM_OK;
 	if (st->ids.n + n > st->ids.cap)
 	{
 		for (size_t i = 0; i < n; i++)

@@ -86,12 +86,12 @@ ListFree(DecList *l)
 }
 
 /*
- * Entry i of a list
+ * Entry i of a list (a list of empty entries may have no text buffer)
  */
 static inline const char *
 ListAt(const DecList *l, int i)
 {
-	return l->text.data + l->off[i];
+	return l->text.data ? l->text.data + l->off[i] : "";
 }
 
 /*
