@@ -92,7 +92,7 @@ FUZZ_SRCS = $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS = $(FUZZ_SRCS:.c=.bin)
 FUZZ_CC ?= clang
 
-fuzz/%.bin: fuzz/%.c $(HEADERS)
+fuzz/%.bin: fuzz/%.c $(HEADERS) $(SRCS)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$(CURDIR)/src -o $@ $< \
 		$(shell sed -n '1s|^// sources:||p' $<) $(ENGINE_LIBS) -lm
 

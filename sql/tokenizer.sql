@@ -130,5 +130,11 @@ SELECT mlops.detokenize('tok-spm', '{3}', true) = '' AS skipped;
 SELECT mlops.tokenize(NULL, 'x'), mlops.tokenize('tok-gpt2', NULL),
 	mlops.detokenize('tok-gpt2', NULL), mlops.count_tokens('tok-gpt2', NULL);
 
+-- a long tokenization stops at a statement timeout (the engine polls for
+-- interrupts); 240 MB take several seconds to tokenize
+SET statement_timeout = '500ms';
+SELECT mlops.count_tokens('tok-llama3', repeat('hello world ', 20000000));
+RESET statement_timeout;
+
 RESET mlops.model_dir;
 SELECT mlops.count_tokens('tok-gpt2', 'Hello world');

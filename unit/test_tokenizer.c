@@ -436,6 +436,55 @@ RoundTrip(const char *name, const char *text)
 	TokenizerFree(tok);
 }
 
+/* an interrupt hook that reports a cancel after a few calls */
+static int	interrupt_calls;
+static bool
+InterruptSoon(void)
+{
+	return ++interrupt_calls > 2;
+}
+
+/*
+ * Long encodes and decodes poll the interrupt hook and stop with
+ * LLM_ERR_CANCELLED, freeing what they built
+ */
+static void
+TestInterrupt(void)
+{
+	char		dir[1024];
+	Tokenizer  *tok = NULL;
+	LlmError	err = {0};
+	size_t		len = 8 * 1024 * 1024;
+	char	   *text = malloc(len);
+	int32_t    *ids = NULL;
+	int			n = 0;
+	int32_t    *many;
+	char	   *out = NULL;
+	size_t		out_len;
+
+	snprintf(dir, sizeof(dir), "%s/tok-llama3", fixtures);
+	CHECK(TokenizerLoad(dir, &tok, &err) == LLM_OK);
+	for (size_t i = 0; i < len; i++)
+		text[i] = "hello world "[i % 12];
+	/* without a hook nothing stops; with one, both directions stop */
+	CHECK(TokenizerEncode(tok, text, len, false, &ids, &n, &err) == LLM_OK && n > 1000000);
+	LlmInterruptHook = InterruptSoon;
+	interrupt_calls = 0;
+	CHECK(TokenizerEncode(tok, text, len, false, &ids, &n, &err) == LLM_ERR_CANCELLED);
+	CHECK(strstr(err.message, "interrupted") != NULL);
+	many = malloc(sizeof(int32_t) * 3000000);
+	for (int i = 0; i < 3000000; i++)
+		many[i] = 300;
+	interrupt_calls = 0;
+	CHECK(TokenizerDecode(tok, many, 3000000, false, &out, &out_len, &err) == LLM_ERR_CANCELLED);
+	CHECK(out == NULL);
+	LlmInterruptHook = NULL;
+	free(many);
+	free(ids);
+	free(text);
+	TokenizerFree(tok);
+}
+
 int
 main(void)
 {
@@ -489,5 +538,6 @@ main(void)
 	TestSmallBpe();
 	TestErrors();
 	TestConfig();
+	TestInterrupt();
 	UNIT_DONE("tokenizer");
 }

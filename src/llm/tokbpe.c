@@ -499,9 +499,20 @@ MergeHeap(TokEncodeState *st, int32_t *sym, size_t n, size_t *n_out)
 		PushPair(tok, heap, &hn, sym, (int32_t) i, (int32_t) (i + 1));
 	while (hn > 0)
 	{
-		HeapItem	it = HeapPop(heap, &hn);
-		int32_t		r = next[it.pos];
+		HeapItem	it;
+		int32_t		r;
 		const TokPairEntry *e;
+
+		/* one long word (a text with no pre-tokenizer) can take seconds */
+		if ((++k & 0xFFFFF) == 0 && LlmInterrupted())
+		{
+			free(next);
+			free(prev);
+			free(heap);
+			return LlmSetError(st->err, LLM_ERR_CANCELLED, "tokenizing was interrupted");
+		}
+		it = HeapPop(heap, &hn);
+		r = next[it.pos];
 
 		/* stale: the left symbol was merged away or changed */
 		if (sym[it.pos] != it.left || r < 0 || sym[r] != it.right)
@@ -515,6 +526,7 @@ MergeHeap(TokEncodeState *st, int32_t *sym, size_t n, size_t *n_out)
 		PushPair(tok, heap, &hn, sym, prev[it.pos], it.pos);
 		PushPair(tok, heap, &hn, sym, it.pos, next[it.pos]);
 	}
+	k = 0;
 	for (int32_t i = 0; i >= 0; i = next[i])
 		sym[k++] = sym[i];
 	free(next);

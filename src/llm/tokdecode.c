@@ -448,13 +448,24 @@ TokDecodeTokens(const Tokenizer *tok, const int32_t *ids, int n, TokBuf *out,
 	DecList		lists[2] = {{{0}}, {{0}}};
 	DecList    *cur = &lists[0];
 	bool		ok = true;
+	bool		cancelled = false;
 
 	for (int i = 0; i < n && ok; i++)
-		ok = ListPush(cur, tok->tokens[ids[i]], tok->token_lens[ids[i]]);
+	{
+		if ((i & 0xFFFFF) == 0xFFFFF && LlmInterrupted())
+			ok = !(cancelled = true);
+		else
+			ok = ListPush(cur, tok->tokens[ids[i]], tok->token_lens[ids[i]]);
+	}
 	for (int k = 0; k < tok->n_dec && ok; k++)
 	{
 		DecList    *next = cur == &lists[0] ? &lists[1] : &lists[0];
 
+		if (LlmInterrupted())
+		{
+			ok = !(cancelled = true);
+			break;
+		}
 		ListFree(next);
 		ok = DecodeStep(&tok->dec[k], cur, next);
 		cur = next;
@@ -468,6 +479,8 @@ TokDecodeTokens(const Tokenizer *tok, const int32_t *ids, int n, TokBuf *out,
 	}
 	ListFree(&lists[0]);
 	ListFree(&lists[1]);
+	if (cancelled)
+		return LlmSetError(err, LLM_ERR_CANCELLED, "decoding was interrupted");
 	if (!ok)
 		return LlmSetError(err, LLM_ERR_NOMEM, "out of memory decoding tokens");
 	return LLM_OK;

@@ -371,6 +371,13 @@ TokModelWord(TokEncodeState *st, const char *s, size_t len)
 {
 	if (len == 0)
 		return LLM_OK;
+	st->work += len;
+	if (st->work >= TOK_INTERRUPT_BYTES)
+	{
+		st->work = 0;
+		if (LlmInterrupted())
+			return LlmSetError(st->err, LLM_ERR_CANCELLED, "tokenizing was interrupted");
+	}
 	if (st->tok->model == TOK_MODEL_WORDPIECE)
 		return TokWordPieceWord(st, s, len);
 	return TokBpeWord(st, s, len);

@@ -261,8 +261,13 @@ typedef struct TokEncodeState
 	void	   *cache;			/* BPE word -> ids cache, lazily allocated */
 	bool		use_cache;		/* the text is long enough for a cache */
 	bool		first_segment;	/* Metaspace prepend_scheme "first" */
+	size_t		work;			/* bytes handed to the model since the last
+								 * interrupt check */
 	LlmError   *err;
 } TokEncodeState;
+
+/* bytes of model work between two calls of LlmInterrupted() */
+#define TOK_INTERRUPT_BYTES		(256 * 1024)
 
 /*
  * Look up the merge of a pair of ids, NULL when none (inline: the BPE
