@@ -121,6 +121,7 @@ struct KernelsContext
 	const int32_t *row_seq;		// (n_rows) sequence of each row
 
 	KernelsBuffer scratch_bf16; // activations converted for bf16 GEMMs
+	KernelsBuffer scratch_split; // f32 products of split bf16 activations
 	KernelsBuffer scratch_attn; // split-context partial results
 	KernelsBuffer scratch_ids;	// argmax results
 	KernelsBuffer scratch_rows; // in-place row gathers
@@ -159,6 +160,11 @@ int			kernels_buffer_reserve(KernelsContext *ctx, KernelsBuffer *buf, size_t byt
 
 // Most rows of x that kernels_gemv takes; larger products go to cuBLAS
 #define KERNELS_GEMV_MAX_ROWS 8
+
+// bf16 products of at most this many rows split x into two bf16 terms
+// (matmul.cu), which keeps small batches close to f32 accuracy at the cost
+// of twice the rows in a GEMM that is still bound by reading the weights
+#define KERNELS_SPLIT_MAX_ROWS 64
 
 // out(n, o) = x(n, i) . w(o, i)^T for n <= KERNELS_GEMV_MAX_ROWS; gemv.cu
 int			kernels_gemv(KernelsContext *ctx, float *out, const float *x, const void *w,

@@ -277,6 +277,7 @@ kernels_context_destroy(KernelsContext *ctx)
 	cudaStreamSynchronize(ctx->stream);
 	ReleaseBuffer(&ctx->layout);
 	ReleaseBuffer(&ctx->scratch_bf16);
+	ReleaseBuffer(&ctx->scratch_split);
 	ReleaseBuffer(&ctx->scratch_attn);
 	ReleaseBuffer(&ctx->scratch_ids);
 	ReleaseBuffer(&ctx->scratch_rows);

@@ -37,9 +37,6 @@
 #include "kernels.h"
 #include "unit.h"
 
-/* compute_cuda.c: steps replayed from a recording so far */
-extern long long ComputeCudaGraphReplays(void *ctx);
-
 typedef struct Backend
 {
 	const ComputeOps *ops;

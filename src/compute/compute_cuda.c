@@ -64,7 +64,6 @@ typedef struct CudaContext
 #define LIMIT_POSITION 1		/* rows of the position embedding table */
 #define LIMIT_BLOCK 2			/* blocks of the KV cache */
 
-long long	ComputeCudaGraphReplays(void *ctx);
 
 /*
  * Turn a failed kernels status into an LlmError naming the op

@@ -189,6 +189,9 @@ typedef struct ComputeOps
 extern const ComputeOps ComputeCpuOps;
 #ifdef USE_CUDA
 extern const ComputeOps ComputeCudaOps;
+
+/* compute_cuda.c: decode steps replayed from a recorded graph (tests) */
+extern long long ComputeCudaGraphReplays(void *ctx);
 #endif
 
 /* compute_cpu.c: BLAS threads for the CPU backend (1 inside PostgreSQL) */
