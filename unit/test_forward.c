@@ -98,9 +98,20 @@ test_causal(const char *name, double tol)
 	size_t		nc;
 	double		worst = 0.0;
 	int			greedy_ok = 0;
+	int			must_match[8];
+	bool		near_ties;
 
 	if (open_fixture(name, &model, &golden) != 0)
 		return;
+
+	/*
+	 * Rounding f32 weights to bf16 changes the model itself, so its greedy
+	 * tokens may leave the reference's at a near tie: there, a different
+	 * token is accepted when the reference token's logit is within the
+	 * tolerance band of the chosen one, and the comparison of that prompt
+	 * stops (the texts have parted).  bf16 checkpoints stay strict.
+	 */
+	near_ties = precision == COMPUTE_PRECISION_BF16 && model->tok_embed->dtype != LLM_DTYPE_BF16;
 	cases = json_object_get(golden, "cases");
 	nc = json_array_size(cases);
 	vocab = model->cfg.vocab_size;
@@ -141,31 +152,45 @@ test_causal(const char *name, double tol)
 				worst = e;
 		}
 		/* greedy continuation from the same sequence */
+		must_match[c] = ng;
 		for (int g = 0; g < ng && ok; g++)
 		{
 			int32_t		next;
 
-			if (g == 0)
+			if (g > 0)
+				st = (LlmStepSeq) {seq, &want[g - 1], 1, true};
+			if (g == 0 || near_ties)
 			{
-				float	   *row = logits;
-
+				if (g > 0)
+					CHECK(LlmStep(rt, &st, 1, logits, &err) == LLM_OK);
 				next = 0;
 				for (int i = 1; i < vocab; i++)
-					if (row[i] > row[next])
+					if (logits[i] > logits[next])
 						next = i;
 			}
 			else
-			{
-				int32_t		prev = want[g - 1];
-
-				st = (LlmStepSeq) {seq, &prev, 1, true};
 				CHECK(LlmStepArgmax(rt, &st, 1, &next, &err) == LLM_OK);
-			}
-			if (next != want[g])
+			if (next == want[g])
+				continue;
+			if (near_ties)
 			{
-				printf("FAIL %s case %zu greedy token %d: %d, want %d\n", name, c, g, next, want[g]);
-				ok = 0;
+				double		ss = 0.0;
+				double		band;
+
+				for (int i = 0; i < vocab; i++)
+					ss += (double) logits[i] * logits[i];
+				band = 2.0 * tol * sqrt(ss / vocab);
+				if (logits[next] - logits[want[g]] <= band)
+				{
+					printf("unit forward %s case %zu: bf16 weights part at greedy token %d, a near tie "
+						   "(%d over %d by %.4f, band %.4f)\n", name, c, g, next, want[g],
+						   logits[next] - logits[want[g]], band);
+					must_match[c] = g;
+					break;
+				}
 			}
+			printf("FAIL %s case %zu greedy token %d: %d, want %d\n", name, c, g, next, want[g]);
+			ok = 0;
 		}
 		greedy_ok += ok;
 		LlmSeqClose(rt, seq);
@@ -217,7 +242,7 @@ test_causal(const char *name, double tol)
 		for (int g = 0; g < ng; g++)
 		{
 			for (size_t c = 0; c < nc; c++)
-				if (next[c] != want[c][g])
+				if (g < must_match[c] && next[c] != want[c][g])
 					mismatches++;
 			if (g == ng - 1)
 				break;
