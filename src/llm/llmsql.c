@@ -376,6 +376,26 @@ EngineMessage(const LlmError *err, const char *dir, const char *model)
 		appendStringInfoString(&buf, model);
 		p = hit + dirlen;
 	}
+
+	/*
+	 * A message cut at the size of LlmError.message may end inside the
+	 * path: drop a tail that is the start of it
+	 */
+	if (strlen(err->message) == sizeof(err->message) - 1)
+	{
+		size_t		rest = strlen(p);
+
+		for (size_t k = rest < dirlen ? rest : dirlen - 1; k > 0; k--)
+		{
+			if (memcmp(p + rest - k, dir, k) == 0)
+			{
+				appendBinaryStringInfo(&buf, p, rest - k);
+				appendStringInfoString(&buf, model);
+				appendStringInfoString(&buf, "...");
+				return buf.data;
+			}
+		}
+	}
 	appendStringInfoString(&buf, p);
 	return buf.data;
 }
