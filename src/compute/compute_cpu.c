@@ -35,6 +35,8 @@ typedef struct CpuContext
 	int			row_seq_cap;
 	float	   *convert;		/* (CPU_CONVERT_ROWS, cols) scratch */
 	size_t		convert_cap;
+	float	   *fused;			/* (n, rows) product held by the fused ops */
+	size_t		fused_cap;
 } CpuContext;
 
 /*
@@ -66,6 +68,7 @@ CpuShutdown(void *ctx)
 		return;
 	free(c->row_seq);
 	free(c->convert);
+	free(c->fused);
 	free(c);
 }
 
@@ -288,6 +291,28 @@ SelectDot(LlmDType dtype)
 }
 
 /*
+ * out(n, o) (+)= x(n, i) . w(o, i)^T for a 16-bit w, one dot product per
+ * output
+ */
+static void
+DotRows(float *out, const float *x, const LlmTensor *w, int n, bool accumulate)
+{
+	DotFunc		dot = SelectDot(w->dtype);
+	const uint16_t *wd = w->data;
+	int64_t		o = w->shape[0];
+	int64_t		in = w->shape[1];
+
+	for (int64_t j = 0; j < o; j++)
+		for (int r = 0; r < n; r++)
+		{
+			float		d = dot(wd + j * in, x + (int64_t) r * in, in);
+			float	   *dst = out + (int64_t) r * o + j;
+
+			*dst = accumulate ? *dst + d : d;
+		}
+}
+
+/*
  * out(n, o) = x(n, i) . w(o, i)^T
  */
 static int
@@ -314,12 +339,7 @@ CpuMatmul(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
 	}
 	if (n <= CPU_DOT_MAX_ROWS)
 	{
-		DotFunc		dot = SelectDot(w->dtype);
-		const uint16_t *wd = w->data;
-
-		for (int64_t j = 0; j < o; j++)
-			for (int r = 0; r < n; r++)
-				out[(int64_t) r * o + j] = dot(wd + j * in, x + (int64_t) r * in, in);
+		DotRows(out, x, w, n, false);
 		return LLM_OK;
 	}
 
@@ -342,6 +362,110 @@ CpuMatmul(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int) rows, (int) in,
 					1.0f, x, (int) in, c->convert, (int) in, 0.0f, out + j0, (int) o);
 	}
+	return LLM_OK;
+}
+
+/*
+ * Make the fused ops' scratch hold count floats
+ */
+static int
+ReserveFused(CpuContext *c, size_t count, LlmError *err)
+{
+	float	   *p;
+
+	if (count <= c->fused_cap)
+		return LLM_OK;
+	p = realloc(c->fused, count * sizeof(float));
+	if (p == NULL)
+		return LlmSetError(err, LLM_ERR_NOMEM, "out of memory for a product of %zu values",
+						   count);
+	c->fused = p;
+	c->fused_cap = count;
+	return LLM_OK;
+}
+
+/*
+ * out(n, o) += x(n, i) . w(o, i)^T: the product, then the sum, as matmul
+ * and add would do them
+ */
+static int
+CpuMatmulAdd(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
+			 LlmError *err)
+{
+	CpuContext *c = ctx;
+	size_t		count;
+	int			rc;
+
+	if (w->ndim != 2)
+		return LlmSetError(err, LLM_ERR_ARGUMENT, "matmul_add needs a 2-D weight");
+	if (n <= 0)
+		return LLM_OK;
+	if (w->dtype != LLM_DTYPE_F32 && n <= CPU_DOT_MAX_ROWS)
+	{
+		DotRows(out, x, w, n, true);
+		return LLM_OK;
+	}
+	count = (size_t) n * (size_t) w->shape[0];
+	rc = ReserveFused(c, count, err);
+	if (rc == LLM_OK)
+		rc = CpuMatmul(ctx, c->fused, x, w, n, err);
+	if (rc != LLM_OK)
+		return rc;
+	for (size_t i = 0; i < count; i++)
+		out[i] += c->fused[i];
+	return LLM_OK;
+}
+
+/*
+ * q(n, oq), k(n, ok), v(n, ov) = x(n, i) . wq^T, wk^T, wv^T
+ */
+static int
+CpuMatmulQkv(void *ctx, float *q, float *k, float *v, const float *x,
+			 const LlmTensor *wq, const LlmTensor *wk, const LlmTensor *wv, int n,
+			 LlmError *err)
+{
+	int			rc;
+
+	if (wq->ndim != 2 || wk->ndim != 2 || wv->ndim != 2 ||
+		wk->shape[1] != wq->shape[1] || wv->shape[1] != wq->shape[1])
+		return LlmSetError(err, LLM_ERR_ARGUMENT,
+						   "matmul_qkv needs three 2-D weights with the same columns");
+	rc = CpuMatmul(ctx, q, x, wq, n, err);
+	if (rc == LLM_OK)
+		rc = CpuMatmul(ctx, k, x, wk, n, err);
+	if (rc == LLM_OK)
+		rc = CpuMatmul(ctx, v, x, wv, n, err);
+	return rc;
+}
+
+/*
+ * out(n, o) = silu(x . w_gate^T) * (x . w_up^T): the up product in the
+ * scratch, then silu_mul
+ */
+static int
+CpuMatmulSwiglu(void *ctx, float *out, const float *x, const LlmTensor *w_gate,
+				const LlmTensor *w_up, int n, LlmError *err)
+{
+	CpuContext *c = ctx;
+	size_t		count;
+	int			rc;
+
+	if (w_gate->ndim != 2 || w_up->ndim != 2 || w_up->shape[0] != w_gate->shape[0] ||
+		w_up->shape[1] != w_gate->shape[1])
+		return LlmSetError(err, LLM_ERR_ARGUMENT,
+						   "matmul_swiglu needs two 2-D weights of the same shape");
+	if (n <= 0)
+		return LLM_OK;
+	count = (size_t) n * (size_t) w_gate->shape[0];
+	rc = ReserveFused(c, count, err);
+	if (rc == LLM_OK)
+		rc = CpuMatmul(ctx, out, x, w_gate, n, err);
+	if (rc == LLM_OK)
+		rc = CpuMatmul(ctx, c->fused, x, w_up, n, err);
+	if (rc != LLM_OK)
+		return rc;
+	for (size_t i = 0; i < count; i++)
+		out[i] = out[i] / (1.0f + expf(-out[i])) * c->fused[i];
 	return LLM_OK;
 }
 
@@ -754,4 +878,7 @@ const ComputeOps ComputeCpuOps = {
 	.pool = CpuPool,
 	.l2norm = CpuL2norm,
 	.argmax = CpuArgmax,
+	.matmul_add = CpuMatmulAdd,
+	.matmul_qkv = CpuMatmulQkv,
+	.matmul_swiglu = CpuMatmulSwiglu,
 };

@@ -184,6 +184,30 @@ typedef struct ComputeOps
 	 */
 	int			(*graph_begin) (void *ctx, uint64_t key, bool *replayed, LlmError *err);
 	int			(*graph_end) (void *ctx, uint64_t key, LlmError *err);
+
+	/*
+	 * Optional fused products (NULL where unsupported), each equal to the
+	 * ops it replaces up to rounding; the decoder uses them when present.
+	 * x is never one of the outputs.
+	 */
+	/* out(n, rows of w) += x(n, cols of w) . w^T (matmul, then add) */
+	int			(*matmul_add) (void *ctx, float *out, const float *x, const LlmTensor *w,
+							   int n, LlmError *err);
+	/*
+	 * q(n, rows of wq), k(n, rows of wk), v(n, rows of wv) = x(n, cols) .
+	 * wq^T, wk^T, wv^T: three matmuls of one x (the three weights have the
+	 * same columns)
+	 */
+	int			(*matmul_qkv) (void *ctx, float *q, float *k, float *v, const float *x,
+							   const LlmTensor *wq, const LlmTensor *wk, const LlmTensor *wv,
+							   int n, LlmError *err);
+	/*
+	 * out(n, rows of w_gate) = silu(x . w_gate^T) * (x . w_up^T): two
+	 * matmuls of one x and silu_mul (w_gate and w_up have the same shape)
+	 */
+	int			(*matmul_swiglu) (void *ctx, float *out, const float *x,
+								  const LlmTensor *w_gate, const LlmTensor *w_up, int n,
+								  LlmError *err);
 } ComputeOps;
 
 extern const ComputeOps ComputeCpuOps;

@@ -99,24 +99,54 @@ DecoderLayers(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 
 		/* attention block: x += wo . attn(rope(q), rope(k), v) of norm(x) */
 		TRY(ops->rmsnorm(ctx, rt->xn, rt->x, &L->attn_norm, n, cfg->norm_eps, err));
-		TRY(Linear(rt, rt->q, rt->xn, &L->wq, &L->bq, n, err));
-		TRY(Linear(rt, rt->k, rt->xn, &L->wk, &L->bk, n, err));
-		TRY(Linear(rt, rt->v, rt->xn, &L->wv, &L->bv, n, err));
+		if (ops->matmul_qkv != NULL)
+		{
+			TRY(ops->matmul_qkv(ctx, rt->q, rt->k, rt->v, rt->xn, &L->wq, &L->wk, &L->wv,
+								n, err));
+			if (L->bq.data != NULL)
+				TRY(ops->add_bias(ctx, rt->q, &L->bq, n, err));
+			if (L->bk.data != NULL)
+				TRY(ops->add_bias(ctx, rt->k, &L->bk, n, err));
+			if (L->bv.data != NULL)
+				TRY(ops->add_bias(ctx, rt->v, &L->bv, n, err));
+		}
+		else
+		{
+			TRY(Linear(rt, rt->q, rt->xn, &L->wq, &L->bq, n, err));
+			TRY(Linear(rt, rt->k, rt->xn, &L->wk, &L->bk, n, err));
+			TRY(Linear(rt, rt->v, rt->xn, &L->wv, &L->bv, n, err));
+		}
 		TRY(ops->rope(ctx, rt->q, rt->k, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim,
 					  rt->inv_freq, err));
 		TRY(ops->kv_store(ctx, &rt->cache, l, rt->k, rt->v, err));
 		TRY(ops->attention(ctx, rt->att, rt->q, &rt->cache, l, cfg->n_heads, true,
 						   cfg->sliding_window, scale, err));
-		TRY(Linear(rt, rt->xn, rt->att, &L->wo, &L->bo, n, err));
-		TRY(ops->add(ctx, rt->x, rt->xn, hidden, err));
+		if (ops->matmul_add != NULL && L->bo.data == NULL)
+			TRY(ops->matmul_add(ctx, rt->x, rt->att, &L->wo, n, err));
+		else
+		{
+			TRY(Linear(rt, rt->xn, rt->att, &L->wo, &L->bo, n, err));
+			TRY(ops->add(ctx, rt->x, rt->xn, hidden, err));
+		}
 
 		/* MLP block: x += down(silu(gate(norm(x))) * up(norm(x))) */
 		TRY(ops->rmsnorm(ctx, rt->xn, rt->x, &L->ffn_norm, n, cfg->norm_eps, err));
-		TRY(ops->matmul(ctx, rt->h1, rt->xn, &L->w_gate, n, err));
-		TRY(ops->matmul(ctx, rt->h2, rt->xn, &L->w_up, n, err));
-		TRY(ops->silu_mul(ctx, rt->h1, rt->h2, (size_t) n * cfg->intermediate_size, err));
-		TRY(ops->matmul(ctx, rt->xn, rt->h1, &L->w_down, n, err));
-		TRY(ops->add(ctx, rt->x, rt->xn, hidden, err));
+		if (ops->matmul_swiglu != NULL)
+			TRY(ops->matmul_swiglu(ctx, rt->h1, rt->xn, &L->w_gate, &L->w_up, n, err));
+		else
+		{
+			TRY(ops->matmul(ctx, rt->h1, rt->xn, &L->w_gate, n, err));
+			TRY(ops->matmul(ctx, rt->h2, rt->xn, &L->w_up, n, err));
+			TRY(ops->silu_mul(ctx, rt->h1, rt->h2, (size_t) n * cfg->intermediate_size,
+							  err));
+		}
+		if (ops->matmul_add != NULL)
+			TRY(ops->matmul_add(ctx, rt->x, rt->h1, &L->w_down, n, err));
+		else
+		{
+			TRY(ops->matmul(ctx, rt->xn, rt->h1, &L->w_down, n, err));
+			TRY(ops->add(ctx, rt->x, rt->xn, hidden, err));
+		}
 	}
 
 	if (b->n_out == 0)
