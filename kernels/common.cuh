@@ -170,6 +170,27 @@ int			kernels_buffer_reserve(KernelsContext *ctx, KernelsBuffer *buf, size_t byt
 int			kernels_gemv(KernelsContext *ctx, float *out, const float *x, const void *w,
 						 int w_bf16, int n, int o, int i);
 
+// out(n, o) += x(n, i) . w(o, i)^T for n <= KERNELS_GEMV_MAX_ROWS; gemv.cu
+int			kernels_gemv_add(KernelsContext *ctx, float *out, const float *x, const void *w,
+							 int w_bf16, int n, int o, int i);
+
+// q(n, oq), k(n, ok), v(n, ov) = x(n, i) . wq^T, wk^T, wv^T for n <=
+// KERNELS_GEMV_MAX_ROWS, one launch; gemv.cu
+int			kernels_gemv_qkv(KernelsContext *ctx, float *q, float *k, float *v,
+							 const float *x, const void *wq, const void *wk, const void *wv,
+							 int w_bf16, int n, int oq, int ok, int ov, int i);
+
+// out(n, o) = silu(x(n, i) . w_gate(o, i)^T) * (x . w_up(o, i)^T) for n <=
+// KERNELS_GEMV_MAX_ROWS, one launch; gemv.cu
+int			kernels_gemv_swiglu(KernelsContext *ctx, float *out, const float *x,
+								const void *w_gate, const void *w_up, int w_bf16, int n,
+								int o, int i);
+
+// The fused products' other paths (matmul.cu: cuBLAS beyond
+// KERNELS_GEMV_MAX_ROWS, and every size when fusion is off) hold an
+// intermediate product in scratch_rows, which, like the row gathers of
+// rows.cu, they use only within one entry point
+
 // Blocks for a grid-stride loop over count elements
 static inline unsigned int
 kernels_grid(size_t count, unsigned int threads)

@@ -103,6 +103,23 @@ extern long long kernels_graph_replays(KernelsContext *ctx);
 extern int	kernels_matmul(KernelsContext *ctx, float *out, const float *x, const void *w,
 						   int w_bf16, int n, int o, int i);
 
+/*
+ * matmul.cu: fused products of the decoder, w f32 or bf16 like
+ * kernels_matmul.  Few rows take one gemv.cu launch; fused == 0 runs the
+ * unfused kernels (plain products, then add or silu_mul) at every size.
+ *	matmul_add: out(n, o) += x(n, i) . w(o, i)^T
+ *	matmul_qkv: q(n, oq), k(n, ok), v(n, ov) = x(n, i) . wq^T, wk^T, wv^T
+ *	matmul_swiglu: out(n, o) = silu(x(n, i) . w_gate(o, i)^T) * (x . w_up(o, i)^T)
+ */
+extern int	kernels_matmul_add(KernelsContext *ctx, float *out, const float *x, const void *w,
+							   int w_bf16, int n, int o, int i, int fused);
+extern int	kernels_matmul_qkv(KernelsContext *ctx, float *q, float *k, float *v,
+							   const float *x, const void *wq, const void *wk, const void *wv,
+							   int w_bf16, int n, int oq, int ok, int ov, int i, int fused);
+extern int	kernels_matmul_swiglu(KernelsContext *ctx, float *out, const float *x,
+								  const void *w_gate, const void *w_up, int w_bf16, int n,
+								  int o, int i, int fused);
+
 /* add.cu: x(n, dim) += bias(dim) per row */
 extern int	kernels_add_bias(KernelsContext *ctx, float *x, const float *bias, int n, int dim);
 

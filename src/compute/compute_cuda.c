@@ -15,6 +15,11 @@
  * accumulation in cuBLAS), converting on the host in chunks when the file
  * holds another type; vectors become f32.
  *
+ * Fused products (matmul_add, matmul_qkv, matmul_swiglu): one kernel each
+ * for decode-sized batches (kernels/gemv.cu), the cuBLAS products beyond.
+ * PGMLOPS_CUDA_NO_FUSION=1, read when a context is created, makes them run
+ * the unfused kernels instead (a debugging switch).
+ *
  * Graphs: graph_begin/graph_end record a decode step as a CUDA graph and
  * replay it (context.cu).  A replayed step skips the ops and so their host
  * checks: the ops note the bounds they checked (token ids and positions
@@ -30,6 +35,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "compute/computeops.h"
 #include "kernels.h"
@@ -41,6 +47,7 @@ typedef struct CudaContext
 {
 	KernelsContext *kernels;
 	ComputePrecision precision;
+	bool		fusion;			/* fused products; off with PGMLOPS_CUDA_NO_FUSION=1 */
 
 	/* the current step, as validated by begin_step */
 	bool		have_step;
@@ -178,6 +185,18 @@ LayerOffset(const ComputeKvCache *cache, int layer)
 		(size_t) cache->n_kv_heads * (size_t) cache->head_dim;
 }
 
+/*
+ * True when environment variable name is set to something other than ""
+ * or "0"
+ */
+static bool
+EnvFlag(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
 static int
 cuda_init(void **ctx, ComputePrecision precision, LlmError *err)
 {
@@ -191,6 +210,7 @@ cuda_init(void **ctx, ComputePrecision precision, LlmError *err)
 	if (c == NULL)
 		return LLM_ERR_NOMEM;
 	c->precision = precision;
+	c->fusion = !EnvFlag("PGMLOPS_CUDA_NO_FUSION");
 	c->max_block = -1;
 	status = kernels_context_create(&c->kernels);
 	if (status != KERNELS_OK)
@@ -518,6 +538,98 @@ cuda_matmul(void *ctx, float *out, const float *x, const LlmTensor *w, int n, Ll
 		return LlmSetError(err, LLM_ERR_ARGUMENT, "matmul of %d rows", n);
 	CUDA_CALL("matmul", kernels_matmul(c->kernels, out, x, w->data, w->dtype == LLM_DTYPE_BF16,
 									   n, (int) w->shape[0], (int) w->shape[1]));
+	return LLM_OK;
+}
+
+/*
+ * out(n, o) += x(n, i) . w(o, i)^T
+ */
+static int
+cuda_matmul_add(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
+				LlmError *err)
+{
+	CudaContext *c = ctx;
+	int			rc = CheckMatrix(w, "matmul_add weight", err);
+
+	if (rc != LLM_OK)
+		return rc;
+	if (n < 0)
+		return LlmSetError(err, LLM_ERR_ARGUMENT, "matmul_add of %d rows", n);
+	CUDA_CALL("matmul_add", kernels_matmul_add(c->kernels, out, x, w->data,
+											   w->dtype == LLM_DTYPE_BF16, n,
+											   (int) w->shape[0], (int) w->shape[1],
+											   c->fusion));
+	return LLM_OK;
+}
+
+/*
+ * Check that b is a loaded matrix of a's dtype and column count (and row
+ * count when same_rows)
+ */
+static int
+CheckSibling(const LlmTensor *a, const LlmTensor *b, const char *what, bool same_rows,
+			 LlmError *err)
+{
+	int			rc = CheckMatrix(b, what, err);
+
+	if (rc != LLM_OK)
+		return rc;
+	if (b->dtype != a->dtype || b->shape[1] != a->shape[1] ||
+		(same_rows && b->shape[0] != a->shape[0]))
+		return LlmSetError(err, LLM_ERR_ARGUMENT,
+						   "%s (%lld, %lld) does not match the other weight (%lld, %lld)",
+						   what, (long long) b->shape[0], (long long) b->shape[1],
+						   (long long) a->shape[0], (long long) a->shape[1]);
+	return LLM_OK;
+}
+
+/*
+ * q(n, oq), k(n, ok), v(n, ov) = x(n, i) . wq^T, wk^T, wv^T
+ */
+static int
+cuda_matmul_qkv(void *ctx, float *q, float *k, float *v, const float *x, const LlmTensor *wq,
+				const LlmTensor *wk, const LlmTensor *wv, int n, LlmError *err)
+{
+	CudaContext *c = ctx;
+	int			rc = CheckMatrix(wq, "q weight", err);
+
+	if (rc == LLM_OK)
+		rc = CheckSibling(wq, wk, "k weight", false, err);
+	if (rc == LLM_OK)
+		rc = CheckSibling(wq, wv, "v weight", false, err);
+	if (rc != LLM_OK)
+		return rc;
+	if (n < 0)
+		return LlmSetError(err, LLM_ERR_ARGUMENT, "matmul_qkv of %d rows", n);
+	CUDA_CALL("matmul_qkv", kernels_matmul_qkv(c->kernels, q, k, v, x, wq->data, wk->data,
+											   wv->data, wq->dtype == LLM_DTYPE_BF16, n,
+											   (int) wq->shape[0], (int) wk->shape[0],
+											   (int) wv->shape[0], (int) wq->shape[1],
+											   c->fusion));
+	return LLM_OK;
+}
+
+/*
+ * out(n, o) = silu(x . w_gate^T) * (x . w_up^T)
+ */
+static int
+cuda_matmul_swiglu(void *ctx, float *out, const float *x, const LlmTensor *w_gate,
+				   const LlmTensor *w_up, int n, LlmError *err)
+{
+	CudaContext *c = ctx;
+	int			rc = CheckMatrix(w_gate, "gate weight", err);
+
+	if (rc == LLM_OK)
+		rc = CheckSibling(w_gate, w_up, "up weight", true, err);
+	if (rc != LLM_OK)
+		return rc;
+	if (n < 0)
+		return LlmSetError(err, LLM_ERR_ARGUMENT, "matmul_swiglu of %d rows", n);
+	CUDA_CALL("matmul_swiglu", kernels_matmul_swiglu(c->kernels, out, x, w_gate->data,
+													 w_up->data,
+													 w_gate->dtype == LLM_DTYPE_BF16, n,
+													 (int) w_gate->shape[0],
+													 (int) w_gate->shape[1], c->fusion));
 	return LLM_OK;
 }
 
@@ -902,6 +1014,14 @@ TRACKED(pool, (void *ctx, float *out, const float *x, int dim, bool mean, LlmErr
 TRACKED(l2norm, (void *ctx, float *x, int n, int dim, LlmError *err), (ctx, x, n, dim, err))
 TRACKED(argmax, (void *ctx, int32_t *ids, const float *logits, int n, int vocab,
 				 LlmError *err), (ctx, ids, logits, n, vocab, err))
+TRACKED(matmul_add, (void *ctx, float *out, const float *x, const LlmTensor *w, int n,
+					 LlmError *err), (ctx, out, x, w, n, err))
+TRACKED(matmul_qkv, (void *ctx, float *q, float *k, float *v, const float *x,
+					 const LlmTensor *wq, const LlmTensor *wk, const LlmTensor *wv, int n,
+					 LlmError *err), (ctx, q, k, v, x, wq, wk, wv, n, err))
+TRACKED(matmul_swiglu, (void *ctx, float *out, const float *x, const LlmTensor *w_gate,
+						const LlmTensor *w_up, int n, LlmError *err),
+		(ctx, out, x, w_gate, w_up, n, err))
 
 const ComputeOps ComputeCudaOps = {
 	.name = "cuda",
@@ -932,6 +1052,9 @@ const ComputeOps ComputeCudaOps = {
 	.argmax = tracked_argmax,
 	.graph_begin = cuda_graph_begin,
 	.graph_end = cuda_graph_end,
+	.matmul_add = tracked_matmul_add,
+	.matmul_qkv = tracked_matmul_qkv,
+	.matmul_swiglu = tracked_matmul_swiglu,
 };
 
 #endif							/* USE_CUDA */
