@@ -12,18 +12,27 @@
  * backend multiplies the same numbers: with x kept in f32 the custom
  * kernel must agree to 1e-4 (relative) in both precisions.
  *
+ * Fused products (matmul_add onto a non-zero out, matmul_qkv,
+ * matmul_swiglu): 1, 2, 5, 8 (one gemv.cu launch), 9 and 64 rows (cuBLAS)
+ * against the CPU backend's fused ops (which equal its unfused ones),
+ * against the unfused ops on the same context (1e-6: the same sums), and
+ * on a context made with PGMLOPS_CUDA_NO_FUSION=1 against the unfused ops.
+ *
  * Graphs: a two-layer toy decoder (GQA, RoPE, paged KV cache) issues the
- * ops of forward.c for a prefill and then decode steps of three sequences
+ * ops of forward.c (the fused products where the backend has them) for a
+ * prefill and then decode steps of three sequences
  * whose positions cross a KV block, on a context with graphs and one
  * without; every step's logits must match (1e-6) and match the CPU (1e-3;
  * 2e-2 in bf16, whose prefill products take x as bf16),
  * steps must have been replayed, a step with an out-of-range token must
  * not replay (its embed fails), and a step with a wider block table must
- * not replay a recording made for another stride.
+ * not replay a recording made for another stride.  A fourth model, with
+ * graphs and PGMLOPS_CUDA_NO_FUSION=1, must match the fused one (1e-5).
  *
  * Without a CUDA device (or in a build without CUDA) the test is skipped.
  * PGMLOPS_VERBOSE=1 prints every comparison; PGMLOPS_BENCH=1 times the
- * decode products of a Llama-3.2-1B-sized model (weight TB/s).
+ * decode products of a Llama-3.2-1B-sized model (weight TB/s), and its
+ * fused products against the unfused ops they replace.
  */
 #include <math.h>
 #include <stdio.h>
@@ -220,6 +229,204 @@ TestMatmul(Backend *gpu, ComputePrecision precision)
 		}
 		free(wv);
 		free(w.data);
+	}
+}
+
+/* the fused products and how many weights and outputs each takes */
+typedef enum FusedOp
+{
+	FUSED_ADD,					/* out += x . w[0]^T */
+	FUSED_QKV,					/* out[p] = x . w[p]^T, p < 3 */
+	FUSED_SWIGLU				/* out = silu(x . w[0]^T) * (x . w[1]^T) */
+} FusedOp;
+
+static const int fused_weights[] = {1, 3, 2};
+static const int fused_outs[] = {1, 3, 1};
+static const char *const fused_names[] = {"matmul_add", "matmul_qkv", "matmul_swiglu"};
+
+/*
+ * Issue a fused op on device buffers, or (fused false) the unfused ops it
+ * replaces; output p is (n, rows of w[p]); tmp holds (n, rows of w[0])
+ */
+static int
+IssueFused(Backend *be, FusedOp op, bool fused, float **out, const float *x,
+		   const LlmTensor *w, float *tmp, int n)
+{
+	const ComputeOps *ops = be->ops;
+	void	   *ctx = be->ctx;
+	size_t		count = (size_t) n * w[0].shape[0];
+	int			rc;
+
+	switch (op)
+	{
+		case FUSED_ADD:
+			if (fused)
+				return ops->matmul_add(ctx, out[0], x, &w[0], n, &err);
+			rc = ops->matmul(ctx, tmp, x, &w[0], n, &err);
+			return rc != LLM_OK ? rc : ops->add(ctx, out[0], tmp, count, &err);
+		case FUSED_QKV:
+			if (fused)
+				return ops->matmul_qkv(ctx, out[0], out[1], out[2], x, &w[0], &w[1], &w[2], n,
+									   &err);
+			rc = ops->matmul(ctx, out[0], x, &w[0], n, &err);
+			if (rc == LLM_OK)
+				rc = ops->matmul(ctx, out[1], x, &w[1], n, &err);
+			if (rc == LLM_OK)
+				rc = ops->matmul(ctx, out[2], x, &w[2], n, &err);
+			return rc;
+		case FUSED_SWIGLU:
+			if (fused)
+				return ops->matmul_swiglu(ctx, out[0], x, &w[0], &w[1], n, &err);
+			rc = ops->matmul(ctx, out[0], x, &w[0], n, &err);
+			if (rc == LLM_OK)
+				rc = ops->matmul(ctx, tmp, x, &w[1], n, &err);
+			if (rc == LLM_OK)
+				rc = ops->silu_mul(ctx, out[0], tmp, count, &err);
+			return rc;
+	}
+	return LLM_ERR_ARGUMENT;
+}
+
+/*
+ * Run a fused op (or its unfused ops) on one backend from host data: x
+ * placed `pad` floats into its buffer, out of FUSED_ADD starting as base;
+ * result[p] gets a host copy of output p (NULL on failure)
+ */
+static void
+RunFused(Backend *be, FusedOp op, bool fused, const float *x, const LlmTensor *w, int n,
+		 size_t pad, const float *base, float **result)
+{
+	const ComputeOps *ops = be->ops;
+	LlmTensor	dw[3];
+	float	   *dout[3] = {NULL, NULL, NULL};
+	float	   *dx = NULL;
+	float	   *tmp = NULL;
+	int			loaded = 0;
+	bool		ok = true;
+
+	memset(dw, 0, sizeof(dw));
+	for (int p = 0; p < 3; p++)
+		result[p] = NULL;
+	for (int p = 0; ok && p < fused_weights[op]; p++)
+	{
+		ok = Ok("weight_load", ops->weight_load(be->ctx, &dw[p], &w[p], &err));
+		loaded += ok;
+	}
+	if (ok)
+	{
+		dx = DevFloats(be, x, (size_t) n * w[0].shape[1], pad);
+		tmp = DevFloats(be, NULL, (size_t) n * w[0].shape[0], 0);
+		ok = dx != NULL && tmp != NULL;
+	}
+	for (int p = 0; ok && p < fused_outs[op]; p++)
+	{
+		dout[p] = DevFloats(be, op == FUSED_ADD ? base : NULL, (size_t) n * w[p].shape[0], 0);
+		ok = dout[p] != NULL;
+	}
+	if (ok)
+		ok = Ok(fused_names[op], IssueFused(be, op, fused, dout, dx + pad, dw, tmp, n));
+	for (int p = 0; ok && p < fused_outs[op]; p++)
+	{
+		size_t		count = (size_t) n * w[p].shape[0];
+
+		result[p] = calloc(count, sizeof(float));
+		ok = Ok("download", ops->download(be->ctx, result[p], dout[p], count * sizeof(float),
+										  &err));
+	}
+	for (int p = 0; p < 3; p++)
+		if (dout[p] != NULL)
+			ops->free(be->ctx, dout[p]);
+	if (dx != NULL)
+		ops->free(be->ctx, dx);
+	if (tmp != NULL)
+		ops->free(be->ctx, tmp);
+	for (int p = 0; p < loaded; p++)
+		ops->weight_free(be->ctx, &dw[p]);
+}
+
+/*
+ * The fused products against the CPU's and against the unfused ops, on
+ * gpu and (when not NULL) on a context without fusion
+ */
+static void
+TestFused(Backend *gpu, Backend *nofuse, ComputePrecision precision)
+{
+	/* op, rows of w[0], of w[1] and w[2] (qkv), columns, pad of x */
+	static const int cases[][5] = {
+		{FUSED_ADD, 37, 0, 200, 0}, {FUSED_ADD, 130, 0, 256, 1}, {FUSED_ADD, 4500, 0, 264, 0},
+		{FUSED_QKV, 48, 16, 200, 0}, {FUSED_QKV, 37, 13, 203, 0}, {FUSED_QKV, 64, 32, 256, 1},
+		{FUSED_QKV, 3000, 1000, 264, 0},
+		{FUSED_SWIGLU, 37, 0, 200, 0}, {FUSED_SWIGLU, 96, 0, 64, 1},
+		{FUSED_SWIGLU, 2200, 0, 264, 0}};
+	static const int rows[] = {1, 2, 5, 8, 9, 64};
+	const char *pname = precision == COMPUTE_PRECISION_BF16 ? "bf16" : "f32";
+
+	for (size_t ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++)
+	{
+		FusedOp		op = (FusedOp) cases[ci][0];
+		int			in = cases[ci][3];
+		size_t		pad = (size_t) cases[ci][4];
+		LlmTensor	w[3];
+
+		for (int p = 0; p < fused_weights[op]; p++)
+		{
+			int			o = (op == FUSED_QKV && p > 0) ? cases[ci][2] : cases[ci][1];
+			float	   *wv = RandArray((size_t) o * in, 0.1f);
+
+			w[p] = HostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
+			free(wv);
+		}
+		for (int ri = 0; ri < 6; ri++)
+		{
+			int			n = rows[ri];
+			float	   *x = RandArray((size_t) n * in, 1.0f);
+			float	   *base = RandArray((size_t) n * w[0].shape[0], 0.5f);
+			float	   *want[3];
+			float	   *got[3];
+			float	   *unfused[3];
+			float	   *nofused[3] = {NULL, NULL, NULL};
+
+			/* x stays f32 up to 8 rows; cuBLAS takes it as bf16 beyond */
+			double		tol = (n > 8 && precision == COMPUTE_PRECISION_BF16) ? 2e-2 : 1e-4;
+
+			RunFused(&cpu, op, true, x, w, n, 0, base, want);
+			RunFused(gpu, op, true, x, w, n, pad, base, got);
+			RunFused(gpu, op, false, x, w, n, pad, base, unfused);
+			if (nofuse != NULL)
+				RunFused(nofuse, op, true, x, w, n, pad, base, nofused);
+			for (int p = 0; p < fused_outs[op]; p++)
+			{
+				size_t		count = (size_t) n * w[p].shape[0];
+				char		name[128];
+
+				snprintf(name, sizeof(name), "%s[%d] %dx%dx%d%s [%s]", fused_names[op], p, n,
+						 (int) w[p].shape[0], in, pad ? " (x unaligned)" : "", pname);
+				CHECK(want[p] != NULL && got[p] != NULL && unfused[p] != NULL);
+				if (want[p] == NULL || got[p] == NULL || unfused[p] == NULL)
+					continue;
+				CheckClose(name, got[p], want[p], count, tol);
+				strncat(name, " vs unfused", sizeof(name) - strlen(name) - 1);
+				CheckClose(name, got[p], unfused[p], count, 1e-6);
+				if (nofuse != NULL)
+				{
+					strncat(name, " (fusion off)", sizeof(name) - strlen(name) - 1);
+					CHECK(nofused[p] != NULL);
+					if (nofused[p] != NULL)
+						CheckClose(name, nofused[p], unfused[p], count, 1e-6);
+				}
+			}
+			for (int p = 0; p < 3; p++)
+			{
+				free(want[p]);
+				free(got[p]);
+				free(unfused[p]);
+				free(nofused[p]);
+			}
+			free(x);
+			free(base);
+		}
+		for (int p = 0; p < fused_weights[op]; p++)
+			free(w[p].data);
 	}
 }
 
@@ -433,20 +640,41 @@ DecoderOps(Model *m, int n, int n_out)
 	for (int l = 0; l < M_LAYERS; l++)
 	{
 		TRY(ops->rmsnorm(ctx, m->xn, m->x, &m->norm[2 * l], n, 1e-5f, &err));
-		TRY(ops->matmul(ctx, m->q, m->xn, &m->wq[l], n, &err));
-		TRY(ops->matmul(ctx, m->k, m->xn, &m->wk[l], n, &err));
-		TRY(ops->matmul(ctx, m->v, m->xn, &m->wv[l], n, &err));
+		if (ops->matmul_qkv != NULL)
+			TRY(ops->matmul_qkv(ctx, m->q, m->k, m->v, m->xn, &m->wq[l], &m->wk[l], &m->wv[l],
+								n, &err));
+		else
+		{
+			TRY(ops->matmul(ctx, m->q, m->xn, &m->wq[l], n, &err));
+			TRY(ops->matmul(ctx, m->k, m->xn, &m->wk[l], n, &err));
+			TRY(ops->matmul(ctx, m->v, m->xn, &m->wv[l], n, &err));
+		}
 		TRY(ops->rope(ctx, m->q, m->k, M_HEADS, M_KV_HEADS, M_HEAD_DIM, m->inv_freq, &err));
 		TRY(ops->kv_store(ctx, &m->cache, l, m->k, m->v, &err));
 		TRY(ops->attention(ctx, m->att, m->q, &m->cache, l, M_HEADS, true, 0, scale, &err));
-		TRY(ops->matmul(ctx, m->xn, m->att, &m->wo[l], n, &err));
-		TRY(ops->add(ctx, m->x, m->xn, (size_t) n * M_HIDDEN, &err));
+		if (ops->matmul_add != NULL)
+			TRY(ops->matmul_add(ctx, m->x, m->att, &m->wo[l], n, &err));
+		else
+		{
+			TRY(ops->matmul(ctx, m->xn, m->att, &m->wo[l], n, &err));
+			TRY(ops->add(ctx, m->x, m->xn, (size_t) n * M_HIDDEN, &err));
+		}
 		TRY(ops->rmsnorm(ctx, m->xn, m->x, &m->norm[2 * l + 1], n, 1e-5f, &err));
-		TRY(ops->matmul(ctx, m->h1, m->xn, &m->gate[l], n, &err));
-		TRY(ops->matmul(ctx, m->h2, m->xn, &m->up[l], n, &err));
-		TRY(ops->silu_mul(ctx, m->h1, m->h2, (size_t) n * M_FF, &err));
-		TRY(ops->matmul(ctx, m->xn, m->h1, &m->down[l], n, &err));
-		TRY(ops->add(ctx, m->x, m->xn, (size_t) n * M_HIDDEN, &err));
+		if (ops->matmul_swiglu != NULL)
+			TRY(ops->matmul_swiglu(ctx, m->h1, m->xn, &m->gate[l], &m->up[l], n, &err));
+		else
+		{
+			TRY(ops->matmul(ctx, m->h1, m->xn, &m->gate[l], n, &err));
+			TRY(ops->matmul(ctx, m->h2, m->xn, &m->up[l], n, &err));
+			TRY(ops->silu_mul(ctx, m->h1, m->h2, (size_t) n * M_FF, &err));
+		}
+		if (ops->matmul_add != NULL)
+			TRY(ops->matmul_add(ctx, m->x, m->h1, &m->down[l], n, &err));
+		else
+		{
+			TRY(ops->matmul(ctx, m->xn, m->h1, &m->down[l], n, &err));
+			TRY(ops->add(ctx, m->x, m->xn, (size_t) n * M_HIDDEN, &err));
+		}
 	}
 	TRY(ops->gather_rows(ctx, m->xn, m->x, M_HIDDEN, &err));
 	TRY(ops->rmsnorm(ctx, m->x, m->xn, &m->norm[2 * M_LAYERS], n_out, 1e-5f, &err));
@@ -540,19 +768,25 @@ MakeStep(StepData *st, int rows, int last, int max_blocks)
 	st->b.out_rows = st->out_rows;
 }
 
-/* the same step on the CPU, the GPU without graphs and with; compares */
+/*
+ * The same step on the CPU, the GPU without graphs, with graphs, and with
+ * graphs and no fusion; compares
+ */
 static void
 CompareStep(Model *models, const StepData *st, const char *what, int *replays, double tol)
 {
 	float		want[M_SEQS * M_VOCAB];
 	float		direct[M_SEQS * M_VOCAB];
 	float		graphed[M_SEQS * M_VOCAB];
+	float		unfused[M_SEQS * M_VOCAB];
 	bool		replayed;
+	bool		unfused_replayed;
 	char		name[96];
 	size_t		count = (size_t) M_SEQS * M_VOCAB;
 
 	if (!Ok(what, RunStep(&models[0], &st->b, want, &replayed)) ||
 		!Ok(what, RunStep(&models[1], &st->b, direct, &replayed)) ||
+		!Ok(what, RunStep(&models[3], &st->b, unfused, &unfused_replayed)) ||
 		!Ok(what, RunStep(&models[2], &st->b, graphed, &replayed)))
 		return;
 	if (replayed)
@@ -561,6 +795,9 @@ CompareStep(Model *models, const StepData *st, const char *what, int *replays, d
 	CheckClose(name, direct, want, count, tol);
 	snprintf(name, sizeof(name), "%s: graph%s vs direct", what, replayed ? " (replayed)" : "");
 	CheckClose(name, graphed, direct, count, 1e-6);
+	snprintf(name, sizeof(name), "%s: no fusion%s vs fused", what,
+			 unfused_replayed ? " (replayed)" : "");
+	CheckClose(name, unfused, graphed, count, 1e-5);
 }
 
 /* decode steps through graphs against the same steps without */
@@ -568,9 +805,10 @@ static void
 TestGraphs(ComputePrecision precision)
 {
 	HostModel	h;
-	Model		models[3];
+	Model		models[4];
 	StepData	st;
 	const char *no_graphs = getenv("PGMLOPS_CUDA_NO_GRAPHS");
+	const char *no_fusion = getenv("PGMLOPS_CUDA_NO_FUSION");
 	bool		graphs_off = no_graphs != NULL && no_graphs[0] != '\0' &&
 		strcmp(no_graphs, "0") != 0;
 	int			replays = 0;
@@ -593,7 +831,15 @@ TestGraphs(ComputePrecision precision)
 	else
 		unsetenv("PGMLOPS_CUDA_NO_GRAPHS");
 	ok = ok && Ok("cuda init", ComputeCudaOps.init(&models[2].be.ctx, precision, &err));
-	for (int i = 0; ok && i < 3; i++)
+	/* models[3]: with graphs, without fusion */
+	models[3].be.ops = &ComputeCudaOps;
+	setenv("PGMLOPS_CUDA_NO_FUSION", "1", 1);
+	ok = ok && Ok("cuda init", ComputeCudaOps.init(&models[3].be.ctx, precision, &err));
+	if (no_fusion != NULL)
+		setenv("PGMLOPS_CUDA_NO_FUSION", no_fusion, 1);
+	else
+		unsetenv("PGMLOPS_CUDA_NO_FUSION");
+	for (int i = 0; ok && i < 4; i++)
 		ok = LoadModel(&models[i], &h);
 
 	if (ok)
@@ -652,9 +898,9 @@ TestGraphs(ComputePrecision precision)
 			CHECK(ComputeCudaGraphReplays(models[2].be.ctx) == replays);
 	}
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		FreeModel(&models[i]);
-	for (int i = 1; i < 3; i++)
+	for (int i = 1; i < 4; i++)
 		if (models[i].be.ctx != NULL)
 			ComputeCudaOps.shutdown(models[i].be.ctx);
 	FreeHostModel(&h);
@@ -736,6 +982,101 @@ Bench(Backend *gpu, ComputePrecision precision, const char *label)
 	}
 }
 
+/*
+ * Time the fused products of a Llama-3.2-1B-sized layer against the
+ * unfused ops they replace, with enough copies of the weights to miss L2
+ */
+static void
+BenchFused(Backend *gpu, ComputePrecision precision)
+{
+	/* op, rows of w[0], of w[1] and w[2] (qkv), columns */
+	static const int cases[][4] = {{FUSED_QKV, 2048, 512, 2048}, {FUSED_SWIGLU, 8192, 0, 2048},
+	{FUSED_ADD, 2048, 0, 2048}, {FUSED_ADD, 2048, 0, 8192}};
+	static const int rows[] = {1, 8};
+	LlmDType	dtype = precision == COMPUTE_PRECISION_BF16 ? LLM_DTYPE_BF16 : LLM_DTYPE_F32;
+
+	for (int ci = 0; ci < 4; ci++)
+		for (int ri = 0; ri < 2; ri++)
+		{
+			FusedOp		op = (FusedOp) cases[ci][0];
+			int			n = rows[ri];
+			int			in = cases[ci][3];
+			int			nw = fused_weights[op];
+			LlmTensor	t[32][3];
+			float	   *out[3] = {NULL, NULL, NULL};
+			float	   *x;
+			float	   *tmp;
+			size_t		bytes = 0;
+			int			copies;
+			double		us[2] = {0.0, 0.0};
+			bool		ok = true;
+
+			memset(t, 0, sizeof(t));
+			for (int p = 0; p < nw; p++)
+			{
+				t[0][p].dtype = dtype;
+				t[0][p].ndim = 2;
+				t[0][p].shape[0] = (op == FUSED_QKV && p > 0) ? cases[ci][2] : cases[ci][1];
+				t[0][p].shape[1] = in;
+				bytes += (size_t) t[0][p].shape[0] * in * LlmDTypeSize(dtype);
+			}
+			copies = (int) ((((size_t) 384 << 20) + bytes - 1) / bytes);
+			if (copies > 32)
+				copies = 32;
+			for (int c = 0; c < copies; c++)
+				for (int p = 0; p < nw; p++)
+				{
+					t[c][p] = t[0][p];
+					t[c][p].data = NULL;
+				}
+			for (int c = 0; ok && c < copies; c++)
+				for (int p = 0; ok && p < nw; p++)
+					ok = Ok("alloc", gpu->ops->alloc(gpu->ctx, (size_t) t[c][p].shape[0] * in *
+													 LlmDTypeSize(dtype), &t[c][p].data, &err));
+			x = DevFloats(gpu, NULL, (size_t) n * in, 0);
+			tmp = DevFloats(gpu, NULL, (size_t) n * t[0][0].shape[0], 0);
+			for (int p = 0; p < fused_outs[op]; p++)
+				out[p] = DevFloats(gpu, NULL, (size_t) n * t[0][p].shape[0], 0);
+			ok = ok && x != NULL && tmp != NULL && out[0] != NULL &&
+				(op != FUSED_QKV || (out[1] != NULL && out[2] != NULL));
+
+			/* mode 0 fused, mode 1 unfused; a warm-up pass over the copies first */
+			for (int mode = 0; ok && mode < 2; mode++)
+			{
+				int			iters = 200;
+				double		t0;
+
+				for (int c = 0; ok && c < copies; c++)
+					ok = Ok("bench", IssueFused(gpu, op, mode == 0, out, x, t[c], tmp, n));
+				ok = ok && Ok("sync", gpu->ops->sync(gpu->ctx, &err));
+				t0 = Now();
+				for (int it = 0; ok && it < iters; it++)
+					ok = Ok("bench", IssueFused(gpu, op, mode == 0, out, x, t[it % copies], tmp,
+												n));
+				ok = ok && Ok("sync", gpu->ops->sync(gpu->ctx, &err));
+				us[mode] = (Now() - t0) / iters * 1e6;
+			}
+			if (ok)
+				printf("bench fused %s n=%d o=%d%s i=%d %s: fused %.1f us (%.2f TB/s), "
+					   "unfused %.1f us (%.2f TB/s)\n",
+					   fused_names[op], n, (int) t[0][0].shape[0],
+					   op == FUSED_QKV ? "+512+512" : op == FUSED_SWIGLU ? " x2" : "", in,
+					   LlmDTypeName(dtype), us[0], bytes / us[0] / 1e6, us[1],
+					   bytes / us[1] / 1e6);
+			for (int c = 0; c < copies; c++)
+				for (int p = 0; p < nw; p++)
+					if (t[c][p].data != NULL)
+						gpu->ops->free(gpu->ctx, t[c][p].data);
+			if (x != NULL)
+				gpu->ops->free(gpu->ctx, x);
+			if (tmp != NULL)
+				gpu->ops->free(gpu->ctx, tmp);
+			for (int p = 0; p < 3; p++)
+				if (out[p] != NULL)
+					gpu->ops->free(gpu->ctx, out[p]);
+		}
+}
+
 int
 main(void)
 {
@@ -769,6 +1110,25 @@ main(void)
 		TestMatmul(&gpu, precision);
 		if (bench)
 			Bench(&gpu, precision, "gemv");
+
+		/* fused products, also on a context without fusion */
+		{
+			Backend		nofuse = {&ComputeCudaOps, NULL};
+
+			env = getenv("PGMLOPS_CUDA_NO_FUSION");
+			setenv("PGMLOPS_CUDA_NO_FUSION", "1", 1);
+			if (Ok("cuda init", nofuse.ops->init(&nofuse.ctx, precision, &err)))
+			{
+				TestFused(&gpu, &nofuse, precision);
+				nofuse.ops->shutdown(nofuse.ctx);
+			}
+			if (env != NULL)
+				setenv("PGMLOPS_CUDA_NO_FUSION", env, 1);
+			else
+				unsetenv("PGMLOPS_CUDA_NO_FUSION");
+		}
+		if (bench)
+			BenchFused(&gpu, precision);
 		gpu.ops->shutdown(gpu.ctx);
 
 		/* the same products on cuBLAS alone, for comparison */
