@@ -392,6 +392,7 @@ gpu_mode() {
   # extras after the baseline, so that a deadline cuts these first: the
   # effect of each CUDA optimization (turned off by its debug switch)
   run dec1_nograph 120 env PGMLOPS_CUDA_NO_GRAPHS=1 "$LB" decode "$m1" --device cuda --precision bf16 --batch 1 --tokens "$n" --prompt "$prompt"
+  run dec1_nofusion 120 env PGMLOPS_CUDA_NO_FUSION=1 "$LB" decode "$m1" --device cuda --precision bf16 --batch 1 --tokens "$n" --prompt "$prompt"
   run dec1_nogemv 120 env PGMLOPS_CUDA_NO_GEMV=1 "$LB" decode "$m1" --device cuda --precision bf16 --batch 1 --tokens "$n" --prompt "$prompt"
   run prefill_simple 120 env PGMLOPS_CUDA_SIMPLE_ATTENTION=1 "$LB" prefill "$m1" --device cuda --precision bf16 --tokens "$prefill" --repeat 2
   run dec1_f32 120 "$LB" decode "$m1" --device cuda --precision f32 --batch 1 --tokens 32 --prompt "$prompt"
@@ -421,6 +422,7 @@ gpu_mode() {
     echo "| MiniLM encode, HF fp16 sdpa | | $(num "$(field hf_encode_sdpa seq_s)") | $(ratio "$(field encode seq_s)" "$(field hf_encode_sdpa seq_s)") | |"
     echo "| batch-1 decode, CUDA f32, tok/s | $(num "$(field dec1_f32 tok_s)") | | | |"
     echo "| batch-1 decode without CUDA graphs | $(num "$(field dec1_nograph tok_s)") | | $(ratio "$(field dec1 tok_s)" "$(field dec1_nograph tok_s)") with | |"
+    echo "| batch-1 decode without fused products | $(num "$(field dec1_nofusion tok_s)") | | $(ratio "$(field dec1 tok_s)" "$(field dec1_nofusion tok_s)") with | |"
     echo "| batch-1 decode without the GEMV kernel | $(num "$(field dec1_nogemv tok_s)") | | $(ratio "$(field dec1 tok_s)" "$(field dec1_nogemv tok_s)") with | |"
     echo "| prefill with the per-row attention kernel | $(num "$(field prefill_simple tok_s)") | | $(ratio "$(field prefill tok_s)" "$(field prefill_simple tok_s)") with | |"
     echo
