@@ -30,6 +30,7 @@
 #ifdef USE_CUDA
 #include "kernels.h"
 #include "unit.h"
+#include "unitmath.h"
 
 #define TOL_ELEM 1e-5
 #define TOL_F32 1e-4
@@ -57,61 +58,13 @@ static Backend cpu;
 static Backend gpu;
 static ComputePrecision precision;
 static bool verbose;
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static LlmError err;
-
-/* xorshift64* pseudo-random 32 bits */
-static uint32_t
-RandU32(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t) ((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-/* uniform in [-scale, scale) */
-static float
-RandF(float scale)
-{
-	return scale * ((float) (RandU32() >> 8) / 8388608.0f - 1.0f);
-}
-
-/* n floats uniform in [-scale, scale) */
-static float *
-RandArray(size_t n, float scale)
-{
-	float	   *a = malloc((n > 0 ? n : 1) * sizeof(float));
-
-	for (size_t i = 0; i < n; i++)
-		a[i] = RandF(scale);
-	return a;
-}
-
-/* ||got - want|| / ||want|| */
-static double
-RelErr(const float *got, const float *want, size_t n)
-{
-	double		diff = 0.0;
-	double		norm = 0.0;
-
-	for (size_t i = 0; i < n; i++)
-	{
-		double		d = (double) got[i] - want[i];
-
-		if (isnan(got[i]) || isnan(want[i]))
-			return INFINITY;
-		diff += d * d;
-		norm += (double) want[i] * want[i];
-	}
-	return sqrt(diff) / (norm > 0.0 ? sqrt(norm) : 1.0);
-}
 
 /* compare two float arrays within tol, reporting under name */
 static void
 CheckClose(const char *name, const float *got, const float *want, size_t n, double tol)
 {
-	double		e = RelErr(got, want, n);
+	double		e = UnitRelErr(got, want, n);
 
 	if (verbose || !(e <= tol))
 		printf("%s %s [%s]: rel err %.3g (tol %.0e)\n", e <= tol ? "ok  " : "FAIL", name,
@@ -210,7 +163,7 @@ MakeStep(Step *st, int n_seqs, const int *first, const int *count, int n_blocks,
 		pool[i] = i;
 	for (int i = n_blocks - 1; i > 0; i--)
 	{
-		int			j = (int) (RandU32() % (uint32_t) (i + 1));
+		int			j = (int) (UnitRandU32() % (uint32_t) (i + 1));
 		int			t = pool[i];
 
 		pool[i] = pool[j];
@@ -233,7 +186,7 @@ MakeStep(Step *st, int n_seqs, const int *first, const int *count, int n_blocks,
 		st->seq_len[s] = len;
 		for (int i = 0; i < count[s]; i++)
 		{
-			st->tokens[n_rows + i] = (int32_t) (RandU32() % (uint32_t) vocab);
+			st->tokens[n_rows + i] = (int32_t) (UnitRandU32() % (uint32_t) vocab);
 			st->positions[n_rows + i] = first[s] + i;
 		}
 		for (int i = 0; i < max_blocks; i++)
@@ -318,8 +271,8 @@ TestMatmul(void)
 			int			n = shapes[si][0];
 			int			o = shapes[si][1];
 			int			in = shapes[si][2];
-			float	   *x = RandArray((size_t) n * in, 1.0f);
-			float	   *wv = RandArray((size_t) o * in, 0.1f);
+			float	   *x = UnitRandArray((size_t) n * in, 1.0f);
+			float	   *wv = UnitRandArray((size_t) o * in, 0.1f);
 			LlmTensor	w = HostTensor(wv, dtypes[di], 2, o, in);
 			float	   *want = RunMatmul(&cpu, x, &w, n);
 			float	   *got = RunMatmul(&gpu, x, &w, n);
@@ -426,10 +379,10 @@ TestElementwise(void)
 		int			n = shapes[si][0];
 		int			dim = shapes[si][1];
 		size_t		count = (size_t) n * dim;
-		float	   *x = RandArray(count, 3.0f);
-		float	   *y = RandArray(count, 2.0f);
-		float	   *wv = RandArray(dim, 1.0f);
-		float	   *bv = RandArray(dim, 0.5f);
+		float	   *x = UnitRandArray(count, 3.0f);
+		float	   *y = UnitRandArray(count, 2.0f);
+		float	   *wv = UnitRandArray(dim, 1.0f);
+		float	   *bv = UnitRandArray(dim, 0.5f);
 		LlmTensor	w = HostTensor(wv, LLM_DTYPE_F32, 1, dim, 0);
 		LlmTensor	b = HostTensor(bv, LLM_DTYPE_BF16, 1, dim, 0);	/* becomes f32 */
 		size_t		total;
@@ -464,7 +417,7 @@ TestArgmax(void)
 	{
 		int			n = shapes[si][0];
 		int			vocab = shapes[si][1];
-		float	   *logits = RandArray((size_t) n * vocab, 10.0f);
+		float	   *logits = UnitRandArray((size_t) n * vocab, 10.0f);
 		int32_t		want[8];
 		int32_t		got[8];
 		float	   *d_cpu;
@@ -573,15 +526,15 @@ TestRows(void)
 	int			dim = 96;
 	int			vocab = 500;
 	Step		st;
-	float	   *tv = RandArray((size_t) vocab * dim, 1.0f);
-	float	   *pv = RandArray((size_t) 1024 * dim, 1.0f);
+	float	   *tv = UnitRandArray((size_t) vocab * dim, 1.0f);
+	float	   *pv = UnitRandArray((size_t) 1024 * dim, 1.0f);
 	LlmTensor	tok_bf16 = HostTensor(tv, LLM_DTYPE_BF16, 2, vocab, dim);
 	LlmTensor	tok_f32 = HostTensor(tv, LLM_DTYPE_F32, 2, vocab, dim);
 	LlmTensor	pos = HostTensor(pv, LLM_DTYPE_F16, 2, 1024, dim);
 	float	   *x;
 
 	MakeStep(&st, 5, first, count, 64, vocab);
-	x = RandArray((size_t) st.b.n_rows * dim, 2.0f);
+	x = UnitRandArray((size_t) st.b.n_rows * dim, 2.0f);
 	if (BeginBoth(&st))
 	{
 		for (int t = 0; t < 2; t++)
@@ -745,10 +698,10 @@ CheckAttnCase(const AttnCase *ac, const char *label)
 	q_sz = (size_t) st.b.n_rows * ac->n_heads * ac->head_dim;
 	k_sz = (size_t) st.b.n_rows * ac->n_kv_heads * ac->head_dim;
 	cache_sz = (size_t) 2 * n_blocks * COMPUTE_KV_BLOCK * ac->n_kv_heads * ac->head_dim;
-	q = RandArray(q_sz, 2.0f);
-	k = RandArray(k_sz, 2.0f);
-	v = RandArray(k_sz, 1.0f);
-	kv_init = RandArray(2 * cache_sz, 2.0f);
+	q = UnitRandArray(q_sz, 2.0f);
+	k = UnitRandArray(k_sz, 2.0f);
+	v = UnitRandArray(k_sz, 1.0f);
+	kv_init = UnitRandArray(2 * cache_sz, 2.0f);
 	inv_freq = malloc(ac->head_dim / 2 * sizeof(float));
 	for (int j = 0; j < ac->head_dim / 2; j++)
 		inv_freq[j] = powf(10000.0f, -2.0f * j / ac->head_dim);
@@ -856,7 +809,7 @@ TestErrors(void)
 	Step		st;
 	ComputeKvCache cache;
 	float	   *buf;
-	float	   *table_v = RandArray(10 * 8, 1.0f);
+	float	   *table_v = UnitRandArray(10 * 8, 1.0f);
 	LlmTensor	table = HostTensor(table_v, LLM_DTYPE_F32, 2, 10, 8);
 	LlmTensor	dt;
 	int32_t		saved;
@@ -920,16 +873,6 @@ TestErrors(void)
 	free(table.data);
 }
 
-/* seconds on a monotonic clock */
-static double
-Now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* GEMM throughput and attention rates on the GPU (uninitialized inputs) */
 static void
 Bench(void)
@@ -944,7 +887,7 @@ Bench(void)
 		int			n = gemm[gi][0];
 		int			o = gemm[gi][1];
 		int			in = gemm[gi][2];
-		float	   *wv = RandArray((size_t) o * in, 0.05f);
+		float	   *wv = UnitRandArray((size_t) o * in, 0.05f);
 		LlmTensor	w = HostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
 		LlmTensor	dw;
 		float	   *dx = DevFloats(&gpu, NULL, (size_t) n * in);
@@ -957,11 +900,11 @@ Bench(void)
 		{
 			Ok("bench matmul", gpu.ops->matmul(gpu.ctx, dout, dx, &dw, n, &err));
 			gpu.ops->sync(gpu.ctx, &err);
-			t0 = Now();
+			t0 = UnitNow();
 			for (int i = 0; i < iters; i++)
 				gpu.ops->matmul(gpu.ctx, dout, dx, &dw, n, &err);
 			gpu.ops->sync(gpu.ctx, &err);
-			dt = (Now() - t0) / iters;
+			dt = (UnitNow() - t0) / iters;
 			printf("bench [%s] matmul n=%d o=%d i=%d: %.3f ms, %.1f TFLOP/s, %.0f GB/s of weights\n",
 				   precision == COMPUTE_PRECISION_BF16 ? "bf16" : "f32", n, o, in, dt * 1e3,
 				   2.0 * n * o * in / dt / 1e12,
@@ -1013,11 +956,11 @@ Bench(void)
 			Ok("bench attention",
 			   gpu.ops->attention(gpu.ctx, dout, dq, &cache, 0, n_heads, true, 0, 0.125f, &err));
 			gpu.ops->sync(gpu.ctx, &err);
-			t0 = Now();
+			t0 = UnitNow();
 			for (int i = 0; i < iters; i++)
 				gpu.ops->attention(gpu.ctx, dout, dq, &cache, 0, n_heads, true, 0, 0.125f, &err);
 			gpu.ops->sync(gpu.ctx, &err);
-			dt = (Now() - t0) / iters;
+			dt = (UnitNow() - t0) / iters;
 			printf("bench attention %d seqs x %d rows, context %d (32/8 heads, hd 64): %.3f ms per layer, %.0f rows/s\n",
 				   n_seqs, rows, ctx_len, dt * 1e3, n_seqs * rows / dt);
 		}

@@ -45,6 +45,7 @@
 #ifdef USE_CUDA
 #include "kernels.h"
 #include "unit.h"
+#include "unitmath.h"
 
 typedef struct Backend
 {
@@ -54,61 +55,13 @@ typedef struct Backend
 
 static Backend cpu;
 static bool verbose;
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static LlmError err;
-
-/* xorshift64* pseudo-random 32 bits */
-static uint32_t
-RandU32(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t) ((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-/* uniform in [-scale, scale) */
-static float
-RandF(float scale)
-{
-	return scale * ((float) (RandU32() >> 8) / 8388608.0f - 1.0f);
-}
-
-/* n floats uniform in [-scale, scale), rounded to bf16 values */
-static float *
-RandArray(size_t n, float scale)
-{
-	float	   *a = malloc((n > 0 ? n : 1) * sizeof(float));
-
-	for (size_t i = 0; i < n; i++)
-		a[i] = LlmBf16ToF32(LlmF32ToBf16(RandF(scale)));
-	return a;
-}
-
-/* ||got - want|| / ||want|| */
-static double
-RelErr(const float *got, const float *want, size_t n)
-{
-	double		diff = 0.0;
-	double		norm = 0.0;
-
-	for (size_t i = 0; i < n; i++)
-	{
-		double		d = (double) got[i] - want[i];
-
-		if (isnan(got[i]) || isnan(want[i]))
-			return INFINITY;
-		diff += d * d;
-		norm += (double) want[i] * want[i];
-	}
-	return sqrt(diff) / (norm > 0.0 ? sqrt(norm) : 1.0);
-}
 
 /* compare two float arrays within tol, reporting under name */
 static void
 CheckClose(const char *name, const float *got, const float *want, size_t n, double tol)
 {
-	double		e = RelErr(got, want, n);
+	double		e = UnitRelErr(got, want, n);
 
 	if (verbose || !(e <= tol))
 		printf("%s %s: rel err %.3g (tol %.0e)\n", e <= tol ? "ok  " : "FAIL", name, e, tol);
@@ -203,13 +156,13 @@ TestMatmul(Backend *gpu, ComputePrecision precision)
 		int			o = shapes[si][0];
 		int			in = shapes[si][1];
 		size_t		pad = (size_t) shapes[si][2];
-		float	   *wv = RandArray((size_t) o * in, 0.1f);
+		float	   *wv = UnitRandArrayBf16((size_t) o * in, 0.1f);
 		LlmTensor	w = HostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
 
 		for (int ri = 0; ri < 10; ri++)
 		{
 			int			n = rows[ri];
-			float	   *x = RandArray((size_t) n * in, 1.0f);
+			float	   *x = UnitRandArrayBf16((size_t) n * in, 1.0f);
 			float	   *want = RunMatmul(&cpu, x, &w, n, 0);
 			float	   *got = RunMatmul(gpu, x, &w, n, pad);
 			char		name[96];
@@ -371,7 +324,7 @@ TestFused(Backend *gpu, Backend *nofuse, ComputePrecision precision)
 		for (int p = 0; p < fused_weights[op]; p++)
 		{
 			int			o = (op == FUSED_QKV && p > 0) ? cases[ci][2] : cases[ci][1];
-			float	   *wv = RandArray((size_t) o * in, 0.1f);
+			float	   *wv = UnitRandArrayBf16((size_t) o * in, 0.1f);
 
 			w[p] = HostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
 			free(wv);
@@ -379,8 +332,8 @@ TestFused(Backend *gpu, Backend *nofuse, ComputePrecision precision)
 		for (int ri = 0; ri < 6; ri++)
 		{
 			int			n = rows[ri];
-			float	   *x = RandArray((size_t) n * in, 1.0f);
-			float	   *base = RandArray((size_t) n * w[0].shape[0], 0.5f);
+			float	   *x = UnitRandArrayBf16((size_t) n * in, 1.0f);
+			float	   *base = UnitRandArrayBf16((size_t) n * w[0].shape[0], 0.5f);
 			float	   *want[3];
 			float	   *got[3];
 			float	   *unfused[3];
@@ -491,7 +444,7 @@ typedef struct Model
 static LlmTensor
 RandMatrix(int64_t o, int64_t i, float scale)
 {
-	float	   *v = RandArray((size_t) (o * i), scale);
+	float	   *v = UnitRandArrayBf16((size_t) (o * i), scale);
 	LlmTensor	t = HostTensor(v, LLM_DTYPE_F32, 2, o, i);
 
 	free(v);
@@ -505,7 +458,7 @@ MakeHostModel(HostModel *h)
 
 	h->embed = RandMatrix(M_VOCAB, M_HIDDEN, 1.0f);
 	for (int i = 0; i < M_HIDDEN; i++)
-		ones[i] = 1.0f + RandF(0.2f);
+		ones[i] = 1.0f + UnitRandF(0.2f);
 	for (int l = 0; l < 2 * M_LAYERS + 1; l++)
 		h->norm[l] = HostTensor(ones, LLM_DTYPE_F32, 1, M_HIDDEN, 0);
 	for (int l = 0; l < M_LAYERS; l++)
@@ -750,7 +703,7 @@ MakeStep(StepData *st, int rows, int last, int max_blocks)
 			st->block_table[s * max_blocks + b] = b < 2 ? 7 - 2 * s - b : 0;
 		for (int p = last - rows + 1; p <= last; p++, r++)
 		{
-			st->tokens[r] = (int32_t) (RandU32() % M_VOCAB);
+			st->tokens[r] = (int32_t) (UnitRandU32() % M_VOCAB);
 			st->positions[r] = p;
 		}
 		st->out_rows[s] = r - 1;
@@ -906,15 +859,6 @@ TestGraphs(ComputePrecision precision)
 	FreeHostModel(&h);
 }
 
-static double
-Now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /*
  * Weight TB/s of the decode products of a Llama-3.2-1B-sized model, with
  * enough copies of each weight to miss L2 (uninitialized memory)
@@ -963,14 +907,14 @@ Bench(Backend *gpu, ComputePrecision precision, const char *label)
 			ok = ok && Ok("matmul", gpu->ops->matmul(gpu->ctx, out, x, &t, n, &err));
 		}
 		Ok("sync", gpu->ops->sync(gpu->ctx, &err));
-		t0 = Now();
+		t0 = UnitNow();
 		for (int it = 0; ok && it < iters; it++)
 		{
 			t.data = w[it % copies];
 			ok = Ok("matmul", gpu->ops->matmul(gpu->ctx, out, x, &t, n, &err));
 		}
 		Ok("sync", gpu->ops->sync(gpu->ctx, &err));
-		secs = Now() - t0;
+		secs = UnitNow() - t0;
 		if (ok)
 			printf("bench %s matmul n=%d o=%d i=%d %s: %.1f us, %.2f TB/s of weights\n",
 				   label, n, o, in, LlmDTypeName(dtype), secs / iters * 1e6,
@@ -1049,12 +993,12 @@ BenchFused(Backend *gpu, ComputePrecision precision)
 				for (int c = 0; ok && c < copies; c++)
 					ok = Ok("bench", IssueFused(gpu, op, mode == 0, out, x, t[c], tmp, n));
 				ok = ok && Ok("sync", gpu->ops->sync(gpu->ctx, &err));
-				t0 = Now();
+				t0 = UnitNow();
 				for (int it = 0; ok && it < iters; it++)
 					ok = Ok("bench", IssueFused(gpu, op, mode == 0, out, x, t[it % copies], tmp,
 												n));
 				ok = ok && Ok("sync", gpu->ops->sync(gpu->ctx, &err));
-				us[mode] = (Now() - t0) / iters * 1e6;
+				us[mode] = (UnitNow() - t0) / iters * 1e6;
 			}
 			if (ok)
 				printf("bench fused %s n=%d o=%d%s i=%d %s: fused %.1f us (%.2f TB/s), "
@@ -1090,6 +1034,7 @@ main(void)
 		printf("unit cuda_decode: skipped (no CUDA device)\n");
 		return 0;
 	}
+	UnitSeed(0x2545f4914f6cdd1dull);
 	env = getenv("PGMLOPS_VERBOSE");
 	verbose = env != NULL && strcmp(env, "1") == 0;
 	env = getenv("PGMLOPS_BENCH");
