@@ -131,7 +131,7 @@ if [ $bench = 1 ]; then
   grep -qi '^FAIL.*graph' "$OUT/unit_cuda_decode.log" && export PGMLOPS_CUDA_NO_GRAPHS=1
   grep -qi '^FAIL.*\(matmul_add\|matmul_qkv\|matmul_swiglu\|fused\|fusion\)' "$OUT/unit_cuda_decode.log" &&
     export PGMLOPS_CUDA_NO_FUSION=1
-  grep -qi '^FAIL.*matmul [0-9]' "$OUT/unit_cuda_decode.log" && export PGMLOPS_CUDA_NO_GEMV=1
+  grep -qi '^FAIL.*matmul[ :]' "$OUT/unit_cuda_decode.log" && export PGMLOPS_CUDA_NO_GEMV=1
   say "bench_llm (switches: $(env | grep '^PGMLOPS_CUDA_' | tr '\n' ' '))"
   OUT=$OUT PGMLOPS_PREBUILT=1 scripts/bench_llm.sh --deadline "$deadline" > "$OUT/bench.out" 2>&1
   tail -40 "$OUT/bench.out"

@@ -468,6 +468,8 @@ TestInterrupt(void)
 		text[i] = "hello world "[i % 12];
 	/* without a hook nothing stops; with one, both directions stop */
 	CHECK(TokenizerEncode(tok, text, len, false, &ids, &n, &err) == LLM_OK && n > 1000000);
+	free(ids);
+	ids = NULL;
 	LlmInterruptHook = InterruptSoon;
 	interrupt_calls = 0;
 	CHECK(TokenizerEncode(tok, text, len, false, &ids, &n, &err) == LLM_ERR_CANCELLED);
@@ -479,6 +481,14 @@ TestInterrupt(void)
 	CHECK(TokenizerDecode(tok, many, 3000000, false, &out, &out_len, &err) == LLM_ERR_CANCELLED);
 	CHECK(out == NULL);
 	LlmInterruptHook = NULL;
+
+	/* a SentencePiece-style tokenizer does not split: one huge word is refused */
+	TokenizerFree(tok);
+	snprintf(dir, sizeof(dir), "%s/tok-spm", fixtures);
+	CHECK(TokenizerLoad(dir, &tok, &err) == LLM_OK);
+	memset(text, 'a', 5 * 1024 * 1024);
+	CHECK(TokenizerEncode(tok, text, 5 * 1024 * 1024, false, &ids, &n, &err) == LLM_ERR_ARGUMENT);
+	CHECK(strstr(err.message, "too long") != NULL);
 	free(many);
 	free(ids);
 	free(text);

@@ -45,12 +45,14 @@ LlmForwardDecoder(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 	const ComputeOps *ops = rt->ops;
 	void	   *ctx = rt->ctx;
 	int			n = b->n_rows;
-
 	uint64_t	key = 0;
 	bool		replayed = false;
+	bool		one_row_each = n == b->n_seqs;
 	int			rc;
 
 	TRY(ops->begin_step(ctx, b, err));
+	for (int s = 0; s < b->n_seqs && one_row_each; s++)
+		one_row_each = b->seq_start[s + 1] - b->seq_start[s] == 1;
 
 	/*
 	 * Decode steps (one row per sequence) of the same shape issue the same
@@ -58,7 +60,7 @@ LlmForwardDecoder(LlmRuntime *rt, const ComputeBatch *b, LlmError *err)
 	 * replay them (CUDA graphs), which removes the launch overhead that
 	 * dominates small-batch decoding.
 	 */
-	if (ops->graph_begin != NULL && n == b->n_seqs)
+	if (ops->graph_begin != NULL && one_row_each)
 	{
 		key = (uint64_t) n << 32 | (uint64_t) b->n_out;
 		TRY(ops->graph_begin(ctx, key, &replayed, err));

@@ -385,7 +385,7 @@ EngineMessage(const LlmError *err, const char *dir, const char *model)
 	{
 		size_t		rest = strlen(p);
 
-		for (size_t k = rest < dirlen ? rest : dirlen - 1; k > 0; k--)
+		for (size_t k = rest < dirlen ? rest : dirlen - 1; k > 1; k--)
 		{
 			if (memcmp(p + rest - k, dir, k) == 0)
 			{

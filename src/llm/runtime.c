@@ -205,8 +205,11 @@ AllocBuffers(LlmRuntime *rt, LlmError *err)
 		(rc = AllocFloats(rt, &rt->v, (size_t) rows * row_kv, err)) ||
 		(rc = AllocFloats(rt, &rt->att, (size_t) rows * q_dim, err)) ||
 		(rc = AllocFloats(rt, &rt->h1, (size_t) rows * cfg->intermediate_size, err)) ||
-		(rc = AllocFloats(rt, &rt->h2, (size_t) rows * cfg->intermediate_size, err)) ||
 		(rc = AllocFloats(rt, &rt->logits, (size_t) nseq * cfg->vocab_size, err)))
+		return rc;
+	/* the up projection's own buffer, unless the backend fuses SwiGLU */
+	if (!rt->encoder && rt->ops->matmul_swiglu == NULL &&
+		(rc = AllocFloats(rt, &rt->h2, (size_t) rows * cfg->intermediate_size, err)))
 		return rc;
 
 	rt->b_tokens = LlmAlloc((size_t) rows * sizeof(int32_t), err);

@@ -570,6 +570,12 @@ TokBpeWord(TokEncodeState *st, const char *s, size_t len)
 	BpeCacheEntry *ce = NULL;
 	uint64_t	h = 0;
 
+	if (len > TOK_MAX_WORD)
+		return LlmSetError(st->err, LLM_ERR_ARGUMENT,
+						   "a word of %zu bytes (a stretch of text this tokenizer does not "
+						   "split) is too long to tokenize (limit %zu)",
+						   len, TOK_MAX_WORD);
+
 	if (st->use_cache && len <= BPE_CACHE_WORD)
 	{
 		if (st->cache == NULL)

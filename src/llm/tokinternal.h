@@ -22,6 +22,9 @@
 
 #define TOK_MAX_STEPS		16		/* steps per flattened Sequence */
 #define TOK_MAX_TEXT		((size_t) 1 << 30)	/* longest text to encode */
+#define TOK_MAX_WORD		((size_t) 4 << 20)	/* longest single word for BPE:
+												 * its merge heap takes about
+												 * 60 bytes a byte */
 #define TOK_MAX_ID			(1 << 24)
 #define TOK_MAX_TOKEN_BYTES 4096	/* longest vocabulary entry */
 
