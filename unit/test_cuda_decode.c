@@ -311,7 +311,8 @@ TestFused(Backend *gpu, Backend *nofuse, ComputePrecision precision)
 		{FUSED_QKV, 3000, 1000, 264, 0},
 		{FUSED_SWIGLU, 37, 0, 200, 0}, {FUSED_SWIGLU, 96, 0, 64, 1},
 		{FUSED_SWIGLU, 2200, 0, 264, 0}};
-	static const int rows[] = {1, 2, 5, 8, 9, 64};
+	/* 65 and 128: the bf16 products beyond the split path (plain GEMM, beta 1) */
+	static const int rows[] = {1, 2, 5, 8, 9, 64, 65, 128};
 	const char *pname = precision == COMPUTE_PRECISION_BF16 ? "bf16" : "f32";
 
 	for (size_t ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++)
@@ -329,7 +330,7 @@ TestFused(Backend *gpu, Backend *nofuse, ComputePrecision precision)
 			w[p] = HostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
 			free(wv);
 		}
-		for (int ri = 0; ri < 6; ri++)
+		for (size_t ri = 0; ri < sizeof(rows) / sizeof(rows[0]); ri++)
 		{
 			int			n = rows[ri];
 			float	   *x = UnitRandArrayBf16((size_t) n * in, 1.0f);

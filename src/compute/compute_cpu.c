@@ -4,12 +4,12 @@
  *	  The CPU backend of the compute ops table: the reference
  *	  implementation that the CUDA backend is tested against.
  *
- * Plain loops with a shape comment on each op; matrix products go to
- * OpenBLAS for f32 weights.  bf16 and f16 weights stay memory-mapped in
- * their file format: a product with few rows (decoding) converts each
- * weight row on the fly inside the dot product (AVX2 when the processor
- * has it), and a product with many rows (prefill) converts blocks of
- * weight rows to f32 and hands each block to sgemm.
+ * Plain loops with a shape comment on each op; matrix products with many
+ * rows (prefill) go to OpenBLAS.  Weights stay memory-mapped in their file
+ * format: a product with few rows (decoding) streams each weight row
+ * through a dot product (AVX2 when the processor has it; bf16 and f16
+ * converted on the fly), and a product with many rows converts blocks of
+ * 16-bit weight rows to f32 and hands each block to sgemm.
  *
  * Device memory is host memory here, so alloc/upload/download are
  * malloc/memcpy and the step layout is used in place.
@@ -293,7 +293,49 @@ DotF16Avx2(const uint16_t *w, const float *x, int64_t n)
 		sum += LlmF16ToF32(w[i]) * x[i];
 	return sum;
 }
+/* f32 row . f32 vector with AVX2: four accumulators, prefetch 4 KB ahead */
+__attribute__((target("avx2,fma")))
+static float
+DotF32Avx2(const float *w, const float *x, int64_t n)
+{
+	__m256		acc0 = _mm256_setzero_ps();
+	__m256		acc1 = _mm256_setzero_ps();
+	__m256		acc2 = _mm256_setzero_ps();
+	__m256		acc3 = _mm256_setzero_ps();
+	int64_t		i = 0;
+	float		sum;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		_mm_prefetch((const char *) (w + i + 1024), _MM_HINT_T0);
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+		acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), acc2);
+		acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), acc3);
+	}
+	for (; i + 8 <= n; i += 8)
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), acc0);
+	sum = HsumAvx2(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+	for (; i < n; i++)
+		sum += w[i] * x[i];
+	return sum;
+}
 #endif
+
+/* whether the AVX2 kernels can run here (probed once; never reset) */
+static bool
+CpuAvx2(void)
+{
+#ifdef CPU_HAVE_AVX2_PATH
+	static int	have = -1;
+
+	if (have < 0)
+		have = CpuHasAvx2F16c();
+	return have != 0;
+#else
+	return false;
+#endif
+}
 
 typedef float (*DotFunc) (const uint16_t *w, const float *x, int64_t n);
 
@@ -302,11 +344,7 @@ static DotFunc
 SelectDot(LlmDType dtype)
 {
 #ifdef CPU_HAVE_AVX2_PATH
-	static int	have = -1;		/* cached CPU feature probe; never reset */
-
-	if (have < 0)
-		have = CpuHasAvx2F16c();
-	if (have)
+	if (CpuAvx2())
 		return dtype == LLM_DTYPE_BF16 ? DotBf16Avx2 : DotF16Avx2;
 #endif
 	return dtype == LLM_DTYPE_BF16 ? DotBf16 : DotF16;
@@ -351,6 +389,18 @@ CpuMatmul(void *ctx, float *out, const float *x, const LlmTensor *w, int n,
 		return LLM_OK;
 	if (w->dtype == LLM_DTYPE_F32)
 	{
+#ifdef CPU_HAVE_AVX2_PATH
+		/* decode rows: one streaming dot product per output beats sgemv */
+		if (n <= CPU_DOT_MAX_ROWS && CpuAvx2())
+		{
+			const float *wd = w->data;
+
+			for (int64_t j = 0; j < o; j++)
+				for (int r = 0; r < n; r++)
+					out[(int64_t) r * o + j] = DotF32Avx2(wd + j * in, x + (int64_t) r * in, in);
+			return LLM_OK;
+		}
+#endif
 		if (n == 1)
 			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) o, (int) in, 1.0f,
 						w->data, (int) in, x, 1, 0.0f, out, 1);
