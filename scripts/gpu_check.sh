@@ -116,7 +116,6 @@ PY
   diffs=$(diff /tmp/ours.ids /tmp/hf.ids | grep -c '^<')
   say "$tok: $lines lines, $diffs differ from Hugging Face"
   diff /tmp/ours.ids /tmp/hf.ids | head -6 >> "$OUT/tok.log"
-  case $tok in tok-llama3|tok-qwen2) ;; *) continue ;; esac
   ours=$("$G/tokbench" "$dir" /tmp/pgmlops-corpus4m.txt 2 both 2>&1 | tr '\n' ' ')
   theirs=$(python3 scripts/bench/tok_hf.py "$dir" /tmp/pgmlops-corpus4m.txt 2 both 2>&1 | tr '\n' ' ')
   say "$tok ours: $ours"
