@@ -44,6 +44,7 @@
 #include "llm/llm.h"
 #include "llm/model.h"
 #include "llm/runtime.h"
+#include "vector/vecdist.h"
 
 /* a model shape that make-model can write */
 typedef struct BenchShape
@@ -610,7 +611,7 @@ StoreAs(void *dst, const float *src, size_t count, LlmDType dtype)
 		uint16_t   *d = dst;
 
 		for (size_t i = 0; i < count; i++)
-			d[i] = LlmF32ToF16(src[i]);
+			d[i] = VecFloatToHalf(src[i]);
 	}
 }
 

@@ -7,7 +7,7 @@
  *
  * Build (from the repository root, after "make"):
  *	  cc -O2 -Isrc -o bench/tokbench bench/tokbench.c src/llm/tok*.o src/llm/utf8.o \
- *		  src/llm/llmjson.o src/llm/llmutil.o -ljansson -licuuc -lm
+ *		  src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o -ljansson -licuuc -lm
  * Run:
  *	  bench/tokbench test/data/fixtures/tok-llama3 FILE [seconds] [lines|whole|both|ids|decode]
  * With mode "ids", prints the ids of each line of FILE (one line of ids per

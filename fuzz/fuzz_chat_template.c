@@ -1,4 +1,4 @@
-// sources: src/llm/chattemplate.c src/llm/chatlex.c src/llm/chatparse.c src/llm/chateval.c src/llm/chatfilter.c src/llm/chatmethod.c src/llm/chatvalue.c src/llm/utf8.c src/llm/llmutil.c
+// sources: src/llm/chattemplate.c src/llm/chatlex.c src/llm/chatparse.c src/llm/chateval.c src/llm/chatfilter.c src/llm/chatmethod.c src/llm/chatvalue.c src/llm/utf8.c src/llm/llmutil.c src/vector/vecdist.c
 /*
  * fuzz_chat_template.c
  *	  libFuzzer target: parse arbitrary bytes as a chat template and render

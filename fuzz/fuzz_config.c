@@ -1,4 +1,4 @@
-// sources: src/llm/config.c src/llm/llmjson.c src/llm/llmutil.c
+// sources: src/llm/config.c src/llm/llmjson.c src/llm/llmutil.c src/vector/vecdist.c
 /*
  * fuzz_config.c
  *	  libFuzzer target: LlmConfigParse on arbitrary text.  A config that

@@ -1,4 +1,4 @@
-// sources: src/llm/safetensors.c src/llm/llmjson.c src/llm/llmutil.c
+// sources: src/llm/safetensors.c src/llm/llmjson.c src/llm/llmutil.c src/vector/vecdist.c
 /*
  * fuzz_safetensors.c
  *	  libFuzzer target: LlmSafetensorsParse on arbitrary bytes.  Each parsed

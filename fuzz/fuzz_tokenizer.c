@@ -1,4 +1,4 @@
-// sources: src/llm/tokenizer.c src/llm/tokutil.c src/llm/utf8.c src/llm/toknorm.c src/llm/tokpretok.c src/llm/tokbpe.c src/llm/tokwordpiece.c src/llm/tokdecode.c src/llm/llmjson.c src/llm/llmutil.c
+// sources: src/llm/tokenizer.c src/llm/tokutil.c src/llm/utf8.c src/llm/toknorm.c src/llm/tokpretok.c src/llm/tokbpe.c src/llm/tokwordpiece.c src/llm/tokdecode.c src/llm/llmjson.c src/llm/llmutil.c src/vector/vecdist.c
 /*
  * fuzz_tokenizer.c
  *	  libFuzzer target: TokenizerParse on arbitrary tokenizer.json text;

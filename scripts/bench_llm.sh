@@ -120,7 +120,7 @@ jobs=$(nproc)
 # engine sources that include no PostgreSQL header
 engine_sources() {
   local f
-  for f in "$here"/src/llm/*.c "$here"/src/compute/*.c; do
+  for f in "$here"/src/llm/*.c "$here"/src/compute/*.c "$here"/src/vector/vecdist.c; do
     [ -e "$f" ] || continue
     grep -q '^#include "postgres.h"' "$f" || echo "$f"
   done

@@ -1,4 +1,4 @@
-// objects: src/llm/chattemplate.o src/llm/chatlex.o src/llm/chatparse.o src/llm/chateval.o src/llm/chatfilter.o src/llm/chatmethod.o src/llm/chatvalue.o src/llm/utf8.o src/llm/llmjson.o src/llm/llmutil.o
+// objects: src/llm/chattemplate.o src/llm/chatlex.o src/llm/chatparse.o src/llm/chateval.o src/llm/chatfilter.o src/llm/chatmethod.o src/llm/chatvalue.o src/llm/utf8.o src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o
 /*
  * test_chat_template.c
  *	  Unit tests for the chat-template interpreter.

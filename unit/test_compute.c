@@ -1,4 +1,4 @@
-// objects: src/compute/compute_cpu.o src/compute/compute_cuda.o src/llm/llmutil.o
+// objects: src/compute/compute_cpu.o src/compute/compute_cuda.o src/llm/llmutil.o src/vector/vecdist.o
 /*
  * test_compute.c
  *	  Unit tests of the CUDA backend of the compute ops table against the
@@ -29,6 +29,7 @@
 
 #ifdef USE_CUDA
 #include "kernels.h"
+#include "vector/vecdist.h"
 #include "unit.h"
 #include "unitmath.h"
 
@@ -125,7 +126,7 @@ HostTensor(const float *v, LlmDType dtype, int ndim, int64_t d0, int64_t d1)
 		else if (dtype == LLM_DTYPE_BF16)
 			((uint16_t *) t.data)[i] = LlmF32ToBf16(v[i]);
 		else
-			((uint16_t *) t.data)[i] = LlmF32ToF16(v[i]);
+			((uint16_t *) t.data)[i] = VecFloatToHalf(v[i]);
 	}
 	return t;
 }

@@ -1,4 +1,4 @@
-// objects: src/compute/compute_cpu.o src/llm/llmutil.o
+// objects: src/compute/compute_cpu.o src/llm/llmutil.o src/vector/vecdist.o
 /*
  * test_compute_cpu.c
  *	  Unit tests of the CPU backend's fused products (matmul_add,
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "compute/computeops.h"
+#include "vector/vecdist.h"
 #include "unit.h"
 
 static const ComputeOps *ops = &ComputeCpuOps;
@@ -67,7 +68,7 @@ RandWeight(LlmDType dtype, int64_t o, int64_t in)
 		else if (dtype == LLM_DTYPE_BF16)
 			((uint16_t *) t.data)[i] = LlmF32ToBf16(v);
 		else
-			((uint16_t *) t.data)[i] = LlmF32ToF16(v);
+			((uint16_t *) t.data)[i] = VecFloatToHalf(v);
 	}
 	return t;
 }

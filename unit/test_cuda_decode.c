@@ -1,4 +1,4 @@
-// objects: src/compute/compute_cpu.o src/compute/compute_cuda.o src/llm/llmutil.o
+// objects: src/compute/compute_cpu.o src/compute/compute_cuda.o src/llm/llmutil.o src/vector/vecdist.o
 /*
  * test_cuda_decode.c
  *	  Unit tests of the CUDA decode path: the small-batch matrix product

@@ -1,4 +1,4 @@
-// objects: src/llm/llmutil.o src/llm/llmjson.o src/llm/config.o src/llm/safetensors.o src/llm/weights.o src/llm/model.o src/llm/runtime.o src/llm/forward.o src/compute/compute_cpu.o src/compute/compute_cuda.o
+// objects: src/llm/llmutil.o src/llm/llmjson.o src/llm/config.o src/llm/safetensors.o src/llm/weights.o src/llm/model.o src/llm/runtime.o src/llm/forward.o src/compute/compute_cpu.o src/compute/compute_cuda.o src/vector/vecdist.o
 /*
  * test_forward.c
  *	  The CPU forward pass against the reference fixtures: logits at every

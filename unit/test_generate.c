@@ -1,4 +1,4 @@
-// objects: src/llm/generate.o src/llm/sampler.o src/llm/tokenizer.o src/llm/tokutil.o src/llm/utf8.o src/llm/toknorm.o src/llm/tokpretok.o src/llm/tokbpe.o src/llm/tokwordpiece.o src/llm/tokdecode.o src/llm/llmutil.o src/llm/llmjson.o src/llm/config.o src/llm/safetensors.o src/llm/weights.o src/llm/model.o src/llm/runtime.o src/llm/forward.o src/compute/compute_cpu.o src/compute/compute_cuda.o
+// objects: src/llm/generate.o src/llm/sampler.o src/llm/tokenizer.o src/llm/tokutil.o src/llm/utf8.o src/llm/toknorm.o src/llm/tokpretok.o src/llm/tokbpe.o src/llm/tokwordpiece.o src/llm/tokdecode.o src/llm/llmutil.o src/llm/llmjson.o src/llm/config.o src/llm/safetensors.o src/llm/weights.o src/llm/model.o src/llm/runtime.o src/llm/forward.o src/compute/compute_cpu.o src/compute/compute_cuda.o src/vector/vecdist.o
 /*
  * test_generate.c
  *	  The generation loop on the CPU backend against the reference

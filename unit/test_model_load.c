@@ -1,4 +1,4 @@
-// objects: src/llm/config.o src/llm/safetensors.o src/llm/weights.o src/llm/model.o src/llm/llmjson.o src/llm/llmutil.o
+// objects: src/llm/config.o src/llm/safetensors.o src/llm/weights.o src/llm/model.o src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o
 /*
  * test_model_load.c
  *	  Loading of model directories: config.json in both rope spellings,

@@ -1,4 +1,4 @@
-// objects: src/llm/sampler.o src/llm/llmutil.o
+// objects: src/llm/sampler.o src/llm/llmutil.o src/vector/vecdist.o
 /*
  * test_sampler.c
  *	  Unit tests of the token sampler: greedy, seeds, top-k/top-p/min-p

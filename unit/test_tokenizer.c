@@ -1,4 +1,4 @@
-// objects: src/llm/tokenizer.o src/llm/tokutil.o src/llm/utf8.o src/llm/toknorm.o src/llm/tokpretok.o src/llm/tokbpe.o src/llm/tokwordpiece.o src/llm/tokdecode.o src/llm/llmjson.o src/llm/llmutil.o
+// objects: src/llm/tokenizer.o src/llm/tokutil.o src/llm/utf8.o src/llm/toknorm.o src/llm/tokpretok.o src/llm/tokbpe.o src/llm/tokwordpiece.o src/llm/tokdecode.o src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o
 /*
  * test_tokenizer.c
  *	  Unit tests for the tokenizers: every case of the reference goldens

@@ -22,6 +22,7 @@
 #include <cblas.h>
 
 #include "compute/computeops.h"
+#include "vector/vecdist.h"
 
 /* weight rows converted to f32 per sgemm call in the many-rows path */
 #define CPU_CONVERT_ROWS 64
@@ -170,7 +171,7 @@ DotF16(const uint16_t *w, const float *x, int64_t n)
 	float		sum = 0.0f;
 
 	for (int64_t i = 0; i < n; i++)
-		sum += LlmF16ToF32(w[i]) * x[i];
+		sum += VecHalfToFloat(w[i]) * x[i];
 	return sum;
 }
 
@@ -290,7 +291,7 @@ DotF16Avx2(const uint16_t *w, const float *x, int64_t n)
 							  _mm256_loadu_ps(x + i), acc);
 	sum = HsumAvx2(acc);
 	for (; i < n; i++)
-		sum += LlmF16ToF32(w[i]) * x[i];
+		sum += VecHalfToFloat(w[i]) * x[i];
 	return sum;
 }
 /* f32 row . f32 vector with AVX2: four accumulators, prefetch 4 KB ahead */

@@ -140,9 +140,7 @@ LlmF32ToBf16(float f)
 	return (uint16_t) (u >> 16);
 }
 
-/* llmutil.c: IEEE binary16 <-> f32 */
-extern float LlmF16ToF32(uint16_t h);
-extern uint16_t LlmF32ToF16(float f);
+/* IEEE binary16 <-> f32: VecHalfToFloat and VecFloatToHalf (vector/vecdist.h) */
 
 /* llmutil.c: convert count elements of any dtype to f32 */
 extern void LlmToF32(float *dst, const void *src, LlmDType dtype, size_t count);

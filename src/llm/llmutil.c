@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "llm/llm.h"
+#include "vector/vecdist.h"
 
 bool		(*LlmInterruptHook) (void) = NULL;
 
@@ -182,82 +183,6 @@ LlmDTypeName(LlmDType dtype)
 }
 
 /*
- * IEEE binary16 -> f32, including subnormals, infinities and NaN
- */
-float
-LlmF16ToF32(uint16_t h)
-{
-	uint32_t	sign = (uint32_t) (h & 0x8000) << 16;
-	uint32_t	exp = (h >> 10) & 0x1f;
-	uint32_t	mant = h & 0x3ff;
-	uint32_t	u;
-	float		f;
-
-	if (exp == 0x1f)
-		u = sign | 0x7f800000 | (mant << 13);
-	else if (exp != 0)
-		u = sign | ((exp + 112) << 23) | (mant << 13);
-	else if (mant == 0)
-		u = sign;
-	else
-	{
-		/* subnormal: normalize the mantissa */
-		exp = 113;
-		while ((mant & 0x400) == 0)
-		{
-			mant <<= 1;
-			exp--;
-		}
-		u = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-	}
-	memcpy(&f, &u, sizeof(f));
-	return f;
-}
-
-/*
- * f32 -> IEEE binary16, rounding to nearest even, overflow to infinity
- */
-uint16_t
-LlmF32ToF16(float f)
-{
-	uint32_t	u;
-	uint32_t	sign;
-	int32_t		exp;
-	uint32_t	mant;
-
-	memcpy(&u, &f, sizeof(u));
-	sign = (u >> 16) & 0x8000;
-	exp = (int32_t) ((u >> 23) & 0xff) - 127 + 15;
-	mant = u & 0x7fffff;
-	if (((u >> 23) & 0xff) == 0xff)
-		return (uint16_t) (sign | 0x7c00 | (mant ? 0x200 : 0));
-	if (exp >= 31)
-		return (uint16_t) (sign | 0x7c00);
-	if (exp <= 0)
-	{
-		uint32_t	shift;
-		uint32_t	m;
-		uint32_t	rounded;
-
-		if (exp < -10)
-			return (uint16_t) sign;
-		m = mant | 0x800000;
-		shift = (uint32_t) (14 - exp);
-		rounded = m >> shift;
-		if ((m >> (shift - 1)) & 1 && ((m & ((1u << (shift - 1)) - 1)) || (rounded & 1)))
-			rounded++;
-		return (uint16_t) (sign | rounded);
-	}
-	{
-		uint32_t	h = sign | ((uint32_t) exp << 10) | (mant >> 13);
-
-		if ((mant & 0x1000) && ((mant & 0x2fff) != 0))
-			h++;				/* may carry into the exponent: correct */
-		return (uint16_t) h;
-	}
-}
-
-/*
  * Convert count elements of dtype at src to f32
  */
 void
@@ -276,7 +201,7 @@ LlmToF32(float *dst, const void *src, LlmDType dtype, size_t count)
 			break;
 		case LLM_DTYPE_F16:
 			for (size_t i = 0; i < count; i++)
-				dst[i] = LlmF16ToF32(h[i]);
+				dst[i] = VecHalfToFloat(h[i]);
 			break;
 	}
 }

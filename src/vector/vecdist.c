@@ -4,8 +4,9 @@
  *	  Distance kernels and their run-time dispatch.
  *
  * The portable versions here are the reference; VecDistInit() swaps in
- * SIMD versions where the CPU has them.  No PostgreSQL runtime calls, so
- * unit/test_vecdist.c links this file alone.
+ * SIMD versions where the CPU has them.  Plain C with no PostgreSQL header
+ * (like the inference engine), so unit/test_vecdist.c links this file
+ * alone, and the engine uses its binary16 conversions.
  *
  * The x86 kernels carry per-function target attributes rather than global
  * -m flags, so this file builds for any x86 CPU and only the dispatch in
@@ -23,8 +24,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "postgres.h"
-
 #include <math.h>
 #include <string.h>
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(VECDIST_PORTABLE_ONLY)
