@@ -74,7 +74,7 @@ EXTRA_CLEAN = $(INSTALL_SQL) unit/*.bin kernels/*.o fuzz/*.bin
 UNIT_SRCS = $(sort $(wildcard unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:.c=.bin)
 
-unit/%.bin: unit/%.c unit/unit.h $(OBJS) $(CU_OBJS)
+unit/%.bin: unit/%.c $(wildcard unit/*.h) $(OBJS) $(CU_OBJS)
 	$(CC) $(CFLAGS) $(CPPFLAGS) $(PG_CPPFLAGS) -I$(includedir_server) -o $@ $< \
 		$(shell sed -n '1s|^// objects:||p' $<) $(ENGINE_LIBS) \
 		$(if $(CU_OBJS),$(CU_OBJS) $(CUDA_LIBS)) -lm
