@@ -106,31 +106,6 @@ HostFloats(Backend *be, const float *dev, size_t n)
 	return h;
 }
 
-/* a host tensor of the given dtype from f32 values */
-static LlmTensor
-HostTensor(const float *v, LlmDType dtype, int ndim, int64_t d0, int64_t d1)
-{
-	LlmTensor	t;
-	size_t		n = (size_t) (ndim == 1 ? d0 : d0 * d1);
-
-	memset(&t, 0, sizeof(t));
-	t.dtype = dtype;
-	t.ndim = ndim;
-	t.shape[0] = d0;
-	t.shape[1] = ndim == 2 ? d1 : 0;
-	t.data = malloc(n * LlmDTypeSize(dtype));
-	for (size_t i = 0; i < n; i++)
-	{
-		if (dtype == LLM_DTYPE_F32)
-			((float *) t.data)[i] = v[i];
-		else if (dtype == LLM_DTYPE_BF16)
-			((uint16_t *) t.data)[i] = LlmF32ToBf16(v[i]);
-		else
-			((uint16_t *) t.data)[i] = VecFloatToHalf(v[i]);
-	}
-	return t;
-}
-
 /* tolerance of an op whose weights take the context's precision */
 static double
 WeightTol(double f32_tol)
@@ -274,7 +249,7 @@ TestMatmul(void)
 			int			in = shapes[si][2];
 			float	   *x = UnitRandArray((size_t) n * in, 1.0f);
 			float	   *wv = UnitRandArray((size_t) o * in, 0.1f);
-			LlmTensor	w = HostTensor(wv, dtypes[di], 2, o, in);
+			LlmTensor	w = UnitHostTensor(wv, dtypes[di], 2, o, in);
 			float	   *want = RunMatmul(&cpu, x, &w, n);
 			float	   *got = RunMatmul(&gpu, x, &w, n);
 			char		name[64];
@@ -384,8 +359,8 @@ TestElementwise(void)
 		float	   *y = UnitRandArray(count, 2.0f);
 		float	   *wv = UnitRandArray(dim, 1.0f);
 		float	   *bv = UnitRandArray(dim, 0.5f);
-		LlmTensor	w = HostTensor(wv, LLM_DTYPE_F32, 1, dim, 0);
-		LlmTensor	b = HostTensor(bv, LLM_DTYPE_BF16, 1, dim, 0);	/* becomes f32 */
+		LlmTensor	w = UnitHostTensor(wv, LLM_DTYPE_F32, 1, dim, 0);
+		LlmTensor	b = UnitHostTensor(bv, LLM_DTYPE_BF16, 1, dim, 0);	/* becomes f32 */
 		size_t		total;
 		float	   *want = RunElementwise(&cpu, n, dim, x, y, &w, &b, &total);
 		float	   *got = RunElementwise(&gpu, n, dim, x, y, &w, &b, &total);
@@ -529,9 +504,9 @@ TestRows(void)
 	Step		st;
 	float	   *tv = UnitRandArray((size_t) vocab * dim, 1.0f);
 	float	   *pv = UnitRandArray((size_t) 1024 * dim, 1.0f);
-	LlmTensor	tok_bf16 = HostTensor(tv, LLM_DTYPE_BF16, 2, vocab, dim);
-	LlmTensor	tok_f32 = HostTensor(tv, LLM_DTYPE_F32, 2, vocab, dim);
-	LlmTensor	pos = HostTensor(pv, LLM_DTYPE_F16, 2, 1024, dim);
+	LlmTensor	tok_bf16 = UnitHostTensor(tv, LLM_DTYPE_BF16, 2, vocab, dim);
+	LlmTensor	tok_f32 = UnitHostTensor(tv, LLM_DTYPE_F32, 2, vocab, dim);
+	LlmTensor	pos = UnitHostTensor(pv, LLM_DTYPE_F16, 2, 1024, dim);
 	float	   *x;
 
 	MakeStep(&st, 5, first, count, 64, vocab);
@@ -811,7 +786,7 @@ TestErrors(void)
 	ComputeKvCache cache;
 	float	   *buf;
 	float	   *table_v = UnitRandArray(10 * 8, 1.0f);
-	LlmTensor	table = HostTensor(table_v, LLM_DTYPE_F32, 2, 10, 8);
+	LlmTensor	table = UnitHostTensor(table_v, LLM_DTYPE_F32, 2, 10, 8);
 	LlmTensor	dt;
 	int32_t		saved;
 
@@ -889,7 +864,7 @@ Bench(void)
 		int			o = gemm[gi][1];
 		int			in = gemm[gi][2];
 		float	   *wv = UnitRandArray((size_t) o * in, 0.05f);
-		LlmTensor	w = HostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
+		LlmTensor	w = UnitHostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
 		LlmTensor	dw;
 		float	   *dx = DevFloats(&gpu, NULL, (size_t) n * in);
 		float	   *dout = DevFloats(&gpu, NULL, (size_t) n * o);

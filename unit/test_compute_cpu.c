@@ -19,6 +19,7 @@
 #include "compute/computeops.h"
 #include "vector/vecdist.h"
 #include "unit.h"
+#include "unitmath.h"
 
 static const ComputeOps *ops = &ComputeCpuOps;
 static void *ctx;
@@ -50,26 +51,14 @@ RandArray(size_t n, float scale)
 static LlmTensor
 RandWeight(LlmDType dtype, int64_t o, int64_t in)
 {
-	LlmTensor	t;
 	size_t		count = (size_t) (o * in);
+	float	   *v = malloc(count * sizeof(float));
+	LlmTensor	t;
 
-	memset(&t, 0, sizeof(t));
-	t.dtype = dtype;
-	t.ndim = 2;
-	t.shape[0] = o;
-	t.shape[1] = in;
-	t.data = malloc(count * LlmDTypeSize(dtype));
 	for (size_t i = 0; i < count; i++)
-	{
-		float		v = RandF(0.1f);
-
-		if (dtype == LLM_DTYPE_F32)
-			((float *) t.data)[i] = v;
-		else if (dtype == LLM_DTYPE_BF16)
-			((uint16_t *) t.data)[i] = LlmF32ToBf16(v);
-		else
-			((uint16_t *) t.data)[i] = VecFloatToHalf(v);
-	}
+		v[i] = RandF(0.1f);
+	t = UnitHostTensor(v, dtype, 2, o, in);
+	free(v);
 	return t;
 }
 

@@ -92,29 +92,6 @@ DevFloats(Backend *be, const float *host, size_t n, size_t pad)
 	return p;
 }
 
-/* a host tensor of the given dtype from f32 values */
-static LlmTensor
-HostTensor(const float *v, LlmDType dtype, int ndim, int64_t d0, int64_t d1)
-{
-	LlmTensor	t;
-	size_t		n = (size_t) (ndim == 1 ? d0 : d0 * d1);
-
-	memset(&t, 0, sizeof(t));
-	t.dtype = dtype;
-	t.ndim = ndim;
-	t.shape[0] = d0;
-	t.shape[1] = ndim == 2 ? d1 : 0;
-	t.data = malloc(n * LlmDTypeSize(dtype));
-	for (size_t i = 0; i < n; i++)
-	{
-		if (dtype == LLM_DTYPE_F32)
-			((float *) t.data)[i] = v[i];
-		else
-			((uint16_t *) t.data)[i] = LlmF32ToBf16(v[i]);
-	}
-	return t;
-}
-
 /* out(n, o) = x . w^T on one backend; x placed `pad` floats into its buffer */
 static float *
 RunMatmul(Backend *be, const float *x, const LlmTensor *w, int n, size_t pad)
@@ -157,7 +134,7 @@ TestMatmul(Backend *gpu, ComputePrecision precision)
 		int			in = shapes[si][1];
 		size_t		pad = (size_t) shapes[si][2];
 		float	   *wv = UnitRandArrayBf16((size_t) o * in, 0.1f);
-		LlmTensor	w = HostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
+		LlmTensor	w = UnitHostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
 
 		for (int ri = 0; ri < 10; ri++)
 		{
@@ -327,7 +304,7 @@ TestFused(Backend *gpu, Backend *nofuse, ComputePrecision precision)
 			int			o = (op == FUSED_QKV && p > 0) ? cases[ci][2] : cases[ci][1];
 			float	   *wv = UnitRandArrayBf16((size_t) o * in, 0.1f);
 
-			w[p] = HostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
+			w[p] = UnitHostTensor(wv, LLM_DTYPE_BF16, 2, o, in);
 			free(wv);
 		}
 		for (size_t ri = 0; ri < sizeof(rows) / sizeof(rows[0]); ri++)
@@ -446,7 +423,7 @@ static LlmTensor
 RandMatrix(int64_t o, int64_t i, float scale)
 {
 	float	   *v = UnitRandArrayBf16((size_t) (o * i), scale);
-	LlmTensor	t = HostTensor(v, LLM_DTYPE_F32, 2, o, i);
+	LlmTensor	t = UnitHostTensor(v, LLM_DTYPE_F32, 2, o, i);
 
 	free(v);
 	return t;
@@ -461,7 +438,7 @@ MakeHostModel(HostModel *h)
 	for (int i = 0; i < M_HIDDEN; i++)
 		ones[i] = 1.0f + UnitRandF(0.2f);
 	for (int l = 0; l < 2 * M_LAYERS + 1; l++)
-		h->norm[l] = HostTensor(ones, LLM_DTYPE_F32, 1, M_HIDDEN, 0);
+		h->norm[l] = UnitHostTensor(ones, LLM_DTYPE_F32, 1, M_HIDDEN, 0);
 	for (int l = 0; l < M_LAYERS; l++)
 	{
 		h->wq[l] = RandMatrix(M_HEADS * M_HEAD_DIM, M_HIDDEN, 0.15f);

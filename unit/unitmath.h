@@ -12,9 +12,11 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "llm/llm.h"
+#include "vector/vecdist.h"
 
 static uint64_t unit_rng = 0x9e3779b97f4a7c15ull;
 
@@ -84,6 +86,31 @@ UnitRelErr(const float *got, const float *want, size_t n)
 		norm += (double) want[i] * want[i];
 	}
 	return sqrt(diff) / (norm > 0.0 ? sqrt(norm) : 1.0);
+}
+
+/* a host tensor of dtype from f32 values; data is malloc'ed */
+static inline LlmTensor
+UnitHostTensor(const float *v, LlmDType dtype, int ndim, int64_t d0, int64_t d1)
+{
+	LlmTensor	t;
+	size_t		n = (size_t) (ndim == 1 ? d0 : d0 * d1);
+
+	memset(&t, 0, sizeof(t));
+	t.dtype = dtype;
+	t.ndim = ndim;
+	t.shape[0] = d0;
+	t.shape[1] = ndim == 2 ? d1 : 0;
+	t.data = malloc((n > 0 ? n : 1) * LlmDTypeSize(dtype));
+	for (size_t i = 0; i < n; i++)
+	{
+		if (dtype == LLM_DTYPE_F32)
+			((float *) t.data)[i] = v[i];
+		else if (dtype == LLM_DTYPE_BF16)
+			((uint16_t *) t.data)[i] = LlmF32ToBf16(v[i]);
+		else
+			((uint16_t *) t.data)[i] = VecFloatToHalf(v[i]);
+	}
+	return t;
 }
 
 /* seconds on a monotonic clock */
