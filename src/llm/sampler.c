@@ -17,50 +17,13 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "llm/pcg.h"
 #include "llm/sampler.h"
-
-/* PCG32 (O'Neill): 64-bit LCG state, xorshift-rotate output */
-#define PCG_MULT	6364136223846793005ULL
-#define PCG_INC		1442695040888963407ULL
 
 /* first prefix sorted when looking for the top-p nucleus */
 #define TOP_P_FIRST_PREFIX 128
 /* more candidates than this are sorted by radix rather than heap sort */
 #define RADIX_SORT_MIN 2048
-
-/* next 32 random bits */
-static inline uint32_t
-Pcg32Next(uint64_t *state)
-{
-	uint64_t	old = *state;
-	uint32_t	xorshifted;
-	uint32_t	rot;
-
-	*state = old * PCG_MULT + PCG_INC;
-	xorshifted = (uint32_t) (((old >> 18) ^ old) >> 27);
-	rot = (uint32_t) (old >> 59);
-	return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
-}
-
-/* uniform double in [0, 1) with 53 random bits */
-static double
-PcgUniform(uint64_t *state)
-{
-	uint64_t	a = Pcg32Next(state) >> 5;	/* 27 bits */
-	uint64_t	b = Pcg32Next(state) >> 6;	/* 26 bits */
-
-	return ((double) a * 67108864.0 + (double) b) / 9007199254740992.0;
-}
-
-/* seed the generator the way PCG's reference srandom does */
-static void
-PcgSeed(uint64_t *state, uint64_t seed)
-{
-	*state = 0;
-	(void) Pcg32Next(state);
-	*state += seed;
-	(void) Pcg32Next(state);
-}
 
 /* greedy, no filters, no penalty, seed 0 */
 void
