@@ -30,7 +30,7 @@ PG_CPPFLAGS = -I$(CURDIR)/src -I$(CURDIR)/kernels
 # build: the pthread build starts a thread pool in every process that loads
 # the library, the postmaster included when it is preloaded.
 OPENBLAS_DIR ?= /usr/lib/$(shell $(CC) -print-multiarch)/openblas-serial
-ENGINE_LIBS = -ljansson -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -licuuc
+ENGINE_LIBS = -ljansson -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -licuuc -lxgboost
 SHLIB_LINK += $(ENGINE_LIBS)
 
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
