@@ -18,7 +18,9 @@
  * Distances are computed a block of rows at a time as |x|^2 - 2 x.c +
  * |c|^2 with one dgemm per block, on rows centered by the feature means
  * (as scikit-learn centers its copy) to limit cancellation; the block is
- * centered on the fly, so the data is never copied whole.  The reported
+ * centered on the fly, so the data is never copied whole.  k-means++ keeps
+ * every row's distances to the current step's candidates (rows x trials
+ * doubles) so that the chosen one's need no second pass.  The reported
  * inertia sums exact squared differences.
  *
  *-------------------------------------------------------------------------
@@ -54,6 +56,8 @@ typedef struct KMeansWork
 	double	   *counts;			/* (k) */
 	double	   *mind;			/* (rows) squared distance to own center */
 	double	   *cumsum;			/* (rows) k-means++ running potential */
+	double	   *trial;			/* (rows, trials) distances to candidates */
+	int			trials;			/* k-means++ candidates per center */
 	int		   *labels;			/* (rows) */
 } KMeansWork;
 
@@ -73,11 +77,11 @@ RowNorms(const double *c, int m, int d, double *out)
 
 /*
  * Squared distances of rows r0 .. r0 + nb - 1 to the m centered points c
- * (norms cn): dist (nb x m).  Leaves the centered rows in w->xb.
+ * (norms cn) into dist (nb x m).  Leaves the centered rows in w->xb.
  */
 static void
 BlockDistances(KMeansWork *w, int64_t r0, int nb, const double *c,
-			   const double *cn, int m)
+			   const double *cn, int m, double *dist)
 {
 	int			d = w->d;
 	const double *src = w->x + r0 * d;
@@ -96,13 +100,13 @@ BlockDistances(KMeansWork *w, int64_t r0, int nb, const double *c,
 		w->xn[i] = s;
 	}
 	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, m, d, -2.0,
-				w->xb, d, c, d, 0.0, w->dist, m);
+				w->xb, d, c, d, 0.0, dist, m);
 	for (int i = 0; i < nb; i++)
 		for (int j = 0; j < m; j++)
 		{
-			double		v = w->dist[(size_t) i * m + j] + w->xn[i] + cn[j];
+			double		v = dist[(size_t) i * m + j] + w->xn[i] + cn[j];
 
-			w->dist[(size_t) i * m + j] = v > 0.0 ? v : 0.0;
+			dist[(size_t) i * m + j] = v > 0.0 ? v : 0.0;
 		}
 }
 
@@ -138,13 +142,10 @@ static int
 SeedCenters(KMeansWork *w, uint64_t *rng, LlmError *err)
 {
 	int			d = w->d;
-	int			trials = 2 + (int) log((double) w->k);
+	int			trials = w->trials;
 	double	   *closest = w->mind;
 	double		pot = 0.0;
 	int64_t		first = RandomRow(rng, w->rows);
-
-	if (trials > MAX_TRIALS)
-		trials = MAX_TRIALS;
 
 	CenteredRow(w, first, w->centers);
 	RowNorms(w->centers, 1, d, w->cn);
@@ -152,9 +153,7 @@ SeedCenters(KMeansWork *w, uint64_t *rng, LlmError *err)
 	{
 		int			nb = BlockRows(w, r0);
 
-		BlockDistances(w, r0, nb, w->centers, w->cn, 1);
-		for (int i = 0; i < nb; i++)
-			closest[r0 + i] = w->dist[i];
+		BlockDistances(w, r0, nb, w->centers, w->cn, 1, closest + r0);
 	}
 
 	for (int c = 1; c < w->k; c++)
@@ -198,11 +197,17 @@ SeedCenters(KMeansWork *w, uint64_t *rng, LlmError *err)
 		for (int64_t r0 = 0; r0 < w->rows; r0 += w->block)
 		{
 			int			nb = BlockRows(w, r0);
+			double	   *td = w->trial + r0 * trials;
 
-			BlockDistances(w, r0, nb, w->cand, w->cn, trials);
+			BlockDistances(w, r0, nb, w->cand, w->cn, trials, td);
 			for (int i = 0; i < nb; i++)
 				for (int t = 0; t < trials; t++)
-					pots[t] += fmin(closest[r0 + i], w->dist[(size_t) i * trials + t]);
+				{
+					double		v = td[(size_t) i * trials + t];
+					double		old = closest[r0 + i];
+
+					pots[t] += v < old ? v : old;
+				}
 		}
 		for (int t = 1; t < trials; t++)
 			if (pots[t] < pots[best])
@@ -210,14 +215,12 @@ SeedCenters(KMeansWork *w, uint64_t *rng, LlmError *err)
 
 		memcpy(w->centers + (size_t) c * d, w->cand + (size_t) best * d,
 			   sizeof(double) * d);
-		RowNorms(w->cand + (size_t) best * d, 1, d, w->cn);
-		for (int64_t r0 = 0; r0 < w->rows; r0 += w->block)
+		for (int64_t i = 0; i < w->rows; i++)
 		{
-			int			nb = BlockRows(w, r0);
+			double		v = w->trial[i * trials + best];
 
-			BlockDistances(w, r0, nb, w->cand + (size_t) best * d, w->cn, 1);
-			for (int i = 0; i < nb; i++)
-				closest[r0 + i] = fmin(closest[r0 + i], w->dist[i]);
+			if (v < closest[i])
+				closest[i] = v;
 		}
 	}
 	return LLM_OK;
@@ -245,7 +248,7 @@ Assign(KMeansWork *w, bool sums)
 	{
 		int			nb = BlockRows(w, r0);
 
-		BlockDistances(w, r0, nb, w->centers, w->cn, k);
+		BlockDistances(w, r0, nb, w->centers, w->cn, k, w->dist);
 		for (int i = 0; i < nb; i++)
 		{
 			const double *di = w->dist + (size_t) i * k;
@@ -417,7 +420,8 @@ MlKMeansFit(const MlParams *params, const MlMatrix *x, MlModel *model,
 	if (!(params->tol >= 0.0) || !isfinite(params->tol))
 		return LlmSetError(err, LLM_ERR_ARGUMENT,
 						   "tol must be a non-negative number");
-	if (x->rows > INT64_MAX / x->cols)
+	if (x->rows > INT64_MAX / x->cols ||
+		x->rows > (int64_t) (SIZE_MAX / sizeof(double) / MAX_TRIALS))
 		return LlmSetError(err, LLM_ERR_ARGUMENT, "k-means data is too large");
 
 	k = params->n_clusters;
@@ -430,6 +434,9 @@ MlKMeansFit(const MlParams *params, const MlMatrix *x, MlModel *model,
 	w.rows = x->rows;
 	w.d = d;
 	w.k = k;
+	w.trials = 2 + (int) log((double) k);
+	if (w.trials > MAX_TRIALS)
+		w.trials = MAX_TRIALS;
 	w.block = BLOCK_BYTES / (int) (sizeof(double) * (d > wide ? d : wide));
 	if (w.block < 16)
 		w.block = 16;
@@ -448,10 +455,11 @@ MlKMeansFit(const MlParams *params, const MlMatrix *x, MlModel *model,
 	w.mind = LlmAlloc(sizeof(double) * (size_t) x->rows, err);
 	w.cumsum = LlmAlloc(sizeof(double) * (size_t) x->rows, err);
 	w.labels = LlmAlloc(sizeof(int) * (size_t) x->rows, err);
+	w.trial = k > 1 ? LlmAlloc(sizeof(double) * (size_t) x->rows * w.trials, err) : NULL;
 	best = LlmAlloc(sizeof(double) * (size_t) k * d, err);
 	if (!w.mean || !w.xb || !w.xn || !w.dist || !w.cand || !w.cn ||
 		!w.centers || !w.sums || !w.counts || !w.mind || !w.cumsum ||
-		!w.labels || !best)
+		!w.labels || !best || (k > 1 && !w.trial))
 	{
 		rc = LLM_ERR_NOMEM;
 		goto done;
@@ -537,5 +545,6 @@ done:
 	free(w.mind);
 	free(w.cumsum);
 	free(w.labels);
+	free(w.trial);
 	return rc;
 }
