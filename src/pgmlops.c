@@ -17,6 +17,7 @@
 
 #include "pgmlops.h"
 #include "llm/llmsql.h"
+#include "ml/mlsql.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,6 +33,9 @@ _PG_init(void)
 	HnswInit();
 	ComputeInit();
 	LlmSqlInit();
+	MlSqlTrainInit();
+	MlSqlCacheInit();
+	MlSqlProgressInit();
 
 	MarkGUCPrefixReserved("hnsw");
 	MarkGUCPrefixReserved("mlops");

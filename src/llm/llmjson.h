@@ -12,6 +12,22 @@
 
 #include "llm/llm.h"
 
+/*
+ * The PostgreSQL server exports a function named json_object (the SQL
+ * function's C entry point), and the dynamic linker binds a loaded
+ * library's calls of jansson's json_object() to it: a crash.  Make new
+ * objects with LlmJsonObject() (jansson's own internal calls are bound
+ * inside libjansson and are safe).  The poison makes a new use of
+ * json_object() a compile error in every file that includes this header.
+ */
+static inline json_t *
+LlmJsonObject(void)
+{
+	return json_pack("{}");
+}
+
+#pragma GCC poison json_object
+
 /* parse a buffer; the error names what (a file name) and the position */
 extern json_t *LlmJsonParse(const char *data, size_t len, const char *what,
 							LlmError *err);

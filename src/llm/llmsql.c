@@ -332,8 +332,8 @@ ReleaseCacheEntry(TokenizerCacheEntry *entry)
 /*
  * SQL error code for an engine status
  */
-static int
-EngineErrcode(int code)
+int
+LlmSqlErrcode(int code)
 {
 	switch (code)
 	{
@@ -416,7 +416,7 @@ ReportEngineError(const LlmError *err, const char *model, const char *dir,
 	if (file_errno)
 		errno = err->os_errno;
 	ereport(ERROR,
-			(file_errno ? errcode_for_file_access() : errcode(EngineErrcode(err->code)),
+			(file_errno ? errcode_for_file_access() : errcode(LlmSqlErrcode(err->code)),
 			 errmsg("could not %s with model \"%s\"", what, model),
 			 errdetail("%s", EngineMessage(err, dir, model))));
 }

@@ -17,6 +17,9 @@
 /* llmsql.c */
 extern void LlmSqlInit(void);
 
+/* the SQL error code (ERRCODE_*) for an LLM_ERR_* status */
+extern int	LlmSqlErrcode(int code);
+
 /*
  * Resolve a model name (a directory relative to mlops.model_dir) to the
  * real path of that directory, palloc'ed; raises an error for names that

@@ -27,7 +27,7 @@
  *-------------------------------------------------------------------------
  */
 #include <float.h>
-#include <jansson.h>
+#include "llm/llmjson.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,7 +472,7 @@ MlMetricsJson(MlTask task, int64_t rows, const double *y,
 		LlmSetError(err, LLM_ERR_ARGUMENT, "metrics need at least one row");
 		return NULL;
 	}
-	obj = json_object();
+	obj = LlmJsonObject();
 	if (obj == NULL)
 	{
 		LlmSetError(err, LLM_ERR_NOMEM, "out of memory computing metrics");

@@ -1,0 +1,367 @@
+/*-------------------------------------------------------------------------
+ *
+ * mlsqlcache.c
+ *	  The per-backend cache of loaded model versions and resolved aliases,
+ *	  and its invalidation across sessions.
+ *
+ * Versions are immutable, so a loaded version never goes stale; what moves
+ * is the alias a reference names.  A statement trigger on mlops.model_aliases
+ * and mlops.model_versions (mlops.registry_changed) queues a relcache
+ * invalidation of the changed table, which PostgreSQL delivers at commit
+ * to every backend before its next statement.  Our relcache callback then
+ * bumps a generation counter: resolved references and loaded versions are
+ * dropped at the next lookup, and callers that kept a pointer (fn_extra)
+ * compare the generation before using it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "compat.h"
+#include "ml/mlsql.h"
+
+#define REF_MAX (2 * NAMEDATALEN + 16)
+
+typedef struct LoadedKey
+{
+	char		model[NAMEDATALEN];
+	int			version;
+} LoadedKey;
+
+typedef struct LoadedEntry
+{
+	LoadedKey	key;
+	MlLoaded   *m;
+} LoadedEntry;
+
+typedef struct ResolvedEntry
+{
+	char		ref[REF_MAX];
+	MlLoaded   *m;
+} ResolvedEntry;
+
+static MemoryContext cache_cxt = NULL;
+static HTAB *loaded = NULL;
+static HTAB *resolved = NULL;
+static uint64 generation = 1;
+static bool flush_pending = false;
+static Oid	registry_rels[2] = {InvalidOid, InvalidOid};
+
+/* relcache callback: a registry table changed (or everything did) */
+static void
+RegistryInvalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == registry_rels[0] || relid == registry_rels[1])
+	{
+		generation++;
+		flush_pending = true;
+	}
+}
+
+/* called from _PG_init */
+void
+MlSqlCacheInit(void)
+{
+	CacheRegisterRelcacheCallback(RegistryInvalidate, (Datum) 0);
+}
+
+/* the current generation: a pointer from MlSqlLoad is valid while it holds */
+uint64
+MlSqlCacheGeneration(void)
+{
+	return generation;
+}
+
+/* free one loaded version */
+static void
+FreeLoaded(MlLoaded *m)
+{
+	MlModelFree(&m->model_obj);
+	MlPrepFree(&m->prep);
+}
+
+/* drop everything (the memory context holds all but the core's mallocs) */
+static void
+Flush(void)
+{
+	if (loaded)
+	{
+		HASH_SEQ_STATUS seq;
+		LoadedEntry *e;
+
+		hash_seq_init(&seq, loaded);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			FreeLoaded(e->m);
+	}
+	if (cache_cxt)
+		MemoryContextReset(cache_cxt);
+	loaded = NULL;
+	resolved = NULL;
+	flush_pending = false;
+	/* the extension may have been dropped and created again */
+	registry_rels[0] = registry_rels[1] = InvalidOid;
+}
+
+/* create the hash tables */
+static void
+CreateTables(void)
+{
+	HASHCTL		ctl;
+
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(TopMemoryContext, "pgmlops model cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(LoadedKey);
+	ctl.entrysize = sizeof(LoadedEntry);
+	ctl.hcxt = cache_cxt;
+	loaded = hash_create("pgmlops loaded versions", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = REF_MAX;
+	ctl.entrysize = sizeof(ResolvedEntry);
+	ctl.hcxt = cache_cxt;
+	resolved = hash_create("pgmlops resolved references", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/* numeric SQL types whose labels predict() returns as numbers */
+static bool
+NumericTypeName(const char *t)
+{
+	return strcmp(t, "smallint") == 0 || strcmp(t, "integer") == 0 ||
+		strcmp(t, "bigint") == 0 || strcmp(t, "real") == 0 ||
+		strcmp(t, "double precision") == 0 || strcmp(t, "numeric") == 0 ||
+		strcmp(t, "boolean") == 0;
+}
+
+/* read the class labels (a JSON array of strings) into m */
+static void
+ParseLabels(MlLoaded *m, const char *json, const char *target_type)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	int			n = JB_ROOT_IS_ARRAY(jb) ? JB_ROOT_COUNT(jb) : 0;
+
+	m->n_classes = n;
+	m->labels = MemoryContextAllocZero(cache_cxt, sizeof(char *) * Max(n, 1));
+	m->label_values = MemoryContextAllocZero(cache_cxt, sizeof(double) * Max(n, 1));
+	m->labels_numeric = target_type && NumericTypeName(target_type);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(&jb->root, i);
+
+		if (v == NULL || v->type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("model version has malformed class labels")));
+		m->labels[i] = MemoryContextStrdup(cache_cxt, pnstrdup(v->val.string.val, v->val.string.len));
+		if (m->labels_numeric)
+		{
+			if (strcmp(m->labels[i], "true") == 0)
+				m->label_values[i] = 1;
+			else if (strcmp(m->labels[i], "false") == 0)
+				m->label_values[i] = 0;
+			else
+				m->label_values[i] = float8in_internal(m->labels[i], NULL, "double precision",
+													   m->labels[i]);
+		}
+	}
+}
+
+/* load version (model, version) from the registry */
+static MlLoaded *
+LoadVersion(const char *model, int version)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		args[2] = {CStringGetTextDatum(model), Int32GetDatum(version)};
+	MlLoaded   *m;
+	bool		isnull;
+	char	   *task,
+			   *prep,
+			   *classes,
+			   *target_type;
+	bytea	   *artifact;
+	LlmError	err;
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	if (SPI_execute_with_args("SELECT m.task, v.preprocessing::text, v.classes::text, v.target_type, v.artifact"
+							  " FROM mlops.model_versions v JOIN mlops.models m ON m.name = v.model"
+							  " WHERE v.model = $1 AND v.version = $2",
+							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the model version");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", model, version)));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	task = SPI_getvalue(tup, desc, 1);
+	prep = SPI_getvalue(tup, desc, 2);
+	classes = SPI_getvalue(tup, desc, 3);
+	target_type = SPI_getvalue(tup, desc, 4);
+	artifact = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
+
+	m = MemoryContextAllocZero(cache_cxt, sizeof(MlLoaded));
+	strlcpy(m->model, model, sizeof(m->model));
+	m->version = version;
+	m->task = (MlTask) MlTaskFromName(task);
+	if (MlModelLoad(&m->model_obj, (const uint8_t *) VARDATA_ANY(artifact),
+					VARSIZE_ANY_EXHDR(artifact), &err) != LLM_OK)
+		MlSqlReport(&err, psprintf("model \"%s\" version %d", model, version));
+	if (MlPrepFromJson(&m->prep, prep, &err) != LLM_OK)
+	{
+		MlModelFree(&m->model_obj);
+		MlSqlReport(&err, psprintf("model \"%s\" version %d", model, version));
+	}
+	if (classes)
+		ParseLabels(m, classes, target_type);
+	for (int c = 0; c < m->prep.ncols; c++)
+		m->n_inputs += m->prep.cols[c].width;
+	return m;
+}
+
+/*
+ * The loaded version a reference names
+ */
+MlLoaded *
+MlSqlLoad(const char *ref)
+{
+	ResolvedEntry *r;
+	LoadedEntry *l;
+	LoadedKey	key;
+	bool		found;
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	char	   *model,
+			   *version;
+	MlLoaded   *m;
+
+	if (strlen(ref) >= REF_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("model reference is too long")));
+	if (flush_pending)
+		Flush();
+	if (loaded == NULL)
+		CreateTables();
+	r = hash_search(resolved, ref, HASH_FIND, NULL);
+	if (r != NULL)
+		return r->m;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = CStringGetTextDatum(ref);
+	if (SPI_execute_with_args("SELECT model, version FROM mlops.resolve_model($1)",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not resolve model reference");
+	model = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+	/* an invalidation may have arrived while resolving */
+	if (flush_pending)
+	{
+		Flush();
+		CreateTables();
+	}
+	memset(&key, 0, sizeof(key));
+	strlcpy(key.model, model, sizeof(key.model));
+	key.version = atoi(version);
+	l = hash_search(loaded, &key, HASH_FIND, NULL);
+	if (l != NULL)
+		m = l->m;
+	else
+	{
+		m = LoadVersion(key.model, key.version);
+		if (flush_pending)
+		{
+			FreeLoaded(m);
+			Flush();
+			CreateTables();
+			m = LoadVersion(key.model, key.version);
+		}
+		l = hash_search(loaded, &key, HASH_ENTER, &found);
+		l->m = m;
+	}
+	/*
+	 * The tables whose changes invalidate; looked up after any flush (which
+	 * forgets them).  Callers take the generation before calling, so an
+	 * invalidation arriving from here on makes them reload.
+	 */
+	if (!OidIsValid(registry_rels[0]))
+	{
+		Oid			nsp = get_namespace_oid("mlops", false);
+
+		registry_rels[0] = get_relname_relid("model_aliases", nsp);
+		registry_rels[1] = get_relname_relid("model_versions", nsp);
+	}
+	SPI_finish();
+	r = hash_search(resolved, ref, HASH_ENTER, &found);
+	r->m = m;
+	return m;
+}
+
+/*
+ * What predict returns for a model's output: the value, the numeric class
+ * label, or the cluster
+ */
+double
+MlSqlPredictionValue(const MlLoaded *m, double pred)
+{
+	if (m->task != ML_TASK_CLASSIFICATION)
+		return pred;
+	if (!m->labels_numeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("model \"%s\" predicts text labels", m->model),
+				 errhint("Use mlops.predict_label() for the label, or mlops.predict_proba() for the probabilities.")));
+	return m->label_values[(int) pred];
+}
+
+PG_FUNCTION_INFO_V1(ml_registry_changed);
+
+/*
+ * Trigger on the registry tables: queue a relcache invalidation of the
+ * table, delivered to every backend at commit
+ */
+Datum
+ml_registry_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mlops.registry_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(ml_key_metric);
+
+/*
+ * mlops._key_metric(task): the metric that compares versions
+ */
+Datum
+ml_key_metric(PG_FUNCTION_ARGS)
+{
+	char	   *task = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int			t = MlTaskFromName(task);
+
+	if (t < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown task \"%s\"", task)));
+	PG_RETURN_TEXT_P(cstring_to_text(MlKeyMetric((MlTask) t, NULL)));
+}

@@ -1,0 +1,474 @@
+/*-------------------------------------------------------------------------
+ *
+ * mlsqldata.c
+ *	  Reading training and scoring data through SPI, with the caller's
+ *	  privileges, in batches.
+ *
+ * A source is a table or view name or a query.  Every value is read with
+ * a cast chosen by the column's kind (numbers and booleans as float8,
+ * categories as text, vectors and arrays as float8[]), so that one reader
+ * serves every type.  Callers are connected to SPI.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "access/transam.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+#include "compat.h"
+#include "llm/llmsql.h"
+#include "ml/mlsql.h"
+
+/* does s start with keyword kw (case-insensitive) followed by a non-letter? */
+static bool
+StartsWithKeyword(const char *s, const char *kw)
+{
+	size_t		n = strlen(kw);
+
+	return pg_strncasecmp(s, kw, n) == 0 &&
+		!(isalnum((unsigned char) s[n]) || s[n] == '_');
+}
+
+/*
+ * Resolve a source: a query (SELECT, WITH, VALUES, TABLE or a parenthesized
+ * query) or the name of a relation the caller can see
+ */
+void
+MlSqlSourceInit(MlSqlSource *src, const char *text)
+{
+	const char *s = text;
+
+	while (isspace((unsigned char) *s))
+		s++;
+	if (*s == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source must not be empty")));
+	src->text = pstrdup(text);
+	if (*s == '(' || StartsWithKeyword(s, "select") || StartsWithKeyword(s, "with") ||
+		StartsWithKeyword(s, "values") || StartsWithKeyword(s, "table"))
+	{
+		char	   *q = pstrdup(s);
+		size_t		len = strlen(q);
+
+		/* a trailing semicolon would end the wrapping query */
+		while (len > 0 && (isspace((unsigned char) q[len - 1]) || q[len - 1] == ';'))
+			q[--len] = '\0';
+		src->is_query = true;
+		src->from = psprintf("(%s\n) AS pgmlops_source", q);
+	}
+	else
+	{
+		List	   *names = stringToQualifiedNameList(s);
+		RangeVar   *rv = makeRangeVarFromNameList(names);
+		Oid			relid = RangeVarGetRelid(rv, AccessShareLock, true);
+
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"%s\" does not exist", s),
+					 errhint("The source is a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
+		src->is_query = false;
+		src->from = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											   get_rel_name(relid));
+	}
+}
+
+/*
+ * Is type the extension's vector (name "vector") or halfvec type?  Told
+ * by the name of its input function, which is ours.
+ */
+bool
+MlSqlIsVectorType(Oid type, const char *name)
+{
+	Oid			infunc;
+	Oid			ioparam;
+	char	   *fname;
+	char		want[NAMEDATALEN];
+	bool		result;
+
+	if (type < FirstNormalObjectId)
+		return false;
+	getTypeInputInfo(type, &infunc, &ioparam);
+	fname = get_func_name(infunc);
+	snprintf(want, sizeof(want), "%s_in", name);
+	result = fname != NULL && strcmp(fname, want) == 0;
+	if (fname)
+		pfree(fname);
+	return result;
+}
+
+/*
+ * The kind of feature a column type gives: numbers, booleans, categories
+ * (text-like types and enums), vectors (vector, halfvec and numeric arrays)
+ */
+bool
+MlSqlColumnKindOf(Oid type, MlColumnKind *kind)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+			*kind = ML_COL_NUMERIC;
+			return true;
+		case BOOLOID:
+			*kind = ML_COL_BOOLEAN;
+			return true;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case CHAROID:
+			*kind = ML_COL_CATEGORICAL;
+			return true;
+		case INT2ARRAYOID:
+		case INT4ARRAYOID:
+		case INT8ARRAYOID:
+		case FLOAT4ARRAYOID:
+		case FLOAT8ARRAYOID:
+		case NUMERICARRAYOID:
+			*kind = ML_COL_VECTOR;
+			return true;
+	}
+	if (type_is_enum(type))
+	{
+		*kind = ML_COL_CATEGORICAL;
+		return true;
+	}
+	if (MlSqlIsVectorType(type, "vector") || MlSqlIsVectorType(type, "halfvec"))
+	{
+		*kind = ML_COL_VECTOR;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The columns of a source, from a plan of SELECT * (no rows are read)
+ */
+MlSqlColumn *
+MlSqlDescribe(const MlSqlSource *src, int *ncols)
+{
+	char	   *sql = psprintf("SELECT * FROM %s LIMIT 0", src->from);
+	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
+	TupleDesc	desc;
+	MlSqlColumn *cols;
+	int			n = 0;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source must be a table, a view or a query returning rows")));
+	desc = SPI_tuptable->tupdesc;
+	cols = palloc0_array(MlSqlColumn, Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		cols[n].name = pstrdup(NameStr(att->attname));
+		cols[n].type = att->atttypid;
+		cols[n].type_name = format_type_be(att->atttypid);
+		if (!MlSqlColumnKindOf(att->atttypid, &cols[n].kind))
+			cols[n].kind = (MlColumnKind) -1;
+		n++;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	SPI_freeplan(plan);
+	*ncols = n;
+	return cols;
+}
+
+/* the expression that reads a column of a kind */
+static char *
+ReadExpression(const MlSqlColumn *col)
+{
+	const char *q = quote_identifier(col->name);
+
+	switch (col->kind)
+	{
+		case ML_COL_NUMERIC:
+			return psprintf("(%s)::float8", q);
+		case ML_COL_BOOLEAN:
+			return psprintf("(%s)::int::float8", q);
+		case ML_COL_CATEGORICAL:
+			return psprintf("(%s)::text", q);
+		case ML_COL_VECTOR:
+			if (MlSqlIsVectorType(col->type, "vector"))
+				return psprintf("(%s)::real[]::float8[]", q);
+			if (MlSqlIsVectorType(col->type, "halfvec"))
+				return psprintf("(%s)::vector::real[]::float8[]", q);
+			return psprintf("(%s)::float8[]", q);
+	}
+	elog(ERROR, "unexpected column kind %d", (int) col->kind);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * Raise the error for a core status, first honouring a pending cancel
+ */
+void
+MlSqlReport(const LlmError *err, const char *context)
+{
+	if (err->code == LLM_ERR_CANCELLED)
+		CHECK_FOR_INTERRUPTS();
+	if (context)
+		ereport(ERROR,
+				(errcode(LlmSqlErrcode(err->code)),
+				 errmsg("%s: %s", context, err->message)));
+	ereport(ERROR,
+			(errcode(LlmSqlErrcode(err->code)),
+			 errmsg("%s", err->message)));
+}
+
+/* store one vector value (float8[] datum) of column c at row r */
+static void
+StoreVector(MlRawColumn *col, int64 r, Datum d)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	int			n;
+	const double *v;
+
+	if (ARR_NDIM(arr) > 1 || ARR_HASNULL(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("column \"%s\" has an array that is not one-dimensional or holds NULLs",
+						col->name)));
+	n = ARR_NDIM(arr) == 0 ? 0 : ARR_DIMS(arr)[0];
+	if (n != col->width)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("column \"%s\" has values of %d dimensions, expected %d",
+						col->name, n, col->width)));
+	v = (const double *) ARR_DATA_PTR(arr);
+	for (int k = 0; k < n; k++)
+	{
+		if (!isfinite(v[k]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("column \"%s\" holds a value that is not finite", col->name)));
+		col->num[r * n + k] = v[k];
+	}
+}
+
+/* fold a value's bytes into the running checksum */
+static inline uint64
+Mix(uint64 h, const void *p, size_t len)
+{
+	return hash_bytes_extended((const unsigned char *) p, (int) len, h);
+}
+
+/* forget raw's rows, freeing their strings (rows are then reused) */
+static void
+ForgetRows(MlRawData *raw)
+{
+	for (int c = 0; c < raw->ncols; c++)
+		if (raw->cols[c].str)
+			for (int64 r = 0; r < raw->rows; r++)
+			{
+				free(raw->cols[c].str[r]);
+				raw->cols[c].str[r] = NULL;
+			}
+	raw->rows = 0;
+}
+
+/*
+ * Read the source's features (and the extra expression) into raw
+ */
+void
+MlSqlReadData(MlSqlRead *rd, MlRawData *raw)
+{
+	StringInfoData sql;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int			nexpr = raw->ncols + (rd->extra_expr ? 1 : 0);
+	Datum	   *values = palloc_array(Datum, nexpr);
+	bool	   *nulls = palloc_array(bool, nexpr);
+	int64		extra_cap = 0;
+	LlmError	err;
+	MemoryContext batch_cxt;
+	MemoryContext extra_cxt;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int c = 0; c < raw->ncols; c++)
+		appendStringInfo(&sql, "%s%s", c ? ", " : "", ReadExpression(&rd->cols[c]));
+	if (rd->extra_expr)
+		appendStringInfo(&sql, "%s%s", raw->ncols ? ", " : "", rd->extra_expr);
+	appendStringInfo(&sql, " FROM %s", rd->src->from);
+
+	plan = SPI_prepare(sql.data, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+
+	rd->rows = 0;
+	rd->checksum = 0;
+	rd->extra = NULL;
+	rd->extra_null = NULL;
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgmlops batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	extra_cxt = rd->append ? CurrentMemoryContext : batch_cxt;
+	if (!rd->append)
+		ForgetRows(raw);
+	for (;;)
+	{
+		int64		n;
+		int64		base;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, rd->batch_rows);
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		if (!rd->append)
+		{
+			ForgetRows(raw);
+			MemoryContextReset(batch_cxt);
+		}
+		base = raw->rows;
+		if (MlRawReserve(raw, base + n, &err) != LLM_OK)
+			MlSqlReport(&err, NULL);
+		if (rd->extra_expr && rd->append && base + n > extra_cap)
+		{
+			int64		cap = Max(extra_cap * 2, base + n);
+
+			rd->extra = extra_cap ? repalloc_huge(rd->extra, cap * sizeof(Datum))
+				: MemoryContextAllocHuge(CurrentMemoryContext, cap * sizeof(Datum));
+			rd->extra_null = extra_cap ? repalloc_huge(rd->extra_null, cap * sizeof(bool))
+				: MemoryContextAllocHuge(CurrentMemoryContext, cap * sizeof(bool));
+			extra_cap = cap;
+		}
+		else if (rd->extra_expr && !rd->append && n > extra_cap)
+		{
+			extra_cap = n;
+			rd->extra = rd->extra ? repalloc(rd->extra, n * sizeof(Datum)) : palloc(n * sizeof(Datum));
+			rd->extra_null = rd->extra_null ? repalloc(rd->extra_null, n * sizeof(bool)) : palloc(n * sizeof(bool));
+		}
+
+		for (int64 i = 0; i < n; i++)
+		{
+			int64		r = base + i;
+
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+			for (int c = 0; c < raw->ncols; c++)
+			{
+				MlRawColumn *col = &raw->cols[c];
+
+				switch (col->kind)
+				{
+					case ML_COL_NUMERIC:
+					case ML_COL_BOOLEAN:
+						{
+							double		v = nulls[c] ? NAN : DatumGetFloat8(values[c]);
+
+							if (!nulls[c] && !isfinite(v))
+								ereport(ERROR,
+										(errcode(ERRCODE_DATA_EXCEPTION),
+										 errmsg("column \"%s\" holds a value that is not finite",
+												col->name)));
+							col->num[r] = v;
+							rd->checksum = Mix(rd->checksum, &v, sizeof(v));
+							break;
+						}
+					case ML_COL_CATEGORICAL:
+						if (nulls[c])
+						{
+							col->str[r] = NULL;
+							rd->checksum = Mix(rd->checksum, "", 1);
+						}
+						else
+						{
+							text	   *t = DatumGetTextPP(values[c]);
+							size_t		len = VARSIZE_ANY_EXHDR(t);
+							char	   *s = malloc(len + 1);
+
+							if (s == NULL)
+								ereport(ERROR,
+										(errcode(ERRCODE_OUT_OF_MEMORY),
+										 errmsg("out of memory reading training data")));
+							memcpy(s, VARDATA_ANY(t), len);
+							s[len] = '\0';
+							col->str[r] = s;
+							rd->checksum = Mix(rd->checksum, s, len + 1);
+						}
+						break;
+					case ML_COL_VECTOR:
+						if (nulls[c])
+							for (int k = 0; k < col->width; k++)
+								col->num[r * col->width + k] = NAN;
+						else
+							StoreVector(col, r, values[c]);
+						rd->checksum = Mix(rd->checksum, &col->num[r * col->width],
+										   sizeof(double) * col->width);
+						break;
+				}
+			}
+			if (rd->extra_expr)
+			{
+				int			e = raw->ncols;
+				int64		slot = rd->append ? r : i;
+
+				rd->extra_null[slot] = nulls[e];
+				if (nulls[e])
+					rd->extra[slot] = (Datum) 0;
+				else if (rd->extra_type == FLOAT8OID)
+				{
+					double		v = DatumGetFloat8(values[e]);
+
+					rd->extra[slot] = Float8GetDatum(v);
+					rd->checksum = Mix(rd->checksum, &v, sizeof(v));
+				}
+				else
+				{
+					MemoryContext old = MemoryContextSwitchTo(extra_cxt);
+					text	   *t = DatumGetTextPCopy(values[e]);
+
+					MemoryContextSwitchTo(old);
+					rd->extra[slot] = PointerGetDatum(t);
+					rd->checksum = Mix(rd->checksum, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+				}
+			}
+		}
+		raw->rows = base + n;
+		rd->rows += n;
+		SPI_freetuptable(SPI_tuptable);
+
+		if (rd->memory_limit > 0 && (int64) MlRawBytes(raw) > rd->memory_limit)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("training data needs more than mlops.train_memory_limit (%lld kB)",
+							(long long) (rd->memory_limit / 1024)),
+					 errhint("Raise mlops.train_memory_limit, or train on a sample of the source.")));
+		if (rd->batch_fn)
+			rd->batch_fn(raw, rd->extra, rd->extra_null, n, rd->arg);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	MemoryContextDelete(batch_cxt);
+	pfree(values);
+	pfree(nulls);
+}
