@@ -71,6 +71,8 @@ build_and_install() {
 }
 
 # Start a server: start_cluster DATADIR PORT SOCKDIR [BINDIR] [extra postgres options]
+# pgmlops is preloaded (training progress and the inference workers need its
+# shared memory), so it must be installed for BINDIR first.
 start_cluster() {
   local data=$1 port=$2 sock=$3 bindir=${4:-$PG_BIN}
   shift 4 || shift $#
@@ -80,7 +82,7 @@ start_cluster() {
     as_user "$bindir/initdb" -D "$data" --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
   as_user "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w \
-    -o "-p $port -k $sock -c listen_addresses='' $*" start >/dev/null \
+    -o "-p $port -k $sock -c listen_addresses='' -c shared_preload_libraries=pgmlops $*" start >/dev/null \
     || { tail -30 "$data/server.log"; die "server did not start"; }
 }
 

@@ -58,7 +58,8 @@ extern bool MlSqlColumnKindOf(Oid type, MlColumnKind *kind);
  * target or an id, read as text or float8) in batches of batch_rows.
  * For each batch, raw holds exactly the batch's rows (reset between
  * batches) unless append is set, in which case rows accumulate in raw.
- * batch_fn (when not NULL) is called after each batch.  Vector widths are
+ * batch_fn (when not NULL) is called after each batch with that batch's
+ * rows and extra values.  Vector widths are
  * fixed by raw's columns when set (prediction) or by the first non-NULL
  * value (training).  The memory limit applies to raw's size.
  */
@@ -74,6 +75,7 @@ typedef struct MlSqlRead
 	bool		append;
 	int			batch_rows;
 	int64		memory_limit;	/* bytes, 0 = none */
+	bool		want_checksum;	/* compute checksum (training lineage) */
 	MlSqlBatchFn batch_fn;
 	void	   *arg;
 	/* results */

@@ -274,7 +274,7 @@ StoreVector(MlRawColumn *col, int64 r, Datum d)
 	}
 }
 
-/* fold a value's bytes into the running checksum */
+/* fold bytes into the running checksum */
 static inline uint64
 Mix(uint64 h, const void *p, size_t len)
 {
@@ -296,21 +296,224 @@ ForgetRows(MlRawData *raw)
 }
 
 /*
+ * The reader is a DestReceiver: the executor hands it each row's slot,
+ * which it stores straight into the raw columns (no copy of the tuple).
+ */
+typedef struct ReadReceiver
+{
+	DestReceiver pub;
+	MlSqlRead  *rd;
+	MlRawData  *raw;
+	int64		batch_start;	/* first row of the current batch in raw */
+	int64		extra_cap;
+	MemoryContext cxt;			/* the caller's: outlives the query */
+	MemoryContext batch_cxt;	/* per batch: extra values when not appending */
+	MemoryContext extra_cxt;
+} ReadReceiver;
+
+/* checksum of rows [from, raw->rows) of every column, column-wise */
+static void
+ChecksumBatch(ReadReceiver *rr)
+{
+	MlSqlRead  *rd = rr->rd;
+	MlRawData  *raw = rr->raw;
+	int64		from = rr->batch_start;
+	int64		n = raw->rows - from;
+
+	for (int c = 0; c < raw->ncols; c++)
+	{
+		MlRawColumn *col = &raw->cols[c];
+
+		if (col->kind == ML_COL_CATEGORICAL)
+			for (int64 r = from; r < raw->rows; r++)
+				rd->checksum = col->str[r] ? Mix(rd->checksum, col->str[r], strlen(col->str[r]) + 1)
+					: Mix(rd->checksum, "", 1);
+		else
+			rd->checksum = Mix(rd->checksum, col->num + from * col->width,
+							   sizeof(double) * n * col->width);
+	}
+}
+
+/* a batch is complete: account for it and hand it over */
+static void
+FinishBatch(ReadReceiver *rr)
+{
+	MlSqlRead  *rd = rr->rd;
+	MlRawData  *raw = rr->raw;
+	int64		n = raw->rows - rr->batch_start;
+	MemoryContext old;
+
+	if (n == 0)
+		return;
+	/* the executor's memory is per query; the callback's must last */
+	old = MemoryContextSwitchTo(rr->cxt);
+	if (rd->want_checksum)
+		ChecksumBatch(rr);
+	if (rd->memory_limit > 0 && (int64) MlRawBytes(raw) > rd->memory_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training data needs more than mlops.train_memory_limit (%lld kB)",
+						(long long) (rd->memory_limit / 1024)),
+				 errhint("Raise mlops.train_memory_limit, or train on a sample of the source.")));
+	if (rd->batch_fn)
+		rd->batch_fn(raw, rd->append ? rd->extra + rr->batch_start : rd->extra,
+					 rd->append ? rd->extra_null + rr->batch_start : rd->extra_null,
+					 n, rd->arg);
+	if (!rd->append)
+	{
+		ForgetRows(raw);
+		MemoryContextReset(rr->batch_cxt);
+	}
+	rr->batch_start = raw->rows;
+	MemoryContextSwitchTo(old);
+}
+
+/* make room for one more row (and its extra value) */
+static void
+ReserveRow(ReadReceiver *rr)
+{
+	MlSqlRead  *rd = rr->rd;
+	MlRawData  *raw = rr->raw;
+	LlmError	err;
+
+	if (raw->rows >= raw->capacity && MlRawReserve(raw, raw->rows + 1, &err) != LLM_OK)
+		MlSqlReport(&err, NULL);
+	if (rd->extra_expr && raw->rows >= rr->extra_cap)
+	{
+		int64		cap = Max(rr->extra_cap * 2, Max(raw->capacity, 1024));
+
+		rd->extra = rr->extra_cap ? repalloc_huge(rd->extra, cap * sizeof(Datum))
+			: MemoryContextAllocHuge(rr->cxt, cap * sizeof(Datum));
+		rd->extra_null = rr->extra_cap ? repalloc_huge(rd->extra_null, cap * sizeof(bool))
+			: MemoryContextAllocHuge(rr->cxt, cap * sizeof(bool));
+		rr->extra_cap = cap;
+	}
+}
+
+/* DestReceiver: store one row */
+static bool
+ReadReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
+{
+	ReadReceiver *rr = (ReadReceiver *) self;
+	MlSqlRead  *rd = rr->rd;
+	MlRawData  *raw = rr->raw;
+	int64		r = raw->rows;
+	Datum	   *values;
+	bool	   *nulls;
+
+	ReserveRow(rr);
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	for (int c = 0; c < raw->ncols; c++)
+	{
+		MlRawColumn *col = &raw->cols[c];
+
+		switch (col->kind)
+		{
+			case ML_COL_NUMERIC:
+			case ML_COL_BOOLEAN:
+				if (nulls[c])
+					col->num[r] = NAN;
+				else
+				{
+					double		v = DatumGetFloat8(values[c]);
+
+					if (!isfinite(v))
+						ereport(ERROR,
+								(errcode(ERRCODE_DATA_EXCEPTION),
+								 errmsg("column \"%s\" holds a value that is not finite",
+										col->name)));
+					col->num[r] = v;
+				}
+				break;
+			case ML_COL_CATEGORICAL:
+				if (nulls[c])
+					col->str[r] = NULL;
+				else
+				{
+					text	   *t = DatumGetTextPP(values[c]);
+					size_t		len = VARSIZE_ANY_EXHDR(t);
+					char	   *str = malloc(len + 1);
+
+					if (str == NULL)
+						ereport(ERROR,
+								(errcode(ERRCODE_OUT_OF_MEMORY),
+								 errmsg("out of memory reading training data")));
+					memcpy(str, VARDATA_ANY(t), len);
+					str[len] = '\0';
+					col->str[r] = str;
+				}
+				break;
+			case ML_COL_VECTOR:
+				if (nulls[c])
+					for (int k = 0; k < col->width; k++)
+						col->num[r * col->width + k] = NAN;
+				else
+					StoreVector(col, r, values[c]);
+				break;
+		}
+	}
+	if (rd->extra_expr)
+	{
+		int			e = raw->ncols;
+		int64		slotno = rd->append ? r : r - rr->batch_start;
+
+		rd->extra_null[slotno] = nulls[e];
+		if (nulls[e])
+			rd->extra[slotno] = (Datum) 0;
+		else if (rd->extra_type == FLOAT8OID)
+		{
+			double		v = DatumGetFloat8(values[e]);
+
+			rd->extra[slotno] = Float8GetDatum(v);
+			if (rd->want_checksum)
+				rd->checksum = Mix(rd->checksum, &v, sizeof(v));
+		}
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(rr->extra_cxt);
+			text	   *t = DatumGetTextPCopy(values[e]);
+
+			MemoryContextSwitchTo(old);
+			rd->extra[slotno] = PointerGetDatum(t);
+			if (rd->want_checksum)
+				rd->checksum = Mix(rd->checksum, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		}
+	}
+	raw->rows = r + 1;
+	rd->rows++;
+	if (raw->rows - rr->batch_start >= rd->batch_rows)
+		FinishBatch(rr);
+	return true;
+}
+
+/* DestReceiver callbacks with nothing to do */
+static void
+ReadStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+ReadShutdown(DestReceiver *self)
+{
+}
+
+static void
+ReadDestroy(DestReceiver *self)
+{
+}
+
+/*
  * Read the source's features (and the extra expression) into raw
  */
 void
 MlSqlReadData(MlSqlRead *rd, MlRawData *raw)
 {
 	StringInfoData sql;
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int			nexpr = raw->ncols + (rd->extra_expr ? 1 : 0);
-	Datum	   *values = palloc_array(Datum, nexpr);
-	bool	   *nulls = palloc_array(bool, nexpr);
-	int64		extra_cap = 0;
-	LlmError	err;
-	MemoryContext batch_cxt;
-	MemoryContext extra_cxt;
+	ReadReceiver rr;
+	SPIExecuteOptions opts;
+	int			rc;
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
@@ -320,155 +523,35 @@ MlSqlReadData(MlSqlRead *rd, MlRawData *raw)
 		appendStringInfo(&sql, "%s%s", raw->ncols ? ", " : "", rd->extra_expr);
 	appendStringInfo(&sql, " FROM %s", rd->src->from);
 
-	plan = SPI_prepare(sql.data, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-
+	memset(&rr, 0, sizeof(rr));
+	rr.pub.receiveSlot = ReadReceiveSlot;
+	rr.pub.rStartup = ReadStartup;
+	rr.pub.rShutdown = ReadShutdown;
+	rr.pub.rDestroy = ReadDestroy;
+	rr.pub.mydest = DestNone;
+	rr.rd = rd;
+	rr.raw = raw;
+	rr.cxt = CurrentMemoryContext;
+	rr.batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgmlops batch",
+										 ALLOCSET_DEFAULT_SIZES);
+	rr.extra_cxt = rd->append ? CurrentMemoryContext : rr.batch_cxt;
 	rd->rows = 0;
 	rd->checksum = 0;
 	rd->extra = NULL;
 	rd->extra_null = NULL;
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgmlops batch",
-									  ALLOCSET_DEFAULT_SIZES);
-	extra_cxt = rd->append ? CurrentMemoryContext : batch_cxt;
 	if (!rd->append)
 		ForgetRows(raw);
-	for (;;)
-	{
-		int64		n;
-		int64		base;
+	rr.batch_start = raw->rows;
 
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, rd->batch_rows);
-		n = SPI_processed;
-		if (n == 0)
-			break;
-		if (!rd->append)
-		{
-			ForgetRows(raw);
-			MemoryContextReset(batch_cxt);
-		}
-		base = raw->rows;
-		if (MlRawReserve(raw, base + n, &err) != LLM_OK)
-			MlSqlReport(&err, NULL);
-		if (rd->extra_expr && rd->append && base + n > extra_cap)
-		{
-			int64		cap = Max(extra_cap * 2, base + n);
-
-			rd->extra = extra_cap ? repalloc_huge(rd->extra, cap * sizeof(Datum))
-				: MemoryContextAllocHuge(CurrentMemoryContext, cap * sizeof(Datum));
-			rd->extra_null = extra_cap ? repalloc_huge(rd->extra_null, cap * sizeof(bool))
-				: MemoryContextAllocHuge(CurrentMemoryContext, cap * sizeof(bool));
-			extra_cap = cap;
-		}
-		else if (rd->extra_expr && !rd->append && n > extra_cap)
-		{
-			extra_cap = n;
-			rd->extra = rd->extra ? repalloc(rd->extra, n * sizeof(Datum)) : palloc(n * sizeof(Datum));
-			rd->extra_null = rd->extra_null ? repalloc(rd->extra_null, n * sizeof(bool)) : palloc(n * sizeof(bool));
-		}
-
-		for (int64 i = 0; i < n; i++)
-		{
-			int64		r = base + i;
-
-			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-			for (int c = 0; c < raw->ncols; c++)
-			{
-				MlRawColumn *col = &raw->cols[c];
-
-				switch (col->kind)
-				{
-					case ML_COL_NUMERIC:
-					case ML_COL_BOOLEAN:
-						{
-							double		v = nulls[c] ? NAN : DatumGetFloat8(values[c]);
-
-							if (!nulls[c] && !isfinite(v))
-								ereport(ERROR,
-										(errcode(ERRCODE_DATA_EXCEPTION),
-										 errmsg("column \"%s\" holds a value that is not finite",
-												col->name)));
-							col->num[r] = v;
-							rd->checksum = Mix(rd->checksum, &v, sizeof(v));
-							break;
-						}
-					case ML_COL_CATEGORICAL:
-						if (nulls[c])
-						{
-							col->str[r] = NULL;
-							rd->checksum = Mix(rd->checksum, "", 1);
-						}
-						else
-						{
-							text	   *t = DatumGetTextPP(values[c]);
-							size_t		len = VARSIZE_ANY_EXHDR(t);
-							char	   *s = malloc(len + 1);
-
-							if (s == NULL)
-								ereport(ERROR,
-										(errcode(ERRCODE_OUT_OF_MEMORY),
-										 errmsg("out of memory reading training data")));
-							memcpy(s, VARDATA_ANY(t), len);
-							s[len] = '\0';
-							col->str[r] = s;
-							rd->checksum = Mix(rd->checksum, s, len + 1);
-						}
-						break;
-					case ML_COL_VECTOR:
-						if (nulls[c])
-							for (int k = 0; k < col->width; k++)
-								col->num[r * col->width + k] = NAN;
-						else
-							StoreVector(col, r, values[c]);
-						rd->checksum = Mix(rd->checksum, &col->num[r * col->width],
-										   sizeof(double) * col->width);
-						break;
-				}
-			}
-			if (rd->extra_expr)
-			{
-				int			e = raw->ncols;
-				int64		slot = rd->append ? r : i;
-
-				rd->extra_null[slot] = nulls[e];
-				if (nulls[e])
-					rd->extra[slot] = (Datum) 0;
-				else if (rd->extra_type == FLOAT8OID)
-				{
-					double		v = DatumGetFloat8(values[e]);
-
-					rd->extra[slot] = Float8GetDatum(v);
-					rd->checksum = Mix(rd->checksum, &v, sizeof(v));
-				}
-				else
-				{
-					MemoryContext old = MemoryContextSwitchTo(extra_cxt);
-					text	   *t = DatumGetTextPCopy(values[e]);
-
-					MemoryContextSwitchTo(old);
-					rd->extra[slot] = PointerGetDatum(t);
-					rd->checksum = Mix(rd->checksum, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-				}
-			}
-		}
-		raw->rows = base + n;
-		rd->rows += n;
-		SPI_freetuptable(SPI_tuptable);
-
-		if (rd->memory_limit > 0 && (int64) MlRawBytes(raw) > rd->memory_limit)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("training data needs more than mlops.train_memory_limit (%lld kB)",
-							(long long) (rd->memory_limit / 1024)),
-					 errhint("Raise mlops.train_memory_limit, or train on a sample of the source.")));
-		if (rd->batch_fn)
-			rd->batch_fn(raw, rd->extra, rd->extra_null, n, rd->arg);
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
-	MemoryContextDelete(batch_cxt);
-	pfree(values);
-	pfree(nulls);
+	memset(&opts, 0, sizeof(opts));
+	opts.read_only = true;
+	opts.dest = (DestReceiver *) &rr;
+	rc = SPI_execute_extended(sql.data, &opts);
+	/* a SELECT into a receiver that is not DestSPI reports SPI_OK_UTILITY */
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source must be a table, a view or a query returning rows")));
+	FinishBatch(&rr);
+	MemoryContextDelete(rr.batch_cxt);
 }

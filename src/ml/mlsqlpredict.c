@@ -617,6 +617,8 @@ typedef struct BatchState
 	int64		rownum;
 	double	   *pred;
 	int64		pred_cap;
+	Datum	   *labels;			/* class labels as text datums */
+	text	   *idbuf;			/* the row number as text, reused */
 } BatchState;
 
 /* score one batch and emit its rows */
@@ -644,7 +646,6 @@ ScoreBatch(MlRawData *raw, Datum *extra, bool *extra_null, int64 nrows, void *ar
 	{
 		Datum		values[3];
 		bool		nulls[3] = {false, false, true};
-		char		buf[32];
 
 		bs->rownum++;
 		if (bs->has_id)
@@ -654,15 +655,19 @@ ScoreBatch(MlRawData *raw, Datum *extra, bool *extra_null, int64 nrows, void *ar
 		}
 		else
 		{
-			snprintf(buf, sizeof(buf), INT64_FORMAT, bs->rownum);
-			values[0] = CStringGetTextDatum(buf);
+			char		buf[MAXINT8LEN + 1];
+			int			len = pg_lltoa(bs->rownum, buf);
+
+			SET_VARSIZE(bs->idbuf, VARHDRSZ + len);
+			memcpy(VARDATA(bs->idbuf), buf, len);
+			values[0] = PointerGetDatum(bs->idbuf);
 		}
 		if (bs->m->task == ML_TASK_CLASSIFICATION)
 		{
 			int			k = (int) bs->pred[i];
 
 			values[1] = Float8GetDatum(bs->m->labels_numeric ? bs->m->label_values[k] : (double) k);
-			values[2] = CStringGetTextDatum(bs->m->labels[k]);
+			values[2] = bs->labels[k];
 			nulls[2] = false;
 		}
 		else
@@ -700,6 +705,10 @@ ml_predict_batch(PG_FUNCTION_ARGS)
 	bs.m = MlSqlLoad(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	bs.rsinfo = rsinfo;
 	prep = &bs.m->prep;
+	bs.idbuf = palloc(VARHDRSZ + MAXINT8LEN + 1);
+	bs.labels = palloc_array(Datum, Max(bs.m->n_classes, 1));
+	for (int k = 0; k < bs.m->n_classes; k++)
+		bs.labels[k] = CStringGetTextDatum(bs.m->labels[k]);
 	MlSqlSourceInit(&src, text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	srccols = MlSqlDescribe(&src, &nsrc);
 

@@ -431,6 +431,7 @@ TrainSetup(TrainSet *ts, FunctionCallInfo fcinfo, int arg_features, int arg_frac
 	rd.src = &ts->src;
 	rd.cols = ts->features;
 	rd.append = true;
+	rd.want_checksum = true;
 	rd.batch_rows = READ_BATCH_ROWS;
 	rd.memory_limit = (int64) train_memory_limit_kb * 1024;
 	if (ts->target)
