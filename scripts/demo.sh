@@ -7,7 +7,10 @@
 # socket, loads a table of clustered vectors, builds an HNSW index, runs
 # nearest-neighbour searches (EXPLAIN shows the index), compares recall@10
 # and query rates with exact search at a few hnsw.ef_search values, runs a
-# filtered query with hnsw.iterative_scan, tokenizes documents in SQL with
+# filtered query with hnsw.iterative_scan, trains and registers two model
+# versions (logistic regression and XGBoost) on the breast cancer data,
+# deploys the better one, predicts row by row and in batch, rolls back,
+# tokenizes documents in SQL with
 # the native tokenizers (a Llama-3-style BPE and a BERT WordPiece from the
 # test fixtures), and stops the server again.
 #
@@ -154,6 +157,42 @@ SET hnsw.iterative_scan = relaxed_order;
 SELECT id, category, round((embedding <-> (SELECT embedding FROM queries WHERE id = 2))::numeric, 4) AS l2_distance
   FROM items WHERE category = 7
  ORDER BY embedding <-> (SELECT embedding FROM queries WHERE id = 2) LIMIT 10;
+EOF
+
+log "training and the model registry: breast cancer data (scikit-learn's, vendored in test/data/ml)"
+sql < "$here/test/data/ml/data.sql"
+sql <<EOF
+\echo train a logistic regression; 20% of the rows are held out and measured; the first version is deployed
+SELECT model, version, round((metrics->>'accuracy')::numeric, 4) AS accuracy,
+       round((metrics->>'roc_auc')::numeric, 4) AS roc_auc
+  FROM mlops.train('cancer', 'breast_cancer', 'target', 'logistic_regression',
+                   features => ARRAY['mean_radius', 'mean_texture', 'mean_smoothness', 'worst_concavity', 'worst_area']);
+\echo a second version with XGBoost on every column but the id; deploy it only if its F1 beats production
+SELECT model, version, round((metrics->>'accuracy')::numeric, 4) AS accuracy,
+       round((metrics->>'roc_auc')::numeric, 4) AS roc_auc
+  FROM mlops.train('cancer', 'SELECT * FROM breast_cancer', 'target', 'xgboost',
+                   '{"n_estimators": 50, "max_depth": 4, "nthread": 2}',
+                   features => (SELECT array_agg(column_name::text ORDER BY ordinal_position)
+                                  FROM information_schema.columns
+                                 WHERE table_name = 'breast_cancer' AND column_name NOT IN ('id', 'target')));
+SELECT mlops.deploy('cancer', strategy => 'best') AS production_version;
+\echo name version 2 staging: name@staging, name@2 and name (production) all work in predict
+SELECT mlops.set_alias('cancer', 'staging', 2);
+\echo the registry: versions with metrics, aliases and lineage
+SELECT model, version, algorithm, aliases, key_metric, round(key_metric_value::numeric, 4) AS value,
+       row_count, data_checksum
+  FROM mlops.version_list WHERE model = 'cancer' ORDER BY version;
+\echo predict row by row through the production alias, and score the whole table in one call
+SELECT id, target, mlops.predict('cancer', b) AS predicted,
+       round((mlops.predict_proba('cancer', b))[2]::numeric, 4) AS p_benign,
+       mlops.predict('cancer@staging', b) AS staging_predicts
+  FROM breast_cancer b ORDER BY id LIMIT 5;
+SELECT count(*) FILTER (WHERE p.prediction = b.target) AS correct, count(*) AS rows
+  FROM mlops.predict_batch('cancer', 'breast_cancer', 'id') p JOIN breast_cancer b ON b.id = p.id::int;
+\echo deploy version 2 anyway, then roll production back; every session predicts with the new production version from its next statement
+SELECT mlops.deploy('cancer', 2) AS production_version;
+SELECT mlops.rollback('cancer') AS production_version;
+SELECT model, alias, from_version, to_version, action FROM mlops.deployment_history WHERE model = 'cancer' ORDER BY moved_at;
 EOF
 
 log "documents and tokens: the native tokenizers in SQL (models under mlops.model_dir)"

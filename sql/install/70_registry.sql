@@ -276,7 +276,7 @@ $$
 DECLARE
 	stack int[] := '{}';
 	h record;
-	target int;
+	v_target int;
 BEGIN
 	PERFORM 1 FROM mlops.models m WHERE m.name = rollback.model FOR UPDATE;
 	IF NOT FOUND THEN
@@ -298,12 +298,12 @@ BEGIN
 			RAISE EXCEPTION 'alias "%" of model "%" has no previous version to roll back to', alias, model
 				USING ERRCODE = 'object_not_in_prerequisite_state';
 		END IF;
-		target := stack[cardinality(stack) - 1];
+		v_target := stack[cardinality(stack) - 1];
 		EXIT WHEN EXISTS (SELECT FROM mlops.model_versions mv
-						  WHERE mv.model = rollback.model AND mv.version = target);
+						  WHERE mv.model = rollback.model AND mv.version = v_target);
 		stack := stack[1:cardinality(stack) - 2] || stack[cardinality(stack)];
 	END LOOP;
-	RETURN mlops._move_alias(model, alias, target, 'rollback');
+	RETURN mlops._move_alias(model, alias, v_target, 'rollback');
 END
 $$;
 COMMENT ON FUNCTION mlops.rollback(text, text) IS 'moves an alias (default production) back to the version it named before its last move; returns that version';
