@@ -1296,5 +1296,5 @@ MlSqlTrainInit(void)
 							"Largest training set mlops.train may hold in memory.",
 							"A larger source is refused with an error rather than swapped.",
 							&train_memory_limit_kb, 1024 * 1024, 1024, INT_MAX,
-							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 }
