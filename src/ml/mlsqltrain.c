@@ -831,10 +831,53 @@ typedef struct TrainOutput
 	double		cv_score;
 } TrainOutput;
 
+/* the part of train or tune that runs connected to SPI */
+typedef void (*TrainBodyFn) (FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name,
+							 const void *opts, instr_time start, MemoryContext upper,
+							 TrainOutput *out);
+
+/*
+ * Connect to SPI, run body with training progress shown, and disconnect;
+ * out's strings are in the caller's context
+ */
+static void
+RunTraining(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, TrainBodyFn body,
+			const void *opts, TrainOutput *out)
+{
+	instr_time	start;
+	MemoryContext upper = CurrentMemoryContext;
+
+	INSTR_TIME_SET_CURRENT(start);
+	BeginTraining(ts, fcinfo);
+	PG_TRY();
+	{
+		body(fcinfo, ts, alg_name, opts, start, upper, out);
+	}
+	PG_FINALLY();
+	{
+		MlSqlProgressEnd();
+	}
+	PG_END_TRY();
+	SPI_finish();
+}
+
+/* the result row of train or tune */
+static Datum
+ResultRow(FunctionCallInfo fcinfo, Datum *values)
+{
+	TupleDesc	desc;
+	bool		nulls[8] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
 /* the body of mlops.train, between SPI_connect and SPI_finish */
 static void
 TrainBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name,
-		  instr_time start, MemoryContext upper, TrainOutput *out)
+		  const void *opts, instr_time start, MemoryContext upper, TrainOutput *out)
 {
 	MlParams	params;
 	FitResult	fit;
@@ -858,38 +901,26 @@ ml_train(PG_FUNCTION_ARGS)
 {
 	TrainSet	ts = {0};
 	TrainOutput out = {0};
-	instr_time	start;
 	char	   *alg_name;
 	Datum		values[3];
-	bool		nulls[3] = {0};
-	TupleDesc	desc;
-	MemoryContext upper = CurrentMemoryContext;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	INSTR_TIME_SET_CURRENT(start);
 	alg_name = PG_ARGISNULL(3) ? pstrdup("auto") : text_to_cstring(PG_GETARG_TEXT_PP(3));
-
-	BeginTraining(&ts, fcinfo);
-	PG_TRY();
-	{
-		TrainBody(fcinfo, &ts, alg_name, start, upper, &out);
-	}
-	PG_FINALLY();
-	{
-		MlSqlProgressEnd();
-	}
-	PG_END_TRY();
-	SPI_finish();
-
+	RunTraining(fcinfo, &ts, alg_name, TrainBody, NULL, &out);
 	values[0] = CStringGetTextDatum(ts.model);
 	values[1] = Int32GetDatum(out.version);
 	values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.metrics));
-	desc = BlessTupleDesc(desc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	PG_RETURN_DATUM(ResultRow(fcinfo, values));
 }
 
 /* ---------------------------------------------------------------- tune */
+
+/* the search options of mlops.tune */
+typedef struct TuneOptions
+{
+	bool		random;
+	int			n_iter;
+	int			folds;
+} TuneOptions;
 
 /* one hyperparameter dimension of the search space */
 typedef struct Dimension
@@ -1074,9 +1105,13 @@ RecordCandidate(int64 tune_id, int cand, const TrainSet *ts, const char *params_
 
 /* the body of mlops.tune, between SPI_connect and SPI_finish */
 static void
-TuneBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, bool random,
-		 int n_iter, int folds, instr_time start, MemoryContext upper, TrainOutput *out)
+TuneBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, const void *opts,
+		 instr_time start, MemoryContext upper, TrainOutput *out)
 {
+	const TuneOptions *to = (const TuneOptions *) opts;
+	bool		random = to->random;
+	int			n_iter = to->n_iter;
+	int			folds = to->folds;
 	Dimension  *dims;
 	int			ndims;
 	int64		ncand;
@@ -1229,21 +1264,12 @@ Datum
 ml_tune(PG_FUNCTION_ARGS)
 {
 	TrainSet	ts = {0};
-	instr_time	start;
 	char	   *alg_name;
 	char	   *search;
-	int			n_iter,
-				folds;
-	bool		random;
+	TuneOptions to;
 	TrainOutput out = {0};
 	Datum		values[5];
-	bool		nulls[5] = {0};
-	TupleDesc	desc;
-	MemoryContext upper = CurrentMemoryContext;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	INSTR_TIME_SET_CURRENT(start);
 	if (PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1255,37 +1281,25 @@ ml_tune(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown search \"%s\"", search),
 				 errhint("Use grid or random.")));
-	random = strcmp(search, "random") == 0;
-	n_iter = PG_ARGISNULL(6) ? 10 : PG_GETARG_INT32(6);
-	folds = PG_ARGISNULL(7) ? 5 : PG_GETARG_INT32(7);
-	if (folds < 2 || folds > 100)
+	to.random = strcmp(search, "random") == 0;
+	to.n_iter = PG_ARGISNULL(6) ? 10 : PG_GETARG_INT32(6);
+	to.folds = PG_ARGISNULL(7) ? 5 : PG_GETARG_INT32(7);
+	if (to.folds < 2 || to.folds > 100)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("folds must be between 2 and 100")));
-	if (random && (n_iter < 1 || n_iter > MAX_CANDIDATES))
+	if (to.random && (to.n_iter < 1 || to.n_iter > MAX_CANDIDATES))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("n_iter must be between 1 and %d", MAX_CANDIDATES)));
 
-	BeginTraining(&ts, fcinfo);
-	PG_TRY();
-	{
-		TuneBody(fcinfo, &ts, alg_name, random, n_iter, folds, start, upper, &out);
-	}
-	PG_FINALLY();
-	{
-		MlSqlProgressEnd();
-	}
-	PG_END_TRY();
-	SPI_finish();
-
+	RunTraining(fcinfo, &ts, alg_name, TuneBody, &to, &out);
 	values[0] = CStringGetTextDatum(ts.model);
 	values[1] = Int32GetDatum(out.version);
 	values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.params));
 	values[3] = Float8GetDatum(out.cv_score);
 	values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.metrics));
-	desc = BlessTupleDesc(desc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	PG_RETURN_DATUM(ResultRow(fcinfo, values));
 }
 
 /* define the training settings (called from _PG_init) */
