@@ -157,6 +157,9 @@ SELECT proname, array_agg(DISTINCT provolatile) AS volatility
 
 -- roles: mlops_user reads and predicts; mlops_admin also trains and
 -- deploys, but reads sources with its own privileges
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS regress_ml_user, regress_ml_admin;
+RESET client_min_messages;
 CREATE ROLE regress_ml_user;
 CREATE ROLE regress_ml_admin;
 GRANT mlops_user TO regress_ml_user;
