@@ -141,11 +141,13 @@ RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 SELECT avg(v), sum(v) FROM vagg;
 
--- catalog: every function is immutable, strict and parallel safe
+-- catalog: every function of the vector type is immutable, strict and
+-- parallel safe (schema mlops's ML functions that take vectors are not)
 SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 JOIN pg_extension e ON e.oid = d.refobjid
 WHERE e.extname = 'pgmlops' AND p.prokind = 'f'
+	AND p.pronamespace <> 'mlops'::regnamespace
 	AND (pg_get_function_arguments(p.oid) ~ '\mvector\M' OR p.prorettype = 'vector'::regtype)
 	AND pg_get_function_arguments(p.oid) !~ '(halfvec|sparsevec)'
 	AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')

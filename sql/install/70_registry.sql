@@ -172,10 +172,13 @@ BEGIN
 	SELECT a.version INTO version FROM mlops.model_aliases a
 	 WHERE a.model = resolve_model.model AND a.alias = v_alias;
 	IF NOT FOUND THEN
+		IF v_alias = 'production' THEN
+			RAISE EXCEPTION 'model "%" has no alias "%"', model, v_alias
+				USING ERRCODE = 'undefined_object',
+					  HINT = 'Deploy a version with mlops.deploy(), or name one as ' || model || '@N.';
+		END IF;
 		RAISE EXCEPTION 'model "%" has no alias "%"', model, v_alias
-			USING ERRCODE = 'undefined_object',
-				  HINT = CASE WHEN v_alias = 'production'
-							  THEN 'Deploy a version with mlops.deploy(), or name one as ' || model || '@N.' END;
+			USING ERRCODE = 'undefined_object';
 	END IF;
 END
 $$;
@@ -197,6 +200,10 @@ BEGIN
 		RAISE EXCEPTION 'model "%" has no version %', p_model, p_version USING ERRCODE = 'undefined_object';
 	END IF;
 	SELECT version INTO old FROM mlops.model_aliases WHERE model = p_model AND alias = p_alias;
+	-- already there: nothing moves, nothing is recorded
+	IF old = p_version THEN
+		RETURN p_version;
+	END IF;
 	INSERT INTO mlops.model_aliases AS a (model, alias, version, updated_at, updated_by)
 		VALUES (p_model, p_alias, p_version, now(), session_user)
 		ON CONFLICT (model, alias) DO UPDATE
@@ -293,16 +300,15 @@ BEGIN
 		END IF;
 	END LOOP;
 	-- versions deleted since cannot come back
-	LOOP
-		IF cardinality(stack) < 2 THEN
-			RAISE EXCEPTION 'alias "%" of model "%" has no previous version to roll back to', alias, model
-				USING ERRCODE = 'object_not_in_prerequisite_state';
-		END IF;
-		v_target := stack[cardinality(stack) - 1];
-		EXIT WHEN EXISTS (SELECT FROM mlops.model_versions mv
-						  WHERE mv.model = rollback.model AND mv.version = v_target);
-		stack := stack[1:cardinality(stack) - 2] || stack[cardinality(stack)];
-	END LOOP;
+	stack := ARRAY(SELECT s.v FROM unnest(stack) WITH ORDINALITY AS s(v, i)
+				   WHERE EXISTS (SELECT FROM mlops.model_versions mv
+								 WHERE mv.model = rollback.model AND mv.version = s.v)
+				   ORDER BY s.i);
+	IF cardinality(stack) < 2 THEN
+		RAISE EXCEPTION 'alias "%" of model "%" has no previous version to roll back to', alias, model
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	v_target := stack[cardinality(stack) - 1];
 	RETURN mlops._move_alias(model, alias, v_target, 'rollback');
 END
 $$;
@@ -334,6 +340,24 @@ END
 $$;
 COMMENT ON FUNCTION mlops.delete_version(text, int) IS 'deletes a model version that no alias names';
 
+CREATE FUNCTION mlops.set_version_status(model text, version int, status text)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+	IF status NOT IN ('ready', 'archived') THEN
+		RAISE EXCEPTION 'unknown version status "%"', status
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ready or archived.';
+	END IF;
+	UPDATE mlops.model_versions mv SET status = set_version_status.status
+	 WHERE mv.model = set_version_status.model AND mv.version = set_version_status.version;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', model, version USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops.set_version_status(text, int, text) IS 'marks a model version ready or archived (the only change a version allows)';
+
 CREATE FUNCTION mlops.create_model(name text, task text, description text DEFAULT NULL)
 	RETURNS text
 	LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS
@@ -360,10 +384,10 @@ COMMENT ON FUNCTION mlops._key_metric(text) IS 'internal: the metric that compar
 
 REVOKE ALL ON FUNCTION mlops.set_alias(text, text, int), mlops.deploy(text, int, text, text),
 	mlops.rollback(text, text), mlops.delete_version(text, int),
-	mlops.create_model(text, text, text) FROM PUBLIC;
+	mlops.set_version_status(text, int, text), mlops.create_model(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mlops.set_alias(text, text, int), mlops.deploy(text, int, text, text),
 	mlops.rollback(text, text), mlops.delete_version(text, int),
-	mlops.create_model(text, text, text) TO mlops_admin;
+	mlops.set_version_status(text, int, text), mlops.create_model(text, text, text) TO mlops_admin;
 
 CREATE VIEW mlops.model_list AS
 SELECT m.name, m.task, m.description, m.owner, m.created_at,

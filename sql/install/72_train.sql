@@ -51,7 +51,7 @@ CREATE FUNCTION mlops.predict(model text, features jsonb)
 	RETURNS float8
 	AS 'MODULE_PATHNAME', 'ml_predict_jsonb'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION mlops.predict(text, jsonb) IS 'prediction of a model for features given as a JSON object keyed by feature name (missing keys are NULL and imputed)';
+COMMENT ON FUNCTION mlops.predict(text, jsonb) IS 'prediction of a model for features given as a JSON object keyed by feature name (null values are imputed; missing or extra keys are errors)';
 
 CREATE FUNCTION mlops.predict_label(model text, features record)
 	RETURNS text
@@ -76,6 +76,18 @@ CREATE FUNCTION mlops.predict_proba(model text, features real[])
 	AS 'MODULE_PATHNAME', 'ml_predict_proba_array'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION mlops.predict_proba(text, real[]) IS 'class probabilities of a classification model for features in signature order';
+
+CREATE FUNCTION mlops.predict_proba(model text, features float8[])
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba_array'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.predict_proba(text, float8[]) IS 'class probabilities of a classification model for features in signature order';
+
+CREATE FUNCTION mlops.predict_proba(model text, features vector)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba_vector'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.predict_proba(text, vector) IS 'class probabilities of a classification model for features given as a vector in signature order';
 
 CREATE FUNCTION mlops.predict_proba(model text, features jsonb)
 	RETURNS float8[]

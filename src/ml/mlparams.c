@@ -14,6 +14,8 @@
  *-------------------------------------------------------------------------
  */
 #include <jansson.h>
+
+#include "llm/llmjson.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

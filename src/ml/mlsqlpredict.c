@@ -29,6 +29,8 @@
 
 #include "compat.h"
 #include "ml/mlsql.h"
+#include "vector/halfvec.h"
+#include "vector/vecdist.h"
 #include "vector/vector.h"
 
 #define MAX_CATEGORY_BYTES 1024
@@ -162,6 +164,40 @@ VectorFromDatum(Datum d, Oid type, const MlPrepColumn *pc, double *dst)
 				: ((double *) ARR_DATA_PTR(arr))[k];
 		return;
 	}
+	if (type == INT2ARRAYOID || type == INT4ARRAYOID || type == INT8ARRAYOID ||
+		type == NUMERICARRAYOID)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		Oid			elem = ARR_ELEMTYPE(arr);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, elem, typlen, typbyval, typalign, &elems, &nulls, &n);
+		if (ARR_NDIM(arr) > 1 || ARR_HASNULL(arr) || n != pc->width)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("feature \"%s\" takes %d values without NULLs", pc->name, pc->width)));
+		for (int k = 0; k < n; k++)
+			dst[k] = NumberFromDatum(elems[k], elem, pc);
+		return;
+	}
+	if (MlSqlIsVectorType(type, "halfvec"))
+	{
+		HalfVector *v = DatumGetHalfVector(d);
+
+		if (v->dim != pc->width)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("feature \"%s\" takes %d dimensions, not %d", pc->name, pc->width, v->dim)));
+		for (int k = 0; k < v->dim; k++)
+			dst[k] = VecHalfToFloat(v->x[k]);
+		return;
+	}
 	if (MlSqlIsVectorType(type, "vector"))
 	{
 		Vector	   *v = DatumGetVector(d);
@@ -226,7 +262,23 @@ MapRow(PredictState *st, Oid rowtype, int32 typmod, MemoryContext cxt)
 	if (!by_name)
 	{
 		/* an anonymous ROW(...) of exactly the inputs: by position */
-		if (rowtype != RECORDOID || desc->natts != prep->ncols)
+		int			matched = 0;
+
+		for (int c = 0; c < prep->ncols; c++)
+			for (int a = 0; a < desc->natts; a++)
+				if (strcmp(NameStr(TupleDescAttr(desc, a)->attname), prep->cols[c].name) == 0)
+					matched++;
+		if (rowtype == RECORDOID && matched == 0 && desc->natts != prep->ncols)
+		{
+			int			natts = desc->natts;
+
+			ReleaseTupleDesc(desc);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("model \"%s\" takes %d features, but the row has %d columns",
+							st->m->model, prep->ncols, natts)));
+		}
+		if (rowtype != RECORDOID || matched > 0)
 		{
 			int			missing = 0;
 
@@ -510,6 +562,7 @@ PG_FUNCTION_INFO_V1(ml_predict_label_jsonb);
 PG_FUNCTION_INFO_V1(ml_predict_proba_record);
 PG_FUNCTION_INFO_V1(ml_predict_proba_array);
 PG_FUNCTION_INFO_V1(ml_predict_proba_jsonb);
+PG_FUNCTION_INFO_V1(ml_predict_proba_vector);
 
 /* mlops.predict(model, record) */
 Datum
@@ -590,6 +643,18 @@ ml_predict_proba_array(PG_FUNCTION_ARGS)
 	PredictState *st = GetState(fcinfo);
 
 	InputsFromArray(fcinfo, st);
+	RunModel(st, true);
+	PG_RETURN_ARRAYTYPE_P(ProbaArray(st));
+}
+
+/* mlops.predict_proba(model, vector) */
+Datum
+ml_predict_proba_vector(PG_FUNCTION_ARGS)
+{
+	PredictState *st = GetState(fcinfo);
+	Vector	   *v = PG_GETARG_VECTOR_P(1);
+
+	InputsFromNumbers(st, NULL, v->x, v->dim);
 	RunModel(st, true);
 	PG_RETURN_ARRAYTYPE_P(ProbaArray(st));
 }
@@ -753,6 +818,15 @@ ml_predict_batch(PG_FUNCTION_ARGS)
 	rd.arg = &bs;
 	if (!PG_ARGISNULL(2))
 	{
+		char	   *id = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		bool		found = false;
+
+		for (int i = 0; i < nsrc; i++)
+			found |= strcmp(srccols[i].name, id) == 0;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("id column \"%s\" does not exist in the source", id)));
 		bs.has_id = true;
 		rd.extra_expr = psprintf("(%s)::text", quote_identifier(text_to_cstring(PG_GETARG_TEXT_PP(2))));
 		rd.extra_type = TEXTOID;

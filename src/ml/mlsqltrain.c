@@ -170,7 +170,15 @@ ChooseTask(TrainSet *ts, const char *task_arg, const char *alg_name,
 	if (existing)
 		return (MlTask) MlTaskFromName(existing);
 	if (target == NULL)
+	{
+		int			alg = MlAlgorithmFromName(alg_name);
+
+		if (alg >= 0 && !MlAlgorithmSupports((MlAlgorithm) alg, ML_TASK_CLUSTERING))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("algorithm %s needs a target column", alg_name)));
 		return ML_TASK_CLUSTERING;
+	}
 	if (strcmp(alg_name, "auto") != 0)
 	{
 		int			alg = MlAlgorithmFromName(alg_name);
