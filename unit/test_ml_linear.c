@@ -27,6 +27,7 @@
 
 #include "ml/ml.h"
 #include "unit.h"
+#include "unitmath.h"
 
 #define DIAB_ROWS 120
 #define DIAB_COLS 10
@@ -649,16 +650,6 @@ TestCancel(void)
 	free(data.x.x);
 }
 
-/* seconds on the monotonic clock */
-static double
-Now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* time OLS and lasso on 1M x 20 synthetic rows (ML_LINEAR_BENCH=1) */
 static void
 Benchmark(void)
@@ -697,9 +688,9 @@ Benchmark(void)
 	data.n_classes = 0;
 
 	CaseParams(&p, 0.0, 1.0, true);
-	t0 = Now();
+	t0 = UnitNow();
 	CHECK(Fit(ML_ALG_LINEAR_REGRESSION, &p, &data, &m, &err) == LLM_OK);
-	printf("bench: OLS 1M x 20: %.3f s\n", Now() - t0);
+	printf("bench: OLS 1M x 20: %.3f s\n", UnitNow() - t0);
 	for (int j = 0; j < d; j++)
 		worst = fmax(worst, fabs(m.coef[j] - truth[j]));
 	CHECK(worst < 1e-3);
@@ -707,10 +698,10 @@ Benchmark(void)
 	FreeModel(&m);
 
 	CaseParams(&p, 0.01, 1.0, true);
-	t0 = Now();
+	t0 = UnitNow();
 	CHECK(Fit(ML_ALG_LASSO, &p, &data, &m, &err) == LLM_OK);
 	printf("bench: lasso(alpha=0.01) 1M x 20: %.3f s, %d sweeps\n",
-		   Now() - t0, m.n_iter);
+		   UnitNow() - t0, m.n_iter);
 	worst = 0.0;
 	for (int j = 0; j < d; j++)
 		worst = fmax(worst, fabs(m.coef[j] - truth[j]));

@@ -14,6 +14,7 @@
 
 #include "ml/ml.h"
 #include "unit.h"
+#include "unitmath.h"
 
 /* the xgboost blob follows the 32-byte header and its 8-byte length */
 #define ARTIFACT_BLOB_START 40
@@ -441,16 +442,6 @@ TestPredict(void)
 	free(x.x);
 }
 
-/* seconds since an arbitrary point */
-static double
-Now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* linear predictions per second, one block and row by row (20 features) */
 static void
 BenchPredict(void)
@@ -466,10 +457,10 @@ BenchPredict(void)
 	double		rows;
 	double		sum = 0;
 
-	t0 = Now();
+	t0 = UnitNow();
 	CHECK(MlPredict(&m, &x, out, &err) == LLM_OK);
-	block = Now() - t0;
-	t0 = Now();
+	block = UnitNow() - t0;
+	t0 = UnitNow();
 	for (int64_t i = 0; i < n; i++)
 	{
 		MlMatrix	row = {1, 20, x.x + i * 20};
@@ -477,7 +468,7 @@ BenchPredict(void)
 		MlPredict(&lr, &row, &out[i], &err);
 		sum += out[i];
 	}
-	rows = Now() - t0;
+	rows = UnitNow() - t0;
 	printf("predict, 1M rows x 20 features: block %.1f M/s, row by row (logistic) %.1f M/s (%g)\n",
 		   n / block / 1e6, n / rows / 1e6, sum);
 	MlModelFree(&m);
