@@ -175,7 +175,7 @@ TestGolden(void)
 		}
 		json_array_foreach(cases, i, c)
 		{
-			json_t	   *extra = json_object();
+			json_t	   *extra = LlmJsonObject();
 			const char *want = json_string_value(json_object_get(c, "rendered"));
 			json_t	   *tools = json_object_get(c, "tools");
 			json_t	   *more = json_object_get(c, "extra");
@@ -363,7 +363,7 @@ TestErrors(void)
 		ChatTemplate *t = NULL;
 		LlmError	err = {0};
 		json_t	   *msgs = json_loads(m, 0, NULL);
-		json_t	   *notarray = json_object();
+		json_t	   *notarray = LlmJsonObject();
 		char	   *out = NULL;
 		size_t		len = 0;
 		int			ok = 0;
