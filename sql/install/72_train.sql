@@ -108,7 +108,7 @@ CREATE FUNCTION mlops.training_progress()
 	LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION mlops.training_progress() IS 'the trainings running now (needs pgmlops in shared_preload_libraries)';
 CREATE VIEW mlops.training_progress AS SELECT * FROM mlops.training_progress();
-COMMENT ON VIEW mlops.training_progress IS 'the trainings running now, one row per backend: phase (reading, fitting, evaluating, registering), rows read, tuning candidate (step)';
+COMMENT ON VIEW mlops.training_progress IS 'the trainings running now, one row per backend: phase (reading, preprocessing, fitting, evaluating, registering), rows read, and in mlops.tune the candidate being evaluated (step)';
 
 REVOKE ALL ON FUNCTION mlops.train(text, text, text, text, jsonb, text[], float8, int, text),
 	mlops.tune(text, text, text, text, jsonb, text, int, int, text[], float8, int, text) FROM PUBLIC;

@@ -534,7 +534,7 @@ TrainSetup(TrainSet *ts, FunctionCallInfo fcinfo, int arg_features, int arg_frac
  */
 static FitResult
 FitEvaluate(const TrainSet *ts, const MlParams *params, const int64 *fit_rows,
-			int64 nfit, const int64 *eval_rows, int64 neval)
+			int64 nfit, const int64 *eval_rows, int64 neval, int step)
 {
 	FitResult	res = {0};
 	MlMatrix	xfit,
@@ -553,6 +553,7 @@ FitEvaluate(const TrainSet *ts, const MlParams *params, const int64 *fit_rows,
 		eval_rows = fit_rows;
 		neval = nfit;
 	}
+	MlSqlProgressPhase("preprocessing", ts->nrows, step);
 	res.prep = MlSqlHoldPrep();
 	Check(MlPrepFit(res.prep, ts->raw, fit_rows, nfit, MlAlgorithmStandardizes(ts->alg),
 					ML_ENCODE_ONEHOT, &err), &err, NULL);
@@ -569,8 +570,10 @@ FitEvaluate(const TrainSet *ts, const MlParams *params, const int64 *fit_rows,
 			data.y[i] = ts->y[fit_rows[i]];
 	}
 	res.model = MlSqlHoldModel();
+	MlSqlProgressPhase("fitting", ts->nrows, step);
 	Check(MlFit(ts->alg, ts->task, params, &data, res.model, &err), &err, NULL);
 
+	MlSqlProgressPhase("evaluating", ts->nrows, step);
 	Check(MlPrepTransform(res.prep, ts->raw, eval_rows, neval, &xeval, &err), &err, NULL);
 	MlSqlHoldMalloc(xeval.x);
 	pred = palloc_extended(sizeof(double) * neval, MCXT_ALLOC_HUGE);
@@ -892,8 +895,7 @@ TrainBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name,
 
 	TrainSetup(ts, fcinfo, 5, 6, 7, 8, alg_name);
 	ParseParams(ts->alg, JsonbArgText(fcinfo, 4), ts->seed, &params);
-	MlSqlProgressPhase("fitting", ts->nrows, 0);
-	fit = FitEvaluate(ts, &params, ts->train, ts->ntrain, ts->test, ts->ntest);
+	fit = FitEvaluate(ts, &params, ts->train, ts->ntrain, ts->test, ts->ntest, 0);
 	out->version = Register(ts, &fit, &params, Seconds(start), 0);
 	out->metrics = MemoryContextStrdup(upper, fit.metrics);
 }
@@ -1192,7 +1194,6 @@ TuneBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, const void
 		ParseParams(ts->alg, cand_json, ts->seed, &cp);
 		initStringInfo(&cv);
 		appendStringInfoString(&cv, "{\"folds\": [");
-		MlSqlProgressPhase("tuning", ts->nrows, c + 1);
 		for (int f = 0; f < folds; f++)
 		{
 			int64		nf = 0,
@@ -1212,7 +1213,7 @@ TuneBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, const void
 			qsort(fold_fit, nf, sizeof(int64), CompareInt64);
 			qsort(fold_eval, ne, sizeof(int64), CompareInt64);
 			old = MemoryContextSwitchTo(cand_cxt);
-			fr = FitEvaluate(ts, &cp, fold_fit, nf, fold_eval, ne);
+			fr = FitEvaluate(ts, &cp, fold_fit, nf, fold_eval, ne, c + 1);
 			MemoryContextSwitchTo(old);
 			appendStringInfo(&cv, "%s%s", f ? ", " : "", fr.metrics);
 			if (!isnan(fr.score))
@@ -1245,8 +1246,7 @@ TuneBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, const void
 				 errmsg("no candidate could be scored")));
 
 	/* the winner, refit on the whole training split */
-	MlSqlProgressPhase("fitting", ts->nrows, best);
-	fit = FitEvaluate(ts, &params, ts->train, ts->ntrain, ts->test, ts->ntest);
+	fit = FitEvaluate(ts, &params, ts->train, ts->ntrain, ts->test, ts->ntest, best);
 	out->version = Register(ts, &fit, &params, Seconds(start), tune_id);
 	{
 		Oid			t2[2] = {INT8OID, INT4OID};
