@@ -2,8 +2,8 @@
 # scripts/bench_ml.sh: the in-database ML benchmark (see docs/ml-benchmark.md).
 #
 # Loads make_classification(1M x 20, random_state=0) into a table of a
-# PostgreSQL server of its own (started as the unprivileged user, with
-# pgmlops preloaded so that mlops.training_progress times the phases) and
+# PostgreSQL server of its own (started as the unprivileged user; lib.sh
+# preloads pgmlops, so mlops.training_progress times the phases) and
 # runs scripts/bench/ml_baseline.py, which measures in the same run:
 #   (a) psycopg COPY export + sklearn LogisticRegression(lbfgs) against
 #       mlops.train(..., 'logistic_regression'): end to end, fit only,
@@ -99,7 +99,7 @@ stop_cluster "$DATA" "$BIN" 2>/dev/null || true
 rm -rf "$DATA"
 log "starting PostgreSQL (shared_buffers=$shared_buffers)"
 start_cluster "$DATA" "$PORT" "$SOCK" "$BIN" \
-  "-c shared_buffers=$shared_buffers -c shared_preload_libraries=pgmlops \
+  "-c shared_buffers=$shared_buffers \
    -c work_mem=64MB -c max_wal_size=8GB -c checkpoint_timeout=30min -c jit=off"
 [ $keep -eq 1 ] || trap 'stop_cluster "$DATA" "$BIN"' EXIT
 
