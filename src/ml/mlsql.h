@@ -125,8 +125,13 @@ typedef struct MlLoaded
 extern void MlSqlCacheInit(void);
 extern uint64 MlSqlCacheGeneration(void);
 
-/* the version a reference (name, name@N, name@alias) names, loaded */
+/*
+ * The version a reference (name, name@N, name@alias) names, loaded: from
+ * the cache (valid while MlSqlCacheGeneration() holds), or a private copy
+ * freed with CurrentMemoryContext
+ */
 extern MlLoaded *MlSqlLoad(const char *ref);
+extern MlLoaded *MlSqlLoadPrivate(const char *ref);
 
 /* the version's value as predict returns it (regression value, numeric
  * label, cluster); raises for text labels */

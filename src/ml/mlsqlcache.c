@@ -146,16 +146,16 @@ NumericTypeName(const char *t)
 		strcmp(t, "boolean") == 0;
 }
 
-/* read the class labels (a JSON array of strings) into m */
+/* read the class labels (a JSON array of strings) into m, allocated in cxt */
 static void
-ParseLabels(MlLoaded *m, const char *json, const char *target_type)
+ParseLabels(MlLoaded *m, const char *json, const char *target_type, MemoryContext cxt)
 {
 	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 	int			n = JB_ROOT_IS_ARRAY(jb) ? JB_ROOT_COUNT(jb) : 0;
 
 	m->n_classes = n;
-	m->labels = MemoryContextAllocZero(cache_cxt, sizeof(char *) * Max(n, 1));
-	m->label_values = MemoryContextAllocZero(cache_cxt, sizeof(double) * Max(n, 1));
+	m->labels = MemoryContextAllocZero(cxt, sizeof(char *) * Max(n, 1));
+	m->label_values = MemoryContextAllocZero(cxt, sizeof(double) * Max(n, 1));
 	m->labels_numeric = target_type && NumericTypeName(target_type);
 	for (int i = 0; i < n; i++)
 	{
@@ -165,7 +165,7 @@ ParseLabels(MlLoaded *m, const char *json, const char *target_type)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("model version has malformed class labels")));
-		m->labels[i] = MemoryContextStrdup(cache_cxt, pnstrdup(v->val.string.val, v->val.string.len));
+		m->labels[i] = MemoryContextStrdup(cxt, pnstrdup(v->val.string.val, v->val.string.len));
 		if (m->labels_numeric)
 		{
 			if (strcmp(m->labels[i], "true") == 0)
@@ -179,9 +179,9 @@ ParseLabels(MlLoaded *m, const char *json, const char *target_type)
 	}
 }
 
-/* load version (model, version) from the registry */
+/* load version (model, version) from the registry into cxt */
 static MlLoaded *
-LoadVersion(const char *model, int version)
+LoadVersion(const char *model, int version, MemoryContext cxt)
 {
 	Oid			types[2] = {TEXTOID, INT4OID};
 	Datum		args[2] = {CStringGetTextDatum(model), Int32GetDatum(version)};
@@ -213,7 +213,7 @@ LoadVersion(const char *model, int version)
 	target_type = SPI_getvalue(tup, desc, 4);
 	artifact = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
 
-	m = MemoryContextAllocZero(cache_cxt, sizeof(MlLoaded));
+	m = MemoryContextAllocZero(cxt, sizeof(MlLoaded));
 	strlcpy(m->model, model, sizeof(m->model));
 	m->version = version;
 	m->task = (MlTask) MlTaskFromName(task);
@@ -226,9 +226,57 @@ LoadVersion(const char *model, int version)
 		MlSqlReport(&err, psprintf("model \"%s\" version %d", model, version));
 	}
 	if (classes)
-		ParseLabels(m, classes, target_type);
+		ParseLabels(m, classes, target_type, cxt);
 	for (int c = 0; c < m->prep.ncols; c++)
 		m->n_inputs += m->prep.cols[c].width;
+	return m;
+}
+
+/* the model and version a reference names (connected to SPI) */
+static void
+Resolve(const char *ref, char **model, char **version)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+
+	args[0] = CStringGetTextDatum(ref);
+	if (SPI_execute_with_args("SELECT model, version FROM mlops.resolve_model($1)",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not resolve model reference");
+	*model = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	*version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+}
+
+/* reset callback of a private copy */
+static void
+FreePrivate(void *arg)
+{
+	FreeLoaded((MlLoaded *) arg);
+}
+
+/*
+ * A private copy of the version a reference names, in CurrentMemoryContext
+ * and freed with it: for callers that run queries (which may flush the
+ * cache) while they use the model
+ */
+MlLoaded *
+MlSqlLoadPrivate(const char *ref)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContextCallback *cb;
+	char	   *model,
+			   *version;
+	MlLoaded   *m;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Resolve(ref, &model, &version);
+	m = LoadVersion(model, atoi(version), cxt);
+	SPI_finish();
+	cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
+	cb->func = FreePrivate;
+	cb->arg = m;
+	MemoryContextRegisterResetCallback(cxt, cb);
 	return m;
 }
 
@@ -242,8 +290,6 @@ MlSqlLoad(const char *ref)
 	LoadedEntry *l;
 	LoadedKey	key;
 	bool		found;
-	Oid			types[1] = {TEXTOID};
-	Datum		args[1];
 	char	   *model,
 			   *version;
 	MlLoaded   *m;
@@ -262,12 +308,7 @@ MlSqlLoad(const char *ref)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	args[0] = CStringGetTextDatum(ref);
-	if (SPI_execute_with_args("SELECT model, version FROM mlops.resolve_model($1)",
-							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not resolve model reference");
-	model = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	Resolve(ref, &model, &version);
 
 	/* an invalidation may have arrived while resolving */
 	if (flush_pending)
@@ -283,13 +324,13 @@ MlSqlLoad(const char *ref)
 		m = l->m;
 	else
 	{
-		m = LoadVersion(key.model, key.version);
+		m = LoadVersion(key.model, key.version, cache_cxt);
 		if (flush_pending)
 		{
 			FreeLoaded(m);
 			Flush();
 			CreateTables();
-			m = LoadVersion(key.model, key.version);
+			m = LoadVersion(key.model, key.version, cache_cxt);
 		}
 		l = hash_search(loaded, &key, HASH_ENTER, &found);
 		l->m = m;

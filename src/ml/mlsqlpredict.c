@@ -46,6 +46,7 @@ typedef struct InputMap
 /* per-call-site state */
 typedef struct PredictState
 {
+	MemoryContext cxt;			/* everything below; reset on reload */
 	uint64		generation;
 	char	   *ref;
 	MlLoaded   *m;
@@ -72,7 +73,7 @@ GetState(FunctionCallInfo fcinfo)
 	PredictState *st = (PredictState *) fcinfo->flinfo->fn_extra;
 	text	   *reft = PG_GETARG_TEXT_PP(0);
 	size_t		len = VARSIZE_ANY_EXHDR(reft);
-	MemoryContext cxt = fcinfo->flinfo->fn_mcxt;
+	MemoryContext cxt;
 	uint64		gen;
 	MlLoaded   *m;
 	int			off = 0;
@@ -84,13 +85,19 @@ GetState(FunctionCallInfo fcinfo)
 	gen = MlSqlCacheGeneration();
 	m = MlSqlLoad(text_to_cstring(reft));
 	if (st == NULL)
-		st = MemoryContextAllocZero(cxt, sizeof(PredictState));
+	{
+		st = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PredictState));
+		st->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "pgmlops predict",
+										ALLOCSET_SMALL_SIZES);
+	}
 	else
 	{
 		/* buffers are sized by the model: drop them */
+		MemoryContextReset(st->cxt);
 		st->rowtype = InvalidOid;
 		st->natts = 0;
 	}
+	cxt = st->cxt;
 	st->generation = gen;
 	st->ref = MemoryContextStrdup(cxt, text_to_cstring(reft));
 	st->m = m;
@@ -338,7 +345,7 @@ InputsFromRecord(FunctionCallInfo fcinfo, PredictState *st)
 	const MlPrep *prep = &st->m->prep;
 
 	if (st->rowtype != rowtype || st->rowtypmod != typmod || st->natts == 0)
-		MapRow(st, rowtype, typmod, fcinfo->flinfo->fn_mcxt);
+		MapRow(st, rowtype, typmod, st->cxt);
 	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
 	ItemPointerSetInvalid(&tuple.t_self);
 	tuple.t_tableOid = InvalidOid;
@@ -767,7 +774,8 @@ ml_predict_batch(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	bs.m = MlSqlLoad(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	/* the source query may predict too, and flush the cache: a copy */
+	bs.m = MlSqlLoadPrivate(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	bs.rsinfo = rsinfo;
 	prep = &bs.m->prep;
 	bs.idbuf = palloc(VARHDRSZ + MAXINT8LEN + 1);

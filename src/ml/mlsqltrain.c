@@ -31,6 +31,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -41,6 +42,7 @@
 #include "ml/mlsql.h"
 
 #define MAX_CLASSES 1000
+#define MAX_LABEL_BYTES 255
 #define READ_BATCH_ROWS 10000
 /* an integer target with at most this many distinct values is a class */
 #define MAX_INFERRED_CLASSES 20
@@ -68,6 +70,8 @@ typedef struct TrainSet
 	int			n_classes;
 	char	  **labels;			/* classification: labels, in SQL order */
 	uint64		checksum;
+	char	   *snapshot_xmin;	/* of the snapshot the data was read in */
+	char	   *snapshot_lsn;
 	/* split, as raw row indexes */
 	int64	   *train;
 	int64		ntrain;
@@ -127,13 +131,6 @@ CompareInt64(const void *a, const void *b)
 	int64		y = *(const int64 *) b;
 
 	return (x > y) - (x < y);
-}
-
-/* comparison of two C strings through pointers, for qsort/bsearch */
-static int
-CompareStrPtr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 /*
@@ -335,36 +332,117 @@ VectorWidth(const MlSqlSource *src, const MlSqlColumn *col)
 	return atoi(n);
 }
 
-/* class labels in the target type's order */
-static void
-ReadLabels(TrainSet *ts)
+/* one distinct class label while reading */
+typedef struct LabelEntry
 {
-	const char *q = quote_identifier(ts->target);
-	char	   *sql = psprintf("SELECT (d.t)::text FROM (SELECT DISTINCT %s AS t FROM %s) d "
-							   "WHERE d.t IS NOT NULL ORDER BY d.t LIMIT %d",
-							   q, ts->src.from, MAX_CLASSES + 1);
+	char		key[MAX_LABEL_BYTES + 1];
+	int			index;
+} LabelEntry;
 
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "SPI failed: %s", sql);
-	if (SPI_processed > MAX_CLASSES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("target \"%s\" has more than %d classes", ts->target, MAX_CLASSES)));
-	ts->n_classes = (int) SPI_processed;
-	ts->labels = palloc_array(char *, Max(ts->n_classes, 1));
-	for (int i = 0; i < ts->n_classes; i++)
-		ts->labels[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+/*
+ * The class of every row from the target values read (rows[r] text, or
+ * NULL): labels are the distinct values, in the target type's order
+ */
+static void
+LabelRows(TrainSet *ts, Datum *extra, bool *extra_null)
+{
+	HASHCTL		ctl;
+	HTAB	   *seen;
+	char		buf[MAX_LABEL_BYTES + 1];
+	LabelEntry *e;
+	bool		found;
+	Datum	   *distinct;
+	int			n = 0;
+	ArrayType  *arr;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		args[1];
+	char	   *sql;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = MAX_LABEL_BYTES + 1;
+	ctl.entrysize = sizeof(LabelEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	seen = hash_create("pgmlops class labels", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	distinct = palloc_array(Datum, MAX_CLASSES);
+
+	/* the distinct labels */
+	for (int64 r = 0; r < ts->nrows; r++)
+	{
+		text	   *t;
+		size_t		len;
+
+		if (extra_null[r])
+			continue;
+		t = DatumGetTextPP(extra[r]);
+		len = VARSIZE_ANY_EXHDR(t);
+		if (len > MAX_LABEL_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a class label of \"%s\" is longer than %d bytes", ts->target, MAX_LABEL_BYTES)));
+		memcpy(buf, VARDATA_ANY(t), len);
+		buf[len] = '\0';
+		e = hash_search(seen, buf, HASH_ENTER, &found);
+		if (!found)
+		{
+			if (n == MAX_CLASSES)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("target \"%s\" has more than %d classes", ts->target, MAX_CLASSES)));
+			distinct[n++] = CStringGetTextDatum(buf);
+		}
+	}
+
+	/* their order: the target type's, as ORDER BY on the column gives */
+	ts->n_classes = n;
+	ts->labels = palloc_array(char *, Max(n, 1));
+	if (n > 0)
+	{
+		arr = construct_array(distinct, n, TEXTOID, -1, false, TYPALIGN_INT);
+		args[0] = PointerGetDatum(arr);
+		sql = psprintf("SELECT l FROM unnest($1) AS l ORDER BY l::%s", ts->target_type);
+		if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT ||
+			SPI_processed != (uint64) n)
+			elog(ERROR, "could not order the class labels");
+		for (int i = 0; i < n; i++)
+		{
+			ts->labels[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			e = hash_search(seen, ts->labels[i], HASH_FIND, NULL);
+			e->index = i;
+		}
+	}
+
+	/* each row's class */
+	for (int64 r = 0; r < ts->nrows; r++)
+	{
+		text	   *t;
+		size_t		len;
+
+		if (extra_null[r])
+			continue;
+		t = DatumGetTextPP(extra[r]);
+		len = VARSIZE_ANY_EXHDR(t);
+		memcpy(buf, VARDATA_ANY(t), len);
+		buf[len] = '\0';
+		e = hash_search(seen, buf, HASH_FIND, NULL);
+		ts->y[r] = e->index;
+		ts->valid[ts->nvalid++] = r;
+	}
+	hash_destroy(seen);
 }
 
-/* class index of a label */
-static int
-LabelIndex(const TrainSet *ts, char **sorted, const int *sorted_index, const char *label)
+/* refuse a training split with a single class */
+static void
+CheckTrainingClasses(const TrainSet *ts)
 {
-	char	  **hit = bsearch(&label, sorted, ts->n_classes, sizeof(char *), CompareStrPtr);
+	int			first = (int) ts->y[ts->train[0]];
 
-	if (hit == NULL)
-		elog(ERROR, "label \"%s\" not among the classes read", label);
-	return sorted_index[hit - sorted];
+	for (int64 i = 1; i < ts->ntrain; i++)
+		if ((int) ts->y[ts->train[i]] != first)
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("the training rows hold a single class of \"%s\"", ts->target),
+			 errhint("Classification needs at least two classes among the rows trained on.")));
 }
 
 /*
@@ -431,8 +509,6 @@ TrainSetup(TrainSet *ts, FunctionCallInfo fcinfo, int arg_features, int arg_frac
 		col->kind = ts->features[c].kind;
 		col->width = col->kind == ML_COL_VECTOR ? VectorWidth(&ts->src, &ts->features[c]) : 1;
 	}
-	if (ts->task == ML_TASK_CLASSIFICATION)
-		ReadLabels(ts);
 
 	/* read */
 	MlSqlProgressPhase("reading", 0, 0);
@@ -448,6 +524,13 @@ TrainSetup(TrainSet *ts, FunctionCallInfo fcinfo, int arg_features, int arg_frac
 								 quote_identifier(ts->target));
 		rd.extra_type = ts->task == ML_TASK_REGRESSION ? FLOAT8OID : TEXTOID;
 	}
+	/* lineage: where the data stood when it was read */
+	if (SPI_execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
+					"CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the snapshot");
+	ts->snapshot_xmin = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	ts->snapshot_lsn = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	MlSqlReadData(&rd, ts->raw);
 	ts->nrows = rd.rows;
 	ts->checksum = rd.checksum;
@@ -461,28 +544,7 @@ TrainSetup(TrainSet *ts, FunctionCallInfo fcinfo, int arg_features, int arg_frac
 	ts->y = ts->target ? palloc_extended(sizeof(double) * ts->nrows, MCXT_ALLOC_HUGE) : NULL;
 	ts->nvalid = 0;
 	if (ts->task == ML_TASK_CLASSIFICATION)
-	{
-		char	  **sorted = palloc_array(char *, ts->n_classes);
-		int		   *sorted_index = palloc_array(int, ts->n_classes);
-		char	  **order = palloc_array(char *, ts->n_classes);
-
-		memcpy(order, ts->labels, sizeof(char *) * ts->n_classes);
-		qsort(order, ts->n_classes, sizeof(char *), CompareStrPtr);
-		for (int i = 0; i < ts->n_classes; i++)
-		{
-			sorted[i] = order[i];
-			for (int j = 0; j < ts->n_classes; j++)
-				if (ts->labels[j] == order[i])
-					sorted_index[i] = j;
-		}
-		for (int64 r = 0; r < ts->nrows; r++)
-		{
-			if (rd.extra_null[r])
-				continue;
-			ts->y[r] = LabelIndex(ts, sorted, sorted_index, TextDatumGetCString(rd.extra[r]));
-			ts->valid[ts->nvalid++] = r;
-		}
-	}
+		LabelRows(ts, rd.extra, rd.extra_null);
 	else
 		for (int64 r = 0; r < ts->nrows; r++)
 		{
@@ -526,6 +588,8 @@ TrainSetup(TrainSet *ts, FunctionCallInfo fcinfo, int arg_features, int arg_frac
 		ts->test[i] = ts->valid[te[i]];
 	ts->ntrain = ntr;
 	ts->ntest = nte;
+	if (ts->task == ML_TASK_CLASSIFICATION)
+		CheckTrainingClasses(ts);
 }
 
 /*
@@ -689,15 +753,14 @@ Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
 		" train_rows, test_rows, data_checksum, snapshot_xmin, snapshot_lsn, seed, test_fraction,"
 		" extension_version, device, train_seconds, tune_id)"
 		" VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11,"
-		" $12, $13, $14, $15, $16, pg_snapshot_xmin(pg_current_snapshot()),"
-		" CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() END,"
+		" $12, $13, $14, $15, $16, $21::xid8, $22::pg_lsn,"
 		" $17, $18, (SELECT extversion FROM pg_extension WHERE extname = 'pgmlops'),"
 		" 'cpu', $19, $20)";
-	Oid			types[20] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			types[22] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID,
-	INT4OID, FLOAT8OID, FLOAT8OID, INT8OID};
-	Datum		v[20];
-	char		n[21];
+	INT4OID, FLOAT8OID, FLOAT8OID, INT8OID, TEXTOID, TEXTOID};
+	Datum		v[22];
+	char		n[23];
 	Oid			t1[1] = {TEXTOID};
 	Datum		a1[1];
 	Oid			t2[2] = {TEXTOID, TEXTOID};
@@ -713,7 +776,7 @@ Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
 
 	MlSqlProgressPhase("registering", ts->nrows, 0);
 	memset(n, ' ', sizeof(n));
-	n[20] = '\0';
+	n[22] = '\0';
 
 	/* the model row, then the next version number (locks the model) */
 	a2[0] = CStringGetTextDatum(ts->model);
@@ -763,7 +826,9 @@ Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
 	v[18] = Float8GetDatum(seconds);
 	v[19] = Int64GetDatum(tune_id);
 	n[19] = tune_id > 0 ? ' ' : 'n';
-	if (SPI_execute_with_args(sql, 20, types, v, n, false, 0) != SPI_OK_INSERT)
+	v[20] = TextOrNull(ts->snapshot_xmin, n, 20);
+	v[21] = TextOrNull(ts->snapshot_lsn, n, 21);
+	if (SPI_execute_with_args(sql, 22, types, v, n, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not register the model version");
 
 	/* a first version goes to production */
