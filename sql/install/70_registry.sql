@@ -61,6 +61,8 @@ CREATE TABLE mlops.model_versions (
 	device		text NOT NULL,
 	train_seconds float8 NOT NULL,
 	tune_id		bigint,
+	training_set text,			-- mlops.training_sets.name when trained on one
+	online_features text[],		-- its pinned feature references (view@N:feature)
 	PRIMARY KEY (model, version)
 );
 COMMENT ON TABLE mlops.model_versions IS 'model versions: immutable once written (only status may change); artifact is the trained model, preprocessing the learned input transformation, the rest is lineage';

@@ -47,11 +47,13 @@ CREATE FUNCTION mlops.predict(model text, features vector)
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION mlops.predict(text, vector) IS 'prediction of a model for features given as a vector in signature order';
 
-CREATE FUNCTION mlops.predict(model text, features jsonb)
+-- features, or entity => keys: the model's features read from the online
+-- store, exactly those of the training set it was trained on
+CREATE FUNCTION mlops.predict(model text, features jsonb DEFAULT NULL, entity jsonb DEFAULT NULL)
 	RETURNS float8
 	AS 'MODULE_PATHNAME', 'ml_predict_jsonb'
-	LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION mlops.predict(text, jsonb) IS 'prediction of a model for features given as a JSON object keyed by feature name (null values are imputed; missing or extra keys are errors)';
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.predict(text, jsonb, jsonb) IS 'prediction of a model for features given as a JSON object keyed by feature name (null values are imputed; missing or extra keys are errors), or for entity => join keys, whose features are read from the online store (models trained on a training set)';
 
 CREATE FUNCTION mlops.predict_label(model text, features record)
 	RETURNS text
@@ -59,11 +61,11 @@ CREATE FUNCTION mlops.predict_label(model text, features record)
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION mlops.predict_label(text, record) IS 'class label (as text) that a classification model predicts for a row';
 
-CREATE FUNCTION mlops.predict_label(model text, features jsonb)
+CREATE FUNCTION mlops.predict_label(model text, features jsonb DEFAULT NULL, entity jsonb DEFAULT NULL)
 	RETURNS text
 	AS 'MODULE_PATHNAME', 'ml_predict_label_jsonb'
-	LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION mlops.predict_label(text, jsonb) IS 'class label (as text) that a classification model predicts for a JSON object of features';
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.predict_label(text, jsonb, jsonb) IS 'class label (as text) that a classification model predicts for a JSON object of features, or for entity => join keys (features from the online store)';
 
 CREATE FUNCTION mlops.predict_proba(model text, features record)
 	RETURNS float8[]
@@ -89,11 +91,11 @@ CREATE FUNCTION mlops.predict_proba(model text, features vector)
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION mlops.predict_proba(text, vector) IS 'class probabilities of a classification model for features given as a vector in signature order';
 
-CREATE FUNCTION mlops.predict_proba(model text, features jsonb)
+CREATE FUNCTION mlops.predict_proba(model text, features jsonb DEFAULT NULL, entity jsonb DEFAULT NULL)
 	RETURNS float8[]
 	AS 'MODULE_PATHNAME', 'ml_predict_proba_jsonb'
-	LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION mlops.predict_proba(text, jsonb) IS 'class probabilities of a classification model for a JSON object of features';
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.predict_proba(text, jsonb, jsonb) IS 'class probabilities of a classification model for a JSON object of features, or for entity => join keys (features from the online store)';
 
 CREATE FUNCTION mlops.predict_batch(model text, source text, id_column text DEFAULT NULL)
 	RETURNS TABLE (id text, prediction float8, label text)

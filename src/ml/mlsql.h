@@ -27,6 +27,7 @@ typedef struct MlSqlSource
 	char	   *text;			/* as the user gave it (lineage) */
 	char	   *from;			/* the FROM item: a quoted name or (query) */
 	bool		is_query;
+	Oid			relid;			/* the relation, when not a query */
 } MlSqlSource;
 
 extern void MlSqlSourceInit(MlSqlSource *src, const char *text);
@@ -120,6 +121,8 @@ typedef struct MlLoaded
 	double	   *label_values;	/* their numeric values, when numeric */
 	bool		labels_numeric;
 	int			n_inputs;		/* raw input values: sum of prep widths */
+	Datum		online_features;	/* text[] of the training set's feature
+									 * references (view@N:feature), or 0 */
 } MlLoaded;
 
 extern void MlSqlCacheInit(void);

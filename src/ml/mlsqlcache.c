@@ -136,6 +136,18 @@ CreateTables(void)
 	resolved = hash_create("pgmlops resolved references", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
+/* a copy of a (detoasted) varlena in cxt */
+static void *
+MemoryContextAllocCopyVarlena(MemoryContext cxt, void *ptr)
+{
+	struct varlena *v = pg_detoast_datum_packed((struct varlena *) ptr);
+	Size		len = VARSIZE_ANY(v);
+	void	   *copy = MemoryContextAlloc(cxt, len);
+
+	memcpy(copy, v, len);
+	return copy;
+}
+
 /* numeric SQL types whose labels predict() returns as numbers */
 static bool
 NumericTypeName(const char *t)
@@ -196,7 +208,8 @@ LoadVersion(const char *model, int version, MemoryContext cxt)
 	HeapTuple	tup;
 	TupleDesc	desc;
 
-	if (SPI_execute_with_args("SELECT m.task, v.preprocessing::text, v.classes::text, v.target_type, v.artifact"
+	if (SPI_execute_with_args("SELECT m.task, v.preprocessing::text, v.classes::text, v.target_type, v.artifact,"
+							  " v.online_features"
 							  " FROM mlops.model_versions v JOIN mlops.models m ON m.name = v.model"
 							  " WHERE v.model = $1 AND v.version = $2",
 							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -227,6 +240,12 @@ LoadVersion(const char *model, int version, MemoryContext cxt)
 	}
 	if (classes)
 		ParseLabels(m, classes, target_type, cxt);
+	{
+		Datum		refs = SPI_getbinval(tup, desc, 6, &isnull);
+
+		m->online_features = isnull ? (Datum) 0 :
+			PointerGetDatum(MemoryContextAllocCopyVarlena(cxt, DatumGetPointer(refs)));
+	}
 	for (int c = 0; c < m->prep.ncols; c++)
 		m->n_inputs += m->prep.cols[c].width;
 	return m;

@@ -71,6 +71,7 @@ MlSqlSourceInit(MlSqlSource *src, const char *text)
 		while (len > 0 && (isspace((unsigned char) q[len - 1]) || q[len - 1] == ';'))
 			q[--len] = '\0';
 		src->is_query = true;
+		src->relid = InvalidOid;
 		src->from = psprintf("(%s\n) AS pgmlops_source", q);
 	}
 	else
@@ -85,6 +86,7 @@ MlSqlSourceInit(MlSqlSource *src, const char *text)
 					 errmsg("relation \"%s\" does not exist", s),
 					 errhint("The source is a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
 		src->is_query = false;
+		src->relid = relid;
 		src->from = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											   get_rel_name(relid));
 	}

@@ -18,6 +18,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/memutils.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -65,6 +66,16 @@ typedef struct PredictState
 	double	   *features;		/* n_features */
 	double	   *proba;			/* n_classes */
 } PredictState;
+
+/* a copy of a jsonb value in cxt */
+static void *
+MemoryContextAllocCopyJsonb(MemoryContext cxt, Jsonb *jb)
+{
+	void	   *copy = MemoryContextAlloc(cxt, VARSIZE(jb));
+
+	memcpy(copy, jb, VARSIZE(jb));
+	return copy;
+}
 
 /* the state for model reference argument 0, (re)loaded when stale */
 static PredictState *
@@ -602,13 +613,67 @@ ml_predict_vector(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(MlSqlPredictionValue(st->m, RunModel(st, false)));
 }
 
-/* mlops.predict(model, jsonb) */
+/*
+ * The features of the jsonb functions (model, features, entity): given,
+ * or read from the online store for entity => keys.  NULL when both are
+ * NULL (the result is then NULL).
+ */
+static Jsonb *
+FeaturesOrEntity(FunctionCallInfo fcinfo, PredictState *st)
+{
+	Oid			types[2] = {TEXTARRAYOID, JSONBOID};
+	Datum		args[2];
+	bool		isnull;
+	Jsonb	   *features;
+	MemoryContext upper = CurrentMemoryContext;
+
+	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("give features or entity, not both")));
+	if (!PG_ARGISNULL(1))
+		return PG_GETARG_JSONB_P(1);
+	if (PG_ARGISNULL(2))
+		return NULL;
+	if (st->m->online_features == (Datum) 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("version %d of model \"%s\" was not trained on a training set of the feature store",
+						st->m->version, st->m->model),
+				 errhint("Pass its features instead, or train it on a table made by mlops.create_training_set().")));
+	if (!JB_ROOT_IS_OBJECT(PG_GETARG_JSONB_P(2)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("entity must be one JSON object of join keys")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = st->m->online_features;
+	args[1] = PG_GETARG_DATUM(2);
+	if (SPI_execute_with_args("SELECT features FROM mlops.get_online_features($1, $2)",
+							  2, types, args, NULL, true, 2) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "mlops.get_online_features did not return one row");
+	features = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		elog(ERROR, "mlops.get_online_features returned NULL features");
+	features = (Jsonb *) MemoryContextAllocCopyJsonb(upper, features);
+	SPI_finish();
+	return features;
+}
+
+/* mlops.predict(model, features jsonb, entity jsonb) */
 Datum
 ml_predict_jsonb(PG_FUNCTION_ARGS)
 {
-	PredictState *st = GetState(fcinfo);
+	PredictState *st;
+	Jsonb	   *features;
 
-	InputsFromJsonb(st, PG_GETARG_JSONB_P(1));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = GetState(fcinfo);
+	features = FeaturesOrEntity(fcinfo, st);
+	if (features == NULL)
+		PG_RETURN_NULL();
+	InputsFromJsonb(st, features);
 	PG_RETURN_FLOAT8(MlSqlPredictionValue(st->m, RunModel(st, false)));
 }
 
@@ -622,13 +687,20 @@ ml_predict_label_record(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(LabelOf(st, RunModel(st, false)));
 }
 
-/* mlops.predict_label(model, jsonb) */
+/* mlops.predict_label(model, features jsonb, entity jsonb) */
 Datum
 ml_predict_label_jsonb(PG_FUNCTION_ARGS)
 {
-	PredictState *st = GetState(fcinfo);
+	PredictState *st;
+	Jsonb	   *features;
 
-	InputsFromJsonb(st, PG_GETARG_JSONB_P(1));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = GetState(fcinfo);
+	features = FeaturesOrEntity(fcinfo, st);
+	if (features == NULL)
+		PG_RETURN_NULL();
+	InputsFromJsonb(st, features);
 	PG_RETURN_TEXT_P(LabelOf(st, RunModel(st, false)));
 }
 
@@ -666,13 +738,20 @@ ml_predict_proba_vector(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(ProbaArray(st));
 }
 
-/* mlops.predict_proba(model, jsonb) */
+/* mlops.predict_proba(model, features jsonb, entity jsonb) */
 Datum
 ml_predict_proba_jsonb(PG_FUNCTION_ARGS)
 {
-	PredictState *st = GetState(fcinfo);
+	PredictState *st;
+	Jsonb	   *features;
 
-	InputsFromJsonb(st, PG_GETARG_JSONB_P(1));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = GetState(fcinfo);
+	features = FeaturesOrEntity(fcinfo, st);
+	if (features == NULL)
+		PG_RETURN_NULL();
+	InputsFromJsonb(st, features);
 	RunModel(st, true);
 	PG_RETURN_ARRAYTYPE_P(ProbaArray(st));
 }

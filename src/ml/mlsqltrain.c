@@ -740,6 +740,37 @@ TextOrNull(const char *s, char *nulls, int i)
 }
 
 /*
+ * The training set (mlops.create_training_set) the source is, if any, and
+ * its pinned feature references as a text[] literal: the features that
+ * mlops.predict(model, entity => keys) fetches online
+ */
+static void
+TrainingSetOf(const TrainSet *ts, char **name, char **refs)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		args[1];
+	char	   *exists;
+
+	*name = *refs = NULL;
+	if (ts->src.is_query)
+		return;
+	exists = QueryText("SELECT to_regclass('mlops.training_sets')::text", 0, NULL, NULL);
+	if (exists == NULL)
+		return;
+	args[0] = ObjectIdGetDatum(ts->src.relid);
+	if (SPI_execute_with_args("SELECT t.name, (SELECT array_agg(format('%s@%s:%s', e->>'view', e->>'version', e->>'feature')"
+							  " ORDER BY o) FROM jsonb_array_elements(t.features) WITH ORDINALITY AS x(e, o))::text"
+							  " FROM mlops.training_sets t WHERE t.relid = $1",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read mlops.training_sets");
+	if (SPI_processed == 1)
+	{
+		*name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		*refs = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	}
+}
+
+/*
  * Register the version; deploy it when the model has no production
  * version.  Returns the version number.
  */
@@ -751,16 +782,18 @@ Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
 		"INSERT INTO mlops.model_versions (model, version, algorithm, hyperparams, preprocessing,"
 		" features, target, target_type, classes, metrics, artifact, source, row_count,"
 		" train_rows, test_rows, data_checksum, snapshot_xmin, snapshot_lsn, seed, test_fraction,"
-		" extension_version, device, train_seconds, tune_id)"
+		" extension_version, device, train_seconds, tune_id, training_set, online_features)"
 		" VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11,"
 		" $12, $13, $14, $15, $16, $21::xid8, $22::pg_lsn,"
 		" $17, $18, (SELECT extversion FROM pg_extension WHERE extname = 'pgmlops'),"
-		" 'cpu', $19, $20)";
-	Oid			types[22] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		" 'cpu', $19, $20, $23, $24::text[])";
+	Oid			types[24] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID,
-	INT4OID, FLOAT8OID, FLOAT8OID, INT8OID, TEXTOID, TEXTOID};
-	Datum		v[22];
-	char		n[23];
+	INT4OID, FLOAT8OID, FLOAT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		v[24];
+	char		n[25];
+	char	   *training_set = NULL;
+	char	   *online_features = NULL;
 	Oid			t1[1] = {TEXTOID};
 	Datum		a1[1];
 	Oid			t2[2] = {TEXTOID, TEXTOID};
@@ -776,7 +809,8 @@ Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
 
 	MlSqlProgressPhase("registering", ts->nrows, 0);
 	memset(n, ' ', sizeof(n));
-	n[22] = '\0';
+	n[24] = '\0';
+	TrainingSetOf(ts, &training_set, &online_features);
 
 	/* the model row, then the next version number (locks the model) */
 	a2[0] = CStringGetTextDatum(ts->model);
@@ -828,7 +862,9 @@ Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
 	n[19] = tune_id > 0 ? ' ' : 'n';
 	v[20] = TextOrNull(ts->snapshot_xmin, n, 20);
 	v[21] = TextOrNull(ts->snapshot_lsn, n, 21);
-	if (SPI_execute_with_args(sql, 22, types, v, n, false, 0) != SPI_OK_INSERT)
+	v[22] = TextOrNull(training_set, n, 22);
+	v[23] = TextOrNull(online_features, n, 23);
+	if (SPI_execute_with_args(sql, 24, types, v, n, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not register the model version");
 
 	/* a first version goes to production */
