@@ -93,6 +93,10 @@ BEGIN
 	IF name IS NULL OR join_keys IS NULL THEN
 		RAISE EXCEPTION 'name and join_keys must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF name !~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$' THEN
+		RAISE EXCEPTION 'invalid entity name "%"', name USING ERRCODE = 'invalid_name',
+			HINT = 'Use letters, digits and underscores, starting with a letter or underscore.';
+	END IF;
 	IF cardinality(join_keys) = 0 OR array_position(join_keys, NULL) IS NOT NULL
 		OR (SELECT count(DISTINCT k) FROM unnest(join_keys) k) <> cardinality(join_keys) THEN
 		RAISE EXCEPTION 'join_keys must be distinct, non-NULL column names' USING ERRCODE = 'invalid_parameter_value';
