@@ -202,5 +202,35 @@ SELECT name, owner FROM mlops.models WHERE name = 'reg_a';
 SELECT model, version, created_by FROM mlops.model_versions WHERE model = 'reg_a';
 SELECT model, alias, to_version, action FROM mlops.deployment_history WHERE model = 'reg_a' ORDER BY moved_at;
 
+-- registry rows come only from training: no direct writes, even for admins
+SET ROLE regress_ml_admin;
+INSERT INTO mlops.model_versions (model, version, algorithm, hyperparams, preprocessing, features,
+	metrics, artifact, source, row_count, train_rows, test_rows, data_checksum, seed,
+	test_fraction, extension_version, device, train_seconds)
+SELECT model, 99, algorithm, hyperparams, preprocessing, features, metrics, artifact, source,
+	row_count, train_rows, test_rows, data_checksum, seed, test_fraction, extension_version,
+	device, train_seconds FROM mlops.model_versions WHERE model = 'reg_a' AND version = 1;
+UPDATE mlops.models SET last_version = 0 WHERE name = 'reg_a';
+RESET ROLE;
+-- a role outside mlops_user cannot predict, even after others did in this session
+CREATE ROLE regress_ml_nobody;
+SELECT round(mlops.predict('reg_m', r)::numeric, 4) IS NOT NULL AS predicted FROM reg_row r;
+SET ROLE regress_ml_nobody;
+SELECT mlops.predict('reg_m', '{}'::jsonb);
+SELECT * FROM mlops.training_progress();
+RESET ROLE;
+DROP ROLE regress_ml_nobody;
+-- a source is one SELECT: no statement can be appended
+SELECT * FROM mlops.predict_batch('reg_m', $$SELECT 1 AS x) AS s; SELECT 12345::int8; SELECT 1 AS x FROM (SELECT 1$$);
+SELECT * FROM mlops.predict_batch('reg_m', $$SELECT 1 AS x; SELECT 2 AS x$$);
+SELECT * FROM mlops.train('reg_inj', $$SELECT 1 AS x, 2 AS target) s; DROP TABLE reg_row; SELECT 1 AS x, 2 AS target FROM (SELECT 1$$, 'target');
+SELECT count(*) AS reg_row_still_there FROM reg_row;
+-- archived versions cannot be deployed; deploy checks the version first
+SELECT mlops.set_version_status('reg_a', 1, 'archived');
+SELECT mlops.deploy('reg_a', 1, 'canary');
+SELECT mlops.set_version_status('reg_a', 1, 'ready');
+SELECT mlops.deploy('reg_a', 999, strategy => 'best');
+SELECT mlops.predict('reg_a@99999999999', r) FROM reg_row r;
+
 DROP TABLE reg_row, reg_secret, reg_open;
 DROP ROLE regress_ml_user, regress_ml_admin;

@@ -108,8 +108,9 @@ COMMENT ON TABLE mlops.tune_candidates IS 'every hyperparameter candidate mlops.
 
 GRANT SELECT ON mlops.models, mlops.model_versions, mlops.model_aliases,
 	mlops.alias_history, mlops.tune_candidates TO mlops_user;
-GRANT INSERT ON mlops.models, mlops.model_versions, mlops.tune_candidates TO mlops_admin;
-GRANT UPDATE (last_version) ON mlops.models TO mlops_admin;
+-- No role writes these tables directly: versions and their lineage come
+-- only from mlops.train and mlops.tune (which write them as the registry's
+-- owner), aliases only from the functions below.
 GRANT USAGE ON SEQUENCE mlops.tune_id_seq TO mlops_admin;
 
 -- Versions are immutable: only status changes.  Deletion goes through
@@ -162,7 +163,7 @@ BEGIN
 		RAISE EXCEPTION 'model "%" does not exist', model
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF v_alias ~ '^[0-9]+$' THEN
+	IF v_alias ~ '^[0-9]{1,9}$' THEN
 		version := v_alias::int;
 		IF NOT EXISTS (SELECT FROM mlops.model_versions v
 					   WHERE v.model = resolve_model.model AND v.version = resolve_model.version) THEN
@@ -200,6 +201,12 @@ BEGIN
 	END IF;
 	IF NOT EXISTS (SELECT FROM mlops.model_versions WHERE model = p_model AND version = p_version) THEN
 		RAISE EXCEPTION 'model "%" has no version %', p_model, p_version USING ERRCODE = 'undefined_object';
+	END IF;
+	IF EXISTS (SELECT FROM mlops.model_versions WHERE model = p_model AND version = p_version
+			   AND status = 'archived') THEN
+		RAISE EXCEPTION 'version % of model "%" is archived', p_version, p_model
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Mark it ready with mlops.set_version_status() first.';
 	END IF;
 	SELECT version INTO old FROM mlops.model_aliases WHERE model = p_model AND alias = p_alias;
 	-- already there: nothing moves, nothing is recorded
@@ -253,6 +260,9 @@ BEGIN
 			RAISE EXCEPTION 'model "%" has no versions', model USING ERRCODE = 'undefined_object';
 		END IF;
 	END IF;
+	IF NOT EXISTS (SELECT FROM mlops.model_versions mv WHERE mv.model = deploy.model AND mv.version = v) THEN
+		RAISE EXCEPTION 'model "%" has no version %', model, v USING ERRCODE = 'undefined_object';
+	END IF;
 	IF strategy = 'best' THEN
 		key := mlops._key_metric(task);
 		higher := true;
@@ -305,6 +315,10 @@ BEGIN
 	stack := ARRAY(SELECT s.v FROM unnest(stack) WITH ORDINALITY AS s(v, i)
 				   WHERE EXISTS (SELECT FROM mlops.model_versions mv
 								 WHERE mv.model = rollback.model AND mv.version = s.v)
+				   ORDER BY s.i);
+	-- with versions gone, neighbours can repeat: a move to itself is no move
+	stack := ARRAY(SELECT s.v FROM unnest(stack) WITH ORDINALITY AS s(v, i)
+				   WHERE s.i = 1 OR s.v IS DISTINCT FROM stack[s.i - 1]
 				   ORDER BY s.i);
 	IF cardinality(stack) < 2 THEN
 		RAISE EXCEPTION 'alias "%" of model "%" has no previous version to roll back to', alias, model
@@ -362,7 +376,7 @@ COMMENT ON FUNCTION mlops.set_version_status(text, int, text) IS 'marks a model 
 
 CREATE FUNCTION mlops.create_model(name text, task text, description text DEFAULT NULL)
 	RETURNS text
-	LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
 	IF name IS NULL OR task IS NULL THEN
@@ -372,7 +386,7 @@ BEGIN
 		RAISE EXCEPTION 'unknown task "%"', task USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Use regression, classification or clustering.';
 	END IF;
-	INSERT INTO mlops.models (name, task, description) VALUES (name, task, description);
+	INSERT INTO mlops.models (name, task, description, owner) VALUES (name, task, description, session_user);
 	RETURN name;
 END
 $$;

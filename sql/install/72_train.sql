@@ -112,6 +112,27 @@ COMMENT ON FUNCTION mlops.training_progress() IS 'the trainings running now (nee
 CREATE VIEW mlops.training_progress AS SELECT * FROM mlops.training_progress();
 COMMENT ON VIEW mlops.training_progress IS 'the trainings running now, one row per backend: phase (reading, preprocessing, fitting, evaluating, registering), rows read, and in mlops.tune the candidate being evaluated (step)';
 
+CREATE FUNCTION mlops._check_single_select(query text) RETURNS void
+	AS 'MODULE_PATHNAME', 'ml_check_single_select'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops._check_single_select(text) IS 'internal: raises an error unless the text is exactly one SELECT statement';
+
+-- prediction is for mlops_user (and mlops_admin, a member)
+REVOKE ALL ON FUNCTION mlops.predict(text, record), mlops.predict(text, real[]),
+	mlops.predict(text, float8[]), mlops.predict(text, vector), mlops.predict(text, jsonb, jsonb),
+	mlops.predict_label(text, record), mlops.predict_label(text, jsonb, jsonb),
+	mlops.predict_proba(text, record), mlops.predict_proba(text, real[]),
+	mlops.predict_proba(text, float8[]), mlops.predict_proba(text, vector),
+	mlops.predict_proba(text, jsonb, jsonb), mlops.predict_batch(text, text, text),
+	mlops.training_progress() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mlops.predict(text, record), mlops.predict(text, real[]),
+	mlops.predict(text, float8[]), mlops.predict(text, vector), mlops.predict(text, jsonb, jsonb),
+	mlops.predict_label(text, record), mlops.predict_label(text, jsonb, jsonb),
+	mlops.predict_proba(text, record), mlops.predict_proba(text, real[]),
+	mlops.predict_proba(text, float8[]), mlops.predict_proba(text, vector),
+	mlops.predict_proba(text, jsonb, jsonb), mlops.predict_batch(text, text, text),
+	mlops.training_progress() TO mlops_user;
+
 REVOKE ALL ON FUNCTION mlops.train(text, text, text, text, jsonb, text[], float8, int, text),
 	mlops.tune(text, text, text, text, jsonb, text, int, int, text[], float8, int, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mlops.train(text, text, text, text, jsonb, text[], float8, int, text),

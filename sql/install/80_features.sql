@@ -74,6 +74,7 @@ BEGIN
 		RAISE EXCEPTION 'source must not be empty' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF s ~* '^\s*(\(|select\M|with\M|values\M|table\M)' THEN
+		PERFORM mlops._check_single_select(s);
 		RETURN '(' || s || E'\n) AS fs_source';
 	END IF;
 	IF to_regclass(s) IS NULL THEN

@@ -32,6 +32,9 @@ typedef struct MlSqlSource
 
 extern void MlSqlSourceInit(MlSqlSource *src, const char *text);
 
+/* refuse a query that is not exactly one SELECT statement */
+extern void MlSqlCheckSingleSelect(const char *query);
+
 /* One column to read, with the expression that reads it. */
 typedef struct MlSqlColumn
 {

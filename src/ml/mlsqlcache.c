@@ -21,6 +21,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "access/xact.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/hsearch.h"
@@ -71,11 +72,31 @@ RegistryInvalidate(Datum arg, Oid relid)
 	}
 }
 
+/*
+ * End of a transaction: forget resolved references (they were resolved
+ * under its snapshots), keep loaded versions (immutable)
+ */
+static void
+RegistryXactCallback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		generation++;
+		if (resolved != NULL)
+		{
+			hash_destroy(resolved);
+			resolved = NULL;
+		}
+	}
+}
+
 /* called from _PG_init */
 void
 MlSqlCacheInit(void)
 {
 	CacheRegisterRelcacheCallback(RegistryInvalidate, (Datum) 0);
+	RegisterXactCallback(RegistryXactCallback, NULL);
 }
 
 /* the current generation: a pointer from MlSqlLoad is valid while it holds */
@@ -124,16 +145,22 @@ CreateTables(void)
 	if (cache_cxt == NULL)
 		cache_cxt = AllocSetContextCreate(TopMemoryContext, "pgmlops model cache",
 										  ALLOCSET_DEFAULT_SIZES);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(LoadedKey);
-	ctl.entrysize = sizeof(LoadedEntry);
-	ctl.hcxt = cache_cxt;
-	loaded = hash_create("pgmlops loaded versions", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = REF_MAX;
-	ctl.entrysize = sizeof(ResolvedEntry);
-	ctl.hcxt = cache_cxt;
-	resolved = hash_create("pgmlops resolved references", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	if (loaded == NULL)
+	{
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(LoadedKey);
+		ctl.entrysize = sizeof(LoadedEntry);
+		ctl.hcxt = cache_cxt;
+		loaded = hash_create("pgmlops loaded versions", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (resolved == NULL)
+	{
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = REF_MAX;
+		ctl.entrysize = sizeof(ResolvedEntry);
+		ctl.hcxt = cache_cxt;
+		resolved = hash_create("pgmlops resolved references", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
 }
 
 /* a copy of a (detoasted) varlena in cxt */
@@ -230,6 +257,9 @@ LoadVersion(const char *model, int version, MemoryContext cxt)
 	strlcpy(m->model, model, sizeof(m->model));
 	m->version = version;
 	m->task = (MlTask) MlTaskFromName(task);
+	/* the parts that raise errors without holding malloc'ed memory first */
+	if (classes)
+		ParseLabels(m, classes, target_type, cxt);
 	if (MlModelLoad(&m->model_obj, (const uint8_t *) VARDATA_ANY(artifact),
 					VARSIZE_ANY_EXHDR(artifact), &err) != LLM_OK)
 		MlSqlReport(&err, psprintf("model \"%s\" version %d", model, version));
@@ -238,8 +268,16 @@ LoadVersion(const char *model, int version, MemoryContext cxt)
 		MlModelFree(&m->model_obj);
 		MlSqlReport(&err, psprintf("model \"%s\" version %d", model, version));
 	}
-	if (classes)
-		ParseLabels(m, classes, target_type, cxt);
+	/* a registry row inconsistent with its artifact is refused, not trusted */
+	if ((int) m->model_obj.task != (int) m->task ||
+		m->prep.n_features != m->model_obj.n_features ||
+		(m->task == ML_TASK_CLASSIFICATION && m->n_classes != m->model_obj.n_classes))
+	{
+		FreeLoaded(m);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("version %d of model \"%s\" does not match its artifact", version, model)));
+	}
 	{
 		Datum		refs = SPI_getbinval(tup, desc, 6, &isnull);
 
@@ -249,6 +287,19 @@ LoadVersion(const char *model, int version, MemoryContext cxt)
 	for (int c = 0; c < m->prep.ncols; c++)
 		m->n_inputs += m->prep.cols[c].width;
 	return m;
+}
+
+/* the OIDs of the registry tables whose changes invalidate the cache */
+static void
+LookupRegistryRels(void)
+{
+	if (!OidIsValid(registry_rels[0]))
+	{
+		Oid			nsp = get_namespace_oid("mlops", false);
+
+		registry_rels[0] = get_relname_relid("model_aliases", nsp);
+		registry_rels[1] = get_relname_relid("model_versions", nsp);
+	}
 }
 
 /* the model and version a reference names (connected to SPI) */
@@ -319,7 +370,7 @@ MlSqlLoad(const char *ref)
 				 errmsg("model reference is too long")));
 	if (flush_pending)
 		Flush();
-	if (loaded == NULL)
+	if (loaded == NULL || resolved == NULL)
 		CreateTables();
 	r = hash_search(resolved, ref, HASH_FIND, NULL);
 	if (r != NULL)
@@ -327,6 +378,12 @@ MlSqlLoad(const char *ref)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * The tables whose changes invalidate, looked up before resolving, so
+	 * that an invalidation the resolution's locks bring in is recognized.
+	 */
+	LookupRegistryRels();
 	Resolve(ref, &model, &version);
 
 	/* an invalidation may have arrived while resolving */
@@ -354,18 +411,8 @@ MlSqlLoad(const char *ref)
 		l = hash_search(loaded, &key, HASH_ENTER, &found);
 		l->m = m;
 	}
-	/*
-	 * The tables whose changes invalidate; looked up after any flush (which
-	 * forgets them).  Callers take the generation before calling, so an
-	 * invalidation arriving from here on makes them reload.
-	 */
-	if (!OidIsValid(registry_rels[0]))
-	{
-		Oid			nsp = get_namespace_oid("mlops", false);
-
-		registry_rels[0] = get_relname_relid("model_aliases", nsp);
-		registry_rels[1] = get_relname_relid("model_versions", nsp);
-	}
+	/* a flush in between forgot them; callers compare the generation */
+	LookupRegistryRels();
 	SPI_finish();
 	r = hash_search(resolved, ref, HASH_ENTER, &found);
 	r->m = m;

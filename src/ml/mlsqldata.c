@@ -24,6 +24,8 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -45,6 +47,79 @@ StartsWithKeyword(const char *s, const char *kw)
 		!(isalnum((unsigned char) s[n]) || s[n] == '_');
 }
 
+/* skip white space and SQL comments */
+static const char *
+SkipSpaceAndComments(const char *s)
+{
+	for (;;)
+	{
+		while (isspace((unsigned char) *s))
+			s++;
+		if (s[0] == '-' && s[1] == '-')
+		{
+			while (*s && *s != '\n')
+				s++;
+		}
+		else if (s[0] == '/' && s[1] == '*')
+		{
+			const char *end = strstr(s + 2, "*/");
+
+			if (end == NULL)
+				return s;
+			s = end + 2;
+		}
+		else
+			return s;
+	}
+}
+
+/*
+ * Refuse a query that is not exactly one SELECT (a source is pasted into
+ * "SELECT ... FROM (source) AS s": a ")" and a ";" would otherwise append
+ * statements of the caller's choosing)
+ */
+void
+MlSqlCheckSingleSelect(const char *query)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *stmts = NIL;
+
+	/* a syntax error's position would point into the caller's statement */
+	PG_TRY();
+	{
+		stmts = raw_parser(query, RAW_PARSE_DEFAULT);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("the source query does not parse: %s", edata->message)));
+	}
+	PG_END_TRY();
+	if (list_length(stmts) != 1 ||
+		!IsA(((RawStmt *) linitial(stmts))->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("a source query must be exactly one SELECT statement")));
+}
+
+PG_FUNCTION_INFO_V1(ml_check_single_select);
+
+/*
+ * mlops._check_single_select(query): the same check for SQL callers
+ */
+Datum
+ml_check_single_select(PG_FUNCTION_ARGS)
+{
+	MlSqlCheckSingleSelect(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
+
 /*
  * Resolve a source: a query (SELECT, WITH, VALUES, TABLE or a parenthesized
  * query) or the name of a relation the caller can see
@@ -52,10 +127,8 @@ StartsWithKeyword(const char *s, const char *kw)
 void
 MlSqlSourceInit(MlSqlSource *src, const char *text)
 {
-	const char *s = text;
+	const char *s = SkipSpaceAndComments(text);
 
-	while (isspace((unsigned char) *s))
-		s++;
 	if (*s == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -70,6 +143,7 @@ MlSqlSourceInit(MlSqlSource *src, const char *text)
 		/* a trailing semicolon would end the wrapping query */
 		while (len > 0 && (isspace((unsigned char) q[len - 1]) || q[len - 1] == ';'))
 			q[--len] = '\0';
+		MlSqlCheckSingleSelect(q);
 		src->is_query = true;
 		src->relid = InvalidOid;
 		src->from = psprintf("(%s\n) AS pgmlops_source", q);
@@ -336,6 +410,18 @@ ChecksumBatch(ReadReceiver *rr)
 	}
 }
 
+/* refuse data over the memory limit */
+static void
+CheckMemoryLimit(const MlSqlRead *rd, const MlRawData *raw)
+{
+	if (rd->memory_limit > 0 && (int64) MlRawBytes(raw) > rd->memory_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training data needs more than mlops.train_memory_limit (%lld kB)",
+						(long long) (rd->memory_limit / 1024)),
+				 errhint("Raise mlops.train_memory_limit, or train on a sample of the source.")));
+}
+
 /* a batch is complete: account for it and hand it over */
 static void
 FinishBatch(ReadReceiver *rr)
@@ -351,12 +437,7 @@ FinishBatch(ReadReceiver *rr)
 	old = MemoryContextSwitchTo(rr->cxt);
 	if (rd->want_checksum)
 		ChecksumBatch(rr);
-	if (rd->memory_limit > 0 && (int64) MlRawBytes(raw) > rd->memory_limit)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("training data needs more than mlops.train_memory_limit (%lld kB)",
-						(long long) (rd->memory_limit / 1024)),
-				 errhint("Raise mlops.train_memory_limit, or train on a sample of the source.")));
+	CheckMemoryLimit(rd, raw);
 	if (rd->batch_fn)
 		rd->batch_fn(raw, rd->append ? rd->extra + rr->batch_start : rd->extra,
 					 rd->append ? rd->extra_null + rr->batch_start : rd->extra_null,
@@ -378,8 +459,13 @@ ReserveRow(ReadReceiver *rr)
 	MlRawData  *raw = rr->raw;
 	LlmError	err;
 
-	if (raw->rows >= raw->capacity && MlRawReserve(raw, raw->rows + 1, &err) != LLM_OK)
-		MlSqlReport(&err, NULL);
+	if (raw->rows >= raw->capacity)
+	{
+		if (MlRawReserve(raw, raw->rows + 1, &err) != LLM_OK)
+			MlSqlReport(&err, NULL);
+		/* the arrays just grew: check the limit before filling them */
+		CheckMemoryLimit(rd, raw);
+	}
 	if (rd->extra_expr && raw->rows >= rr->extra_cap)
 	{
 		int64		cap = Max(rr->extra_cap * 2, Max(raw->capacity, 1024));
@@ -490,11 +576,32 @@ ReadReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
-/* DestReceiver callbacks with nothing to do */
+/* DestReceiver startup: the rows must have the columns the reader asked for */
 static void
 ReadStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
+	ReadReceiver *rr = (ReadReceiver *) self;
+	MlSqlRead  *rd = rr->rd;
+	MlRawData  *raw = rr->raw;
+	int			n = raw->ncols + (rd->extra_expr ? 1 : 0);
+	bool		ok = typeinfo->natts == n;
+
+	for (int c = 0; ok && c < raw->ncols; c++)
+	{
+		Oid			t = TupleDescAttr(typeinfo, c)->atttypid;
+
+		ok = t == (raw->cols[c].kind == ML_COL_CATEGORICAL ? TEXTOID :
+				   raw->cols[c].kind == ML_COL_VECTOR ? FLOAT8ARRAYOID : FLOAT8OID);
+	}
+	if (ok && rd->extra_expr)
+		ok = TupleDescAttr(typeinfo, raw->ncols)->atttypid == rd->extra_type;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the source returned rows of an unexpected shape")));
 }
+
+/* DestReceiver callbacks with nothing to do */
 
 static void
 ReadShutdown(DestReceiver *self)

@@ -34,8 +34,6 @@
 #include "vector/vecdist.h"
 #include "vector/vector.h"
 
-#define MAX_CATEGORY_BYTES 1024
-
 /* how one model input column is read from a row's attribute */
 typedef struct InputMap
 {
@@ -63,6 +61,7 @@ typedef struct PredictState
 	const double **valptrs;		/* per column, into inputs */
 	const char **strs;			/* per column, categorical values */
 	char	  **strbufs;		/* per categorical column */
+	size_t	   *catlen;			/* bytes kept of a category value */
 	double	   *features;		/* n_features */
 	double	   *proba;			/* n_classes */
 } PredictState;
@@ -95,6 +94,13 @@ GetState(FunctionCallInfo fcinfo)
 
 	gen = MlSqlCacheGeneration();
 	m = MlSqlLoad(text_to_cstring(reft));
+	if (st != NULL && st->m == m && strlen(st->ref) == len &&
+		memcmp(st->ref, VARDATA_ANY(reft), len) == 0)
+	{
+		/* the same version (a new transaction re-resolved it) */
+		st->generation = gen;
+		return st;
+	}
 	if (st == NULL)
 	{
 		st = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PredictState));
@@ -116,6 +122,7 @@ GetState(FunctionCallInfo fcinfo)
 	st->valptrs = MemoryContextAllocZero(cxt, sizeof(double *) * Max(m->prep.ncols, 1));
 	st->strs = MemoryContextAllocZero(cxt, sizeof(char *) * Max(m->prep.ncols, 1));
 	st->strbufs = MemoryContextAllocZero(cxt, sizeof(char *) * Max(m->prep.ncols, 1));
+	st->catlen = MemoryContextAllocZero(cxt, sizeof(size_t) * Max(m->prep.ncols, 1));
 	st->features = MemoryContextAllocZero(cxt, sizeof(double) * Max(m->prep.n_features, 1));
 	st->proba = MemoryContextAllocZero(cxt, sizeof(double) * Max(m->n_classes, 1));
 	for (int c = 0; c < m->prep.ncols; c++)
@@ -123,7 +130,18 @@ GetState(FunctionCallInfo fcinfo)
 		st->valptrs[c] = st->inputs + off;
 		off += m->prep.cols[c].width;
 		if (m->prep.cols[c].kind == ML_COL_CATEGORICAL)
-			st->strbufs[c] = MemoryContextAlloc(cxt, MAX_CATEGORY_BYTES + 1);
+		{
+			/*
+			 * Room for the longest category and one byte more: a longer
+			 * value, cut there, still matches none of them
+			 */
+			size_t		longest = 0;
+
+			for (int k = 0; k < m->prep.cols[c].n_categories; k++)
+				longest = Max(longest, strlen(m->prep.cols[c].categories[k]));
+			st->catlen[c] = longest + 1;
+			st->strbufs[c] = MemoryContextAlloc(cxt, longest + 2);
+		}
 	}
 	fcinfo->flinfo->fn_extra = st;
 	return st;
@@ -242,15 +260,13 @@ CategoryFromDatum(PredictState *st, int c, Datum d, const InputMap *im)
 	{
 		text	   *t = DatumGetTextPP(d);
 
-		len = VARSIZE_ANY_EXHDR(t);
-		if (len > MAX_CATEGORY_BYTES)
-			return "\x01";		/* longer than any stored category: unseen */
+		len = Min(VARSIZE_ANY_EXHDR(t), st->catlen[c]);
 		memcpy(st->strbufs[c], VARDATA_ANY(t), len);
 		st->strbufs[c][len] = '\0';
 		return st->strbufs[c];
 	}
 	s = OidOutputFunctionCall(im->outfunc, d);
-	strlcpy(st->strbufs[c], s, MAX_CATEGORY_BYTES + 1);
+	strlcpy(st->strbufs[c], s, st->catlen[c] + 1);
 	pfree(s);
 	return st->strbufs[c];
 }
@@ -463,15 +479,15 @@ InputsFromJsonb(PredictState *st, Jsonb *jb)
 			case ML_COL_CATEGORICAL:
 				if (v->type == jbvString)
 				{
-					int			len = Min(v->val.string.len, MAX_CATEGORY_BYTES);
+					size_t		len = Min((size_t) v->val.string.len, st->catlen[c]);
 
 					memcpy(st->strbufs[c], v->val.string.val, len);
 					st->strbufs[c][len] = '\0';
 				}
 				else if (v->type == jbvNumeric)
-					strlcpy(st->strbufs[c], numeric_normalize(v->val.numeric), MAX_CATEGORY_BYTES + 1);
+					strlcpy(st->strbufs[c], numeric_normalize(v->val.numeric), st->catlen[c] + 1);
 				else if (v->type == jbvBool)
-					strlcpy(st->strbufs[c], v->val.boolean ? "true" : "false", MAX_CATEGORY_BYTES + 1);
+					strlcpy(st->strbufs[c], v->val.boolean ? "true" : "false", st->catlen[c] + 1);
 				else
 					MismatchError(pc, "a JSON value that is not a string");
 				st->strs[c] = st->strbufs[c];

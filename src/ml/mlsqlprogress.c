@@ -102,14 +102,27 @@ MySlot(void)
 	return &progress->slots[MyProc->pgprocno % progress->nslots];
 }
 
+/* backend exit (FATAL included, where no PG_FINALLY runs): free the slot */
+static void
+ProgressAtExit(int code, Datum arg)
+{
+	MlSqlProgressEnd();
+}
+
 /* a training starts in this backend */
 void
 MlSqlProgressStart(const char *model)
 {
+	static bool exit_hook = false;
 	ProgressSlot *s = MySlot();
 
 	if (s == NULL)
 		return;
+	if (!exit_hook)
+	{
+		before_shmem_exit(ProgressAtExit, (Datum) 0);
+		exit_hook = true;
+	}
 	SpinLockAcquire(&progress->mutex);
 	s->pid = MyProcPid;
 	strlcpy(s->model, model, sizeof(s->model));
@@ -135,7 +148,7 @@ MlSqlProgressPhase(const char *phase, int64 rows, int step)
 	SpinLockRelease(&progress->mutex);
 }
 
-/* the training ends (or failed: also called on abort through a callback) */
+/* the training ends (or failed; also called at backend exit) */
 void
 MlSqlProgressEnd(void)
 {

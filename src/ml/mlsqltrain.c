@@ -18,10 +18,14 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "catalog/namespace.h"
+#include "utils/syscache.h"
+#include "catalog/pg_class.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -43,6 +47,7 @@
 
 #define MAX_CLASSES 1000
 #define MAX_LABEL_BYTES 255
+#define MAX_VECTOR_WIDTH 65536
 #define READ_BATCH_ROWS 10000
 /* an integer target with at most this many distinct values is a class */
 #define MAX_INFERRED_CLASSES 20
@@ -320,8 +325,8 @@ VectorWidth(const MlSqlSource *src, const MlSqlColumn *col)
 {
 	const char *q = quote_identifier(col->name);
 	char	   *sql = psprintf("SELECT cardinality((%s)::%s) FROM %s WHERE %s IS NOT NULL LIMIT 1",
-							   q, strcmp(col->type_name, "vector") == 0 ? "real[]" :
-							   strcmp(col->type_name, "halfvec") == 0 ? "vector::real[]" : "float8[]",
+							   q, MlSqlIsVectorType(col->type, "vector") ? "real[]" :
+							   MlSqlIsVectorType(col->type, "halfvec") ? "vector::real[]" : "float8[]",
 							   src->from, q);
 	char	   *n = QueryText(sql, 0, NULL, NULL);
 
@@ -329,6 +334,11 @@ VectorWidth(const MlSqlSource *src, const MlSqlColumn *col)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("vector column \"%s\" has no non-empty value", col->name)));
+	if (atoi(n) > MAX_VECTOR_WIDTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("vector column \"%s\" has %s dimensions; at most %d are supported",
+						col->name, n, MAX_VECTOR_WIDTH)));
 	return atoi(n);
 }
 
@@ -740,6 +750,44 @@ TextOrNull(const char *s, char *nulls, int i)
 }
 
 /*
+ * Registry rows are written with the privileges of the registry's owner:
+ * roles may read the registry but not write it directly, so versions,
+ * their numbers and lineage come only from training.  The statements run
+ * in between are the glue's own (no user SQL).  An error restores the
+ * caller's identity with the transaction's abort.
+ */
+typedef struct RegistryWriter
+{
+	Oid			save_uid;
+	int			save_sec;
+	char	   *caller;			/* the caller's role name */
+} RegistryWriter;
+
+/* become the owner of mlops.model_versions */
+static void
+RegistryWriterBegin(RegistryWriter *rw)
+{
+	Oid			relid = get_relname_relid("model_versions", get_namespace_oid("mlops", false));
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	GetUserIdAndSecContext(&rw->save_uid, &rw->save_sec);
+	rw->caller = GetUserNameFromId(rw->save_uid, false);
+	SetUserIdAndSecContext(owner, rw->save_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* back to the caller */
+static void
+RegistryWriterEnd(RegistryWriter *rw)
+{
+	SetUserIdAndSecContext(rw->save_uid, rw->save_sec);
+}
+
+/*
  * The training set (mlops.create_training_set) the source is, if any, and
  * its pinned feature references as a text[] literal: the features that
  * mlops.predict(model, entity => keys) fetches online
@@ -782,16 +830,18 @@ Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
 		"INSERT INTO mlops.model_versions (model, version, algorithm, hyperparams, preprocessing,"
 		" features, target, target_type, classes, metrics, artifact, source, row_count,"
 		" train_rows, test_rows, data_checksum, snapshot_xmin, snapshot_lsn, seed, test_fraction,"
-		" extension_version, device, train_seconds, tune_id, training_set, online_features)"
+		" extension_version, device, train_seconds, tune_id, training_set, online_features,"
+		" created_by)"
 		" VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11,"
 		" $12, $13, $14, $15, $16, $21::xid8, $22::pg_lsn,"
 		" $17, $18, (SELECT extversion FROM pg_extension WHERE extname = 'pgmlops'),"
-		" 'cpu', $19, $20, $23, $24::text[])";
-	Oid			types[24] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		" 'cpu', $19, $20, $23, $24::text[], $25)";
+	Oid			types[25] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID,
-	INT4OID, FLOAT8OID, FLOAT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		v[24];
-	char		n[25];
+	INT4OID, FLOAT8OID, FLOAT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		v[25];
+	char		n[26];
+	RegistryWriter rw;
 	char	   *training_set = NULL;
 	char	   *online_features = NULL;
 	Oid			t1[1] = {TEXTOID};
@@ -809,21 +859,31 @@ Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
 
 	MlSqlProgressPhase("registering", ts->nrows, 0);
 	memset(n, ' ', sizeof(n));
-	n[24] = '\0';
+	n[25] = '\0';
 	TrainingSetOf(ts, &training_set, &online_features);
 
-	/* the model row, then the next version number (locks the model) */
+	/*
+	 * The model row, then the next version number (the UPDATE locks the
+	 * model row; a concurrent first training of another task loses here)
+	 */
+	RegistryWriterBegin(&rw);
 	a2[0] = CStringGetTextDatum(ts->model);
 	a2[1] = CStringGetTextDatum(MlTaskName(ts->task));
-	if (SPI_execute_with_args("INSERT INTO mlops.models (name, task) VALUES ($1, $2) "
-							  "ON CONFLICT (name) DO NOTHING", 2, t2, a2, NULL, false, 0) < 0)
+	if (SPI_execute_with_args(psprintf("INSERT INTO mlops.models (name, task, owner) VALUES ($1, $2, %s) "
+									   "ON CONFLICT (name) DO NOTHING", quote_literal_cstr(rw.caller)),
+							  2, t2, a2, NULL, false, 0) < 0)
 		elog(ERROR, "could not register model");
 	a1[0] = a2[0];
 	s = QueryText("UPDATE mlops.models SET last_version = last_version + 1 WHERE name = $1 "
-				  "RETURNING last_version", 1, t1, a1);
+				  "RETURNING last_version || ' ' || task", 1, t1, a1);
 	if (s == NULL)
 		elog(ERROR, "model \"%s\" vanished", ts->model);
 	version = atoi(s);
+	if (strcmp(strchr(s, ' ') + 1, MlTaskName(ts->task)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" is a %s model, not %s", ts->model, strchr(s, ' ') + 1,
+						MlTaskName(ts->task))));
 
 	Check(MlModelSave(fit->model, &artifact, &artifact_len, &err), &err, NULL);
 	MlSqlHoldMalloc(artifact);
@@ -864,8 +924,10 @@ Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
 	v[21] = TextOrNull(ts->snapshot_lsn, n, 21);
 	v[22] = TextOrNull(training_set, n, 22);
 	v[23] = TextOrNull(online_features, n, 23);
-	if (SPI_execute_with_args(sql, 24, types, v, n, false, 0) != SPI_OK_INSERT)
+	v[24] = CStringGetTextDatum(rw.caller);
+	if (SPI_execute_with_args(sql, 25, types, v, n, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not register the model version");
+	RegistryWriterEnd(&rw);
 
 	/* a first version goes to production */
 	s = QueryText("SELECT version FROM mlops.model_aliases WHERE model = $1 AND alias = 'production'",
@@ -913,6 +975,20 @@ Seconds(instr_time start)
 	return INSTR_TIME_GET_DOUBLE(now);
 }
 
+/* a model name as mlops.models accepts it: [A-Za-z_][A-Za-z0-9_.-]{0,62} */
+static bool
+ValidModelName(const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len == 0 || len > 63 || !(isalpha((unsigned char) name[0]) || name[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!(isalnum((unsigned char) name[i]) || strchr("_.-", name[i]) != NULL))
+			return false;
+	return true;
+}
+
 /* common start of train and tune: arguments 0-2 are model, source, target */
 static void
 BeginTraining(TrainSet *ts, FunctionCallInfo fcinfo)
@@ -922,11 +998,11 @@ BeginTraining(TrainSet *ts, FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("model and source must not be NULL")));
 	ts->model = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (strchr(ts->model, '@') != NULL)
+	if (!ValidModelName(ts->model))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model name \"%s\" must not contain @", ts->model),
-				 errhint("Versions are created by training; name@N refers to one when predicting.")));
+				 errmsg("invalid model name \"%s\"", ts->model),
+				 errhint("Use at most 63 letters, digits, underscores, dots and hyphens, starting with a letter or underscore (name@N refers to a version when predicting).")));
 	ts->target = TextArgOrNull(fcinfo, 2);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1192,6 +1268,7 @@ RecordCandidate(int64 tune_id, int cand, const TrainSet *ts, const char *params_
 	Datum		v[8];
 	char		n[9] = "        ";
 	Oid			t8[8];
+	RegistryWriter rw;
 
 	memcpy(t8, types, sizeof(types));
 	t8[7] = FLOAT8OID;
@@ -1205,11 +1282,13 @@ RecordCandidate(int64 tune_id, int cand, const TrainSet *ts, const char *params_
 	v[7] = Float8GetDatum(score_std);
 	if (isnan(score))
 		n[6] = n[7] = 'n';
+	RegistryWriterBegin(&rw);
 	if (SPI_execute_with_args("INSERT INTO mlops.tune_candidates (tune_id, candidate, model, algorithm,"
 							  " hyperparams, cv_metrics, score, score_std)"
 							  " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8)",
 							  8, t8, v, n, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record a tuning candidate");
+	RegistryWriterEnd(&rw);
 }
 
 #define MAX_CANDIDATES 1000
@@ -1352,11 +1431,14 @@ TuneBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, const void
 	{
 		Oid			t2[2] = {INT8OID, INT4OID};
 		Datum		a2[2] = {Int64GetDatum(tune_id), Int32GetDatum(best)};
+		RegistryWriter rw;
 
+		RegistryWriterBegin(&rw);
 		if (SPI_execute_with_args("UPDATE mlops.tune_candidates SET chosen = true"
 								  " WHERE tune_id = $1 AND candidate = $2",
 								  2, t2, a2, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not mark the chosen candidate");
+		RegistryWriterEnd(&rw);
 	}
 	out->metrics = MemoryContextStrdup(upper, fit.metrics);
 	out->params = MemoryContextStrdup(upper, best_json);
