@@ -1,0 +1,200 @@
+-- point-in-time joins: mlops.get_historical_features, create_training_set
+SET client_min_messages = warning;
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+CREATE SCHEMA fs_pit;
+SET search_path = fs_pit, public;
+
+-- entity "customer" (one integer key), entity "store_item" (text, integer)
+SELECT mlops.create_entity('customer', ARRAY['customer_id']);
+SELECT mlops.create_entity('store_item', ARRAY['store_id', 'item_id']);
+
+CREATE TABLE cust_spend (customer_id int, ts timestamptz, spend numeric, visits int);
+INSERT INTO cust_spend VALUES
+	(1, '2024-01-01 10:00', 10, 1),
+	(1, '2024-01-02 10:00', 20, 2),
+	(1, '2024-01-03 10:00', 30, 3),
+	(2, '2024-01-01 00:00', 5, 1),
+	(2, '2024-01-02 00:00', NULL, 2),		-- a NULL value is a value
+	(3, '2024-01-05 00:00', 99, 9),			-- only after every event
+	(4, '2023-12-01 00:00', 7, 7),			-- older than the ttl
+	(NULL, '2024-01-01 00:00', 1000, 1000),	-- a NULL key matches nothing
+	(1, NULL, 2000, 2000);					-- no timestamp: never seen
+CREATE TABLE cust_profile (customer_id bigint, updated date, tier text, visits int);
+INSERT INTO cust_profile VALUES
+	(1, '2023-06-01', 'silver', 100),
+	(1, '2024-01-02', 'gold', 150),
+	(2, '2024-01-10', 'bronze', 5),
+	(4, '2020-01-01', 'basic', 1);
+CREATE TABLE item_price (store_id text, item_id int, ts timestamp, price float8);
+INSERT INTO item_price VALUES
+	('s1', 1, '2024-01-01 00:00', 1.5),
+	('s1', 1, '2024-01-02 12:00', 1.75),
+	('s1', 2, '2024-01-01 00:00', 9),
+	('s2', 1, '2024-01-02 00:00', 3);
+
+SELECT mlops.create_feature_view('spend', 'customer', 'cust_spend', 'ts',
+								 ARRAY['spend', 'visits'], ttl => interval '2 days');
+SELECT mlops.create_feature_view('profile', 'customer', 'cust_profile', 'updated',
+								 ARRAY['tier', 'visits']);
+SELECT mlops.create_feature_view('price', 'store_item', 'item_price', 'ts',
+								 ARRAY['price'], ttl => interval '1 day');
+
+CREATE TABLE train_events (id int, customer_id int, store_id text, item_id int,
+						   event_timestamp timestamptz, label bool);
+INSERT INTO train_events VALUES
+	(1, 1, 's1', 1, '2024-01-02 10:00', true),		-- exactly at a spend row
+	(2, 1, 's1', 1, '2024-01-02 13:00', false),
+	(3, 1, 's1', 2, '2024-01-03 09:59:59.999999', true),	-- 1 us before a spend row
+	(4, 1, 's2', 1, '2024-01-06 10:00', false),		-- spend older than 2 days
+	(5, 1, 's2', 1, '2024-01-05 10:00', true),		-- spend exactly 2 days old
+	(6, 2, 's2', 1, '2024-01-03 00:00', false),
+	(7, 3, 's1', 2, '2024-01-04 00:00', true),
+	(8, 4, 's2', 1, '2024-01-01 00:00', false),
+	(9, 5, 's3', 1, '2024-01-02 00:00', true),		-- keys with no feature rows
+	(10, NULL, 's1', 1, '2024-01-02 00:00', false),
+	(11, 1, NULL, 1, NULL, true);
+
+SELECT mlops.historical_features_columns('train_events',
+	ARRAY['spend:spend', 'spend:visits', 'profile:tier', 'profile:visits', 'price:price']);
+
+-- The result, reasoned by hand (spend ttl 2 days, profile none, price 1 day):
+--  1: spend 01-02 10:00 (at the event) 20/2; gold/150 (01-02 00:00); price s1/1
+--     01-01 00:00 is older than 01-01 10:00: NULL
+--  2: spend 20/2; gold/150; price 01-02 12:00: 1.75
+--  3: spend 01-02 10:00 (01-03 10:00 is 1 us later) 20/2; gold/150; s1/2 NULL
+--  4: spend 01-03 10:00 < 01-04 10:00: NULL/NULL; gold/150; s2/1 01-02: NULL
+--  5: spend 01-03 10:00 = 01-05 10:00 - 2 days: 30/3; gold/150; s2/1 NULL
+--  6: spend 01-02 00:00: NULL/2; profile only on 01-10: NULL; s2/1 01-02 00:00
+--     = 01-03 00:00 - 1 day: 3
+--  7: spend only on 01-05: NULL; no profile; s1/2 01-01: NULL
+--  8: spend 2023-12-01: NULL; basic/1 (no ttl); s2/1 only later: NULL
+--  9: nothing for customer 5 or store s3
+-- 10: NULL customer: NULL; s1/1 01-01 00:00 = 01-02 00:00 - 1 day: 1.5
+-- 11: NULL event timestamp: nothing
+SELECT * FROM mlops.get_historical_features('train_events',
+	ARRAY['spend:spend', 'spend:visits', 'profile:tier', 'profile:visits', 'price:price'])
+	AS t(id integer, customer_id integer, store_id text, item_id integer,
+		 event_timestamp timestamp with time zone, label boolean, spend numeric,
+		 spend__visits integer, tier text, profile__visits integer, price double precision)
+ORDER BY id;
+
+-- late-arriving rows: inserted now with earlier timestamps; one ties with
+-- (1, 01-03 10:00): the row read last wins
+INSERT INTO cust_spend VALUES (1, '2024-01-02 12:00', 25, 25), (1, '2024-01-03 10:00', 31, 31);
+-- 1: still 20/2 (12:00 is later); 2 and 3: 25/25; 5: 31/31
+SELECT id, spend, visits FROM mlops.get_historical_features('train_events', ARRAY['spend:*'])
+	AS t(id int, customer_id int, store_id text, item_id int, event_timestamp timestamptz,
+		 label bool, spend numeric, visits int)
+ORDER BY id;
+
+-- a query as entities, a date event column, a service
+SELECT mlops.create_feature_service('churn', ARRAY['profile:tier', 'spend:spend']);
+SELECT * FROM mlops.get_historical_features(
+	'SELECT customer_id, event_timestamp::date AS day FROM train_events WHERE id <= 3 ORDER BY id',
+	ARRAY['service:churn'], 'day')
+	AS t(customer_id int, day date, tier text, spend numeric);
+
+-- create_training_set: a table usable as a training source, recorded with pins
+SELECT mlops.create_training_set('churn_ts', 'train_events', ARRAY['service:churn', 'price:price']);
+SELECT id, tier, spend, price FROM churn_ts ORDER BY id;
+SELECT name, relid = 'churn_ts'::regclass AS relid_ok, entities, features, event_timestamp_column,
+	   row_count, checksum = mlops.training_set_checksum('churn_ts') AS checksum_ok,
+	   length(checksum)
+  FROM mlops.training_sets;
+-- a redefinition of a view does not change what a training set recorded
+SELECT mlops.create_feature_view('spend', 'customer', 'cust_spend', 'ts',
+								 ARRAY['spend * 2 AS spend'], ttl => interval '2 days');
+SELECT mlops.create_training_set('fs_pit.churn_ts2', 'train_events', ARRAY['spend@1:spend', 'spend@2:spend']);
+SELECT mlops.create_training_set('churn_ts2', 'train_events', ARRAY['spend@2:spend']);
+SELECT id, spend FROM churn_ts2 WHERE id IN (1, 5) ORDER BY id;
+SELECT features FROM mlops.training_sets WHERE name = 'fs_pit.churn_ts2';
+
+-- leakage: outcome i of a customer becomes known 1 s after its event; the
+-- feature "outcome" must never be the event's own (later) outcome
+SELECT setseed(0.42);
+CREATE TABLE outcomes AS
+SELECT (random() * 200)::int AS customer_id,
+	   timestamptz '2024-01-01' + i * interval '17 seconds' AS ts, i AS outcome
+  FROM generate_series(1, 5000) i;
+CREATE TABLE leak_events AS
+SELECT customer_id, ts - interval '1 second' AS event_timestamp, outcome AS label FROM outcomes;
+SELECT mlops.create_feature_view('outcome', 'customer', 'outcomes', 'ts',
+								 ARRAY['outcome', 'ts AS outcome_ts']);
+SELECT count(*) AS joined,
+	   count(*) FILTER (WHERE outcome = label) AS leaked,
+	   count(*) FILTER (WHERE outcome_ts > event_timestamp) AS from_the_future,
+	   count(outcome) > 4000 AS mostly_found
+  FROM mlops.get_historical_features('leak_events', ARRAY['outcome:*'])
+	AS t(customer_id int, event_timestamp timestamptz, label int, outcome int,
+		 outcome_ts timestamptz);
+
+-- the same as the LATERAL query a user would write, on generated data
+CREATE TABLE gen_a AS
+SELECT (random() * 300)::int AS k, timestamptz '2024-01-01' + i * interval '1 minute' AS ts,
+	   CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 100)::numeric, 2) END AS a
+  FROM generate_series(1, 6000) i;
+CREATE TABLE gen_b AS
+SELECT (random() * 300)::int AS k, 'g' || (random() * 3)::int AS g,
+	   (timestamptz '2024-01-01' + i * interval '50 seconds')::timestamp AS ts,
+	   md5(i::text) AS b
+  FROM generate_series(1, 6000) i;
+CREATE TABLE gen_e AS
+SELECT i AS id, (random() * 320)::int AS k, 'g' || (random() * 3)::int AS g,
+	   timestamptz '2024-01-01' + random() * interval '5 days' AS event_timestamp
+  FROM generate_series(1, 3000) i;
+SELECT mlops.create_entity('gk', ARRAY['k']);
+SELECT mlops.create_entity('gkg', ARRAY['k', 'g']);
+SELECT mlops.create_feature_view('gen_a', 'gk', 'gen_a', 'ts', ARRAY['a'], ttl => interval '12 hours');
+SELECT mlops.create_feature_view('gen_b', 'gkg', 'gen_b', 'ts', ARRAY['b']);
+CREATE TEMP TABLE pit AS
+SELECT * FROM mlops.get_historical_features('gen_e', ARRAY['gen_a:a', 'gen_b:b'])
+	AS t(id int, k int, g text, event_timestamp timestamptz, a numeric, b text);
+CREATE TEMP TABLE lat AS
+SELECT e.*, fa.a, fb.b
+  FROM gen_e e
+  LEFT JOIN LATERAL (SELECT s.a FROM gen_a s
+					  WHERE s.k = e.k AND s.ts <= e.event_timestamp
+						AND s.ts >= e.event_timestamp - interval '12 hours'
+					  ORDER BY s.ts DESC LIMIT 1) fa ON true
+  LEFT JOIN LATERAL (SELECT s.b FROM gen_b s
+					  WHERE s.k = e.k AND s.g = e.g AND s.ts <= e.event_timestamp
+					  ORDER BY s.ts DESC LIMIT 1) fb ON true;
+SELECT (SELECT count(*) FROM pit) AS rows,
+	   (SELECT count(*) FROM (TABLE pit EXCEPT ALL TABLE lat) d) AS only_pit,
+	   (SELECT count(*) FROM (TABLE lat EXCEPT ALL TABLE pit) d) AS only_lateral,
+	   (SELECT count(a) > 0 AND count(b) > 0 FROM pit) AS found_values;
+
+-- memory limit
+SET mlops.feature_memory_limit = '1MB';
+SELECT count(*) FROM mlops.get_historical_features(
+	'SELECT i % 300 AS k, ''g1'' AS g, now() AS event_timestamp FROM generate_series(1, 50000) i',
+	ARRAY['gen_b:b']) AS t(k int, g text, event_timestamp timestamptz, b text);
+RESET mlops.feature_memory_limit;
+
+-- bad input: nothing is created
+\set VERBOSITY default
+SELECT mlops.get_historical_features('train_events', ARRAY['spend:spend']);
+SELECT * FROM mlops.get_historical_features('train_events', ARRAY['spend:spend'])
+	AS t(id int, spend numeric);
+SELECT * FROM mlops.get_historical_features('train_events', ARRAY['spend:spend', 'spend:spend']) AS t(x int);
+SELECT * FROM mlops.get_historical_features('SELECT id, event_timestamp FROM train_events',
+	ARRAY['spend:spend']) AS t(x int);
+SELECT * FROM mlops.get_historical_features('train_events', ARRAY['spend:spend'], 'ts') AS t(x int);
+SELECT * FROM mlops.get_historical_features('train_events', ARRAY['spend:spend'], 'id') AS t(x int);
+SELECT * FROM mlops.get_historical_features('no_such_table', ARRAY['spend:spend']) AS t(x int);
+SELECT * FROM mlops.get_historical_features('train_events', NULL) AS t(x int);
+SELECT mlops.create_training_set('churn_ts', 'train_events', ARRAY['spend:spend']);
+-- errors the catalog functions raise (their context lines left out)
+\set VERBOSITY terse
+SELECT * FROM mlops.get_historical_features('train_events', ARRAY['nope:spend']) AS t(x int);
+SELECT * FROM mlops.get_historical_features('train_events', ARRAY['spend:nope']) AS t(x int);
+SELECT * FROM mlops.get_historical_features('train_events', ARRAY['service:nope']) AS t(x int);
+SELECT mlops.create_training_set('new_ts', 'train_events', ARRAY['spend:nope']);
+SELECT count(*) AS training_sets, to_regclass('new_ts') AS new_ts FROM mlops.training_sets;
+
+DROP SCHEMA fs_pit CASCADE;
+DELETE FROM mlops.training_sets;
+DELETE FROM mlops.feature_services;
+DELETE FROM mlops.feature_views;
+DELETE FROM mlops.entities;

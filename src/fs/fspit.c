@@ -1,0 +1,1060 @@
+/*-------------------------------------------------------------------------
+ *
+ * fspit.c
+ *	  Point-in-time joins: mlops.get_historical_features and
+ *	  mlops.historical_features_columns.
+ *
+ * For every entity row (join keys, an event timestamp, labels) and every
+ * requested feature view, the join takes the view's row with the same key
+ * and the latest feature_ts <= the event timestamp, and keeps it only when
+ * feature_ts >= event timestamp - ttl.  Rows with the same key and
+ * feature_ts: the one read last wins.
+ *
+ * The engine works in three phases, all with the caller's privileges
+ * through SPI (rows stream into DestReceivers, never into SPI tuple
+ * tables):
+ *
+ *	1. plan: resolve the feature references, describe the entity source and
+ *	   each view's normalized query, check columns and build the result type;
+ *	2. read: the entity rows are kept as MinimalTuples, and each view's key
+ *	   columns are hashed (an int64 table for a single integer key, a
+ *	   TupleHashTable with the types' hash and equality functions
+ *	   otherwise) into dense group numbers; then each view's rows are read,
+ *	   those whose key no entity has are dropped, and the rest are kept as
+ *	   (group, feature_ts, feature Datums);
+ *	3. index and emit: a counting sort by group followed by a sort by
+ *	   (feature_ts, read position) in each group gives every key a sorted
+ *	   run of timestamps; every entity row then binary-searches its key's
+ *	   run, and the joined rows go to a tuplestore (materialize mode).
+ *
+ * Everything read lives in one memory context whose size is held under
+ * mlops.feature_memory_limit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "access/htup_details.h"
+#include "access/tupdesc.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
+
+#include "fs/fs.h"
+#include "ml/mlsql.h"
+
+int			fs_feature_memory_limit = 1024 * 1024;
+
+#define PIT_NO_GROUP	UINT32_MAX
+#define PIT_CHECK_EVERY 4096	/* rows between memory checks */
+
+/* int64 keys to dense group numbers */
+typedef struct PitIntEntry
+{
+	int64		key;
+	uint32		group;
+	char		status;
+} PitIntEntry;
+
+/* the finalizer of splitmix64: a cheap, well-mixed hash of an int64 */
+static inline uint32
+MixInt64(uint64 x)
+{
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return (uint32) x;
+}
+
+#define SH_PREFIX pitint
+#define SH_ELEMENT_TYPE PitIntEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) MixInt64((uint64) (k))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* one feature view version that the request reads */
+typedef struct PitView
+{
+	char	   *name;
+	int			version;
+	char	   *query;			/* the version's normalized query */
+	bool		has_ttl;
+	Interval	ttl;
+	int			nkeys;
+	char	  **keys;			/* join key column names */
+	int			nfeat;			/* requested features of this view */
+	char	  **feats;
+	TupleDesc	desc;			/* keys, feature_ts, feats */
+	int			ent_keycol;		/* 0-based column of its keys in the entity read */
+
+	/* key hashing */
+	bool		int_key;		/* one int2/int4/int8 key: ihash */
+	pitint_hash *ihash;
+	TupleHashTable thash;
+	TupleDesc	keydesc;
+	TupleTableSlot *keyslot;
+	MemoryContext hash_tmp;
+	uint32		ngroups;
+	uint32	   *egroup;			/* (entity rows): group of each entity row */
+
+	/* rows read, in read order */
+	int64		nrows;
+	int64		cap;
+	uint32	   *rgroup;			/* (nrows) */
+	TimestampTz *rts;			/* (nrows) */
+	Datum	   *rvals;			/* (nrows, nfeat) */
+	bool	   *rnulls;			/* (nrows, nfeat) */
+
+	/* index: rows sorted by (group, feature_ts, read position) */
+	uint32	   *gstart;			/* (ngroups + 1) */
+	uint32	   *order;			/* (nrows): row numbers */
+	TimestampTz *sts;			/* (nrows): their timestamps */
+} PitView;
+
+/* one requested feature, in output order */
+typedef struct PitFeature
+{
+	int			view;			/* index in views */
+	int			col;			/* index in the view's feats */
+	char	   *name;			/* feature name */
+	char	   *outname;		/* output column name */
+} PitFeature;
+
+/* the state of one call */
+typedef struct PitState
+{
+	MemoryContext cxt;			/* everything below; deleted at the end */
+	int64		memory_limit;	/* bytes */
+	const char *fname;			/* SQL function, for messages */
+
+	MlSqlSource src;
+	char	   *evcol;
+	TupleDesc	entdesc;		/* entity columns */
+	int			nent;
+
+	int			nviews;
+	PitView    *views;
+	int			nfeatures;
+	PitFeature *features;
+	TupleDesc	outdesc;
+
+	/* entity rows, in read order */
+	int64		nrows;
+	int64		cap;
+	MinimalTuple *erows;		/* (nrows) */
+	TimestampTz *ets;			/* (nrows) */
+	bool	   *etsnull;		/* (nrows) */
+} PitState;
+
+/* a DestReceiver that hands rows to a PitState */
+typedef struct PitReceiver
+{
+	DestReceiver pub;
+	PitState   *st;
+	PitView    *view;			/* NULL: the entity read */
+	int64		seen;
+} PitReceiver;
+
+/*
+ * Define mlops.feature_memory_limit
+ */
+void
+FeatureStorePitInit(void)
+{
+	DefineCustomIntVariable("mlops.feature_memory_limit",
+							"Largest amount of feature and entity data one point-in-time join may hold in memory.",
+							"A larger join is refused with an error rather than swapped.",
+							&fs_feature_memory_limit, 1024 * 1024, 1024, INT_MAX,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+}
+
+/* raise the memory-limit error when the state holds too much */
+static void
+CheckMemory(PitState *st)
+{
+	Size		used = MemoryContextMemAllocated(st->cxt, true);
+
+	if ((int64) used > st->memory_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("point-in-time join needs more than mlops.feature_memory_limit (%lld kB)",
+						(long long) (st->memory_limit / 1024)),
+				 errhint("Raise mlops.feature_memory_limit, or join fewer entity rows or features at a time.")));
+}
+
+/* grow an array allocated in cxt to hold cap elements of size sz */
+static void *
+GrowArray(MemoryContext cxt, void *p, int64 cap, Size sz)
+{
+	if (p == NULL)
+		return MemoryContextAllocHuge(cxt, cap * sz);
+	return repalloc_huge(p, cap * sz);
+}
+
+/* run a read-only query whose rows go to a receiver */
+static void
+RunInto(const char *sql, DestReceiver *dest)
+{
+	SPIExecuteOptions opts;
+	int			rc;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.read_only = true;
+	opts.dest = dest;
+	rc = SPI_execute_extended(sql, &opts);
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source must be a table, a view or a query returning rows")));
+}
+
+/* the result type of a query, read from an empty run (copied into cxt) */
+static TupleDesc
+DescribeQuery(const char *sql, MemoryContext cxt)
+{
+	TupleDesc	desc;
+	MemoryContext old;
+
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source must be a table, a view or a query returning rows")));
+	old = MemoryContextSwitchTo(cxt);
+	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+	return desc;
+}
+
+/* 0-based column of a name in desc, or -1 */
+static int
+FindColumn(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* the text of SPI column col of row r, copied into cxt (NULL stays NULL) */
+static char *
+GetText(int r, int col, MemoryContext cxt)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, col);
+
+	return v ? MemoryContextStrdup(cxt, v) : NULL;
+}
+
+/*
+ * Resolve the feature references (service:NAME expanded) into views and
+ * features, and load each view's definition
+ */
+static void
+PlanFeatures(PitState *st, ArrayType *refs)
+{
+	Oid			argtypes[2] = {TEXTARRAYOID, INT4OID};
+	Datum		args[2];
+	int			n;
+	MemoryContext cxt = st->cxt;
+
+	args[0] = PointerGetDatum(refs);
+	if (SPI_execute_with_args("SELECT r.view, r.version, r.feature"
+							  "  FROM mlops.resolve_features(mlops._pit_expand_refs($1)) r"
+							  " ORDER BY r.ordinal",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not resolve feature references");
+	n = (int) SPI_processed;
+	st->nfeatures = n;
+	st->features = MemoryContextAllocZero(cxt, sizeof(PitFeature) * n);
+	st->views = MemoryContextAllocZero(cxt, sizeof(PitView) * n);
+	st->nviews = 0;
+	for (int i = 0; i < n; i++)
+	{
+		char	   *view = GetText(i, 1, cxt);
+		int			version = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		char	   *feature = GetText(i, 3, cxt);
+		PitFeature *f = &st->features[i];
+		int			v;
+
+		for (v = 0; v < st->nviews; v++)
+			if (strcmp(st->views[v].name, view) == 0 && st->views[v].version == version)
+				break;
+		if (v == st->nviews)
+		{
+			st->views[v].name = view;
+			st->views[v].version = version;
+			st->views[v].feats = MemoryContextAllocZero(cxt, sizeof(char *) * n);
+			st->nviews++;
+		}
+		for (int j = 0; j < st->views[v].nfeat; j++)
+			if (strcmp(st->views[v].feats[j], feature) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("feature \"%s:%s\" is requested twice", view, feature)));
+		f->view = v;
+		f->col = st->views[v].nfeat;
+		f->name = feature;
+		st->views[v].feats[st->views[v].nfeat++] = feature;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* each view's definition: normalized query, ttl, entity join keys */
+	for (int v = 0; v < st->nviews; v++)
+	{
+		PitView    *pv = &st->views[v];
+		Oid			types[2] = {TEXTOID, INT4OID};
+		Datum		vargs[2];
+		bool		isnull;
+		Datum		d;
+		Datum	   *keys;
+		int			nkeys;
+
+		vargs[0] = CStringGetTextDatum(pv->name);
+		vargs[1] = Int32GetDatum(pv->version);
+		if (SPI_execute_with_args("SELECT fv.query, fv.ttl, e.join_keys"
+								  "  FROM mlops.feature_views fv"
+								  "  JOIN mlops.entities e ON e.name = fv.entity"
+								  " WHERE fv.name = $1 AND fv.version = $2",
+								  2, types, vargs, NULL, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("feature view \"%s@%d\" does not exist", pv->name, pv->version)));
+		pv->query = GetText(0, 1, cxt);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		pv->has_ttl = !isnull;
+		if (!isnull)
+			pv->ttl = *DatumGetIntervalP(d);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+						  &keys, NULL, &nkeys);
+		pv->nkeys = nkeys;
+		pv->keys = MemoryContextAlloc(cxt, sizeof(char *) * nkeys);
+		for (int k = 0; k < nkeys; k++)
+			pv->keys[k] = MemoryContextStrdup(cxt, TextDatumGetCString(keys[k]));
+		SPI_freetuptable(SPI_tuptable);
+	}
+}
+
+/* the query that reads a view's keys, feature_ts and requested features */
+static char *
+ViewReadQuery(PitView *pv)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int k = 0; k < pv->nkeys; k++)
+		appendStringInfo(&sql, "%s, ", quote_identifier(pv->keys[k]));
+	appendStringInfoString(&sql, "feature_ts");
+	for (int f = 0; f < pv->nfeat; f++)
+		appendStringInfo(&sql, ", %s", quote_identifier(pv->feats[f]));
+	appendStringInfo(&sql, " FROM (%s\n) AS pgmlops_view", pv->query);
+	return sql.data;
+}
+
+/* the query that reads the entity rows, the event timestamp and view keys */
+static char *
+EntityReadQuery(PitState *st)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT *, (%s)::timestamptz", quote_identifier(st->evcol));
+	for (int v = 0; v < st->nviews; v++)
+	{
+		PitView    *pv = &st->views[v];
+
+		for (int k = 0; k < pv->nkeys; k++)
+		{
+			Form_pg_attribute att = TupleDescAttr(pv->desc, k);
+
+			appendStringInfo(&sql, ", (%s)::%s", quote_identifier(pv->keys[k]),
+							 format_type_with_typemod(att->atttypid, att->atttypmod));
+		}
+	}
+	appendStringInfo(&sql, " FROM %s", st->src.from);
+	return sql.data;
+}
+
+/*
+ * Describe the entity source and the views, check the columns, and build
+ * the result type
+ */
+static void
+PlanColumns(PitState *st)
+{
+	int			evatt;
+	Oid			evtype;
+	int			col;
+	int			natts;
+	MemoryContext old;
+
+	st->entdesc = DescribeQuery(psprintf("SELECT * FROM %s LIMIT 0", st->src.from), st->cxt);
+	st->nent = st->entdesc->natts;
+	for (int i = 0; i < st->entdesc->natts; i++)
+		if (TupleDescAttr(st->entdesc, i)->attisdropped)
+			elog(ERROR, "unexpected dropped column in a query result");
+
+	evatt = FindColumn(st->entdesc, st->evcol);
+	if (evatt < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("event timestamp column \"%s\" does not exist in the entities", st->evcol),
+				 errhint("Name the column with event_timestamp_column.")));
+	evtype = TupleDescAttr(st->entdesc, evatt)->atttypid;
+	if (evtype != TIMESTAMPTZOID && evtype != TIMESTAMPOID && evtype != DATEOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("event timestamp column \"%s\" is %s, not a timestamp",
+						st->evcol, format_type_be(evtype)),
+				 errhint("The event timestamp is a timestamptz, timestamp or date column.")));
+
+	col = st->nent + 1;
+	for (int v = 0; v < st->nviews; v++)
+	{
+		PitView    *pv = &st->views[v];
+
+		for (int k = 0; k < pv->nkeys; k++)
+			if (FindColumn(st->entdesc, pv->keys[k]) < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("join key \"%s\" of feature view \"%s\" is missing from the entities",
+								pv->keys[k], pv->name),
+						 errhint("The entities need every join key of the view's entity.")));
+		pv->desc = DescribeQuery(psprintf("%s LIMIT 0", ViewReadQuery(pv)), st->cxt);
+		if (TupleDescAttr(pv->desc, pv->nkeys)->atttypid != TIMESTAMPTZOID)
+			elog(ERROR, "feature_ts of feature view \"%s\" is not a timestamptz", pv->name);
+		pv->ent_keycol = col;
+		col += pv->nkeys;
+	}
+
+	/* output names: the feature name, or view__feature when it clashes */
+	for (int i = 0; i < st->nfeatures; i++)
+	{
+		PitFeature *f = &st->features[i];
+		bool		clash = FindColumn(st->entdesc, f->name) >= 0;
+
+		for (int j = 0; j < st->nfeatures && !clash; j++)
+			if (j != i && strcmp(st->features[j].name, f->name) == 0)
+				clash = true;
+		f->outname = clash ? psprintf("%s__%s", st->views[f->view].name, f->name) : f->name;
+		f->outname = MemoryContextStrdup(st->cxt, f->outname);
+	}
+	for (int i = 0; i < st->nfeatures; i++)
+	{
+		bool		dup = FindColumn(st->entdesc, st->features[i].outname) >= 0;
+
+		for (int j = 0; j < i && !dup; j++)
+			dup = strcmp(st->features[i].outname, st->features[j].outname) == 0;
+		if (dup)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("result column \"%s\" would appear twice", st->features[i].outname),
+					 errhint("Request one version of a view's feature at a time, or rename the entity column.")));
+	}
+
+	natts = st->nent + st->nfeatures;
+	old = MemoryContextSwitchTo(st->cxt);
+	st->outdesc = CreateTemplateTupleDesc(natts);
+	for (int i = 0; i < st->nent; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(st->entdesc, i);
+
+		TupleDescInitEntry(st->outdesc, i + 1, NameStr(att->attname), att->atttypid,
+						   att->atttypmod, 0);
+		TupleDescInitEntryCollation(st->outdesc, i + 1, att->attcollation);
+	}
+	for (int i = 0; i < st->nfeatures; i++)
+	{
+		PitFeature *f = &st->features[i];
+		PitView    *pv = &st->views[f->view];
+		Form_pg_attribute att = TupleDescAttr(pv->desc, pv->nkeys + 1 + f->col);
+
+		TupleDescInitEntry(st->outdesc, st->nent + i + 1, f->outname, att->atttypid,
+						   att->atttypmod, 0);
+		TupleDescInitEntryCollation(st->outdesc, st->nent + i + 1, att->attcollation);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* the column definition list of the result: name type, ... */
+static char *
+ColumnList(TupleDesc desc)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		appendStringInfo(&s, "%s%s %s", i ? ", " : "", quote_identifier(NameStr(att->attname)),
+						 format_type_with_typemod(att->atttypid, att->atttypmod));
+	}
+	return s.data;
+}
+
+/*
+ * Set up the key hash of each view (before the entity rows are read)
+ */
+static void
+SetupKeyHashes(PitState *st)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+	for (int v = 0; v < st->nviews; v++)
+	{
+		PitView    *pv = &st->views[v];
+		Oid			t0 = TupleDescAttr(pv->desc, 0)->atttypid;
+		AttrNumber *cols;
+		Oid		   *eqfuncs;
+		Oid		   *colls;
+		FmgrInfo   *hashfns;
+
+		pv->int_key = pv->nkeys == 1 && (t0 == INT2OID || t0 == INT4OID || t0 == INT8OID);
+		if (pv->int_key)
+		{
+			pv->ihash = pitint_create(st->cxt, 1024, NULL);
+			continue;
+		}
+		pv->keydesc = CreateTemplateTupleDesc(pv->nkeys);
+		cols = palloc(sizeof(AttrNumber) * pv->nkeys);
+		eqfuncs = palloc(sizeof(Oid) * pv->nkeys);
+		colls = palloc(sizeof(Oid) * pv->nkeys);
+		hashfns = palloc0(sizeof(FmgrInfo) * pv->nkeys);
+		for (int k = 0; k < pv->nkeys; k++)
+		{
+			Form_pg_attribute att = TupleDescAttr(pv->desc, k);
+			TypeCacheEntry *tc = lookup_type_cache(att->atttypid,
+												   TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);
+
+			if (!OidIsValid(tc->eq_opr) || !OidIsValid(tc->hash_proc))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_FUNCTION),
+						 errmsg("join key \"%s\" of feature view \"%s\" has type %s, which cannot be hashed",
+								pv->keys[k], pv->name, format_type_be(att->atttypid))));
+			TupleDescInitEntry(pv->keydesc, k + 1, pv->keys[k], att->atttypid, att->atttypmod, 0);
+			TupleDescInitEntryCollation(pv->keydesc, k + 1, att->attcollation);
+			cols[k] = k + 1;
+			eqfuncs[k] = get_opcode(tc->eq_opr);
+			colls[k] = att->attcollation;
+			fmgr_info_cxt(tc->hash_proc, &hashfns[k], st->cxt);
+		}
+		pv->hash_tmp = AllocSetContextCreate(st->cxt, "pgmlops pit hash", ALLOCSET_SMALL_SIZES);
+		pv->thash = BuildTupleHashTableExt(NULL, pv->keydesc, pv->nkeys, cols, eqfuncs, hashfns,
+										   colls, 1024, 0, st->cxt, st->cxt, pv->hash_tmp, false);
+		pv->keyslot = MakeSingleTupleTableSlot(pv->keydesc, &TTSOpsVirtual);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* an integer key Datum of type t as int64 */
+static inline int64
+IntKey(Datum d, Oid t)
+{
+	if (t == INT8OID)
+		return DatumGetInt64(d);
+	if (t == INT4OID)
+		return DatumGetInt32(d);
+	return DatumGetInt16(d);
+}
+
+/*
+ * The group of the key in values[first..first + nkeys) (PIT_NO_GROUP when a
+ * key is NULL, or when it is new and !insert)
+ */
+static uint32
+KeyGroup(PitView *pv, Datum *values, bool *nulls, int first, bool insert)
+{
+	for (int k = 0; k < pv->nkeys; k++)
+		if (nulls[first + k])
+			return PIT_NO_GROUP;
+	if (pv->int_key)
+	{
+		int64		key = IntKey(values[first], TupleDescAttr(pv->desc, 0)->atttypid);
+		PitIntEntry *e;
+		bool		found;
+
+		if (!insert)
+		{
+			e = pitint_lookup(pv->ihash, key);
+			return e ? e->group : PIT_NO_GROUP;
+		}
+		e = pitint_insert(pv->ihash, key, &found);
+		if (!found)
+			e->group = pv->ngroups++;
+		return e->group;
+	}
+	else
+	{
+		TupleTableSlot *slot = pv->keyslot;
+		TupleHashEntry e;
+		bool		isnew;
+
+		ExecClearTuple(slot);
+		memcpy(slot->tts_values, values + first, sizeof(Datum) * pv->nkeys);
+		memset(slot->tts_isnull, 0, sizeof(bool) * pv->nkeys);
+		ExecStoreVirtualTuple(slot);
+		e = LookupTupleHashEntry(pv->thash, slot, insert ? &isnew : NULL, NULL);
+		MemoryContextReset(pv->hash_tmp);
+		if (e == NULL)
+			return PIT_NO_GROUP;
+		if (insert && isnew)
+			e->additional = (void *) (uintptr_t) pv->ngroups++;
+		return (uint32) (uintptr_t) e->additional;
+	}
+}
+
+/* group count overflow guard */
+static void
+CheckCount(int64 n, const char *what)
+{
+	if (n >= (int64) PIT_NO_GROUP)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("point-in-time join cannot hold more than %u %s", PIT_NO_GROUP - 1, what)));
+}
+
+/* DestReceiver: keep one entity row and the group of its keys per view */
+static bool
+EntityReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
+{
+	PitReceiver *pr = (PitReceiver *) self;
+	PitState   *st = pr->st;
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+	int64		r = st->nrows;
+	Datum	   *values;
+	bool	   *nulls;
+
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	if (r >= st->cap)
+	{
+		int64		cap = Max(st->cap * 2, 1024);
+
+		CheckCount(cap, "entity rows");
+		st->erows = GrowArray(st->cxt, st->erows, cap, sizeof(MinimalTuple));
+		st->ets = GrowArray(st->cxt, st->ets, cap, sizeof(TimestampTz));
+		st->etsnull = GrowArray(st->cxt, st->etsnull, cap, sizeof(bool));
+		for (int v = 0; v < st->nviews; v++)
+			st->views[v].egroup = GrowArray(st->cxt, st->views[v].egroup, cap, sizeof(uint32));
+		st->cap = cap;
+	}
+	st->erows[r] = heap_form_minimal_tuple(st->entdesc, values, nulls);
+	st->etsnull[r] = nulls[st->nent];
+	st->ets[r] = nulls[st->nent] ? 0 : DatumGetTimestampTz(values[st->nent]);
+	for (int v = 0; v < st->nviews; v++)
+	{
+		PitView    *pv = &st->views[v];
+
+		pv->egroup[r] = KeyGroup(pv, values, nulls, pv->ent_keycol, true);
+	}
+	st->nrows = r + 1;
+	if (++pr->seen % PIT_CHECK_EVERY == 0)
+		CheckMemory(st);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* DestReceiver: keep one view row whose key an entity row has */
+static bool
+ViewReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
+{
+	PitReceiver *pr = (PitReceiver *) self;
+	PitState   *st = pr->st;
+	PitView    *pv = pr->view;
+	MemoryContext old;
+	Datum	   *values;
+	bool	   *nulls;
+	uint32		g;
+	int64		r;
+	int			nf = pv->nfeat;
+
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	if (++pr->seen % PIT_CHECK_EVERY == 0)
+		CheckMemory(st);
+	/* a NULL key or feature_ts matches no entity row (as in SQL) */
+	if (nulls[pv->nkeys])
+		return true;
+	g = KeyGroup(pv, values, nulls, 0, false);
+	if (g == PIT_NO_GROUP)
+		return true;
+
+	old = MemoryContextSwitchTo(st->cxt);
+	r = pv->nrows;
+	if (r >= pv->cap)
+	{
+		int64		cap = Max(pv->cap * 2, 1024);
+
+		CheckCount(cap, "feature rows per view");
+		pv->rgroup = GrowArray(st->cxt, pv->rgroup, cap, sizeof(uint32));
+		pv->rts = GrowArray(st->cxt, pv->rts, cap, sizeof(TimestampTz));
+		pv->rvals = GrowArray(st->cxt, pv->rvals, cap * Max(nf, 1), sizeof(Datum));
+		pv->rnulls = GrowArray(st->cxt, pv->rnulls, cap * Max(nf, 1), sizeof(bool));
+		pv->cap = cap;
+	}
+	pv->rgroup[r] = g;
+	pv->rts[r] = DatumGetTimestampTz(values[pv->nkeys]);
+	for (int f = 0; f < nf; f++)
+	{
+		int			c = pv->nkeys + 1 + f;
+		Form_pg_attribute att = TupleDescAttr(pv->desc, c);
+		Datum		d = values[c];
+
+		pv->rnulls[r * nf + f] = nulls[c];
+		if (nulls[c] || att->attbyval)
+			pv->rvals[r * nf + f] = nulls[c] ? (Datum) 0 : d;
+		else if (att->attlen == -1)
+			pv->rvals[r * nf + f] = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+		else
+			pv->rvals[r * nf + f] = datumCopy(d, false, att->attlen);
+	}
+	pv->nrows = r + 1;
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* DestReceiver callbacks with nothing to do */
+static void
+PitStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+PitShutdown(DestReceiver *self)
+{
+}
+
+static void
+PitDestroy(DestReceiver *self)
+{
+}
+
+/* read rows of sql into the state (view NULL: the entity rows) */
+static void
+ReadRows(PitState *st, PitView *view, const char *sql)
+{
+	PitReceiver pr;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.pub.receiveSlot = view ? ViewReceiveSlot : EntityReceiveSlot;
+	pr.pub.rStartup = PitStartup;
+	pr.pub.rShutdown = PitShutdown;
+	pr.pub.rDestroy = PitDestroy;
+	pr.pub.mydest = DestNone;
+	pr.st = st;
+	pr.view = view;
+	RunInto(sql, (DestReceiver *) &pr);
+	CheckMemory(st);
+}
+
+/* qsort_arg comparator: row numbers by (timestamp, row number) */
+static int
+CompareRows(const void *a, const void *b, void *arg)
+{
+	const TimestampTz *ts = (const TimestampTz *) arg;
+	uint32		ra = *(const uint32 *) a;
+	uint32		rb = *(const uint32 *) b;
+
+	if (ts[ra] != ts[rb])
+		return ts[ra] < ts[rb] ? -1 : 1;
+	return ra < rb ? -1 : (ra > rb ? 1 : 0);
+}
+
+/*
+ * Index a view's rows: a stable counting sort by group, then each group's
+ * rows by (feature_ts, read position)
+ */
+static void
+IndexView(PitState *st, PitView *pv)
+{
+	uint32	   *pos;
+	int64		n = pv->nrows;
+
+	pv->gstart = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * ((Size) pv->ngroups + 1));
+	memset(pv->gstart, 0, sizeof(uint32) * ((Size) pv->ngroups + 1));
+	pv->order = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * Max(n, 1));
+	pv->sts = MemoryContextAllocHuge(st->cxt, sizeof(TimestampTz) * Max(n, 1));
+	CheckMemory(st);
+
+	for (int64 r = 0; r < n; r++)
+		pv->gstart[pv->rgroup[r] + 1]++;
+	for (uint32 g = 0; g < pv->ngroups; g++)
+		pv->gstart[g + 1] += pv->gstart[g];
+	pos = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * ((Size) pv->ngroups + 1));
+	memcpy(pos, pv->gstart, sizeof(uint32) * ((Size) pv->ngroups + 1));
+	for (int64 r = 0; r < n; r++)
+		pv->order[pos[pv->rgroup[r]]++] = (uint32) r;
+	pfree(pos);
+	pfree(pv->rgroup);
+	pv->rgroup = NULL;
+
+	for (uint32 g = 0; g < pv->ngroups; g++)
+	{
+		uint32		lo = pv->gstart[g];
+		uint32		cnt = pv->gstart[g + 1] - lo;
+
+		if ((g & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (cnt > 1)
+			qsort_arg(pv->order + lo, cnt, sizeof(uint32), CompareRows, pv->rts);
+	}
+	for (int64 p = 0; p < n; p++)
+		pv->sts[p] = pv->rts[pv->order[p]];
+	pfree(pv->rts);
+	pv->rts = NULL;
+}
+
+/*
+ * The row of group g that an event at ts sees: the last with feature_ts
+ * <= ts, and >= ts - ttl when the view has a ttl; -1 when none
+ */
+static int64
+FindRow(PitView *pv, uint32 g, TimestampTz ts)
+{
+	uint32		lo = pv->gstart[g];
+	uint32		hi = pv->gstart[g + 1];
+	int64		p;
+
+	/* first position in [lo, hi) with sts > ts */
+	while (lo < hi)
+	{
+		uint32		mid = lo + (hi - lo) / 2;
+
+		if (pv->sts[mid] <= ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	p = (int64) lo - 1;
+	if (p < (int64) pv->gstart[g])
+		return -1;
+	if (pv->has_ttl)
+	{
+		TimestampTz oldest;
+
+		if (TIMESTAMP_NOT_FINITE(ts))
+			oldest = ts;
+		else if (pv->ttl.month == 0 && pv->ttl.day == 0)
+		{
+			if (pg_sub_s64_overflow(ts, pv->ttl.time, &oldest))
+				oldest = DT_NOBEGIN;
+		}
+		else
+			oldest = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+															 TimestampTzGetDatum(ts),
+															 IntervalPGetDatum(&pv->ttl)));
+		if (pv->sts[p] < oldest)
+			return -1;
+	}
+	return pv->order[p];
+}
+
+/* join every entity row and write it to the tuplestore */
+static void
+Emit(PitState *st, Tuplestorestate *ts, TupleDesc desc)
+{
+	int			natts = st->nent + st->nfeatures;
+	Datum	   *values = palloc(sizeof(Datum) * natts);
+	bool	   *nulls = palloc(sizeof(bool) * natts);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(st->entdesc, &TTSOpsMinimalTuple);
+	int64	   *rows = palloc(sizeof(int64) * Max(st->nviews, 1));
+
+	for (int64 i = 0; i < st->nrows; i++)
+	{
+		if ((i & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		ExecStoreMinimalTuple(st->erows[i], slot, false);
+		slot_getallattrs(slot);
+		memcpy(values, slot->tts_values, sizeof(Datum) * st->nent);
+		memcpy(nulls, slot->tts_isnull, sizeof(bool) * st->nent);
+		for (int v = 0; v < st->nviews; v++)
+		{
+			PitView    *pv = &st->views[v];
+			uint32		g = pv->egroup[i];
+
+			rows[v] = (st->etsnull[i] || g == PIT_NO_GROUP) ? -1 : FindRow(pv, g, st->ets[i]);
+		}
+		for (int f = 0; f < st->nfeatures; f++)
+		{
+			PitFeature *pf = &st->features[f];
+			PitView    *pv = &st->views[pf->view];
+			int64		r = rows[pf->view];
+			int			c = st->nent + f;
+
+			if (r < 0)
+			{
+				values[c] = (Datum) 0;
+				nulls[c] = true;
+			}
+			else
+			{
+				values[c] = pv->rvals[r * pv->nfeat + pf->col];
+				nulls[c] = pv->rnulls[r * pv->nfeat + pf->col];
+			}
+		}
+		tuplestore_putvalues(ts, desc, values, nulls);
+		ExecClearTuple(slot);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/* check the arguments and plan a call (connected to SPI) */
+static PitState *
+PlanCall(FunctionCallInfo fcinfo, const char *fname)
+{
+	PitState   *st;
+	MemoryContext cxt;
+	ArrayType  *refs;
+
+	for (int i = 0; i < 3; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s: entities, features and event_timestamp_column must not be NULL",
+							fname)));
+	refs = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(refs) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features must be a one-dimensional array")));
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "pgmlops point-in-time join",
+								ALLOCSET_DEFAULT_SIZES);
+	st = MemoryContextAllocZero(cxt, sizeof(PitState));
+	st->cxt = cxt;
+	st->fname = fname;
+	st->memory_limit = (int64) fs_feature_memory_limit * 1024;
+	st->evcol = MemoryContextStrdup(cxt, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	MlSqlSourceInit(&st->src, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	PlanFeatures(st, refs);
+	PlanColumns(st);
+	return st;
+}
+
+/*
+ * The point-in-time join of an entity source with feature views
+ */
+PG_FUNCTION_INFO_V1(get_historical_features);
+Datum
+get_historical_features(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext caller = CurrentMemoryContext;
+	PitState   *st;
+	TupleDesc	expected;
+	Tuplestorestate *tupstore;
+	MemoryContext old;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("get_historical_features must be called in a context that accepts a set")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	st = PlanCall(fcinfo, "get_historical_features");
+
+	/* the caller's column definition list must match the result */
+	expected = rsinfo->expectedDesc;
+	if (expected == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("get_historical_features needs a column definition list"),
+				 errhint("Call it as SELECT * FROM mlops.get_historical_features(...) AS t(%s); mlops.historical_features_columns(...) returns this list.",
+						 ColumnList(st->outdesc))));
+	for (int i = 0; i < Max(expected->natts, st->outdesc->natts); i++)
+	{
+		Form_pg_attribute e = i < expected->natts ? TupleDescAttr(expected, i) : NULL;
+		Form_pg_attribute o = i < st->outdesc->natts ? TupleDescAttr(st->outdesc, i) : NULL;
+
+		if (e == NULL || o == NULL || e->atttypid != o->atttypid ||
+			(e->atttypmod >= 0 && e->atttypmod != o->atttypmod))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("the column definition list does not match the result of get_historical_features"),
+					 o == NULL ? errdetail("The list has %d columns, the result %d.",
+										   expected->natts, st->outdesc->natts)
+					 : errdetail("Column %d is \"%s\" of type %s.", i + 1,
+								 NameStr(o->attname),
+								 format_type_with_typemod(o->atttypid, o->atttypmod)),
+					 errhint("Write AS t(%s).", ColumnList(st->outdesc))));
+	}
+
+	SetupKeyHashes(st);
+	ReadRows(st, NULL, EntityReadQuery(st));
+	for (int v = 0; v < st->nviews; v++)
+	{
+		ReadRows(st, &st->views[v], ViewReadQuery(&st->views[v]));
+		IndexView(st, &st->views[v]);
+	}
+
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupstore = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+									 false, work_mem);
+	expected = CreateTupleDescCopy(expected);
+	MemoryContextSwitchTo(old);
+	Emit(st, tupstore, expected);
+
+	MemoryContextDelete(st->cxt);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = expected;
+	return (Datum) 0;
+}
+
+/*
+ * The column definition list that get_historical_features needs
+ */
+PG_FUNCTION_INFO_V1(historical_features_columns);
+Datum
+historical_features_columns(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	PitState   *st;
+	char	   *list;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	st = PlanCall(fcinfo, "historical_features_columns");
+	list = MemoryContextStrdup(caller, ColumnList(st->outdesc));
+	MemoryContextDelete(st->cxt);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(list));
+}
