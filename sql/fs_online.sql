@@ -66,7 +66,7 @@ SELECT a FROM mlops_online.onl_cust_v1 WHERE customer_id = 2;
 -- as numbers or strings; extra members ignored
 SELECT * FROM mlops.get_online_features(ARRAY['onl_cust:*'],
 	'[{"customer_id": 3}, {"customer_id": 999}, {"customer_id": "1", "x": 0}, {"customer_id": 2}, {"customer_id": 3}]');
-SELECT count(*), count(*) FILTER (WHERE features->>'a' IS NULL) AS missing
+SELECT count(*), count(*) FILTER (WHERE feature_values->>'a' IS NULL) AS missing
   FROM mlops.get_online_features(ARRAY['onl_cust:a'],
 	(SELECT jsonb_agg(jsonb_build_object('customer_id', i)) FROM generate_series(1, 1000) i));
 SELECT * FROM mlops.get_online_features(ARRAY['onl_cust:a'], '[]');

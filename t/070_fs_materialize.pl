@@ -42,7 +42,7 @@ SELECT mlops.materialize('tv', '-infinity', 'infinity');
 
 is( $node->safe_psql(
 		'postgres',
-		"SELECT features FROM mlops.get_online_features('tsvc', '{\"id\": 7}')"),
+		"SELECT feature_values FROM mlops.get_online_features('tsvc', '{\"id\": 7}')"),
 	'{"f1": 0, "f2": 0, "f3": 0, "f4": 0, "f5": 0}',
 	'the first materialization is readable');
 
@@ -92,11 +92,11 @@ $node->pgbench(
 		  . "THEN min(v.value::text::bigint) ELSE 1 / (count(*) * 0) END "
 		  . "FROM mlops.get_online_features('tsvc', "
 		  . "(SELECT jsonb_agg(jsonb_build_object('id', i)) FROM generate_series(:k, :k + 49) i)) g, "
-		  . "jsonb_each(g.features) v;\n",
+		  . "jsonb_each(g.feature_values) v;\n",
 		'read_one@1' => "\\set k random(1, $keys)\n"
 		  . "SELECT CASE WHEN count(DISTINCT v.value) = 1 AND count(*) = 5 THEN 1 ELSE 1 / (count(*) * 0) END "
 		  . "FROM mlops.get_online_features('tsvc', jsonb_build_object('id', :k)) g, "
-		  . "jsonb_each(g.features) v;\n",
+		  . "jsonb_each(g.feature_values) v;\n",
 	});
 
 for my $name (sort keys %bg)

@@ -207,14 +207,14 @@ GRANT EXECUTE ON FUNCTION mlops._materialize(text, timestamptz, timestamptz, boo
 	TO mlops_admin;
 
 -- (the references are feature_refs: an input and an output column cannot share a name)
-CREATE FUNCTION mlops.get_online_features(feature_refs text[], entity_keys jsonb)
-	RETURNS TABLE (entity jsonb, features jsonb)
+CREATE FUNCTION mlops.get_online_features(features text[], entity_keys jsonb)
+	RETURNS TABLE (entity jsonb, feature_values jsonb)
 	AS 'MODULE_PATHNAME', 'fs_get_online_features'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 1;
 COMMENT ON FUNCTION mlops.get_online_features(text[], jsonb) IS 'current online values of features (view:feature, view@N:feature, view:*) for one entity key object or an array of them: one row per key, in order; NULL where the entity has no row or its value is older than the view''s ttl';
 
 CREATE FUNCTION mlops.get_online_features(service text, entity_keys jsonb)
-	RETURNS TABLE (entity jsonb, features jsonb)
+	RETURNS TABLE (entity jsonb, feature_values jsonb)
 	AS 'MODULE_PATHNAME', 'fs_get_online_features_service'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 1;
 COMMENT ON FUNCTION mlops.get_online_features(text, jsonb) IS 'current online values of a feature service''s features (service or service@N) for one entity key object or an array of them';

@@ -645,7 +645,7 @@ Serve(FunctionCallInfo fcinfo, char **refs, int nrefs, Jsonb *keys)
 PG_FUNCTION_INFO_V1(fs_get_online_features);
 
 /*
- * mlops.get_online_features(feature_refs text[], entity_keys jsonb)
+ * mlops.get_online_features(features text[], entity_keys jsonb)
  */
 Datum
 fs_get_online_features(PG_FUNCTION_ARGS)

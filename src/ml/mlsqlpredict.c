@@ -665,7 +665,7 @@ FeaturesOrEntity(FunctionCallInfo fcinfo, PredictState *st)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = st->m->online_features;
 	args[1] = PG_GETARG_DATUM(2);
-	if (SPI_execute_with_args("SELECT features FROM mlops.get_online_features($1, $2)",
+	if (SPI_execute_with_args("SELECT feature_values FROM mlops.get_online_features($1, $2)",
 							  2, types, args, NULL, true, 2) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "mlops.get_online_features did not return one row");
 	features = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
