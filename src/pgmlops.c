@@ -17,6 +17,7 @@
 
 #include "pgmlops.h"
 #include "llm/llmsql.h"
+#include "fs/fs.h"
 #include "ml/mlsql.h"
 
 PG_MODULE_MAGIC;
@@ -36,6 +37,7 @@ _PG_init(void)
 	MlSqlTrainInit();
 	MlSqlCacheInit();
 	MlSqlProgressInit();
+	FeatureStorePitInit();
 
 	MarkGUCPrefixReserved("hnsw");
 	MarkGUCPrefixReserved("mlops");
