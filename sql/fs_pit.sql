@@ -165,6 +165,21 @@ SELECT (SELECT count(*) FROM pit) AS rows,
 	   (SELECT count(*) FROM (TABLE lat EXCEPT ALL TABLE pit) d) AS only_lateral,
 	   (SELECT count(a) > 0 AND count(b) > 0 FROM pit) AS found_values;
 
+-- a ttl in days follows the calendar of the session's time zone, as
+-- "event_timestamp - ttl" does in SQL: on the day DST starts in New York,
+-- 1 day before 2024-03-10 07:30 UTC is 2024-03-09 08:30 UTC (23 hours)
+CREATE TABLE dst_src (k int, ts timestamptz, v int);
+INSERT INTO dst_src VALUES (1, '2024-03-09 08:00+00', 7);
+SELECT mlops.create_feature_view('dst', 'gk', 'dst_src', 'ts', ARRAY['v'], ttl => interval '1 day');
+SET TimeZone = 'America/New_York';
+SELECT v, timestamptz '2024-03-09 08:00+00' >= timestamptz '2024-03-10 07:30+00' - interval '1 day' AS sql_says
+  FROM mlops.get_historical_features('SELECT 1 AS k, timestamptz ''2024-03-10 07:30+00'' AS event_timestamp',
+									 ARRAY['dst:v']) AS t(k int, event_timestamp timestamptz, v int);
+SET TimeZone = 'UTC';
+SELECT v, timestamptz '2024-03-09 08:00+00' >= timestamptz '2024-03-10 07:30+00' - interval '1 day' AS sql_says
+  FROM mlops.get_historical_features('SELECT 1 AS k, timestamptz ''2024-03-10 07:30+00'' AS event_timestamp',
+									 ARRAY['dst:v']) AS t(k int, event_timestamp timestamptz, v int);
+
 -- memory limit
 SET mlops.feature_memory_limit = '1MB';
 SELECT count(*) FROM mlops.get_historical_features(

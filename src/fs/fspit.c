@@ -45,6 +45,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "pgtime.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -84,6 +85,22 @@ MixInt64(uint64 x)
 	return (uint32) x;
 }
 
+/* a feature row's timestamp and number, sorted by (group, ts, row) */
+typedef struct PitTs
+{
+	TimestampTz ts;
+	uint32		row;
+} PitTs;
+
+#define ST_SORT SortPitTs
+#define ST_ELEMENT_TYPE PitTs
+#define ST_COMPARE(a, b) \
+	((a)->ts != (b)->ts ? ((a)->ts < (b)->ts ? -1 : 1) : \
+	 ((a)->row < (b)->row ? -1 : ((a)->row > (b)->row ? 1 : 0)))
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 #define SH_PREFIX pitint
 #define SH_ELEMENT_TYPE PitIntEntry
 #define SH_KEY_TYPE int64
@@ -103,6 +120,8 @@ typedef struct PitView
 	char	   *query;			/* the version's normalized query */
 	bool		has_ttl;
 	Interval	ttl;
+	bool		ttl_fixed;		/* ttl is ttl_usecs long at every instant */
+	int64		ttl_usecs;
 	int			nkeys;
 	char	  **keys;			/* join key column names */
 	int			nfeat;			/* requested features of this view */
@@ -113,6 +132,9 @@ typedef struct PitView
 	/* key hashing */
 	bool		int_key;		/* one int2/int4/int8 key: ihash */
 	pitint_hash *ihash;
+	uint32	   *dense;			/* int keys in a small range: their groups */
+	int64		dense_min;
+	int64		dense_max;
 	TupleHashTable thash;
 	TupleDesc	keydesc;
 	TupleTableSlot *keyslot;
@@ -125,14 +147,20 @@ typedef struct PitView
 	int64		cap;
 	uint32	   *rgroup;			/* (nrows) */
 	TimestampTz *rts;			/* (nrows) */
-	Datum	   *rvals;			/* (nrows, nfeat) */
-	bool	   *rnulls;			/* (nrows, nfeat) */
+	Size		stride;			/* bytes per row in rdata */
+	char	   *rdata;			/* (nrows): Datum[nfeat] then bool[nfeat] */
 
 	/* index: rows sorted by (group, feature_ts, read position) */
 	uint32	   *gstart;			/* (ngroups + 1) */
-	uint32	   *order;			/* (nrows): row numbers */
-	TimestampTz *sts;			/* (nrows): their timestamps */
+	PitTs	   *sorted;			/* (nrows) */
+
+	/* the row each entity row sees (PIT_NO_GROUP: none) */
+	uint32	   *found;			/* (entity rows) */
 } PitView;
+
+/* the feature values and nulls of row r of a view */
+#define PitRowValues(pv, r) ((Datum *) ((pv)->rdata + (Size) (r) * (pv)->stride))
+#define PitRowNulls(pv, r) ((bool *) (PitRowValues(pv, r) + (pv)->nfeat))
 
 /* one requested feature, in output order */
 typedef struct PitFeature
@@ -539,6 +567,7 @@ SetupKeyHashes(PitState *st)
 		Oid		   *colls;
 		FmgrInfo   *hashfns;
 
+		pv->stride = MAXALIGN(pv->nfeat * (sizeof(Datum) + sizeof(bool)));
 		pv->int_key = pv->nkeys == 1 && (t0 == INT2OID || t0 == INT4OID || t0 == INT8OID);
 		if (pv->int_key)
 		{
@@ -603,6 +632,9 @@ KeyGroup(PitView *pv, Datum *values, bool *nulls, int first, bool insert)
 		PitIntEntry *e;
 		bool		found;
 
+		if (!insert && pv->dense)
+			return key < pv->dense_min || key > pv->dense_max ? PIT_NO_GROUP
+				: pv->dense[key - pv->dense_min];
 		if (!insert)
 		{
 			e = pitint_lookup(pv->ihash, key);
@@ -698,6 +730,8 @@ ViewReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 	uint32		g;
 	int64		r;
 	int			nf = pv->nfeat;
+	Datum	   *rvals;
+	bool	   *rnulls;
 
 	slot_getallattrs(slot);
 	values = slot->tts_values;
@@ -720,25 +754,26 @@ ViewReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 		CheckCount(cap, "feature rows per view");
 		pv->rgroup = GrowArray(st->cxt, pv->rgroup, cap, sizeof(uint32));
 		pv->rts = GrowArray(st->cxt, pv->rts, cap, sizeof(TimestampTz));
-		pv->rvals = GrowArray(st->cxt, pv->rvals, cap * Max(nf, 1), sizeof(Datum));
-		pv->rnulls = GrowArray(st->cxt, pv->rnulls, cap * Max(nf, 1), sizeof(bool));
+		pv->rdata = GrowArray(st->cxt, pv->rdata, cap, pv->stride);
 		pv->cap = cap;
 	}
 	pv->rgroup[r] = g;
 	pv->rts[r] = DatumGetTimestampTz(values[pv->nkeys]);
+	rvals = PitRowValues(pv, r);
+	rnulls = PitRowNulls(pv, r);
 	for (int f = 0; f < nf; f++)
 	{
 		int			c = pv->nkeys + 1 + f;
 		Form_pg_attribute att = TupleDescAttr(pv->desc, c);
 		Datum		d = values[c];
 
-		pv->rnulls[r * nf + f] = nulls[c];
+		rnulls[f] = nulls[c];
 		if (nulls[c] || att->attbyval)
-			pv->rvals[r * nf + f] = nulls[c] ? (Datum) 0 : d;
+			rvals[f] = nulls[c] ? (Datum) 0 : d;
 		else if (att->attlen == -1)
-			pv->rvals[r * nf + f] = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+			rvals[f] = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
 		else
-			pv->rvals[r * nf + f] = datumCopy(d, false, att->attlen);
+			rvals[f] = datumCopy(d, false, att->attlen);
 	}
 	pv->nrows = r + 1;
 	MemoryContextSwitchTo(old);
@@ -779,17 +814,37 @@ ReadRows(PitState *st, PitView *view, const char *sql)
 	CheckMemory(st);
 }
 
-/* qsort_arg comparator: row numbers by (timestamp, row number) */
-static int
-CompareRows(const void *a, const void *b, void *arg)
+/*
+ * When a view's integer keys fall in a small range, map them with an array
+ * instead of the hash table (called after the entity rows are read)
+ */
+static void
+MakeDense(PitState *st, PitView *pv)
 {
-	const TimestampTz *ts = (const TimestampTz *) arg;
-	uint32		ra = *(const uint32 *) a;
-	uint32		rb = *(const uint32 *) b;
+	pitint_iterator it;
+	PitIntEntry *e;
+	int64		lo = PG_INT64_MAX;
+	int64		hi = PG_INT64_MIN;
+	uint64		range;
 
-	if (ts[ra] != ts[rb])
-		return ts[ra] < ts[rb] ? -1 : 1;
-	return ra < rb ? -1 : (ra > rb ? 1 : 0);
+	if (!pv->int_key || pv->ngroups == 0)
+		return;
+	pitint_start_iterate(pv->ihash, &it);
+	while ((e = pitint_iterate(pv->ihash, &it)) != NULL)
+	{
+		lo = Min(lo, e->key);
+		hi = Max(hi, e->key);
+	}
+	range = (uint64) hi - (uint64) lo + 1;
+	if (range > Max((uint64) pv->ngroups * 4, 65536) || range > (uint64) 1 << 28)
+		return;
+	pv->dense = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * range);
+	memset(pv->dense, 0xff, sizeof(uint32) * range);	/* PIT_NO_GROUP */
+	pitint_start_iterate(pv->ihash, &it);
+	while ((e = pitint_iterate(pv->ihash, &it)) != NULL)
+		pv->dense[e->key - lo] = e->group;
+	pv->dense_min = lo;
+	pv->dense_max = hi;
 }
 
 /*
@@ -801,24 +856,31 @@ IndexView(PitState *st, PitView *pv)
 {
 	uint32	   *pos;
 	int64		n = pv->nrows;
+	Size		gbytes = sizeof(uint32) * ((Size) pv->ngroups + 1);
 
-	pv->gstart = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * ((Size) pv->ngroups + 1));
-	memset(pv->gstart, 0, sizeof(uint32) * ((Size) pv->ngroups + 1));
-	pv->order = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * Max(n, 1));
-	pv->sts = MemoryContextAllocHuge(st->cxt, sizeof(TimestampTz) * Max(n, 1));
+	pv->gstart = MemoryContextAllocHuge(st->cxt, gbytes);
+	memset(pv->gstart, 0, gbytes);
+	pv->sorted = MemoryContextAllocHuge(st->cxt, sizeof(PitTs) * Max(n, 1));
+	pos = MemoryContextAllocHuge(st->cxt, gbytes);
 	CheckMemory(st);
 
 	for (int64 r = 0; r < n; r++)
 		pv->gstart[pv->rgroup[r] + 1]++;
 	for (uint32 g = 0; g < pv->ngroups; g++)
 		pv->gstart[g + 1] += pv->gstart[g];
-	pos = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * ((Size) pv->ngroups + 1));
-	memcpy(pos, pv->gstart, sizeof(uint32) * ((Size) pv->ngroups + 1));
+	memcpy(pos, pv->gstart, gbytes);
 	for (int64 r = 0; r < n; r++)
-		pv->order[pos[pv->rgroup[r]]++] = (uint32) r;
+	{
+		PitTs	   *t = &pv->sorted[pos[pv->rgroup[r]]++];
+
+		t->ts = pv->rts[r];
+		t->row = (uint32) r;
+	}
 	pfree(pos);
 	pfree(pv->rgroup);
+	pfree(pv->rts);
 	pv->rgroup = NULL;
+	pv->rts = NULL;
 
 	for (uint32 g = 0; g < pv->ngroups; g++)
 	{
@@ -828,12 +890,8 @@ IndexView(PitState *st, PitView *pv)
 		if ((g & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 		if (cnt > 1)
-			qsort_arg(pv->order + lo, cnt, sizeof(uint32), CompareRows, pv->rts);
+			SortPitTs(pv->sorted + lo, cnt);
 	}
-	for (int64 p = 0; p < n; p++)
-		pv->sts[p] = pv->rts[pv->order[p]];
-	pfree(pv->rts);
-	pv->rts = NULL;
 }
 
 /*
@@ -852,7 +910,7 @@ FindRow(PitView *pv, uint32 g, TimestampTz ts)
 	{
 		uint32		mid = lo + (hi - lo) / 2;
 
-		if (pv->sts[mid] <= ts)
+		if (pv->sorted[mid].ts <= ts)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -866,19 +924,68 @@ FindRow(PitView *pv, uint32 g, TimestampTz ts)
 
 		if (TIMESTAMP_NOT_FINITE(ts))
 			oldest = ts;
-		else if (pv->ttl.month == 0 && pv->ttl.day == 0)
+		else if (pv->ttl_fixed)
 		{
-			if (pg_sub_s64_overflow(ts, pv->ttl.time, &oldest))
+			if (pg_sub_s64_overflow(ts, pv->ttl_usecs, &oldest))
 				oldest = DT_NOBEGIN;
 		}
 		else
 			oldest = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 															 TimestampTzGetDatum(ts),
 															 IntervalPGetDatum(&pv->ttl)));
-		if (pv->sts[p] < oldest)
+		if (pv->sorted[p].ts < oldest)
 			return -1;
 	}
-	return pv->order[p];
+	return pv->sorted[p].row;
+}
+
+/*
+ * Find the row each entity row sees in a view.  Entity rows are taken in
+ * group order, so that each group's sorted run is searched while it is in
+ * the cache; then the index is freed.
+ */
+static void
+ResolveView(PitState *st, PitView *pv)
+{
+	Size		gbytes = sizeof(uint32) * ((Size) pv->ngroups + 1);
+	uint32	   *start = MemoryContextAllocHuge(st->cxt, gbytes);
+	uint32	   *eorder;
+	uint32		n;
+
+	memset(start, 0, gbytes);
+	pv->found = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * Max(st->nrows, 1));
+	memset(pv->found, 0xff, sizeof(uint32) * Max(st->nrows, 1));	/* PIT_NO_GROUP */
+	for (int64 i = 0; i < st->nrows; i++)
+		if (pv->egroup[i] != PIT_NO_GROUP && !st->etsnull[i])
+			start[pv->egroup[i] + 1]++;
+	for (uint32 g = 0; g < pv->ngroups; g++)
+		start[g + 1] += start[g];
+	n = start[pv->ngroups];
+	eorder = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * Max(n, 1));
+	CheckMemory(st);
+	for (int64 i = 0; i < st->nrows; i++)
+		if (pv->egroup[i] != PIT_NO_GROUP && !st->etsnull[i])
+			eorder[start[pv->egroup[i]]++] = (uint32) i;
+	/* start[g] is now the end of group g's entity rows */
+	for (uint32 g = 0, p = 0; g < pv->ngroups; g++)
+	{
+		if ((g & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (; p < start[g]; p++)
+		{
+			uint32		i = eorder[p];
+			int64		r = FindRow(pv, g, st->ets[i]);
+
+			if (r >= 0)
+				pv->found[i] = (uint32) r;
+		}
+	}
+	pfree(eorder);
+	pfree(start);
+	pfree(pv->sorted);
+	pfree(pv->gstart);
+	pv->sorted = NULL;
+	pv->gstart = NULL;
 }
 
 /* join every entity row and write it to the tuplestore */
@@ -889,7 +996,7 @@ Emit(PitState *st, Tuplestorestate *ts, TupleDesc desc)
 	Datum	   *values = palloc(sizeof(Datum) * natts);
 	bool	   *nulls = palloc(sizeof(bool) * natts);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(st->entdesc, &TTSOpsMinimalTuple);
-	int64	   *rows = palloc(sizeof(int64) * Max(st->nviews, 1));
+	uint32	   *rows = palloc(sizeof(uint32) * Max(st->nviews, 1));
 
 	for (int64 i = 0; i < st->nrows; i++)
 	{
@@ -900,28 +1007,23 @@ Emit(PitState *st, Tuplestorestate *ts, TupleDesc desc)
 		memcpy(values, slot->tts_values, sizeof(Datum) * st->nent);
 		memcpy(nulls, slot->tts_isnull, sizeof(bool) * st->nent);
 		for (int v = 0; v < st->nviews; v++)
-		{
-			PitView    *pv = &st->views[v];
-			uint32		g = pv->egroup[i];
-
-			rows[v] = (st->etsnull[i] || g == PIT_NO_GROUP) ? -1 : FindRow(pv, g, st->ets[i]);
-		}
+			rows[v] = st->views[v].found[i];
 		for (int f = 0; f < st->nfeatures; f++)
 		{
 			PitFeature *pf = &st->features[f];
 			PitView    *pv = &st->views[pf->view];
-			int64		r = rows[pf->view];
+			uint32		r = rows[pf->view];
 			int			c = st->nent + f;
 
-			if (r < 0)
+			if (r == PIT_NO_GROUP)
 			{
 				values[c] = (Datum) 0;
 				nulls[c] = true;
 			}
 			else
 			{
-				values[c] = pv->rvals[r * pv->nfeat + pf->col];
-				nulls[c] = pv->rnulls[r * pv->nfeat + pf->col];
+				values[c] = PitRowValues(pv, r)[pf->col];
+				nulls[c] = PitRowNulls(pv, r)[pf->col];
 			}
 		}
 		tuplestore_putvalues(ts, desc, values, nulls);
@@ -1018,8 +1120,18 @@ get_historical_features(PG_FUNCTION_ARGS)
 	ReadRows(st, NULL, EntityReadQuery(st));
 	for (int v = 0; v < st->nviews; v++)
 	{
+		PitView    *pv = &st->views[v];
+		long		gmtoff;
+
+		/* days are 24 hours long unless the time zone has DST changes */
+		pv->ttl_fixed = pv->has_ttl && pv->ttl.month == 0 &&
+			(pv->ttl.day == 0 || pg_get_timezone_offset(session_timezone, &gmtoff)) &&
+			!pg_mul_s64_overflow((int64) pv->ttl.day, USECS_PER_DAY, &pv->ttl_usecs) &&
+			!pg_add_s64_overflow(pv->ttl_usecs, pv->ttl.time, &pv->ttl_usecs);
+		MakeDense(st, &st->views[v]);
 		ReadRows(st, &st->views[v], ViewReadQuery(&st->views[v]));
 		IndexView(st, &st->views[v]);
+		ResolveView(st, &st->views[v]);
 	}
 
 	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
