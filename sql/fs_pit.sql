@@ -102,6 +102,13 @@ SELECT name, relid = 'churn_ts'::regclass AS relid_ok, entities, features, event
 	   row_count, checksum = mlops.training_set_checksum('churn_ts') AS checksum_ok,
 	   length(checksum)
   FROM mlops.training_sets;
+-- the checksum ignores row order and session settings, and sees any change
+CREATE TABLE churn_copy AS SELECT * FROM churn_ts ORDER BY id DESC;
+SET TimeZone = 'Asia/Tokyo';
+SELECT mlops.training_set_checksum('churn_copy') = checksum AS same_rows FROM mlops.training_sets;
+SET TimeZone = 'UTC';
+UPDATE churn_copy SET spend = 21 WHERE id = 1;
+SELECT mlops.training_set_checksum('churn_copy') = checksum AS same_rows FROM mlops.training_sets;
 -- a redefinition of a view does not change what a training set recorded
 SELECT mlops.create_feature_view('spend', 'customer', 'cust_spend', 'ts',
 								 ARRAY['spend * 2 AS spend'], ttl => interval '2 days');

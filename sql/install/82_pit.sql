@@ -46,21 +46,11 @@ COMMENT ON TABLE mlops.training_sets IS 'training sets that create_training_set 
 GRANT SELECT ON mlops.training_sets TO mlops_user;
 GRANT INSERT, UPDATE ON mlops.training_sets TO mlops_admin;
 
--- md5 of the sorted md5s of the rows' text, in a fixed text format
+-- the sums of two 64-bit hashes of each row's stored values (src/fs/fspitsum.c)
 CREATE FUNCTION mlops.training_set_checksum(tbl regclass) RETURNS text
-	LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
-	SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
-	SET extra_float_digits = 3 SET bytea_output = 'hex' AS
-$$
-DECLARE
-	sum text;
-BEGIN
-	EXECUTE format('SELECT md5(coalesce(string_agg(h, '''' ORDER BY h), '''')) FROM (SELECT md5(t::text) AS h FROM %s t) s',
-				   tbl) INTO sum;
-	RETURN sum;
-END
-$$;
-COMMENT ON FUNCTION mlops.training_set_checksum(regclass) IS 'order-independent checksum of a table''s rows (md5 of the sorted md5s of each row''s text, written in UTC and ISO style); compare with mlops.training_sets.checksum';
+	AS 'MODULE_PATHNAME', 'training_set_checksum'
+	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mlops.training_set_checksum(regclass) IS 'order-independent checksum of a table''s rows (32 hex digits: sums of two 64-bit hashes of each row''s stored values; no session setting changes it); compare with mlops.training_sets.checksum';
 
 CREATE FUNCTION mlops.create_training_set(name text, entities text, features text[],
 										  event_timestamp_column text DEFAULT 'event_timestamp')
