@@ -150,6 +150,8 @@ CREATE TABLE gen_e AS
 SELECT i AS id, (random() * 320)::int AS k, 'g' || (random() * 3)::int AS g,
 	   timestamptz '2024-01-01' + random() * interval '5 days' AS event_timestamp
   FROM generate_series(1, 3000) i;
+CREATE INDEX ON gen_a (k, ts);
+CREATE INDEX ON gen_b (k, g, ts);
 SELECT mlops.create_entity('gk', ARRAY['k']);
 SELECT mlops.create_entity('gkg', ARRAY['k', 'g']);
 SELECT mlops.create_feature_view('gen_a', 'gk', 'gen_a', 'ts', ARRAY['a'], ttl => interval '12 hours');
@@ -171,6 +173,31 @@ SELECT (SELECT count(*) FROM pit) AS rows,
 	   (SELECT count(*) FROM (TABLE pit EXCEPT ALL TABLE lat) d) AS only_pit,
 	   (SELECT count(*) FROM (TABLE lat EXCEPT ALL TABLE pit) d) AS only_lateral,
 	   (SELECT count(a) > 0 AND count(b) > 0 FROM pit) AS found_values;
+
+-- sparse bigint keys, more of them than a WHERE key = ANY list takes:
+-- every source row is read and keys are hashed
+CREATE TABLE gen_s AS
+SELECT (1 + (random() * 5000)::int)::bigint * 1000000007 AS k,
+	   timestamptz '2024-01-01' + i * interval '30 seconds' AS ts, i AS s
+  FROM generate_series(1, 10000) i;
+CREATE TABLE gen_se AS
+SELECT i::bigint * 1000000007 AS k,
+	   timestamptz '2024-01-01' + random() * interval '4 days' AS event_timestamp
+  FROM generate_series(1, 5000) i;
+CREATE INDEX ON gen_s (k, ts);
+SELECT mlops.create_feature_view('gen_s', 'gk', 'gen_s', 'ts', ARRAY['s'], ttl => interval '1 day');
+CREATE TEMP TABLE pit_s AS
+SELECT * FROM mlops.get_historical_features('gen_se', ARRAY['gen_s:s'])
+	AS t(k bigint, event_timestamp timestamptz, s int);
+CREATE TEMP TABLE lat_s AS
+SELECT e.*, (SELECT x.s FROM gen_s x WHERE x.k = e.k AND x.ts <= e.event_timestamp
+								 AND x.ts >= e.event_timestamp - interval '1 day'
+			  ORDER BY x.ts DESC LIMIT 1) AS s
+  FROM gen_se e;
+SELECT (SELECT count(*) FROM pit_s) AS rows,
+	   (SELECT count(*) FROM (TABLE pit_s EXCEPT ALL TABLE lat_s) d) AS only_pit,
+	   (SELECT count(*) FROM (TABLE lat_s EXCEPT ALL TABLE pit_s) d) AS only_lateral,
+	   (SELECT count(s) > 1000 FROM pit_s) AS found_values;
 
 -- a ttl in days follows the calendar of the session's time zone, as
 -- "event_timestamp - ttl" does in SQL: on the day DST starts in New York,

@@ -45,6 +45,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/params.h"
 #include "pgtime.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -64,6 +65,7 @@ int			fs_feature_memory_limit = 1024 * 1024;
 
 #define PIT_NO_GROUP	UINT32_MAX
 #define PIT_CHECK_EVERY 4096	/* rows between memory checks */
+#define PIT_PUSH_KEYS	4096	/* at most this many integer keys: WHERE key = ANY */
 
 /* int64 keys to dense group numbers */
 typedef struct PitIntEntry
@@ -244,13 +246,14 @@ GrowArray(MemoryContext cxt, void *p, int64 cap, Size sz)
 
 /* run a read-only query whose rows go to a receiver */
 static void
-RunInto(const char *sql, DestReceiver *dest)
+RunInto(const char *sql, ParamListInfo params, DestReceiver *dest)
 {
 	SPIExecuteOptions opts;
 	int			rc;
 
 	memset(&opts, 0, sizeof(opts));
 	opts.read_only = true;
+	opts.params = params;
 	opts.dest = dest;
 	rc = SPI_execute_extended(sql, &opts);
 	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
@@ -798,7 +801,7 @@ PitDestroy(DestReceiver *self)
 
 /* read rows of sql into the state (view NULL: the entity rows) */
 static void
-ReadRows(PitState *st, PitView *view, const char *sql)
+ReadRows(PitState *st, PitView *view, const char *sql, ParamListInfo params)
 {
 	PitReceiver pr;
 
@@ -810,8 +813,44 @@ ReadRows(PitState *st, PitView *view, const char *sql)
 	pr.pub.mydest = DestNone;
 	pr.st = st;
 	pr.view = view;
-	RunInto(sql, (DestReceiver *) &pr);
+	RunInto(sql, params, (DestReceiver *) &pr);
 	CheckMemory(st);
+}
+
+/*
+ * Read a view's rows.  When the entity rows have few distinct integer keys,
+ * the query asks for those keys only (WHERE key = ANY ($1)), so that the
+ * planner can use a (key, timestamp) index instead of reading every row.
+ */
+static void
+ReadView(PitState *st, PitView *pv)
+{
+	char	   *sql = ViewReadQuery(pv);
+	ParamListInfo params = NULL;
+
+	if (pv->ngroups == 0)
+		return;					/* no entity row has a key: nothing to read */
+	if (pv->int_key && pv->ngroups <= PIT_PUSH_KEYS)
+	{
+		Datum	   *keys = palloc(sizeof(Datum) * pv->ngroups);
+		pitint_iterator it;
+		PitIntEntry *e;
+		int			n = 0;
+
+		pitint_start_iterate(pv->ihash, &it);
+		while ((e = pitint_iterate(pv->ihash, &it)) != NULL)
+			keys[n++] = Int64GetDatum(e->key);
+		params = makeParamList(1);
+		params->numParams = 1;
+		params->params[0].value = PointerGetDatum(construct_array(keys, n, INT8OID, 8,
+																  FLOAT8PASSBYVAL,
+																  TYPALIGN_DOUBLE));
+		params->params[0].isnull = false;
+		params->params[0].pflags = PARAM_FLAG_CONST;
+		params->params[0].ptype = INT8ARRAYOID;
+		sql = psprintf("%s WHERE %s = ANY ($1)", sql, quote_identifier(pv->keys[0]));
+	}
+	ReadRows(st, pv, sql, params);
 }
 
 /*
@@ -1117,7 +1156,7 @@ get_historical_features(PG_FUNCTION_ARGS)
 	}
 
 	SetupKeyHashes(st);
-	ReadRows(st, NULL, EntityReadQuery(st));
+	ReadRows(st, NULL, EntityReadQuery(st), NULL);
 	for (int v = 0; v < st->nviews; v++)
 	{
 		PitView    *pv = &st->views[v];
@@ -1129,7 +1168,7 @@ get_historical_features(PG_FUNCTION_ARGS)
 			!pg_mul_s64_overflow((int64) pv->ttl.day, USECS_PER_DAY, &pv->ttl_usecs) &&
 			!pg_add_s64_overflow(pv->ttl_usecs, pv->ttl.time, &pv->ttl_usecs);
 		MakeDense(st, &st->views[v]);
-		ReadRows(st, &st->views[v], ViewReadQuery(&st->views[v]));
+		ReadView(st, &st->views[v]);
 		IndexView(st, &st->views[v]);
 		ResolveView(st, &st->views[v]);
 	}
