@@ -193,7 +193,8 @@ nrows=$(sql bench_pit -c "SELECT count(*) FROM ts_pit")
 found=$(sql bench_pit -c "SELECT round(100.0 * count(amount) / count(*), 1) || '% / ' ||
                                  round(100.0 * count(minutes) / count(*), 1) || '% / ' ||
                                  round(100.0 * count(tickets) / count(*), 1) || '%' FROM ts_pit")
-plan=$(sql bench_pit -c "EXPLAIN (COSTS OFF) $lateral" | grep -c "Index Scan Backward" || true)
+plan=$(sql bench_pit -c "EXPLAIN (COSTS OFF) $lateral" | grep -c "Scan Backward" || true)
+gathers=$(sql bench_pit -c "EXPLAIN (COSTS OFF) $lateral" | grep -c "Gather" || true)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }'; }
 
 table=$W/table.md
@@ -205,7 +206,7 @@ table=$W/table.md
   echo
   echo "- $entities entity rows, 3 views x $per source rows over $keys keys (ttl 30 days, none, 7 days)"
   echo "- rows: $nrows; rows that differ (EXCEPT ALL both ways): $diff_rows; non-NULL features (orders / sessions / support): $found"
-  echo "- LATERAL plan: $plan backward index scans on (customer_id, ts)"
+  echo "- LATERAL plan: $plan backward index scans on (customer_id, ts), $gathers Gather nodes (0: one process, like get_historical_features)"
 } > "$table"
 
 report=$W/results-$(date +%Y%m%d-%H%M%S).md
