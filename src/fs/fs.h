@@ -13,6 +13,9 @@
 #ifndef PGMLOPS_FS_FS_H
 #define PGMLOPS_FS_FS_H
 
+#include "nodes/params.h"
+#include "tcop/dest.h"
+
 /* fspit.c: point-in-time joins ----------------------------------------- */
 
 /* mlops.feature_memory_limit, in kB: feature rows one call may hold */
@@ -20,5 +23,13 @@ extern int	fs_feature_memory_limit;
 
 /* define the point-in-time GUCs (called from _PG_init) */
 extern void FeatureStorePitInit(void);
+
+/* run a read-only query through SPI (connected), its rows into dest */
+extern void FeatureStoreRunQuery(const char *sql, ParamListInfo params, DestReceiver *dest);
+
+/* set up a DestReceiver that only receives slots (no startup or cleanup) */
+extern void FeatureStoreReceiverInit(DestReceiver *self,
+									 bool (*receive) (TupleTableSlot *slot,
+													  DestReceiver *self));
 
 #endif							/* PGMLOPS_FS_FS_H */

@@ -244,9 +244,12 @@ GrowArray(MemoryContext cxt, void *p, int64 cap, Size sz)
 	return repalloc_huge(p, cap * sz);
 }
 
-/* run a read-only query whose rows go to a receiver */
-static void
-RunInto(const char *sql, ParamListInfo params, DestReceiver *dest)
+/*
+ * Run a read-only query (with the caller's privileges) whose rows go to a
+ * receiver
+ */
+void
+FeatureStoreRunQuery(const char *sql, ParamListInfo params, DestReceiver *dest)
 {
 	SPIExecuteOptions opts;
 	int			rc;
@@ -256,6 +259,7 @@ RunInto(const char *sql, ParamListInfo params, DestReceiver *dest)
 	opts.params = params;
 	opts.dest = dest;
 	rc = SPI_execute_extended(sql, &opts);
+	/* a SELECT into a receiver that is not DestSPI reports SPI_OK_UTILITY */
 	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -668,14 +672,18 @@ KeyGroup(PitView *pv, Datum *values, bool *nulls, int first, bool insert)
 	}
 }
 
-/* group count overflow guard */
-static void
-CheckCount(int64 n, const char *what)
+/*
+ * The capacity a row array grows to from n rows (row numbers stay below
+ * PIT_NO_GROUP)
+ */
+static int64
+NextCapacity(int64 n, const char *what)
 {
-	if (n >= (int64) PIT_NO_GROUP)
+	if (n >= (int64) PIT_NO_GROUP - 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("point-in-time join cannot hold more than %u %s", PIT_NO_GROUP - 1, what)));
+	return Min(Max(n * 2, 1024), (int64) PIT_NO_GROUP - 1);
 }
 
 /* DestReceiver: keep one entity row and the group of its keys per view */
@@ -694,9 +702,8 @@ EntityReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 	nulls = slot->tts_isnull;
 	if (r >= st->cap)
 	{
-		int64		cap = Max(st->cap * 2, 1024);
+		int64		cap = NextCapacity(r, "entity rows");
 
-		CheckCount(cap, "entity rows");
 		st->erows = GrowArray(st->cxt, st->erows, cap, sizeof(MinimalTuple));
 		st->ets = GrowArray(st->cxt, st->ets, cap, sizeof(TimestampTz));
 		st->etsnull = GrowArray(st->cxt, st->etsnull, cap, sizeof(bool));
@@ -752,9 +759,8 @@ ViewReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 	r = pv->nrows;
 	if (r >= pv->cap)
 	{
-		int64		cap = Max(pv->cap * 2, 1024);
+		int64		cap = NextCapacity(r, "feature rows per view");
 
-		CheckCount(cap, "feature rows per view");
 		pv->rgroup = GrowArray(st->cxt, pv->rgroup, cap, sizeof(uint32));
 		pv->rts = GrowArray(st->cxt, pv->rts, cap, sizeof(TimestampTz));
 		pv->rdata = GrowArray(st->cxt, pv->rdata, cap, pv->stride);
@@ -785,18 +791,28 @@ ViewReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 
 /* DestReceiver callbacks with nothing to do */
 static void
-PitStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+NoStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
 }
 
 static void
-PitShutdown(DestReceiver *self)
+NoShutdown(DestReceiver *self)
 {
 }
 
-static void
-PitDestroy(DestReceiver *self)
+/*
+ * Set up a DestReceiver (embedded in a caller's struct) whose only work is
+ * receiveSlot; it lives on the caller's stack, so destroying does nothing
+ */
+void
+FeatureStoreReceiverInit(DestReceiver *self,
+						 bool (*receive) (TupleTableSlot *slot, DestReceiver *self))
 {
+	self->receiveSlot = receive;
+	self->rStartup = NoStartup;
+	self->rShutdown = NoShutdown;
+	self->rDestroy = NoShutdown;
+	self->mydest = DestNone;
 }
 
 /* read rows of sql into the state (view NULL: the entity rows) */
@@ -806,14 +822,10 @@ ReadRows(PitState *st, PitView *view, const char *sql, ParamListInfo params)
 	PitReceiver pr;
 
 	memset(&pr, 0, sizeof(pr));
-	pr.pub.receiveSlot = view ? ViewReceiveSlot : EntityReceiveSlot;
-	pr.pub.rStartup = PitStartup;
-	pr.pub.rShutdown = PitShutdown;
-	pr.pub.rDestroy = PitDestroy;
-	pr.pub.mydest = DestNone;
+	FeatureStoreReceiverInit(&pr.pub, view ? ViewReceiveSlot : EntityReceiveSlot);
 	pr.st = st;
 	pr.view = view;
-	RunInto(sql, params, (DestReceiver *) &pr);
+	FeatureStoreRunQuery(sql, params, (DestReceiver *) &pr);
 	CheckMemory(st);
 }
 

@@ -23,6 +23,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "fs/fs.h"
+
 #define SUM_SEED_A	UINT64CONST(0)
 #define SUM_SEED_B	UINT64CONST(0x9e3779b97f4a7c15)
 
@@ -115,22 +117,6 @@ SumReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
-/* DestReceiver callbacks with nothing to do */
-static void
-SumStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
-{
-}
-
-static void
-SumShutdown(DestReceiver *self)
-{
-}
-
-static void
-SumDestroy(DestReceiver *self)
-{
-}
-
 /*
  * The checksum of a table's rows: 32 hex digits, independent of row order
  */
@@ -142,9 +128,7 @@ training_set_checksum(PG_FUNCTION_ARGS)
 	char	   *relname = get_rel_name(relid);
 	char	   *nspname;
 	SumReceiver sr;
-	SPIExecuteOptions opts;
 	char	   *sql;
-	int			rc;
 
 	if (relname == NULL)
 		ereport(ERROR,
@@ -154,24 +138,13 @@ training_set_checksum(PG_FUNCTION_ARGS)
 	sql = psprintf("SELECT * FROM %s", quote_qualified_identifier(nspname, relname));
 
 	memset(&sr, 0, sizeof(sr));
-	sr.pub.receiveSlot = SumReceiveSlot;
-	sr.pub.rStartup = SumStartup;
-	sr.pub.rShutdown = SumShutdown;
-	sr.pub.rDestroy = SumDestroy;
-	sr.pub.mydest = DestNone;
+	FeatureStoreReceiverInit(&sr.pub, SumReceiveSlot);
 	sr.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgmlops checksum row",
 									   ALLOCSET_DEFAULT_SIZES);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	memset(&opts, 0, sizeof(opts));
-	opts.read_only = true;
-	opts.dest = (DestReceiver *) &sr;
-	rc = SPI_execute_extended(sql, &opts);
-	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" cannot be read as a table", relname)));
+	FeatureStoreRunQuery(sql, NULL, &sr.pub);
 	SPI_finish();
 	MemoryContextDelete(sr.row_cxt);
 
