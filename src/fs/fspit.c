@@ -19,13 +19,16 @@
  *	2. read: the entity rows are kept as MinimalTuples, and each view's key
  *	   columns are hashed (an int64 table for a single integer key, a
  *	   TupleHashTable with the types' hash and equality functions
- *	   otherwise) into dense group numbers; then each view's rows are read,
- *	   those whose key no entity has are dropped, and the rest are kept as
+ *	   otherwise, or an array when integer keys fall in a small range) into
+ *	   dense group numbers; then each view's rows are read (only the
+ *	   entities' keys, WHERE key = ANY, when they are few integers), those
+ *	   whose key no entity has are dropped, and the rest are kept as
  *	   (group, feature_ts, feature Datums);
  *	3. index and emit: a counting sort by group followed by a sort by
  *	   (feature_ts, read position) in each group gives every key a sorted
- *	   run of timestamps; every entity row then binary-searches its key's
- *	   run, and the joined rows go to a tuplestore (materialize mode).
+ *	   run of timestamps; the entity rows, taken in group order so that a
+ *	   run stays in the cache, binary-search their key's run; the joined
+ *	   rows go to a tuplestore (materialize mode) in entity order.
  *
  * Everything read lives in one memory context whose size is held under
  * mlops.feature_memory_limit.
