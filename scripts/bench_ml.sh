@@ -69,39 +69,9 @@ PY=${PYTHON:-/usr/bin/python3}
 
 ncpu=$(nproc)
 mem_mb=$(awk '/^MemTotal/ {print int($2 / 1024)}' /proc/meminfo)
-if [ -z "$shared_buffers" ]; then
-  sb=$(( mem_mb / 4 )); [ "$sb" -gt 4096 ] && sb=4096; [ "$sb" -lt 128 ] && sb=128
-  shared_buffers=${sb}MB
-fi
+[ -n "$shared_buffers" ] || shared_buffers=$(bench_shared_buffers)
 
-mkdir -p "$W"
-chown "$PGM_USER" "$W"
-
-if [ -n "$bindir" ]; then
-  BIN=$bindir
-else
-  INST=$W/inst
-  BIN=$INST/usr/lib/postgresql/$PG_MAJOR/bin
-  if [ ! -x "$BIN/postgres" ]; then
-    mkdir -p "$INST/usr/lib/postgresql" "$INST/usr/share/postgresql"
-    cp -a "/usr/lib/postgresql/$PG_MAJOR" "$INST/usr/lib/postgresql/"
-    cp -a "/usr/share/postgresql/$PG_MAJOR" "$INST/usr/share/postgresql/"
-  fi
-  log "building pgmlops and installing it into $INST"
-  stage_tree "$here" "$W/src"
-  build_and_install "$W/src" "$INST" || die "build failed"
-fi
-[ -x "$BIN/postgres" ] || die "no postgres in $BIN"
-
-SOCK=$W/sock
-DATA=$W/data
-stop_cluster "$DATA" "$BIN" 2>/dev/null || true
-rm -rf "$DATA"
-log "starting PostgreSQL (shared_buffers=$shared_buffers)"
-start_cluster "$DATA" "$PORT" "$SOCK" "$BIN" \
-  "-c shared_buffers=$shared_buffers \
-   -c work_mem=64MB -c max_wal_size=8GB -c checkpoint_timeout=30min -c jit=off"
-[ $keep -eq 1 ] || trap 'stop_cluster "$DATA" "$BIN"' EXIT
+bench_server "$W" "$PORT" "$bindir" "$keep" "-c shared_buffers=$shared_buffers -c work_mem=64MB -c max_wal_size=8GB -c checkpoint_timeout=30min -c jit=off"
 
 sql() { as_user env PGHOST="$SOCK" PGPORT="$PORT" "$BIN/psql" -X -v ON_ERROR_STOP=1 -qAt -d "$@"; }
 py() { as_user env PGHOST="$SOCK" PGPORT="$PORT" PGDATABASE=bench_ml "$PY" "$here/scripts/bench/ml_baseline.py" "$@"; }

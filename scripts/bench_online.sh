@@ -50,32 +50,7 @@ done
 
 install_deps
 ensure_user
-mkdir -p "$W"
-chown "$PGM_USER" "$W"
-
-if [ -n "$bindir" ]; then
-  BIN=$bindir
-else
-  INST=$W/inst
-  BIN=$INST/usr/lib/postgresql/$PG_MAJOR/bin
-  if [ ! -x "$BIN/postgres" ]; then
-    mkdir -p "$INST/usr/lib/postgresql" "$INST/usr/share/postgresql"
-    cp -a "/usr/lib/postgresql/$PG_MAJOR" "$INST/usr/lib/postgresql/"
-    cp -a "/usr/share/postgresql/$PG_MAJOR" "$INST/usr/share/postgresql/"
-  fi
-  log "building pgmlops and installing it into $INST"
-  stage_tree "$here" "$W/src"
-  build_and_install "$W/src" "$INST" || die "build failed"
-fi
-[ -x "$BIN/postgres" ] || die "no postgres in $BIN"
-
-SOCK=$W/sock
-DATA=$W/data
-stop_cluster "$DATA" "$BIN" 2>/dev/null || true
-rm -rf "$DATA"
-log "starting PostgreSQL"
-start_cluster "$DATA" "$PORT" "$SOCK" "$BIN" "-c shared_buffers=256MB -c jit=off"
-[ $keep -eq 1 ] || trap 'stop_cluster "$DATA" "$BIN"' EXIT
+bench_server "$W" "$PORT" "$bindir" "$keep" "-c shared_buffers=256MB -c jit=off"
 
 sql() { as_user env PGHOST="$SOCK" PGPORT="$PORT" "$BIN/psql" -X -v ON_ERROR_STOP=1 -qAt -d "$@"; }
 sql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS bench_online" \

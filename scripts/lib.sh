@@ -90,3 +90,43 @@ stop_cluster() {
   local data=$1 bindir=${2:-$PG_BIN}
   [ -f "$data/postmaster.pid" ] && as_user "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null || true
 }
+
+# shared_buffers for a benchmark server: a quarter of memory, 128 MB to 4 GB
+bench_shared_buffers() {
+  local mem_mb sb
+  mem_mb=$(awk '/^MemTotal/ {print int($2 / 1024)}' /proc/meminfo)
+  sb=$(( mem_mb / 4 )); [ "$sb" -gt 4096 ] && sb=4096; [ "$sb" -lt 128 ] && sb=128
+  echo "${sb}MB"
+}
+
+# A benchmark's own server: bench_server WORKDIR PORT BINDIR KEEP "postgres options".
+# Without BINDIR it builds pgmlops into a private copy of PostgreSQL under
+# WORKDIR/inst (nothing is installed into the system). It sets BIN, SOCK and
+# DATA, starts a fresh cluster, and stops it at exit unless KEEP is 1.
+bench_server() {
+  local w=$1 port=$2 bindir=$3 keep=$4 opts=$5 inst
+  mkdir -p "$w"
+  chown "$PGM_USER" "$w"
+  if [ -n "$bindir" ]; then
+    BIN=$bindir
+  else
+    inst=$w/inst
+    BIN=$inst/usr/lib/postgresql/$PG_MAJOR/bin
+    if [ ! -x "$BIN/postgres" ]; then
+      mkdir -p "$inst/usr/lib/postgresql" "$inst/usr/share/postgresql"
+      cp -a "/usr/lib/postgresql/$PG_MAJOR" "$inst/usr/lib/postgresql/"
+      cp -a "/usr/share/postgresql/$PG_MAJOR" "$inst/usr/share/postgresql/"
+    fi
+    log "building pgmlops and installing it into $inst"
+    stage_tree "$here" "$w/src"
+    build_and_install "$w/src" "$inst" || die "build failed"
+  fi
+  [ -x "$BIN/postgres" ] || die "no postgres in $BIN"
+  SOCK=$w/sock
+  DATA=$w/data
+  stop_cluster "$DATA" "$BIN" 2>/dev/null || true
+  rm -rf "$DATA"
+  log "starting PostgreSQL ($opts)"
+  start_cluster "$DATA" "$port" "$SOCK" "$BIN" "$opts"
+  [ "$keep" -eq 1 ] || trap 'stop_cluster "$DATA" "$BIN"' EXIT
+}
