@@ -10,6 +10,9 @@
 # filtered query with hnsw.iterative_scan, trains and registers two model
 # versions (logistic regression and XGBoost) on the breast cancer data,
 # deploys the better one, predicts row by row and in batch, rolls back,
+# builds a feature store (an entity, a feature view, a point-in-time training
+# set, a model trained on it, the online store, prediction by entity key,
+# statistics and drift),
 # tokenizes documents in SQL with
 # the native tokenizers (a Llama-3-style BPE and a BERT WordPiece from the
 # test fixtures), and stops the server again.
@@ -193,6 +196,61 @@ SELECT count(*) FILTER (WHERE p.prediction = b.target) AS correct, count(*) AS r
 SELECT mlops.deploy('cancer', 2) AS production_version;
 SELECT mlops.rollback('cancer') AS production_version;
 SELECT model, alias, from_version, to_version, action FROM mlops.deployment_history WHERE model = 'cancer' ORDER BY moved_at;
+EOF
+
+log "features: an entity, a versioned feature view, a point-in-time training set, the online store"
+sql <<EOF
+-- orders of 500 customers over the last 120 days; customers with id % 4 = 0
+-- order less and churn more (a labelled event per customer every 30 days)
+CREATE TABLE customer_orders AS
+SELECT c AS customer_id,
+       date_trunc('day', now()) - interval '120 days' + (d || ' days')::interval
+         + (c % 24 || ' hours')::interval AS ordered_at,
+       round((20 + (c * 37 + d * 11) % 80)::numeric, 2)::float8 AS amount,
+       1 + (c + d) % 5 AS items
+  FROM generate_series(1, 500) c, generate_series(0, 119) d
+ WHERE ((c % 4 <> 0 AND (c + d) % 3 = 0) OR (c % 4 = 0 AND (c + d) % 11 = 0))
+   AND NOT (c % 50 = 0 AND d > 100);   -- every 50th customer stopped ordering 20 days ago
+CREATE INDEX ON customer_orders (customer_id, ordered_at);
+CREATE TABLE churn_events AS
+SELECT c AS customer_id,
+       date_trunc('day', now()) - interval '120 days' + (m * 30 || ' days')::interval AS event_timestamp,
+       (c % 4 = 0) <> (c % 17 = 0) AS churned
+  FROM generate_series(1, 500) c, generate_series(1, 3) m;
+
+SELECT mlops.create_entity('customer', ARRAY['customer_id'], 'a customer');
+\echo a feature view over a query: the spend of the last 7 orders; features expire after 14 days
+SELECT mlops.create_feature_view('customer_spend', 'customer',
+  'SELECT customer_id, ordered_at, amount, items,
+          avg(amount) OVER (PARTITION BY customer_id ORDER BY ordered_at ROWS 6 PRECEDING) AS avg_amount_7
+     FROM customer_orders', 'ordered_at',
+  ARRAY['amount AS last_amount', 'items AS last_items', 'avg_amount_7'], ttl => interval '14 days') AS version;
+SELECT view, version, feature, type, expression FROM mlops.feature_list ORDER BY position;
+
+\echo a point-in-time training set: each event gets the latest feature values at or before its time
+SELECT mlops.create_training_set('churn_training', 'churn_events', ARRAY['customer_spend:*']) AS rows;
+SELECT customer_id, churned, last_amount, last_items, round(avg_amount_7::numeric, 2) AS avg_amount_7
+  FROM churn_training ORDER BY customer_id, event_timestamp LIMIT 4;
+
+\echo train on it; the version records the training set and the feature view versions it used
+SELECT model, version, round((metrics->>'accuracy')::numeric, 4) AS accuracy
+  FROM mlops.train('churn', 'churn_training', 'churned', 'logistic_regression',
+                   features => ARRAY['last_amount', 'last_items', 'avg_amount_7']);
+SELECT training_set, online_features FROM mlops.model_versions WHERE model = 'churn';
+
+\echo materialize the latest values into the online store, then serve and predict by entity key
+\echo (customer 50 last ordered 20 days ago: its features have expired, and read as null)
+SELECT mlops.materialize_incremental('customer_spend') AS rows;
+SELECT entity, feature_values FROM mlops.get_online_features(ARRAY['customer_spend:*'],
+  '[{"customer_id": 7}, {"customer_id": 8}, {"customer_id": 50}]');
+SELECT round((mlops.predict_proba('churn', entity => '{"customer_id": 7}'))[2]::numeric, 4) AS p_churn_7,
+       round((mlops.predict_proba('churn', entity => '{"customer_id": 8}'))[2]::numeric, 4) AS p_churn_8;
+
+\echo statistics of the training set and of the online data, and their drift
+SELECT mlops.compute_feature_stats('customer_spend', 'training_set:churn_training') AS snapshot;
+SELECT feature, round(psi::numeric, 4) AS psi, round(ks::numeric, 4) AS ks, status
+  FROM mlops.feature_drift('customer_spend', 'latest:training_set:churn_training', 'latest:online')
+ ORDER BY feature;
 EOF
 
 log "documents and tokens: the native tokenizers in SQL (models under mlops.model_dir)"
