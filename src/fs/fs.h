@@ -32,4 +32,7 @@ extern void FeatureStoreReceiverInit(DestReceiver *self,
 									 bool (*receive) (TupleTableSlot *slot,
 													  DestReceiver *self));
 
+/* fscatalog.c: refuse a feature view query with volatile code (view names it) */
+extern void FeatureStoreCheckQuery(const char *sql, const char *view);
+
 #endif							/* PGMLOPS_FS_FS_H */
