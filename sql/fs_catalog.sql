@@ -71,6 +71,25 @@ SELECT mlops.create_feature_service('fc_svc2', ARRAY['fc_orders_fv@9:amount']);
 SELECT mlops.create_feature_service('fc_svc2', ARRAY['fc_orders_fv']);
 SELECT mlops.service_features('fc_nosuch');
 
+-- feature view queries run as their readers: no volatile code in them
+SELECT mlops.create_feature_view('fc_bad', 'fc_customer', 'fc_orders', 'ts', ARRAY['amount * random() AS noisy']);
+SELECT mlops.create_feature_view('fc_bad', 'fc_customer', 'SELECT customer_id, ts, amount, pg_sleep(0) AS z FROM fc_orders', 'ts', ARRAY['amount']);
+SELECT mlops.create_feature_view('fc_bad', 'fc_customer', 'fc_orders', 'ts', ARRAY['amount AS materialized_at']);
+-- a new description or tags update the latest version; no new version
+SELECT mlops.create_feature_view('fc_orders_fv', 'fc_customer', 'fc_orders', 'ts',
+	ARRAY['amount', 'amount * 3 AS triple'], ttl => interval '7 days', description => 'now documented');
+SELECT version, description FROM mlops.feature_views WHERE name = 'fc_orders_fv' ORDER BY version;
+-- rows written directly are checked too, and record who wrote them
+INSERT INTO mlops.feature_views (name, version, entity, source, timestamp_column, features, query)
+VALUES ('fc_hostile', 1, 'fc_customer', 'fc_orders', 'ts', '[{"expr": "amount", "type": "double precision"}]',
+		'SELECT customer_id, ts AS feature_ts, amount FROM fc_orders');
+INSERT INTO mlops.feature_views (name, version, entity, source, timestamp_column, features, query)
+VALUES ('fc_hostile', 1, 'fc_customer', 'fc_orders', 'ts', '[{"name": "a", "expr": "amount", "type": "double precision"}]',
+		'SELECT customer_id, ts AS feature_ts, random() AS a FROM fc_orders');
+INSERT INTO mlops.entities (name, join_keys, created_by) VALUES ('fc_forged', ARRAY['id'], 'someone_else');
+SELECT name, created_by = current_user AS by_me FROM mlops.entities WHERE name = 'fc_forged';
+DELETE FROM mlops.entities WHERE name = 'fc_forged';
+
 -- only mlops_admin defines; mlops_user reads the catalog
 CREATE ROLE fc_reader IN ROLE mlops_user;
 SET ROLE fc_reader;

@@ -50,10 +50,11 @@ COMMENT ON TABLE mlops.feature_services IS 'feature services: named, versioned l
 
 GRANT SELECT ON mlops.entities, mlops.feature_views, mlops.feature_services TO mlops_user;
 GRANT INSERT ON mlops.entities, mlops.feature_views, mlops.feature_services TO mlops_admin;
+GRANT UPDATE (description, tags) ON mlops.feature_views TO mlops_admin;
 
 -- feature types a view may serve
 CREATE FUNCTION mlops._feature_type_ok(t regtype) RETURNS bool
-	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
 	RETURN t IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'real'::regtype,
 				 'double precision'::regtype, 'numeric'::regtype, 'boolean'::regtype,
 				 'text'::regtype, 'character varying'::regtype, 'character'::regtype,
@@ -81,10 +82,48 @@ BEGIN
 		RAISE EXCEPTION 'relation "%" does not exist', s USING ERRCODE = 'undefined_table',
 			HINT = 'The source is a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.';
 	END IF;
-	RETURN to_regclass(s)::text;
+	-- schema-qualified: readers' search_path must not pick another table
+	RETURN (SELECT format('%I.%I', n.nspname, c.relname)
+			  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+			 WHERE c.oid = to_regclass(s));
 END
 $$;
 COMMENT ON FUNCTION mlops._source_from(text) IS 'internal: the FROM item that reads a source (table, view or query)';
+
+CREATE FUNCTION mlops._check_feature_query(query text, view text) RETURNS void
+	AS 'MODULE_PATHNAME', 'fs_check_feature_query'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops._check_feature_query(text, text) IS 'internal: raises an error unless a feature view query is one SELECT without volatile functions';
+
+-- Catalog rows record who defined them, whatever the INSERT says, and a
+-- feature view row must be well formed, however it was written.
+CREATE FUNCTION mlops._catalog_row_check() RETURNS trigger
+	LANGUAGE plpgsql AS
+$$
+BEGIN
+	NEW.created_by := current_user;
+	NEW.created_at := now();
+	IF TG_TABLE_NAME = 'feature_views' THEN
+		IF jsonb_typeof(NEW.features) <> 'array' OR jsonb_array_length(NEW.features) = 0
+			OR EXISTS (SELECT FROM jsonb_array_elements(NEW.features) f
+					   WHERE jsonb_typeof(f) <> 'object' OR jsonb_typeof(f->'name') IS DISTINCT FROM 'string'
+						  OR jsonb_typeof(f->'expr') IS DISTINCT FROM 'string'
+						  OR jsonb_typeof(f->'type') IS DISTINCT FROM 'string') THEN
+			RAISE EXCEPTION 'feature view "%" has malformed features', NEW.name
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		PERFORM mlops._check_feature_query(NEW.query, NEW.name);
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION mlops._catalog_row_check() IS 'trigger: sets created_by and created_at, and checks a feature view row''s features and query';
+CREATE TRIGGER entities_check BEFORE INSERT ON mlops.entities
+	FOR EACH ROW EXECUTE FUNCTION mlops._catalog_row_check();
+CREATE TRIGGER feature_views_check BEFORE INSERT ON mlops.feature_views
+	FOR EACH ROW EXECUTE FUNCTION mlops._catalog_row_check();
+CREATE TRIGGER feature_services_check BEFORE INSERT ON mlops.feature_services
+	FOR EACH ROW EXECUTE FUNCTION mlops._catalog_row_check();
 
 CREATE FUNCTION mlops.create_entity(name text, join_keys text[], description text DEFAULT NULL)
 	RETURNS text
@@ -201,8 +240,8 @@ BEGIN
 		IF p.fname = ANY (names) THEN
 			RAISE EXCEPTION 'feature "%" is defined twice', p.fname USING ERRCODE = 'duplicate_column';
 		END IF;
-		IF p.fname = ANY (keys) OR p.fname = 'feature_ts' THEN
-			RAISE EXCEPTION 'feature "%" has the name of a join key or of feature_ts', p.fname
+		IF p.fname = ANY (keys) OR p.fname IN ('feature_ts', 'materialized_at') THEN
+			RAISE EXCEPTION 'feature "%" has the name of a join key, of feature_ts or of materialized_at', p.fname
 				USING ERRCODE = 'duplicate_column';
 		END IF;
 		BEGIN
@@ -226,6 +265,7 @@ BEGIN
 		q := q || format(', (%s) AS %I', p.expr, p.fname);
 	END LOOP;
 	q := q || ' FROM ' || src;
+	PERFORM mlops._check_feature_query(q, name);
 	EXECUTE q || ' LIMIT 0';		-- it must run
 
 	-- same definition as the latest version: nothing new
@@ -233,8 +273,13 @@ BEGIN
 	SELECT * INTO last FROM mlops.feature_views fv WHERE fv.name = create_feature_view.name
 	 ORDER BY version DESC LIMIT 1;
 	IF FOUND AND last.entity = entity AND last.source = source AND last.timestamp_column = timestamp_column
-		AND last.features = feats AND last.ttl IS NOT DISTINCT FROM ttl AND last.online = online
-		AND last.description IS NOT DISTINCT FROM description AND last.tags = coalesce(tags, '{}') THEN
+		AND last.features = feats AND last.ttl IS NOT DISTINCT FROM ttl AND last.online = online THEN
+		-- the same features: a new description or tags change no data, no version
+		IF last.description IS DISTINCT FROM description OR last.tags <> coalesce(tags, '{}') THEN
+			UPDATE mlops.feature_views fv SET description = create_feature_view.description,
+											 tags = coalesce(create_feature_view.tags, '{}')
+			 WHERE fv.name = create_feature_view.name AND fv.version = last.version;
+		END IF;
 		RETURN last.version;
 	END IF;
 	v := coalesce(last.version, 0) + 1;
@@ -245,7 +290,7 @@ BEGIN
 	RETURN v;
 END
 $$;
-COMMENT ON FUNCTION mlops.create_feature_view(text, text, text, text, text[], interval, bool, text, jsonb) IS 'defines a feature view (a new version when the definition changed); features are column names or "expression AS name"; returns the version';
+COMMENT ON FUNCTION mlops.create_feature_view(text, text, text, text, text[], interval, bool, text, jsonb) IS 'defines a feature view (a new version when its data definition changed; a new description or tags update the latest version); features are column names or "expression AS name" without volatile functions; returns the version';
 
 -- a feature reference: view:feature, view@N:feature or view:* (N: version)
 CREATE FUNCTION mlops.resolve_features(refs text[])
