@@ -433,9 +433,12 @@ InputsFromNumbers(PredictState *st, const double *x, const float *xf, int n)
 		st->strs[c] = NULL;
 }
 
-/* fill the inputs from a JSON object keyed by feature name */
+/*
+ * Fill the inputs from a JSON object keyed by feature name; keys that are
+ * not features are an error unless allow_extra (features read by entity)
+ */
 static void
-InputsFromJsonb(PredictState *st, Jsonb *jb)
+InputsFromJsonb(PredictState *st, Jsonb *jb, bool allow_extra)
 {
 	const MlPrep *prep = &st->m->prep;
 	int			used = 0;
@@ -508,7 +511,7 @@ InputsFromJsonb(PredictState *st, Jsonb *jb)
 				break;
 		}
 	}
-	if (used != (int) JB_ROOT_COUNT(jb))
+	if (!allow_extra && used != (int) JB_ROOT_COUNT(jb))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("the JSON object has keys that are not features of model \"%s\"", st->m->model)));
@@ -635,7 +638,7 @@ ml_predict_vector(PG_FUNCTION_ARGS)
  * NULL (the result is then NULL).
  */
 static Jsonb *
-FeaturesOrEntity(FunctionCallInfo fcinfo, PredictState *st)
+FeaturesOrEntity(FunctionCallInfo fcinfo, PredictState *st, bool *by_entity)
 {
 	Oid			types[2] = {TEXTARRAYOID, JSONBOID};
 	Datum		args[2];
@@ -643,6 +646,7 @@ FeaturesOrEntity(FunctionCallInfo fcinfo, PredictState *st)
 	Jsonb	   *features;
 	MemoryContext upper = CurrentMemoryContext;
 
+	*by_entity = !PG_ARGISNULL(2);
 	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -665,7 +669,18 @@ FeaturesOrEntity(FunctionCallInfo fcinfo, PredictState *st)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = st->m->online_features;
 	args[1] = PG_GETARG_DATUM(2);
-	if (SPI_execute_with_args("SELECT feature_values FROM mlops.get_online_features($1, $2)",
+	/*
+	 * The entity's keys, its online features, and each feature again under
+	 * view__feature: the name a training set gives a feature whose name
+	 * clashes
+	 */
+	if (SPI_execute_with_args("SELECT $2 OPERATOR(pg_catalog.||) g.feature_values OPERATOR(pg_catalog.||)"
+							  " coalesce((SELECT pg_catalog.jsonb_object_agg("
+							  "   pg_catalog.split_part(r, '@', 1) OPERATOR(pg_catalog.||) '__'"
+							  "     OPERATOR(pg_catalog.||) pg_catalog.substr(r, pg_catalog.strpos(r, ':') + 1),"
+							  "   g.feature_values OPERATOR(pg_catalog.->) pg_catalog.substr(r, pg_catalog.strpos(r, ':') + 1))"
+							  "   FROM pg_catalog.unnest($1) r), '{}')"
+							  " FROM mlops.get_online_features($1, $2) g",
 							  2, types, args, NULL, true, 2) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "mlops.get_online_features did not return one row");
 	features = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -682,14 +697,15 @@ ml_predict_jsonb(PG_FUNCTION_ARGS)
 {
 	PredictState *st;
 	Jsonb	   *features;
+	bool		by_entity;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = GetState(fcinfo);
-	features = FeaturesOrEntity(fcinfo, st);
+	features = FeaturesOrEntity(fcinfo, st, &by_entity);
 	if (features == NULL)
 		PG_RETURN_NULL();
-	InputsFromJsonb(st, features);
+	InputsFromJsonb(st, features, by_entity);
 	PG_RETURN_FLOAT8(MlSqlPredictionValue(st->m, RunModel(st, false)));
 }
 
@@ -709,14 +725,15 @@ ml_predict_label_jsonb(PG_FUNCTION_ARGS)
 {
 	PredictState *st;
 	Jsonb	   *features;
+	bool		by_entity;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = GetState(fcinfo);
-	features = FeaturesOrEntity(fcinfo, st);
+	features = FeaturesOrEntity(fcinfo, st, &by_entity);
 	if (features == NULL)
 		PG_RETURN_NULL();
-	InputsFromJsonb(st, features);
+	InputsFromJsonb(st, features, by_entity);
 	PG_RETURN_TEXT_P(LabelOf(st, RunModel(st, false)));
 }
 
@@ -760,14 +777,15 @@ ml_predict_proba_jsonb(PG_FUNCTION_ARGS)
 {
 	PredictState *st;
 	Jsonb	   *features;
+	bool		by_entity;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = GetState(fcinfo);
-	features = FeaturesOrEntity(fcinfo, st);
+	features = FeaturesOrEntity(fcinfo, st, &by_entity);
 	if (features == NULL)
 		PG_RETURN_NULL();
-	InputsFromJsonb(st, features);
+	InputsFromJsonb(st, features, by_entity);
 	RunModel(st, true);
 	PG_RETURN_ARRAYTYPE_P(ProbaArray(st));
 }

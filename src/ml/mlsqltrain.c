@@ -239,7 +239,29 @@ ChooseAlgorithm(const char *name, MlTask task)
 	return (MlAlgorithm) alg;
 }
 
-/* the feature columns: named ones, or every column but the target */
+/*
+ * The number of features of a training set (mlops.create_training_set)
+ * that src is, or 0 when it is none
+ */
+static int
+TrainingSetFeatureCount(const MlSqlSource *src)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		args[1];
+	char	   *n;
+
+	if (src->is_query || QueryText("SELECT to_regclass('mlops.training_sets')::text", 0, NULL, NULL) == NULL)
+		return 0;
+	args[0] = ObjectIdGetDatum(src->relid);
+	n = QueryText("SELECT jsonb_array_length(features) FROM mlops.training_sets WHERE relid = $1",
+				  1, types, args);
+	return n ? atoi(n) : 0;
+}
+
+/*
+ * The feature columns: named ones, or every column but the target (of a
+ * training set: its feature columns)
+ */
 static void
 ChooseColumns(TrainSet *ts, ArrayType *features, MlSqlColumn **target_col)
 {
@@ -302,7 +324,11 @@ ChooseColumns(TrainSet *ts, ArrayType *features, MlSqlColumn **target_col)
 	}
 	else
 	{
-		for (int i = 0; i < ncols; i++)
+		/* a training set's features are its last columns, after the entity's */
+		int			nset = TrainingSetFeatureCount(&ts->src);
+		int			first = nset > 0 ? Max(ncols - nset, 0) : 0;
+
+		for (int i = first; i < ncols; i++)
 			if (!ts->target || strcmp(cols[i].name, ts->target) != 0)
 				ts->features[ts->nfeatures++] = cols[i];
 		if (ts->nfeatures == 0)
