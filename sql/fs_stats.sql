@@ -101,6 +101,20 @@ SELECT round(psi::numeric, 4) AS psi, round(ks::numeric, 4) AS ks
 SELECT round(psi::numeric, 4) AS psi, round(ks::numeric, 4) AS ks
   FROM mlops._feature_drift_numeric(array_fill(0::float8, ARRAY[50]) || array_fill(1::float8, ARRAY[51]),
 									array_fill(0::float8, ARRAY[20]) || array_fill(1::float8, ARRAY[81]));
+-- the percentile arrays must hold p0..p100: a long array is refused at once
+-- (the distances walk both arrays once, in O(n))
+SELECT * FROM mlops._feature_drift_numeric((SELECT array_agg(g::float8) FROM generate_series(1, 20000) g),
+										   (SELECT array_agg(g::float8) FROM generate_series(1, 20000) g));
+SELECT * FROM mlops._feature_drift_numeric(array_fill(1::float8, ARRAY[100]), array_fill(1::float8, ARRAY[101]));
+SELECT * FROM mlops._feature_drift_numeric(array_fill(1::float8, ARRAY[101]), ARRAY[[1::float8]]);
+-- percentiles at the ends of float8's range: gaps beyond it stay finite
+-- (uniform on [-1e308, 1e308] against its upper half, and against a point mass at 0)
+SELECT round(psi::numeric, 4) AS psi, round(ks::numeric, 4) AS ks
+  FROM mlops._feature_drift_numeric((SELECT array_agg((k - 50) * 2e306::float8 ORDER BY k) FROM generate_series(0, 100) k),
+									(SELECT array_agg(k * 1e306::float8 ORDER BY k) FROM generate_series(0, 100) k));
+SELECT round(psi::numeric, 4) AS psi, round(ks::numeric, 4) AS ks
+  FROM mlops._feature_drift_numeric((SELECT array_agg((k - 50) * 2e306::float8 ORDER BY k) FROM generate_series(0, 100) k),
+									array_fill(0::float8, ARRAY[101]));
 
 -- history: one row per feature and call, with the thresholds
 SELECT count(*) AS rows, count(DISTINCT current_snapshot) AS currents,
@@ -200,5 +214,14 @@ SET ROLE fss_reader;
 SELECT count(*) > 0 AS can_read FROM mlops.feature_stats;
 SELECT mlops.compute_feature_stats('fss');
 SELECT * FROM mlops.feature_drift('fss', 'latest:offline', 'latest:offline');
+SELECT * FROM mlops._feature_drift_numeric(array_fill(5::float8, ARRAY[101]), array_fill(5::float8, ARRAY[101]));
 RESET ROLE;
+-- no internal function of the statistics or the online store is PUBLIC
+SELECT p.oid::regprocedure AS function, has_function_privilege('fss_reader', p.oid, 'EXECUTE') AS user_may,
+	   has_function_privilege('mlops_admin', p.oid, 'EXECUTE') AS admin_may
+  FROM pg_proc p
+ WHERE p.pronamespace = 'mlops'::regnamespace
+   AND p.proname IN ('_feature_stats_scan', '_feature_drift_numeric', '_psi_term', '_categorical_psi',
+					 '_feature_stats_expr', '_training_set_name', '_stats_snapshot', '_online_view', '_materialize')
+ ORDER BY 1::text;
 DROP ROLE fss_reader;

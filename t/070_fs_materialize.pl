@@ -7,6 +7,10 @@
 # keys at once and fail on any torn read: all 250 values of one call must
 # come from one run.  No statement may fail, and the readers must see
 # several runs.
+#
+# Then a writer whose transaction is still running at a run commits rows
+# stamped before that run's watermark: the default lookback (10 minutes)
+# loads them at the next incremental run, a lookback of 0 would not.
 use strict;
 use warnings;
 
@@ -123,6 +127,42 @@ is( $node->safe_psql(
 		"SELECT count(*) >= $runs FROM mlops.materializations WHERE view = 'tv'"),
 	't',
 	'every run is recorded');
+
+# a transaction that started before an incremental run and commits after it
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE late (id int, ts timestamptz, v int);
+INSERT INTO late VALUES (1, now() - interval '1 hour', 1);
+SELECT mlops.create_feature_view('lv', 'thing', 'late', 'ts', ARRAY['v']);
+SELECT mlops.create_feature_view('lv0', 'thing', 'late', 'ts', ARRAY['v AS w']);
+SELECT mlops.materialize_incremental('lv');
+SELECT mlops.materialize_incremental('lv0', interval '0');
+});
+my $w = $node->background_psql('postgres');
+$w->query_safe('BEGIN');
+$w->query_safe("INSERT INTO late VALUES (2, now(), 2)");
+is( $node->safe_psql(
+		'postgres',
+		"SELECT mlops.materialize_incremental('lv') || '/' || mlops.materialize_incremental('lv0', interval '0')"),
+	'0/0',
+	'runs while the writer is open see nothing new');
+$w->query_safe('COMMIT');
+$w->quit;
+is( $node->safe_psql(
+		'postgres',
+		"SELECT bool_and(ts < watermark) FROM late, mlops.online_state WHERE id = 2 AND view IN ('lv', 'lv0')"),
+	't',
+	'the committed row is behind both watermarks');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT mlops.materialize_incremental('lv') || '/' || mlops.materialize_incremental('lv0', interval '0')"),
+	'1/0',
+	'the default lookback loads it, none does not');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT feature_values FROM mlops.get_online_features(ARRAY['lv:v', 'lv0:w'], '{\"id\": 2}')"),
+	'{"v": 2, "w": null}',
+	'the late row is served');
 
 $node->stop;
 done_testing();

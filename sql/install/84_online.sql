@@ -5,15 +5,22 @@
 -- materialized_at.  mlops.materialize upserts the latest row per entity of
 -- a time window in one transaction, so readers see the table before or
 -- after a run, never in between.  A row is replaced only by one whose
--- feature_ts is at least as recent, so runs are idempotent and a late
--- window never overwrites newer values.
+-- feature_ts is at least as recent (and, at the same feature_ts, only when
+-- it differs), so runs are idempotent and a late window never overwrites
+-- newer values.  Rows stamped after now() are neither loaded nor served.
+-- The watermark moves only when a run's window starts at or before it, so
+-- a window ahead of it leaves no gap for incremental runs; they re-read 10
+-- minutes behind the watermark by default, for rows of transactions that
+-- were still running at the previous run.
 --
 -- Privileges.  Schema mlops_online: USAGE for mlops_user, CREATE for
 -- mlops_admin (materialize creates the table with the caller's rights and
 -- gives it to the view's creator when the caller may).  Reading online
 -- features needs SELECT on the online table, granted to mlops_user at
--- creation.  Materializing needs mlops_admin (the state tables) and read
--- access to the view's source.
+-- creation: by design, any mlops_user reads the online values even without
+-- access to the view's source.  Materializing needs mlops_admin (the state
+-- tables) and read access to the view's source.  SQL built here names
+-- pg_catalog's functions and operators, whatever the caller's search_path.
 
 CREATE SCHEMA mlops_online;
 COMMENT ON SCHEMA mlops_online IS 'pgmlops online store: one table per materialized feature view version (<view>_v<version>)';
@@ -93,8 +100,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._online_view(text) IS 'internal: the online feature view version a reference (name or name@N) names';
+REVOKE ALL ON FUNCTION mlops._online_view(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mlops._online_view(text) TO mlops_admin;
 
 -- one run: upsert the latest row per entity with feature_ts in [start_ts, end_ts)
+-- and not after now()
 CREATE FUNCTION mlops._materialize(ref text, start_ts timestamptz, end_ts timestamptz,
 								   incremental bool, lookback interval)
 	RETURNS bigint
@@ -107,8 +117,11 @@ DECLARE
 	keyed text;
 	cols text;
 	sets text;
+	olds text;
+	news text;
 	st record;
 	n bigint;
+	advance bool;
 	started timestamptz := clock_timestamp();
 BEGIN
 	IF ref IS NULL THEN
@@ -119,32 +132,46 @@ BEGIN
 	END IF;
 	v := mlops._online_view(ref);
 	IF v.features @> '[{"name": "materialized_at"}]' THEN
-		RAISE EXCEPTION 'feature view "%" has a feature named materialized_at, a column of every online table', v.name
-			USING ERRCODE = 'duplicate_column';
+		RAISE EXCEPTION 'feature view "%" version % has a feature named materialized_at, a column of every online table',
+						v.name, v.version
+			USING ERRCODE = 'duplicate_column',
+				  HINT = 'Define a new version of the view that names the feature otherwise (expression AS other_name).';
 	END IF;
 
 	-- one materialization of a view at a time; the state read after the lock
 	PERFORM pg_advisory_xact_lock(hashtext('mlops.materialize'), hashtext(v.name));
 	SELECT * INTO st FROM mlops.online_state s WHERE s.view = v.name AND s.version = v.version;
 	IF incremental THEN
-		start_ts := coalesce(st.watermark - lookback, '-infinity');
+		BEGIN
+			start_ts := coalesce(st.watermark - lookback, '-infinity');
+		EXCEPTION WHEN datetime_field_overflow THEN
+			start_ts := '-infinity';	-- a lookback past the oldest timestamp
+		END;
 		end_ts := now();
 	ELSIF start_ts IS NULL OR end_ts IS NULL THEN
 		RAISE EXCEPTION 'start_ts and end_ts must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	ELSIF start_ts > end_ts THEN
 		RAISE EXCEPTION 'start_ts % is after end_ts %', start_ts, end_ts USING ERRCODE = 'invalid_parameter_value';
+	ELSE
+		-- a row stamped after now() is not loaded: [start_ts, now()] at most
+		end_ts := greatest(start_ts, least(end_ts, now() + interval '1 microsecond'));
 	END IF;
+	-- a window that starts after the watermark leaves the watermark alone:
+	-- incremental runs must still read the gap before it
+	advance := start_ts <= coalesce(st.watermark, '-infinity');
 
 	tbl := format('mlops_online.%I', mlops.online_table_name(v.name, v.version));
 	SELECT string_agg(format('%I', k), ', '), string_agg(format('%I IS NOT NULL', k), ' AND ')
 	  INTO keys, keyed FROM unnest(v.keys) k;
 	SELECT string_agg(format('%I', f->>'name'), ', '),
-		   string_agg(format('%1$I = EXCLUDED.%1$I', f->>'name'), ', ')
-	  INTO cols, sets FROM jsonb_array_elements(v.features) f;
+		   string_agg(format('%1$I = EXCLUDED.%1$I', f->>'name'), ', '),
+		   string_agg(format('o.%I', f->>'name'), ', '),
+		   string_agg(format('EXCLUDED.%I', f->>'name'), ', ')
+	  INTO cols, sets, olds, news FROM jsonb_array_elements(v.features) f;
 
 	IF to_regclass(tbl) IS NULL THEN
 		-- the source's own key and feature types (typmods included)
-		EXECUTE format('CREATE TABLE %s WITH (fillfactor = 90) AS SELECT %s, feature_ts, %s, now() AS materialized_at'
+		EXECUTE format('CREATE TABLE %s WITH (fillfactor = 90) AS SELECT %s, feature_ts, %s, pg_catalog.now() AS materialized_at'
 					   ' FROM (%s) q WITH NO DATA', tbl, keys, cols, v.query);
 		EXECUTE format('ALTER TABLE %s ADD PRIMARY KEY (%s), ALTER feature_ts SET NOT NULL,'
 					   ' ALTER materialized_at SET NOT NULL', tbl, keys);
@@ -158,29 +185,40 @@ BEGIN
 		END IF;
 	END IF;
 
+	-- newer wins; at the same feature_ts only a different row is written
+	-- (re-reads write nothing); a stored row from the future always yields
 	EXECUTE format($q$INSERT INTO %1$s AS o (%2$s, feature_ts, %3$s, materialized_at)
-SELECT DISTINCT ON (%2$s) %2$s, feature_ts, %3$s, now()
+SELECT DISTINCT ON (%2$s) %2$s, feature_ts, %3$s, $3
   FROM (%4$s) q
- WHERE feature_ts >= $1 AND feature_ts < $2 AND %5$s
+ WHERE feature_ts OPERATOR(pg_catalog.>=) $1 AND feature_ts OPERATOR(pg_catalog.<) $2 AND %5$s
  ORDER BY %2$s, feature_ts DESC
 ON CONFLICT (%2$s) DO UPDATE SET feature_ts = EXCLUDED.feature_ts, %6$s, materialized_at = EXCLUDED.materialized_at
- WHERE EXCLUDED.feature_ts >= o.feature_ts$q$,
-				   tbl, keys, cols, v.query, keyed, sets)
-		USING start_ts, end_ts;
+ WHERE EXCLUDED.feature_ts OPERATOR(pg_catalog.>) o.feature_ts OR o.feature_ts OPERATOR(pg_catalog.>) $3
+    OR (EXCLUDED.feature_ts OPERATOR(pg_catalog.=) o.feature_ts
+        AND NOT pg_catalog.record_image_eq(ROW(%7$s), ROW(%8$s)))$q$,
+				   tbl, keys, cols, v.query, keyed, sets, olds, news)
+		USING start_ts, end_ts, now();
 	GET DIAGNOSTICS n = ROW_COUNT;
 
-	-- the watermark never moves back, nor past now()
+	-- the watermark never moves back, nor past now(), nor over a gap
 	INSERT INTO mlops.online_state AS s (view, version, watermark, last_run, rows)
-		VALUES (v.name, v.version, least(end_ts, now()), now(), n)
+		VALUES (v.name, v.version, CASE WHEN advance THEN least(end_ts, now()) END, now(), n)
 	ON CONFLICT (view, version) DO UPDATE
-		SET watermark = greatest(s.watermark, EXCLUDED.watermark), last_run = EXCLUDED.last_run,
-			rows = EXCLUDED.rows;
+		SET watermark = CASE WHEN advance THEN greatest(s.watermark, EXCLUDED.watermark) ELSE s.watermark END,
+			last_run = EXCLUDED.last_run, rows = EXCLUDED.rows;
 	INSERT INTO mlops.materializations (view, version, start_ts, end_ts, rows, started_at, finished_at)
 		VALUES (v.name, v.version, start_ts, end_ts, n, started, clock_timestamp());
 
-	-- statistics of the online data (src/fs statistics), when installed
+	-- statistics of the online data (src/fs statistics), when installed:
+	-- best effort, they never undo the run
 	IF n > 0 AND to_regprocedure('mlops.compute_feature_stats(text,text,timestamptz,timestamptz)') IS NOT NULL THEN
-		EXECUTE 'SELECT mlops.compute_feature_stats($1, ''online'')' USING v.name || '@' || v.version;
+		BEGIN
+			EXECUTE 'SELECT mlops.compute_feature_stats($1, ''online'')' USING v.name || '@' || v.version;
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'statistics of feature view "%" version % were not computed: %', v.name, v.version, SQLERRM
+				USING HINT = format('The materialization succeeded. Retry with mlops.compute_feature_stats(%L, %L).',
+									v.name || '@' || v.version, 'online');
+		END;
 	END IF;
 	RETURN n;
 END
@@ -191,13 +229,13 @@ CREATE FUNCTION mlops.materialize(view text, start_ts timestamptz, end_ts timest
 	RETURNS bigint
 	LANGUAGE sql VOLATILE SECURITY INVOKER
 	RETURN mlops._materialize(view, start_ts, end_ts, false, interval '0');
-COMMENT ON FUNCTION mlops.materialize(text, timestamptz, timestamptz) IS 'upserts into the online table the latest row per entity with feature_ts in [start_ts, end_ts) of a feature view (name or name@N); returns the rows inserted or replaced';
+COMMENT ON FUNCTION mlops.materialize(text, timestamptz, timestamptz) IS 'upserts into the online table the latest row per entity with feature_ts in [start_ts, end_ts) and not after now() of a feature view (name or name@N); returns the rows inserted or replaced';
 
-CREATE FUNCTION mlops.materialize_incremental(view text, lookback interval DEFAULT interval '0')
+CREATE FUNCTION mlops.materialize_incremental(view text, lookback interval DEFAULT interval '10 minutes')
 	RETURNS bigint
 	LANGUAGE sql VOLATILE SECURITY INVOKER
 	RETURN mlops._materialize(view, NULL, NULL, true, lookback);
-COMMENT ON FUNCTION mlops.materialize_incremental(text, interval) IS 'materializes a feature view from its watermark (less lookback; -infinity on the first run) to now(); returns the rows inserted or replaced';
+COMMENT ON FUNCTION mlops.materialize_incremental(text, interval) IS 'materializes a feature view from its watermark less lookback (10 minutes by default, for rows of transactions still running at the last run; -infinity on the first run) to now(); returns the rows inserted or replaced';
 
 REVOKE ALL ON FUNCTION mlops._materialize(text, timestamptz, timestamptz, bool, interval),
 	mlops.materialize(text, timestamptz, timestamptz), mlops.materialize_incremental(text, interval)
@@ -211,7 +249,7 @@ CREATE FUNCTION mlops.get_online_features(features text[], entity_keys jsonb)
 	RETURNS TABLE (entity jsonb, feature_values jsonb)
 	AS 'MODULE_PATHNAME', 'fs_get_online_features'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 1;
-COMMENT ON FUNCTION mlops.get_online_features(text[], jsonb) IS 'current online values of features (view:feature, view@N:feature, view:*) for one entity key object or an array of them: one row per key, in order; NULL where the entity has no row or its value is older than the view''s ttl';
+COMMENT ON FUNCTION mlops.get_online_features(text[], jsonb) IS 'current online values of features (view:feature, view@N:feature, view:*) for one entity key object or an array of them: one row per key, in order; NULL where the entity has no row, its value is older than the view''s ttl or stamped after now()';
 
 CREATE FUNCTION mlops.get_online_features(service text, entity_keys jsonb)
 	RETURNS TABLE (entity jsonb, feature_values jsonb)

@@ -7,6 +7,12 @@
 -- 20-bin histogram, or for categories the top 20 values.  The pass over the
 -- data is src/fs/fsstats.c.  mlops.feature_drift compares two snapshots
 -- (PSI and KS per feature) and appends every result to a history table.
+--
+-- The statistics show feature values (min, max, percentiles, top-k
+-- categories) to every mlops_user, whatever their rights on the sources:
+-- by design, as for the online tables.  The internal functions are for
+-- mlops_admin only.  Queries built here name pg_catalog's functions, types
+-- and operators, so they do not depend on the caller's search_path.
 
 CREATE TABLE mlops.feature_stats_snapshots (
 	id			bigserial PRIMARY KEY,
@@ -78,7 +84,7 @@ CREATE FUNCTION mlops._feature_drift_numeric(reference float8[], current float8[
 											 OUT psi float8, OUT ks float8)
 	AS 'MODULE_PATHNAME', 'fs_stats_numeric_drift'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION mlops._feature_drift_numeric(float8[], float8[]) IS 'internal: PSI over the reference''s deciles and KS between two distributions given by their percentiles';
+COMMENT ON FUNCTION mlops._feature_drift_numeric(float8[], float8[]) IS 'internal: PSI over the reference''s deciles and KS between two distributions given by their 101 percentiles (p0..p100)';
 
 -- one PSI term, shares floored at 1e-4
 CREATE FUNCTION mlops._psi_term(expected float8, actual float8) RETURNS float8
@@ -103,22 +109,30 @@ CREATE FUNCTION mlops._feature_stats_expr(col text, type regtype, OUT expr text,
 $$
 BEGIN
 	IF type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'real'::regtype,
-				'double precision'::regtype, 'numeric'::regtype) THEN
-		expr := format('(%I)::float8', col);
+				'double precision'::regtype) THEN
+		expr := format('(%I)::pg_catalog.float8', col);
+		kind := 'numeric';
+	ELSIF type = 'numeric'::regtype THEN
+		-- beyond float8's range (and NaN, infinities): NaN, counted as not
+		-- finite; below its smallest normal value: 0
+		expr := format('CASE WHEN pg_catalog.abs(%1$I) OPERATOR(pg_catalog.<) 2.2250738585072014e-308 THEN 0::pg_catalog.float8'
+					   ' WHEN pg_catalog.abs(%1$I) OPERATOR(pg_catalog.<=) 1.7976931348623157e308 THEN (%1$I)::pg_catalog.float8'
+					   ' WHEN %1$I IS NOT NULL THEN ''NaN''::pg_catalog.float8 END', col);
 		kind := 'numeric';
 	ELSIF type IN ('timestamp with time zone'::regtype, 'timestamp without time zone'::regtype,
 				   'date'::regtype) THEN
-		expr := format('extract(epoch FROM %I)::float8', col);
+		-- (the EXTRACT syntax always calls pg_catalog.extract)
+		expr := format('extract(epoch FROM %I)::pg_catalog.float8', col);
 		kind := 'epoch_seconds';
 	ELSIF type IN ('real[]'::regtype, 'double precision[]'::regtype) THEN
-		expr := format('(%I)::float8[]', col);
+		expr := format('(%I)::pg_catalog.float8[]', col);
 		kind := 'l2_norm';
 	ELSIF (SELECT typname = 'vector' FROM pg_type WHERE oid = type) THEN
-		expr := format('(%I)::real[]::float8[]', col);
+		expr := format('(%I)::pg_catalog.float4[]::pg_catalog.float8[]', col);
 		kind := 'l2_norm';
 	ELSE
 		-- booleans, text types and enums
-		expr := format('(%I)::text', col);
+		expr := format('(%I)::pg_catalog.text', col);
 		kind := 'categorical';
 	END IF;
 END
@@ -228,7 +242,7 @@ BEGIN
 
 	IF source = 'online' THEN
 		IF to_regprocedure('mlops.online_table_name(text,int)') IS NOT NULL THEN
-			EXECUTE 'SELECT format(''mlops_online.%I'', mlops.online_table_name($1, $2))'
+			EXECUTE 'SELECT pg_catalog.format(''mlops_online.%I'', mlops.online_table_name($1, $2))'
 				INTO q USING vname, ver;
 		ELSE
 			q := format('mlops_online.%I', vname || '_v' || ver);
@@ -274,7 +288,8 @@ BEGIN
 	q := format('SELECT %s FROM %s fs_q', array_to_string(exprs, ', '),
 				CASE WHEN rel IS NULL THEN '(' || fv.query || ')' ELSE rel::text END);
 	IF start_ts IS NOT NULL OR end_ts IS NOT NULL THEN
-		q := q || format(' WHERE fs_q.feature_ts >= %L::timestamptz AND fs_q.feature_ts < %L::timestamptz',
+		q := q || format(' WHERE fs_q.feature_ts OPERATOR(pg_catalog.>=) %L::pg_catalog.timestamptz'
+						 ' AND fs_q.feature_ts OPERATOR(pg_catalog.<) %L::pg_catalog.timestamptz',
 						 coalesce(start_ts, '-infinity'), coalesce(end_ts, 'infinity'));
 	END IF;
 
@@ -445,9 +460,16 @@ END
 $$;
 COMMENT ON FUNCTION mlops.feature_drift(text, text, text, float8, float8, float8, float8) IS 'compares two statistics snapshots of a feature view or of each view of a feature service (snapshot id or latest:<source>): PSI and KS per feature with status ok, warn, alert or missing; appends every row to mlops.feature_drift_history';
 
+-- the internal functions too: no role outside mlops_admin may run them
 REVOKE ALL ON FUNCTION mlops._feature_stats_scan(text),
+	mlops._feature_drift_numeric(float8[], float8[]), mlops._psi_term(float8, float8),
+	mlops._categorical_psi(jsonb, jsonb), mlops._feature_stats_expr(text, regtype),
+	mlops._training_set_name(text), mlops._stats_snapshot(text, text, int),
 	mlops.compute_feature_stats(text, text, timestamptz, timestamptz),
 	mlops.feature_drift(text, text, text, float8, float8, float8, float8) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mlops._feature_stats_scan(text),
+	mlops._feature_drift_numeric(float8[], float8[]), mlops._psi_term(float8, float8),
+	mlops._categorical_psi(jsonb, jsonb), mlops._feature_stats_expr(text, regtype),
+	mlops._training_set_name(text), mlops._stats_snapshot(text, text, int),
 	mlops.compute_feature_stats(text, text, timestamptz, timestamptz),
 	mlops.feature_drift(text, text, text, float8, float8, float8, float8) TO mlops_admin;

@@ -10,7 +10,12 @@
  * plan that reads its online table by primary key (feature_ts and every
  * feature as jsonb).  Serving a key is then one index probe per view, run
  * with the caller's privileges, and the features of every view are merged
- * into one JSON object in the requested order.
+ * into one JSON object in the requested order.  A row stamped after the
+ * transaction's start (now()) reads as absent, as does one older than the
+ * view's ttl; a ttl reaching past the oldest timestamp means no cutoff.
+ * The SQL built here names pg_catalog's functions and operators and each
+ * key type's own equality operator, so it does not depend on the caller's
+ * search_path.
  *
  * A feature view version never changes, but view:feature follows the
  * latest version and a service name its latest version.  Statement
@@ -26,7 +31,9 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -34,12 +41,15 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "compat.h"
 
@@ -224,11 +234,14 @@ LoadView(const OnlineViewKey *key)
 	Oid		   *argtypes;
 	StringInfoData sql;
 
-	if (SPI_execute_with_args("SELECT e.join_keys, ARRAY(SELECT f->>'name' FROM jsonb_array_elements(fv.features) f),"
+	if (SPI_execute_with_args("SELECT e.join_keys, ARRAY(SELECT f OPERATOR(pg_catalog.->>) 'name'"
+							  " FROM pg_catalog.jsonb_array_elements(fv.features) f),"
 							  " fv.ttl, fv.online, mlops.online_table_name(fv.name, fv.version),"
-							  " to_regclass(format('mlops_online.%I', mlops.online_table_name(fv.name, fv.version)))::oid"
-							  " FROM mlops.feature_views fv JOIN mlops.entities e ON e.name = fv.entity"
-							  " WHERE fv.name = $1 AND fv.version = $2",
+							  " pg_catalog.to_regclass(pg_catalog.format('mlops_online.%I',"
+							  " mlops.online_table_name(fv.name, fv.version)))::pg_catalog.oid"
+							  " FROM mlops.feature_views fv JOIN mlops.entities e"
+							  " ON e.name OPERATOR(pg_catalog.=) fv.entity"
+							  " WHERE fv.name OPERATOR(pg_catalog.=) $1 AND fv.version OPERATOR(pg_catalog.=) $2",
 							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read feature view \"%s\"", key->name);
 	if (SPI_processed == 0)
@@ -272,12 +285,14 @@ LoadView(const OnlineViewKey *key)
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT feature_ts");
 	for (int f = 0; f < v->nfeatures; f++)
-		appendStringInfo(&sql, ", to_jsonb(%s)", quote_identifier(v->features[f]));
+		appendStringInfo(&sql, ", pg_catalog.to_jsonb(%s)", quote_identifier(v->features[f]));
 	appendStringInfo(&sql, " FROM mlops_online.%s WHERE ", quote_identifier(table));
 	for (int k = 0; k < v->nkeys; k++)
 	{
 		AttrNumber	att = get_attnum(relid, v->keys[k]);
 		Oid			typinput;
+		TypeCacheEntry *tc;
+		HeapTuple	optup;
 
 		if (att == InvalidAttrNumber)
 			ereport(ERROR,
@@ -287,7 +302,21 @@ LoadView(const OnlineViewKey *key)
 		argtypes[k] = get_atttype(relid, att);
 		getTypeInputInfo(argtypes[k], &typinput, &v->key_ioparam[k]);
 		fmgr_info_cxt(typinput, &v->key_in[k], cxt);
-		appendStringInfo(&sql, "%s%s = $%d", k > 0 ? " AND " : "", quote_identifier(v->keys[k]), k + 1);
+		/* the key type's equality, that of its primary key index */
+		tc = lookup_type_cache(argtypes[k], TYPECACHE_EQ_OPR);
+		if (!OidIsValid(tc->eq_opr))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("join key \"%s\" of type %s has no equality operator", v->keys[k],
+							format_type_be(argtypes[k]))));
+		optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tc->eq_opr));
+		if (!HeapTupleIsValid(optup))
+			elog(ERROR, "cache lookup failed for operator %u", tc->eq_opr);
+		appendStringInfo(&sql, "%s%s OPERATOR(%s.=) $%d", k > 0 ? " AND " : "",
+						 quote_identifier(v->keys[k]),
+						 quote_identifier(get_namespace_name(((Form_pg_operator) GETSTRUCT(optup))->oprnamespace)),
+						 k + 1);
+		ReleaseSysCache(optup);
 	}
 	v->plan = SPI_prepare_cursor(sql.data, v->nkeys, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (v->plan == NULL)
@@ -442,6 +471,56 @@ KeyDatum(const OnlineView *v, int k, const JsonbValue *val)
 	return InputFunctionCall(&v->key_in[k], s, v->key_ioparam[k], -1);
 }
 
+/*
+ * now - ttl, computed as timestamptz_mi_interval does (months, then days in
+ * the session time zone, then the time part); false when that falls outside
+ * the timestamp range, where timestamptz_mi_interval raises an error
+ */
+static bool
+TtlCutoff(TimestampTz now, const Interval *ttl, TimestampTz *cutoff)
+{
+	TimestampTz ts = now;
+	struct pg_tm tt,
+			   *tm = &tt;
+	fsec_t		fsec;
+	int			tz;
+
+	if (ttl->month != 0)
+	{
+		int64		mon;
+
+		if (timestamp2tm(ts, &tz, tm, &fsec, NULL, NULL) != 0)
+			return false;
+		/* months since January of year 0, less the ttl's; floor division */
+		mon = (int64) tm->tm_year * MONTHS_PER_YEAR + (tm->tm_mon - 1) - ttl->month;
+		tm->tm_year = (int) (mon >= 0 ? mon / MONTHS_PER_YEAR : -((-mon - 1) / MONTHS_PER_YEAR) - 1);
+		tm->tm_mon = (int) (mon - (int64) tm->tm_year * MONTHS_PER_YEAR) + 1;
+		if (tm->tm_mday > day_tab[isleap(tm->tm_year)][tm->tm_mon - 1])
+			tm->tm_mday = day_tab[isleap(tm->tm_year)][tm->tm_mon - 1];
+		tz = DetermineTimeZoneOffset(tm, session_timezone);
+		if (tm2timestamp(tm, fsec, &tz, &ts) != 0)
+			return false;
+	}
+	if (ttl->day != 0)
+	{
+		int64		julian;
+
+		if (timestamp2tm(ts, &tz, tm, &fsec, NULL, NULL) != 0)
+			return false;
+		julian = (int64) date2j(tm->tm_year, tm->tm_mon, tm->tm_mday) - ttl->day;
+		if (julian < 0 || julian > PG_INT32_MAX)
+			return false;
+		j2date((int) julian, &tm->tm_year, &tm->tm_mon, &tm->tm_mday);
+		tz = DetermineTimeZoneOffset(tm, session_timezone);
+		if (tm2timestamp(tm, fsec, &tz, &ts) != 0)
+			return false;
+	}
+	if (pg_sub_s64_overflow(ts, ttl->time, &ts) || !IS_VALID_TIMESTAMP(ts))
+		return false;
+	*cutoff = ts;
+	return true;
+}
+
 /* the join keys of a view, for messages */
 static char *
 KeyList(const OnlineView *v)
@@ -483,6 +562,7 @@ Serve(FunctionCallInfo fcinfo, char **refs, int nrefs, Jsonb *keys)
 	MemoryContext old;
 	OnlineView **views;
 	SPITupleTable **rows;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TimestampTz *cutoff;
 	RequestItem *items;
 	int			nviews = 0;
@@ -551,14 +631,11 @@ Serve(FunctionCallInfo fcinfo, char **refs, int nrefs, Jsonb *keys)
 		}
 	}
 
-	/* a value older than now() - ttl reads as NULL */
+	/* a value older than now() - ttl reads as NULL; no cutoff past the oldest time */
 	cutoff = palloc_array(TimestampTz, nviews);
 	for (int vi = 0; vi < nviews; vi++)
-		cutoff[vi] = views[vi]->has_ttl ?
-			DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-													TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
-													IntervalPGetDatum(&views[vi]->ttl))) :
-			DT_NOBEGIN;
+		if (!views[vi]->has_ttl || !TtlCutoff(now, &views[vi]->ttl, &cutoff[vi]))
+			cutoff[vi] = DT_NOBEGIN;
 	rows = palloc0_array(SPITupleTable *, nviews);
 
 	for (int i = 0; i < nkeyobjs; i++)
@@ -591,11 +668,16 @@ Serve(FunctionCallInfo fcinfo, char **refs, int nrefs, Jsonb *keys)
 			if (SPI_execute_plan(v->plan, args, NULL, true, 1) != SPI_OK_SELECT)
 				elog(ERROR, "could not read the online table of \"%s\"", v->key.name);
 			rows[vi] = NULL;
-			if (SPI_processed == 1 &&
-				DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-												  1, &isnull)) >= cutoff[vi])
-				rows[vi] = SPI_tuptable;
-			else
+			if (SPI_processed == 1)
+			{
+				TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+																   SPI_tuptable->tupdesc, 1, &isnull));
+
+				/* neither expired nor from the future */
+				if (ts >= cutoff[vi] && ts <= now)
+					rows[vi] = SPI_tuptable;
+			}
+			if (rows[vi] == NULL)
 				SPI_freetuptable(SPI_tuptable);
 		}
 

@@ -25,13 +25,21 @@
  * FS_STATS_MAX_DISTINCT distinct values exactly; later new values go to
  * "other".
  *
+ * Values near the ends of float8's range stay usable: the moments and the
+ * histogram are computed on values scaled by a power of two when their
+ * span or squares would overflow, and a mean or deviation that does not fit
+ * a float8 is left NULL, so that no figure is infinite or NaN (jsonb has
+ * neither).
+ *
  * The drift side (fs_stats_numeric_drift) rebuilds a piecewise-linear CDF
- * from each snapshot's percentiles.
+ * from each snapshot's 101 percentiles and walks both CDFs once, in
+ * ascending order.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -106,6 +114,7 @@ typedef struct FsColumnStats
 	/* numeric */
 	double		mean;			/* Welford */
 	double		m2;
+	double		std;			/* at the end; NaN when below 2 values */
 	double		min;
 	double		max;
 	double	   *values;			/* kept values (all, or a reservoir) */
@@ -327,33 +336,53 @@ ScanDestroy(DestReceiver *self)
 }
 
 /*
- * Recompute mean and m2 in two passes over the kept values when they are
- * all the values: exact where Welford's running update rounds (the mean of
- * 0..100 is 50, not 49.99999999999998)
+ * The final mean and std of a column.  When the kept values are all the
+ * values, two passes over them: exact where Welford's running update
+ * rounds (the mean of 0..100 is 50, not 49.99999999999998), and on values
+ * scaled by a power of two (exact) when their squares could overflow.  A
+ * figure that does not fit a float8 becomes NaN (stored as NULL).
  */
 static void
-ExactMoments(FsColumnStats *col)
+FinishMoments(FsColumnStats *col)
 {
 	long double sum = 0,
 				m2 = 0,
 				mean;
+	double		scale = 1;
 
-	if (col->nkept != col->count)
-		return;
-	for (int64 i = 0; i < col->nkept; i++)
-		sum += col->values[i];
-	mean = sum / col->nkept;
-	for (int64 i = 0; i < col->nkept; i++)
-		m2 += (col->values[i] - mean) * (col->values[i] - mean);
-	col->mean = (double) mean;
-	col->m2 = (double) m2;
+	if (col->nkept == col->count)
+	{
+		if (Max(fabs(col->min), fabs(col->max)) > 1e150)
+			scale = ldexp(1.0, -ilogb(Max(fabs(col->min), fabs(col->max))));
+		for (int64 i = 0; i < col->nkept; i++)
+		{
+			sum += col->values[i] * scale;
+			if ((i & 0xFFFFF) == 0xFFFFF)
+				CHECK_FOR_INTERRUPTS();
+		}
+		mean = sum / col->nkept;
+		for (int64 i = 0; i < col->nkept; i++)
+		{
+			m2 += (col->values[i] * scale - mean) * (col->values[i] * scale - mean);
+			if ((i & 0xFFFFF) == 0xFFFFF)
+				CHECK_FOR_INTERRUPTS();
+		}
+		col->mean = (double) mean;
+		col->m2 = (double) m2;
+	}
+	col->std = col->count > 1 ? sqrt(col->m2 / (col->count - 1)) / scale : get_float8_nan();
+	col->mean /= scale;
+	if (!isfinite(col->mean))
+		col->mean = get_float8_nan();
+	if (!isfinite(col->std))
+		col->std = get_float8_nan();
 }
 
-/* append a float8 as JSON (shortest exact form) */
+/* append a float8 as JSON (shortest exact form; null when not finite) */
 static void
 AppendFloat(StringInfo s, double v)
 {
-	appendStringInfoString(s, float8out_internal(v));
+	appendStringInfoString(s, isfinite(v) ? float8out_internal(v) : "null");
 }
 
 /*
@@ -366,10 +395,15 @@ Percentile(const double *x, int64 n, int k, int m)
 	double		pos = (double) k * (n - 1) / m;
 	int64		lo = (int64) floor(pos);
 	double		frac = pos - lo;
+	double		gap;
 
-	if (lo >= n - 1)
-		return x[n - 1];
-	return x[lo] + frac * (x[lo + 1] - x[lo]);
+	if (lo >= n - 1 || frac == 0)
+		return x[Min(lo, n - 1)];
+	gap = x[lo + 1] - x[lo];
+	/* a gap beyond float8's range: the same point, without the difference */
+	if (!isfinite(gap))
+		return x[lo] * (1 - frac) + x[lo + 1] * frac;
+	return x[lo] + frac * gap;
 }
 
 /* the 101 percentiles of a column's sorted kept values */
@@ -388,7 +422,9 @@ PercentileArray(const FsColumnStats *col)
  * The equal-width histogram of the kept values between min and max (the
  * last bin includes max): {"edges": [...], "counts": [...]}, plus "sample"
  * when the values are a reservoir sample and "nonfinite" when values were
- * NaN or infinite.  A constant column has one bin.
+ * NaN or infinite.  A constant column has one bin.  When max - min, times
+ * the bin count, would overflow, the bins are computed on values scaled by
+ * 2^-10 (exact), so that the edges and the bins stay finite.
  */
 static Datum
 HistogramJson(const FsColumnStats *col)
@@ -396,13 +432,18 @@ HistogramJson(const FsColumnStats *col)
 	StringInfoData s;
 	int			nbins = col->max > col->min ? FS_STATS_BINS : 1;
 	int64		counts[FS_STATS_BINS] = {0};
+	double		scale = col->max - col->min < DBL_MAX / FS_STATS_BINS ? 1 : ldexp(1.0, -10);
+	double		lo = col->min * scale;
+	double		span = col->max * scale - lo;
 
 	for (int64 i = 0; i < col->nkept; i++)
 	{
 		int			b = nbins == 1 ? 0
-			: (int) floor((col->values[i] - col->min) * nbins / (col->max - col->min));
+			: (int) floor((col->values[i] * scale - lo) * nbins / span);
 
 		counts[Min(Max(b, 0), nbins - 1)]++;
+		if ((i & 0xFFFFF) == 0xFFFFF)
+			CHECK_FOR_INTERRUPTS();
 	}
 	initStringInfo(&s);
 	appendStringInfoString(&s, "{\"edges\": [");
@@ -410,7 +451,7 @@ HistogramJson(const FsColumnStats *col)
 	{
 		if (b > 0)
 			appendStringInfoString(&s, ", ");
-		AppendFloat(&s, b == nbins ? col->max : col->min + (col->max - col->min) * b / nbins);
+		AppendFloat(&s, b == nbins ? col->max : (lo + span * b / nbins) / scale);
 	}
 	appendStringInfoString(&s, "], \"counts\": [");
 	for (int b = 0; b < nbins; b++)
@@ -540,16 +581,17 @@ fs_stats_scan(PG_FUNCTION_ARGS)
 		nulls[5] = nulls[6] = nulls[7] = nulls[8] = nulls[9] = nulls[10] = nulls[11] = true;
 		if (numeric && col->count > 0)
 		{
-			ExactMoments(col);
+			FinishMoments(col);
 			sort_float8s(col->values, col->nkept);
 			values[5] = Float8GetDatum(col->mean);
-			values[6] = Float8GetDatum(col->count > 1 ? sqrt(col->m2 / (col->count - 1)) : 0);
-			nulls[6] = col->count < 2;
+			values[6] = Float8GetDatum(col->std);
 			values[7] = Float8GetDatum(col->min);
 			values[8] = Float8GetDatum(col->max);
 			values[9] = PercentileArray(col);
 			values[10] = HistogramJson(col);
-			nulls[5] = nulls[7] = nulls[8] = nulls[9] = nulls[10] = false;
+			nulls[5] = isnan(col->mean);
+			nulls[6] = isnan(col->std);
+			nulls[7] = nulls[8] = nulls[9] = nulls[10] = false;
 		}
 		else if (!numeric && col->count > 0)
 		{
@@ -563,30 +605,63 @@ fs_stats_scan(PG_FUNCTION_ARGS)
 }
 
 /*
- * The CDF at x of the piecewise-linear distribution whose percentiles
- * (p = k/(n-1)) are q: right-continuous, or its left limit.  Runs of equal
- * percentiles are point masses.
+ * (x - lo) / (hi - lo) for lo <= x <= hi, lo < hi, all finite: computed on
+ * halves when the difference overflows
  */
 static double
-CdfAt(const double *q, int n, double x, bool left)
+Fraction(double lo, double x, double hi)
 {
-	int			k;
+	if (isfinite(hi - lo))
+		return (x - lo) / (hi - lo);
+	return (x / 2 - lo / 2) / (hi / 2 - lo / 2);
+}
 
-	if (left ? x <= q[0] : x < q[0])
+/*
+ * A walk along the piecewise-linear CDF whose percentiles (p = k/(n-1))
+ * are q, at ascending x: its right-continuous values, or its left limits.
+ * Runs of equal percentiles are point masses.  The index only moves
+ * forward, so that a walk over m points costs O(n + m).
+ */
+typedef struct CdfWalk
+{
+	const double *q;
+	int			n;
+	bool		left;
+	int			k;
+} CdfWalk;
+
+/* a walk from the start */
+static void
+CdfWalkInit(CdfWalk *w, const double *q, int n, bool left)
+{
+	w->q = q;
+	w->n = n;
+	w->left = left;
+	w->k = 0;
+}
+
+/* the CDF (or its left limit) at x, no smaller than the previous x */
+static double
+CdfAt(CdfWalk *w, double x)
+{
+	const double *q = w->q;
+	int			n = w->n;
+
+	if (w->left ? x <= q[0] : x < q[0])
 		return 0;
-	if (left ? x > q[n - 1] : x >= q[n - 1])
+	if (w->left ? x > q[n - 1] : x >= q[n - 1])
 		return 1;
-	if (!left)
+	if (!w->left)
 	{
 		/* the largest k with q[k] <= x; then q[k] <= x < q[k + 1] */
-		for (k = n - 1; q[k] > x; k--)
-			;
-		return (k + (x - q[k]) / (q[k + 1] - q[k])) / (n - 1);
+		while (q[w->k + 1] <= x)
+			w->k++;
+		return (w->k + Fraction(q[w->k], x, q[w->k + 1])) / (n - 1);
 	}
 	/* the smallest k with q[k] >= x; then q[k - 1] < x <= q[k] */
-	for (k = 0; q[k] < x; k++)
-		;
-	return (k - 1 + (x - q[k - 1]) / (q[k] - q[k - 1])) / (n - 1);
+	while (q[w->k] < x)
+		w->k++;
+	return (w->k - 1 + Fraction(q[w->k - 1], x, q[w->k])) / (n - 1);
 }
 
 /* the values of a float8[] percentile array, checked */
@@ -596,11 +671,12 @@ PercentileValues(ArrayType *arr, const char *what, int *n)
 	double	   *q;
 
 	if (ARR_NDIM(arr) != 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != FLOAT8OID ||
-		ARR_DIMS(arr)[0] < 2)
+		ARR_DIMS(arr)[0] != FS_STATS_PERCENTILES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s percentiles must be a one-dimensional float8 array of at least 2 values without NULLs",
-						what)));
+				 errmsg("%s percentiles must be a one-dimensional float8 array of %d values without NULLs",
+						what, FS_STATS_PERCENTILES),
+				 errdetail("Statistics snapshots store p0..p100.")));
 	*n = ARR_DIMS(arr)[0];
 	q = (double *) ARR_DATA_PTR(arr);
 	for (int k = 0; k < *n; k++)
@@ -624,9 +700,10 @@ PsiTerm(double expected, double actual)
 
 /*
  * PSI and KS between a reference and a current numeric distribution, each
- * given by its percentiles.  PSI bins are the reference's deciles (equal
- * edges merged, so ties form one bin whose expected share is its mass);
- * KS is the largest CDF gap over both grids, left limits included.
+ * given by its 101 percentiles.  PSI bins are the reference's deciles
+ * (equal edges merged, so ties form one bin whose expected share is its
+ * mass); KS is the largest CDF gap over both grids, left limits included,
+ * found by merging the grids: O(n).
  */
 PG_FUNCTION_INFO_V1(fs_stats_numeric_drift);
 Datum
@@ -645,6 +722,12 @@ fs_stats_numeric_drift(PG_FUNCTION_ARGS)
 				ks = 0,
 				prev_r = 0,
 				prev_c = 0;
+	CdfWalk		wr,
+				wc,
+				wr_left,
+				wc_left;
+	int			ir = 0,
+				ic = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -657,29 +740,29 @@ fs_stats_numeric_drift(PG_FUNCTION_ARGS)
 		if (nedges == 0 || e > edges[nedges - 1])
 			edges[nedges++] = e;
 	}
+	CdfWalkInit(&wr, qr, nr, false);
+	CdfWalkInit(&wc, qc, nc, false);
 	for (int i = 0; i <= nedges; i++)
 	{
-		double		fr = i < nedges ? CdfAt(qr, nr, edges[i], false) : 1;
-		double		fc = i < nedges ? CdfAt(qc, nc, edges[i], false) : 1;
+		double		fr = i < nedges ? CdfAt(&wr, edges[i]) : 1;
+		double		fc = i < nedges ? CdfAt(&wc, edges[i]) : 1;
 
 		psi += PsiTerm(fr - prev_r, fc - prev_c);
 		prev_r = fr;
 		prev_c = fc;
 	}
 
-	for (int g = 0; g < 2; g++)
+	/* both grids in ascending order, each point's values and left limits */
+	CdfWalkInit(&wr, qr, nr, false);
+	CdfWalkInit(&wc, qc, nc, false);
+	CdfWalkInit(&wr_left, qr, nr, true);
+	CdfWalkInit(&wc_left, qc, nc, true);
+	while (ir < nr || ic < nc)
 	{
-		const double *grid = g == 0 ? qr : qc;
-		int			n = g == 0 ? nr : nc;
+		double		x = ic >= nc || (ir < nr && qr[ir] <= qc[ic]) ? qr[ir++] : qc[ic++];
 
-		for (int k = 0; k < n; k++)
-			for (int left = 0; left < 2; left++)
-			{
-				double		gap = fabs(CdfAt(qr, nr, grid[k], left) -
-									   CdfAt(qc, nc, grid[k], left));
-
-				ks = Max(ks, gap);
-			}
+		ks = Max(ks, fabs(CdfAt(&wr, x) - CdfAt(&wc, x)));
+		ks = Max(ks, fabs(CdfAt(&wr_left, x) - CdfAt(&wc_left, x)));
 	}
 	values[0] = Float8GetDatum(psi);
 	values[1] = Float8GetDatum(ks);
