@@ -214,6 +214,146 @@ SELECT v, timestamptz '2024-03-09 08:00+00' >= timestamptz '2024-03-10 07:30+00'
   FROM mlops.get_historical_features('SELECT 1 AS k, timestamptz ''2024-03-10 07:30+00'' AS event_timestamp',
 									 ARRAY['dst:v']) AS t(k int, event_timestamp timestamptz, v int);
 
+-- join keys compare as "view.key = entities.key" does in SQL, in the type
+-- that comparison resolves to, never cast lossily into the view's type
+SELECT mlops.create_entity('code', ARRAY['code']);
+CREATE TABLE code_src (code varchar(3), ts timestamptz, v int);
+INSERT INTO code_src VALUES ('abc', '2024-01-01', 1), ('ab', '2024-01-01', 2);
+SELECT mlops.create_feature_view('code3', 'code', 'code_src', 'ts', ARRAY['v']);
+-- text against varchar(3): 'abcdef' is not 'abc' (it was, truncated), and
+-- 'ab ' is not 'ab'; against a char(6) the comparison is char's, where
+-- trailing spaces do not count
+CREATE TABLE code_e (id int, code text, event_timestamp timestamptz);
+INSERT INTO code_e VALUES (1, 'abcdef', '2024-02-01'), (2, 'abc', '2024-02-01'),
+	(3, 'ab ', '2024-02-01'), (4, 'ab', '2024-02-01'), (5, NULL, '2024-02-01');
+CREATE TABLE code_ce (id int, code char(6), event_timestamp timestamptz);
+INSERT INTO code_ce VALUES (1, 'abc', '2024-02-01'), (2, 'abcdef', '2024-02-01'), (3, 'ab', '2024-02-01');
+SELECT t.id, t.code, t.v,
+	   (SELECT s.v FROM code_src s WHERE s.code = e.code ORDER BY s.ts DESC LIMIT 1) AS lateral_v
+  FROM mlops.get_historical_features('code_e', ARRAY['code3:v'])
+	AS t(id int, code text, event_timestamp timestamptz, v int)
+  JOIN code_e e USING (id) ORDER BY id;
+SELECT t.id, t.code, t.v,
+	   (SELECT s.v FROM code_src s WHERE s.code = e.code ORDER BY s.ts DESC LIMIT 1) AS lateral_v
+  FROM mlops.get_historical_features('code_ce', ARRAY['code3:v'])
+	AS t(id int, code char(6), event_timestamp timestamptz, v int)
+  JOIN code_ce e USING (id) ORDER BY id;
+-- numeric against an integer key: 1.5 is not 2 (it was, rounded); NaN and
+-- 1e30 match nothing
+CREATE TABLE num_e (id int, customer_id numeric, event_timestamp timestamptz);
+INSERT INTO num_e VALUES (1, 1.5, '2024-01-02 12:00'), (2, 2.0, '2024-01-02 12:00'),
+	(3, 1, '2024-01-02 12:00'), (4, 'NaN', '2024-01-02 12:00'), (5, 1e30, '2024-01-02 12:00'),
+	(6, 0.999999999999999999999, '2024-01-02 12:00'), (7, -1e30, '2024-01-02 12:00');
+SELECT t.id, t.customer_id, t.visits,
+	   (SELECT s.visits FROM cust_spend s WHERE s.customer_id = e.customer_id
+		   AND s.ts <= e.event_timestamp AND s.ts >= e.event_timestamp - interval '2 days'
+		 ORDER BY s.ts DESC LIMIT 1) AS lateral_visits
+  FROM mlops.get_historical_features('num_e', ARRAY['spend@1:visits'])
+	AS t(id int, customer_id numeric, event_timestamp timestamptz, visits int)
+  JOIN num_e e USING (id) ORDER BY id;
+-- bigint against an integer key: out of its range matches nothing (it was
+-- an "integer out of range" error), with and without WHERE key = ANY
+CREATE TABLE big_e (id int, customer_id bigint, event_timestamp timestamptz);
+INSERT INTO big_e VALUES (1, 5000000000, '2024-01-02 12:00'), (2, 4294967297, '2024-01-02 12:00'),
+	(3, 1, '2024-01-02 12:00'), (4, -2147483649, '2024-01-02 12:00');
+SELECT id, customer_id, visits FROM mlops.get_historical_features('big_e', ARRAY['spend@1:visits'])
+	AS t(id int, customer_id bigint, event_timestamp timestamptz, visits int) ORDER BY id;
+CREATE TABLE big_ge AS
+SELECT i AS id, CASE WHEN i % 2 = 0 THEN i % 300 ELSE i + 4294967296 END::bigint AS k,
+	   timestamptz '2024-01-01' + random() * interval '5 days' AS event_timestamp
+  FROM generate_series(1, 10000) i;
+SELECT count(*) AS rows, count(a) FILTER (WHERE k > 300) AS wide_found,
+	   count(*) FILTER (WHERE a IS DISTINCT FROM
+						(SELECT s.a FROM gen_a s WHERE s.k = t.k AND s.ts <= t.event_timestamp
+							AND s.ts >= t.event_timestamp - interval '12 hours'
+						  ORDER BY s.ts DESC LIMIT 1)) AS differ
+  FROM mlops.get_historical_features('big_ge', ARRAY['gen_a:a'])
+	AS t(id int, k bigint, event_timestamp timestamptz, a numeric);
+-- several keys, each cast as needed: varchar against text, numeric against
+-- integer
+CREATE TABLE item_e (id int, store_id varchar(2), item_id numeric, event_timestamp timestamptz);
+INSERT INTO item_e VALUES (1, 's1', 1.0, '2024-01-02 13:00'), (2, 's1', 1.5, '2024-01-02 13:00'),
+	(3, 's2', 1, '2024-01-02 13:00'), (4, 's1', 2, '2024-01-02 13:00'), (5, 's1', 1e30, '2024-01-02 13:00');
+SELECT id, store_id, item_id, price FROM mlops.get_historical_features('item_e', ARRAY['price:price'])
+	AS t(id int, store_id varchar(2), item_id numeric, event_timestamp timestamptz, price float8)
+ORDER BY id;
+-- keys SQL cannot compare are an error
+SELECT * FROM mlops.get_historical_features(
+	'SELECT ''1''::text AS customer_id, now() AS event_timestamp', ARRAY['spend@1:visits'])
+	AS t(customer_id text, event_timestamp timestamptz, visits int);
+
+-- bigint keys at both ends of the range (their span overflows int64: the
+-- hash table, not an array, maps them), and entity keys none of which the
+-- view has (no row kept)
+SELECT mlops.create_entity('acct', ARRAY['acct_id']);
+CREATE TABLE acct_src (acct_id bigint, ts timestamptz, amount float8);
+INSERT INTO acct_src VALUES (-9223372036854775808, '2024-01-01', 1), (9223372036854775807, '2024-01-01', 2),
+	(0, '2024-01-01', 3);
+SELECT mlops.create_feature_view('acct', 'acct', 'acct_src', 'ts', ARRAY['amount']);
+SELECT * FROM mlops.get_historical_features(
+	'SELECT * FROM (VALUES (''-9223372036854775808''::bigint, timestamptz ''2024-02-01''),
+						   (9223372036854775807, ''2024-02-01''), (1, ''2024-02-01''),
+						   (-1, ''2024-02-01'')) v(acct_id, event_timestamp)',
+	ARRAY['acct:amount']) AS t(acct_id bigint, event_timestamp timestamptz, amount float8);
+SELECT * FROM mlops.get_historical_features(
+	'SELECT * FROM (VALUES (7::bigint, timestamptz ''2024-02-01'')) v(acct_id, event_timestamp)',
+	ARRAY['acct:amount']) AS t(acct_id bigint, event_timestamp timestamptz, amount float8);
+SELECT * FROM mlops.get_historical_features(
+	'SELECT * FROM (VALUES (''x''::text, timestamptz ''2024-02-01'')) v(code, event_timestamp)',
+	ARRAY['code3:v']) AS t(code text, event_timestamp timestamptz, v int);
+
+-- a cutoff (event timestamp - ttl) before the first timestamp there is
+-- means no cutoff, as with a ttl of 200000 years (it was "timestamp out of
+-- range"); a ttl in months follows the calendar, as in SQL
+SELECT mlops.create_feature_view('acct_old', 'acct', 'acct_src', 'ts', ARRAY['amount'],
+								 ttl => interval '200000 years');
+SELECT mlops.create_feature_view('acct_2d', 'acct', 'acct_src', 'ts', ARRAY['amount'],
+								 ttl => interval '2 days');
+INSERT INTO acct_src VALUES (5, '4714-11-24 01:00:00+00 BC', 5);
+SELECT * FROM mlops.get_historical_features(
+	'SELECT * FROM (VALUES (0::bigint, timestamptz ''2024-02-01''),
+						   (5, ''4714-11-25 00:00:00+00 BC'')) v(acct_id, event_timestamp)',
+	ARRAY['acct_old:amount', 'acct_2d:amount'])
+	AS t(acct_id bigint, event_timestamp timestamptz, acct_old__amount float8, acct_2d__amount float8);
+CREATE TABLE mon_src (k int, ts timestamptz, v int);
+INSERT INTO mon_src SELECT i % 7, timestamptz '2023-10-01' + i * interval '7 hours 13 minutes', i
+  FROM generate_series(1, 2000) i;
+SELECT mlops.create_feature_view('mon', 'gk', 'mon_src', 'ts', ARRAY['v'],
+								 ttl => interval '1 month 3 days 05:00');
+CREATE TABLE mon_e AS
+SELECT i AS id, i % 8 AS k,
+	   timestamptz '2023-10-01' + (i * 37 % 600) * interval '1 day' / 3 AS event_timestamp
+  FROM generate_series(1, 1500) i;
+INSERT INTO mon_e VALUES (2000, 1, '2024-03-31 02:30-04'), (2001, 1, '2024-05-31 12:00-04');
+SET TimeZone = 'America/New_York';
+SELECT count(*) AS rows, count(v) > 1000 AS found_values,
+	   count(*) FILTER (WHERE v IS DISTINCT FROM
+						(SELECT s.v FROM mon_src s WHERE s.k = t.k AND s.ts <= t.event_timestamp
+							AND s.ts >= t.event_timestamp - interval '1 month 3 days 05:00'
+						  ORDER BY s.ts DESC LIMIT 1)) AS differ
+  FROM mlops.get_historical_features('mon_e', ARRAY['mon:v'])
+	AS t(id int, k int, event_timestamp timestamptz, v int);
+SET TimeZone = 'UTC';
+
+-- the generated SQL names pg_catalog's operators and types: another
+-- schema's "=" first in the search_path changes nothing
+CREATE SCHEMA fs_pit_evil;
+CREATE FUNCTION fs_pit_evil.eq(int, bigint) RETURNS bool LANGUAGE plpgsql
+	AS $$BEGIN RAISE EXCEPTION 'fs_pit_evil.= called'; END$$;
+CREATE OPERATOR fs_pit_evil.= (LEFTARG = int, RIGHTARG = bigint, FUNCTION = fs_pit_evil.eq);
+CREATE FUNCTION fs_pit_evil.eqn(numeric, numeric) RETURNS bool LANGUAGE plpgsql
+	AS $$BEGIN RAISE EXCEPTION 'fs_pit_evil.= called'; END$$;
+CREATE OPERATOR fs_pit_evil.= (LEFTARG = numeric, RIGHTARG = numeric, FUNCTION = fs_pit_evil.eqn);
+CREATE FUNCTION fs_pit_evil.trunc(numeric) RETURNS numeric LANGUAGE plpgsql
+	AS $$BEGIN RAISE EXCEPTION 'fs_pit_evil.trunc called'; END$$;
+SET search_path = fs_pit_evil, pg_catalog, fs_pit, public;
+SELECT id, customer_id, visits FROM mlops.get_historical_features('big_e', ARRAY['spend@1:visits'])
+	AS t(id int, customer_id bigint, event_timestamp timestamptz, visits int) ORDER BY id;
+SELECT id, customer_id, visits FROM mlops.get_historical_features('num_e', ARRAY['spend@1:visits'])
+	AS t(id int, customer_id numeric, event_timestamp timestamptz, visits int) ORDER BY id;
+SET search_path = fs_pit, public;
+DROP SCHEMA fs_pit_evil CASCADE;
+
 -- memory limit
 SET mlops.feature_memory_limit = '1MB';
 SELECT count(*) FROM mlops.get_historical_features(
@@ -241,6 +381,40 @@ SELECT * FROM mlops.get_historical_features('train_events', ARRAY['spend:nope'])
 SELECT * FROM mlops.get_historical_features('train_events', ARRAY['service:nope']) AS t(x int);
 SELECT mlops.create_training_set('new_ts', 'train_events', ARRAY['spend:nope']);
 SELECT count(*) AS training_sets, to_regclass('new_ts') AS new_ts FROM mlops.training_sets;
+
+-- catalog rows written around mlops.create_feature_view (and its trigger)
+-- are checked when read: an error, never a crash
+SET session_replication_role = replica;
+INSERT INTO mlops.feature_views (name, version, entity, source, timestamp_column, features, query)
+VALUES ('hostile_noname', 1, 'acct', 'acct_src', 'ts', '[{"expr": "amount", "type": "double precision"}]',
+		'SELECT acct_id, ts AS feature_ts, amount FROM fs_pit.acct_src'),
+	   ('hostile_notype', 1, 'acct', 'acct_src', 'ts', '[{"expr": "amount", "name": "amount"}]',
+		'SELECT acct_id, ts AS feature_ts, amount FROM fs_pit.acct_src'),
+	   ('hostile_notobj', 1, 'acct', 'acct_src', 'ts', '["amount"]',
+		'SELECT acct_id, ts AS feature_ts, amount FROM fs_pit.acct_src'),
+	   ('hostile_ts', 1, 'acct', 'acct_src', 'ts', '[{"expr": "amount", "name": "amount", "type": "x"}]',
+		'SELECT acct_id, ts::timestamp AS feature_ts, amount FROM fs_pit.acct_src'),
+	   ('hostile_two', 1, 'acct', 'acct_src', 'ts', '[{"expr": "amount", "name": "amount", "type": "x"}]',
+		'SELECT acct_id, ts AS feature_ts, amount FROM fs_pit.acct_src; SELECT 1'),
+	   ('hostile_volatile', 1, 'acct', 'acct_src', 'ts', '[{"expr": "amount", "name": "amount", "type": "x"}]',
+		'SELECT acct_id, ts AS feature_ts, random() AS amount FROM fs_pit.acct_src');
+INSERT INTO mlops.entities (name, join_keys) VALUES ('hostile_e', ARRAY[NULL]::text[]);
+INSERT INTO mlops.feature_views (name, version, entity, source, timestamp_column, features, query)
+VALUES ('hostile_key', 1, 'hostile_e', 'acct_src', 'ts', '[{"expr": "amount", "name": "amount", "type": "x"}]',
+		'SELECT acct_id, ts AS feature_ts, amount FROM fs_pit.acct_src');
+RESET session_replication_role;
+CREATE TABLE acct_e AS SELECT 1::bigint AS acct_id, timestamptz '2024-02-01' AS event_timestamp;
+\set VERBOSITY default
+SELECT mlops.historical_features_columns('acct_e', ARRAY['hostile_noname:*']);
+SELECT mlops.historical_features_columns('acct_e', ARRAY['hostile_notype:*']);
+SELECT mlops.historical_features_columns('acct_e', ARRAY['hostile_notobj:*']);
+SELECT mlops.historical_features_columns('acct_e', ARRAY['hostile_ts:*']);
+SELECT mlops.historical_features_columns('acct_e', ARRAY['hostile_two:*']);
+SELECT mlops.historical_features_columns('acct_e', ARRAY['hostile_volatile:*']);
+SELECT mlops.historical_features_columns('acct_e', ARRAY['hostile_key:*']);
+\set VERBOSITY terse
+DELETE FROM mlops.feature_views WHERE name LIKE 'hostile%';
+DELETE FROM mlops.entities WHERE name = 'hostile_e';
 
 DROP SCHEMA fs_pit CASCADE;
 -- the training sets' tables went with the schema

@@ -5,7 +5,9 @@
 -- latest row at or before the event timestamp, within the view's ttl.  A
 -- feature list may name services as 'service:NAME' or 'service:NAME@N'.
 -- create_training_set materializes such a join into a table and records
--- the pinned view versions, the row count and a checksum.
+-- the pinned view versions, the row count and a checksum.  SQL that these
+-- functions build names pg_catalog's functions and operators, so that the
+-- caller's search_path cannot redirect them.
 
 -- feature references with each 'service:NAME[@N]' replaced by its pinned features
 CREATE FUNCTION mlops._pit_expand_refs(refs text[]) RETURNS text[]
@@ -70,35 +72,35 @@ BEGIN
 		RAISE EXCEPTION 'name, entities, features and event_timestamp_column must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	parts := parse_ident(name);
-	IF cardinality(parts) = 1 THEN
-		qname := format('%I.%I', current_schema(), parts[1]);
-	ELSIF cardinality(parts) = 2 THEN
-		qname := format('%I.%I', parts[1], parts[2]);
+	parts := pg_catalog.parse_ident(name);
+	IF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 1 THEN
+		qname := pg_catalog.format('%I.%I', pg_catalog.current_schema(), parts[1]);
+	ELSIF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 2 THEN
+		qname := pg_catalog.format('%I.%I', parts[1], parts[2]);
 	ELSE
 		RAISE EXCEPTION 'invalid training set name "%"', name USING ERRCODE = 'invalid_name',
 			HINT = 'Write table or schema.table.';
 	END IF;
-	IF current_schema() IS NULL AND cardinality(parts) = 1 THEN
+	IF pg_catalog.current_schema() IS NULL AND pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 1 THEN
 		RAISE EXCEPTION 'no schema has been selected to create the training set in'
 			USING ERRCODE = 'invalid_schema_name';
 	END IF;
-	IF to_regclass(qname) IS NOT NULL THEN
+	IF pg_catalog.to_regclass(qname) IS NOT NULL THEN
 		RAISE EXCEPTION 'relation "%" already exists', qname USING ERRCODE = 'duplicate_table',
 			HINT = 'Choose another name, or drop the table first.';
 	END IF;
 
 	-- pin the view versions first: the join reads exactly what is recorded
-	SELECT array_agg(format('%s@%s:%s', r.view, r.version, r.feature) ORDER BY r.ordinal),
-		   jsonb_agg(jsonb_build_object('view', r.view, 'version', r.version, 'feature', r.feature)
+	SELECT pg_catalog.array_agg(pg_catalog.format('%s@%s:%s', r.view, r.version, r.feature) ORDER BY r.ordinal),
+		   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('view', r.view, 'version', r.version, 'feature', r.feature)
 					 ORDER BY r.ordinal)
 	  INTO pinned, pinned_json
 	  FROM mlops.resolve_features(mlops._pit_expand_refs(features)) r;
 	cols := mlops.historical_features_columns(entities, pinned, event_timestamp_column);
-	EXECUTE format('CREATE TABLE %s AS SELECT * FROM mlops.get_historical_features(%L, %L, %L) AS t(%s)',
+	EXECUTE pg_catalog.format('CREATE TABLE %s AS SELECT * FROM mlops.get_historical_features(%L, %L, %L) AS t(%s)',
 				   qname, entities, pinned, event_timestamp_column, cols);
 	GET DIAGNOSTICS n = ROW_COUNT;
-	rel := to_regclass(qname);
+	rel := pg_catalog.to_regclass(qname);
 
 	-- a record left by a table that was dropped since is replaced
 	INSERT INTO mlops.training_sets AS ts (name, relid, entities, features, event_timestamp_column,
@@ -109,7 +111,7 @@ BEGIN
 		SET relid = EXCLUDED.relid, entities = EXCLUDED.entities, features = EXCLUDED.features,
 			event_timestamp_column = EXCLUDED.event_timestamp_column,
 			row_count = EXCLUDED.row_count, checksum = EXCLUDED.checksum,
-			created_at = now(), created_by = current_user;
+			created_at = pg_catalog.now(), created_by = current_user;
 	RETURN n;
 END
 $$;

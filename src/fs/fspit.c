@@ -14,12 +14,16 @@
  * through SPI (rows stream into DestReceivers, never into SPI tuple
  * tables):
  *
- *	1. plan: resolve the feature references, describe the entity source and
- *	   each view's normalized query, check columns and build the result type;
+ *	1. plan: resolve the feature references, check the catalog rows (a row
+ *	   written by hand may hold anything), describe the entity source and
+ *	   each view's normalized query, choose the type each key is compared in
+ *	   (that of SQL's "view.key = entities.key", never a lossy cast into the
+ *	   view's type), check columns and build the result type;
  *	2. read: the entity rows are kept as MinimalTuples, and each view's key
- *	   columns are hashed (an int64 table for a single integer key, a
- *	   TupleHashTable with the types' hash and equality functions
- *	   otherwise, or an array when integer keys fall in a small range) into
+ *	   columns are hashed (an int64 table for a single integer key on both
+ *	   sides, a TupleHashTable with the comparison types' hash and equality
+ *	   functions otherwise, or an array when integer keys fall in a small
+ *	   range) into
  *	   dense group numbers; then each view's rows are read (only the
  *	   entities' keys, WHERE key = ANY, when they are few integers), those
  *	   whose key no entity has are dropped, and the rest are kept as
@@ -31,7 +35,8 @@
  *	   rows go to a tuplestore (materialize mode) in entity order.
  *
  * Everything read lives in one memory context whose size is held under
- * mlops.feature_memory_limit.
+ * mlops.feature_memory_limit.  The SQL built here names pg_catalog's
+ * operators and types, so that the caller's search_path cannot change it.
  *
  *-------------------------------------------------------------------------
  */
@@ -41,6 +46,8 @@
 
 #include "access/htup_details.h"
 #include "access/tupdesc.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "executor/executor.h"
@@ -49,6 +56,8 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_oper.h"
 #include "pgtime.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -57,6 +66,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
@@ -131,11 +141,18 @@ typedef struct PitView
 	char	  **keys;			/* join key column names */
 	int			nfeat;			/* requested features of this view */
 	char	  **feats;
-	TupleDesc	desc;			/* keys, feature_ts, feats */
+	TupleDesc	desc;			/* keys, feature_ts, feats (as the view has them) */
 	int			ent_keycol;		/* 0-based column of its keys in the entity read */
 
+	/* how keys are compared (PlanKeys) */
+	Oid		   *ktype;			/* (nkeys) the type both sides are hashed in */
+	char	  **vkey;			/* (nkeys) expression reading the view's key */
+	char	  **ekey;			/* (nkeys) expression reading the entities' key */
+
 	/* key hashing */
-	bool		int_key;		/* one int2/int4/int8 key: ihash */
+	bool		int_key;		/* one integer key on both sides: ihash */
+	Oid			vint_type;		/* int_key: the view's key type */
+	Oid			eint_type;		/* int_key: the entities' key type (as read) */
 	pitint_hash *ihash;
 	uint32	   *dense;			/* int keys in a small range: their groups */
 	int64		dense_min;
@@ -310,9 +327,28 @@ GetText(int r, int col, MemoryContext cxt)
 	return v ? MemoryContextStrdup(cxt, v) : NULL;
 }
 
+/* raise the error for a malformed row of mlops.feature_views or mlops.entities */
+static void
+CatalogCorrupted(const char *view, int version, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("feature view \"%s@%d\" has a malformed catalog row: %s",
+					view, version, what),
+			 errhint("Define feature views with mlops.create_feature_view, not by inserting into mlops.feature_views.")));
+}
+
+/* a name read from the catalog: not NULL, not empty, at most NAMEDATALEN - 1 bytes */
+static bool
+NameOk(const char *name)
+{
+	return name != NULL && name[0] != '\0' && strlen(name) < NAMEDATALEN;
+}
+
 /*
  * Resolve the feature references (service:NAME expanded) into views and
- * features, and load each view's definition
+ * features, and load each view's definition.  Every value read from the
+ * catalog is checked: a row inserted by hand may hold anything.
  */
 static void
 PlanFeatures(PitState *st, ArrayType *refs)
@@ -323,7 +359,7 @@ PlanFeatures(PitState *st, ArrayType *refs)
 	MemoryContext cxt = st->cxt;
 
 	args[0] = PointerGetDatum(refs);
-	if (SPI_execute_with_args("SELECT r.view, r.version, r.feature"
+	if (SPI_execute_with_args("SELECT r.view, r.version, r.feature, r.type"
 							  "  FROM mlops.resolve_features(mlops._pit_expand_refs($1)) r"
 							  " ORDER BY r.ordinal",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -336,11 +372,22 @@ PlanFeatures(PitState *st, ArrayType *refs)
 	for (int i = 0; i < n; i++)
 	{
 		char	   *view = GetText(i, 1, cxt);
-		int			version = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		int			version = isnull ? 0 : DatumGetInt32(d);
 		char	   *feature = GetText(i, 3, cxt);
+		char	   *type = GetText(i, 4, cxt);
 		PitFeature *f = &st->features[i];
 		int			v;
 
+		if (!NameOk(view) || isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a feature reference resolved to a feature view without a valid name or version")));
+		if (!NameOk(feature))
+			CatalogCorrupted(view, version, "a feature has no valid \"name\"");
+		if (type == NULL || type[0] == '\0')
+			CatalogCorrupted(view, version, psprintf("feature \"%s\" has no \"type\"", feature));
 		for (v = 0; v < st->nviews; v++)
 			if (strcmp(st->views[v].name, view) == 0 && st->views[v].version == version)
 				break;
@@ -371,37 +418,64 @@ PlanFeatures(PitState *st, ArrayType *refs)
 		Datum		vargs[2];
 		bool		isnull;
 		Datum		d;
+		ArrayType  *arr;
 		Datum	   *keys;
+		bool	   *keynulls;
 		int			nkeys;
 
 		vargs[0] = CStringGetTextDatum(pv->name);
 		vargs[1] = Int32GetDatum(pv->version);
 		if (SPI_execute_with_args("SELECT fv.query, fv.ttl, e.join_keys"
 								  "  FROM mlops.feature_views fv"
-								  "  JOIN mlops.entities e ON e.name = fv.entity"
-								  " WHERE fv.name = $1 AND fv.version = $2",
-								  2, types, vargs, NULL, true, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
+								  "  LEFT JOIN mlops.entities e ON e.name OPERATOR(pg_catalog.=) fv.entity"
+								  " WHERE fv.name OPERATOR(pg_catalog.=) $1"
+								  "   AND fv.version OPERATOR(pg_catalog.=) $2",
+								  2, types, vargs, NULL, true, 2) != SPI_OK_SELECT ||
+			SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("feature view \"%s@%d\" does not exist", pv->name, pv->version)));
+		if (SPI_processed != 1)
+			CatalogCorrupted(pv->name, pv->version, "the version appears twice");
 		pv->query = GetText(0, 1, cxt);
+		if (pv->query == NULL)
+			CatalogCorrupted(pv->name, pv->version, "its query is NULL");
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 		pv->has_ttl = !isnull;
 		if (!isnull)
+		{
+			Interval	zero = {0};
+
 			pv->ttl = *DatumGetIntervalP(d);
+			if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(&pv->ttl),
+												 IntervalPGetDatum(&zero))))
+				CatalogCorrupted(pv->name, pv->version, "its ttl is negative");
+		}
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-						  &keys, NULL, &nkeys);
+		if (isnull)
+			CatalogCorrupted(pv->name, pv->version, "its entity does not exist or has no join keys");
+		arr = DatumGetArrayTypeP(d);
+		if (ARR_NDIM(arr) != 1 || ARR_ELEMTYPE(arr) != TEXTOID)
+			CatalogCorrupted(pv->name, pv->version, "its entity's join keys are not a list of names");
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &keys, &keynulls, &nkeys);
 		pv->nkeys = nkeys;
 		pv->keys = MemoryContextAlloc(cxt, sizeof(char *) * nkeys);
 		for (int k = 0; k < nkeys; k++)
-			pv->keys[k] = MemoryContextStrdup(cxt, TextDatumGetCString(keys[k]));
+		{
+			pv->keys[k] = keynulls[k] ? NULL : MemoryContextStrdup(cxt, TextDatumGetCString(keys[k]));
+			if (!NameOk(pv->keys[k]))
+				CatalogCorrupted(pv->name, pv->version, "its entity has a NULL or invalid join key");
+		}
 		SPI_freetuptable(SPI_tuptable);
+		/* a row written around the catalog's trigger: one SELECT, not volatile */
+		FeatureStoreCheckQuery(pv->query, pv->name);
 	}
 }
 
-/* the query that reads a view's keys, feature_ts and requested features */
+/*
+ * The query that reads a view's keys (cast as PlanKeys decided, once it
+ * has), feature_ts and requested features
+ */
 static char *
 ViewReadQuery(PitView *pv)
 {
@@ -410,7 +484,7 @@ ViewReadQuery(PitView *pv)
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	for (int k = 0; k < pv->nkeys; k++)
-		appendStringInfo(&sql, "%s, ", quote_identifier(pv->keys[k]));
+		appendStringInfo(&sql, "%s, ", pv->vkey ? pv->vkey[k] : quote_identifier(pv->keys[k]));
 	appendStringInfoString(&sql, "feature_ts");
 	for (int f = 0; f < pv->nfeat; f++)
 		appendStringInfo(&sql, ", %s", quote_identifier(pv->feats[f]));
@@ -425,21 +499,149 @@ EntityReadQuery(PitState *st)
 	StringInfoData sql;
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT *, (%s)::timestamptz", quote_identifier(st->evcol));
+	appendStringInfo(&sql, "SELECT *, (%s)::pg_catalog.timestamptz", quote_identifier(st->evcol));
 	for (int v = 0; v < st->nviews; v++)
 	{
 		PitView    *pv = &st->views[v];
 
 		for (int k = 0; k < pv->nkeys; k++)
-		{
-			Form_pg_attribute att = TupleDescAttr(pv->desc, k);
-
-			appendStringInfo(&sql, ", (%s)::%s", quote_identifier(pv->keys[k]),
-							 format_type_with_typemod(att->atttypid, att->atttypmod));
-		}
+			appendStringInfo(&sql, ", %s", pv->ekey[k]);
 	}
 	appendStringInfo(&sql, " FROM %s", st->src.from);
 	return sql.data;
+}
+
+/* is t smallint, integer or bigint? */
+static inline bool
+IsIntType(Oid t)
+{
+	return t == INT2OID || t == INT4OID || t == INT8OID;
+}
+
+/*
+ * A type's name for a cast in generated SQL: schema-qualified, so that the
+ * search_path cannot change it, and without a type modifier ("bpchar", not
+ * "character", which is char(1))
+ */
+static char *
+TypeSql(Oid t)
+{
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(t));
+	Form_pg_type typ;
+	char	   *name;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", t);
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	name = quote_qualified_identifier(get_namespace_name(typ->typnamespace),
+									  NameStr(typ->typname));
+	ReleaseSysCache(tup);
+	return name;
+}
+
+/*
+ * The type in which key k of a view (type vt) and the entities' column (type
+ * et) are compared: that of the operator "vt = et" resolves to among
+ * pg_catalog's, or for a cross-type operator (integer = bigint, date =
+ * timestamptz) the type both implicitly cast to, as in SQL
+ */
+static Oid
+CompareType(PitView *pv, int k, Oid vt, Oid et)
+{
+	Operator	tup;
+	Oid			l;
+	Oid			r;
+	Oid			c = InvalidOid;
+
+	if (vt == et)
+		return vt;
+	tup = oper(NULL, list_make2(makeString("pg_catalog"), makeString("=")), vt, et, true, -1);
+	if (tup != NULL)
+	{
+		l = ((Form_pg_operator) GETSTRUCT(tup))->oprleft;
+		r = ((Form_pg_operator) GETSTRUCT(tup))->oprright;
+		ReleaseSysCache(tup);
+		if (l == r)
+			c = l;
+		else if (can_coerce_type(1, &l, &r, COERCION_IMPLICIT) &&
+				 (!can_coerce_type(1, &r, &l, COERCION_IMPLICIT) ||
+				  IsPreferredType(TypeCategory(r), r)))
+			c = r;
+		else if (can_coerce_type(1, &r, &l, COERCION_IMPLICIT))
+			c = l;
+	}
+	if (!OidIsValid(c) || get_typtype(c) == TYPTYPE_PSEUDO ||
+		!can_coerce_type(1, &vt, &c, COERCION_IMPLICIT) ||
+		!can_coerce_type(1, &et, &c, COERCION_IMPLICIT))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("join key \"%s\" of feature view \"%s\" has type %s, which cannot be compared with the entities' %s",
+						pv->keys[k], pv->name, format_type_be(vt), format_type_be(et)),
+				 errhint("Cast the entities' column to %s.", format_type_be(vt))));
+	return c;
+}
+
+/*
+ * Decide how each key of a view is read on both sides.  The join matches
+ * keys as "view.key = entities.key" does in SQL: both are read in the type
+ * of that comparison, never cast into the view's type (which would truncate
+ * a longer varchar or round a numeric into a match, or fail on a bigint
+ * too large for an integer key).  A single integer key on both sides is
+ * compared as int64 without a cast (the fast path); a numeric entity key
+ * against an integer key is read as a bigint when it is an integer in
+ * bigint's range, else NULL (it equals no integer).
+ */
+static void
+PlanKeys(PitState *st, PitView *pv)
+{
+	MemoryContext cxt = st->cxt;
+	Oid			vt0 = InvalidOid;
+	Oid			et0 = InvalidOid;
+	char	   *eexpr0 = NULL;
+
+	pv->ktype = MemoryContextAlloc(cxt, sizeof(Oid) * pv->nkeys);
+	pv->vkey = MemoryContextAlloc(cxt, sizeof(char *) * pv->nkeys);
+	pv->ekey = MemoryContextAlloc(cxt, sizeof(char *) * pv->nkeys);
+	for (int k = 0; k < pv->nkeys; k++)
+	{
+		const char *name = quote_identifier(pv->keys[k]);
+		int			ecol = FindColumn(st->entdesc, pv->keys[k]);
+		Oid			vt = getBaseType(TupleDescAttr(pv->desc, k)->atttypid);
+		Oid			et = getBaseType(TupleDescAttr(st->entdesc, ecol)->atttypid);
+		char	   *eexpr = psprintf("(%s)", name);
+		Oid			c;
+
+		if (IsIntType(vt) && et == NUMERICOID)
+		{
+			eexpr = psprintf("(CASE WHEN %s OPERATOR(pg_catalog.=) pg_catalog.trunc(%s)"
+							 " AND %s OPERATOR(pg_catalog.>=) '-9223372036854775808'::pg_catalog.numeric"
+							 " AND %s OPERATOR(pg_catalog.<=) '9223372036854775807'::pg_catalog.numeric"
+							 " THEN (%s)::pg_catalog.int8 END)",
+							 name, name, name, name, name);
+			et = INT8OID;
+		}
+		if (k == 0)
+		{
+			vt0 = vt;
+			et0 = et;
+			eexpr0 = eexpr;
+		}
+		c = CompareType(pv, k, vt, et);
+		pv->ktype[k] = c;
+		pv->vkey[k] = MemoryContextStrdup(cxt, c == vt ? name
+										  : psprintf("(%s)::%s", name, TypeSql(c)));
+		pv->ekey[k] = MemoryContextStrdup(cxt, c == et ? eexpr
+										  : psprintf("%s::%s", eexpr, TypeSql(c)));
+	}
+	pv->int_key = pv->nkeys == 1 && IsIntType(vt0) && IsIntType(et0);
+	if (pv->int_key)
+	{
+		/* each side in its own integer type: no cast */
+		pv->vint_type = vt0;
+		pv->eint_type = et0;
+		pv->vkey[0] = MemoryContextStrdup(cxt, quote_identifier(pv->keys[0]));
+		pv->ekey[0] = MemoryContextStrdup(cxt, eexpr0);
+	}
 }
 
 /*
@@ -489,7 +691,8 @@ PlanColumns(PitState *st)
 						 errhint("The entities need every join key of the view's entity.")));
 		pv->desc = DescribeQuery(psprintf("%s LIMIT 0", ViewReadQuery(pv)), st->cxt);
 		if (TupleDescAttr(pv->desc, pv->nkeys)->atttypid != TIMESTAMPTZOID)
-			elog(ERROR, "feature_ts of feature view \"%s\" is not a timestamptz", pv->name);
+			CatalogCorrupted(pv->name, pv->version, "the feature_ts of its query is not a timestamptz");
+		PlanKeys(st, pv);
 		pv->ent_keycol = col;
 		col += pv->nkeys;
 	}
@@ -571,14 +774,12 @@ SetupKeyHashes(PitState *st)
 	for (int v = 0; v < st->nviews; v++)
 	{
 		PitView    *pv = &st->views[v];
-		Oid			t0 = TupleDescAttr(pv->desc, 0)->atttypid;
 		AttrNumber *cols;
 		Oid		   *eqfuncs;
 		Oid		   *colls;
 		FmgrInfo   *hashfns;
 
 		pv->stride = MAXALIGN(pv->nfeat * (sizeof(Datum) + sizeof(bool)));
-		pv->int_key = pv->nkeys == 1 && (t0 == INT2OID || t0 == INT4OID || t0 == INT8OID);
 		if (pv->int_key)
 		{
 			pv->ihash = pitint_create(st->cxt, 1024, NULL);
@@ -591,20 +792,25 @@ SetupKeyHashes(PitState *st)
 		hashfns = palloc0(sizeof(FmgrInfo) * pv->nkeys);
 		for (int k = 0; k < pv->nkeys; k++)
 		{
-			Form_pg_attribute att = TupleDescAttr(pv->desc, k);
-			TypeCacheEntry *tc = lookup_type_cache(att->atttypid,
-												   TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);
+			Oid			t = pv->ktype[k];
+			Oid			coll = TupleDescAttr(pv->desc, k)->attcollation;
+			TypeCacheEntry *tc = lookup_type_cache(t, TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);
 
 			if (!OidIsValid(tc->eq_opr) || !OidIsValid(tc->hash_proc))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_FUNCTION),
 						 errmsg("join key \"%s\" of feature view \"%s\" has type %s, which cannot be hashed",
-								pv->keys[k], pv->name, format_type_be(att->atttypid))));
-			TupleDescInitEntry(pv->keydesc, k + 1, pv->keys[k], att->atttypid, att->atttypmod, 0);
-			TupleDescInitEntryCollation(pv->keydesc, k + 1, att->attcollation);
+								pv->keys[k], pv->name, format_type_be(t))));
+			/* the view's collation, or the default one for a key cast to text */
+			if (!type_is_collatable(t))
+				coll = InvalidOid;
+			else if (!OidIsValid(coll))
+				coll = DEFAULT_COLLATION_OID;
+			TupleDescInitEntry(pv->keydesc, k + 1, pv->keys[k], t, -1, 0);
+			TupleDescInitEntryCollation(pv->keydesc, k + 1, coll);
 			cols[k] = k + 1;
 			eqfuncs[k] = get_opcode(tc->eq_opr);
-			colls[k] = att->attcollation;
+			colls[k] = coll;
 			fmgr_info_cxt(tc->hash_proc, &hashfns[k], st->cxt);
 		}
 		pv->hash_tmp = AllocSetContextCreate(st->cxt, "pgmlops pit hash", ALLOCSET_SMALL_SIZES);
@@ -631,20 +837,20 @@ IntKey(Datum d, Oid t)
  * key is NULL, or when it is new and !insert)
  */
 static uint32
-KeyGroup(PitView *pv, Datum *values, bool *nulls, int first, bool insert)
+KeyGroup(PitView *pv, Datum *values, bool *nulls, int first, bool insert, Oid inttype)
 {
 	for (int k = 0; k < pv->nkeys; k++)
 		if (nulls[first + k])
 			return PIT_NO_GROUP;
 	if (pv->int_key)
 	{
-		int64		key = IntKey(values[first], TupleDescAttr(pv->desc, 0)->atttypid);
+		int64		key = IntKey(values[first], inttype);
 		PitIntEntry *e;
 		bool		found;
 
 		if (!insert && pv->dense)
 			return key < pv->dense_min || key > pv->dense_max ? PIT_NO_GROUP
-				: pv->dense[key - pv->dense_min];
+				: pv->dense[(uint64) key - (uint64) pv->dense_min];
 		if (!insert)
 		{
 			e = pitint_lookup(pv->ihash, key);
@@ -721,7 +927,7 @@ EntityReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 	{
 		PitView    *pv = &st->views[v];
 
-		pv->egroup[r] = KeyGroup(pv, values, nulls, pv->ent_keycol, true);
+		pv->egroup[r] = KeyGroup(pv, values, nulls, pv->ent_keycol, true, pv->eint_type);
 	}
 	st->nrows = r + 1;
 	if (++pr->seen % PIT_CHECK_EVERY == 0)
@@ -754,7 +960,7 @@ ViewReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 	/* a NULL key or feature_ts matches no entity row (as in SQL) */
 	if (nulls[pv->nkeys])
 		return true;
-	g = KeyGroup(pv, values, nulls, 0, false);
+	g = KeyGroup(pv, values, nulls, 0, false, pv->vint_type);
 	if (g == PIT_NO_GROUP)
 		return true;
 
@@ -863,7 +1069,8 @@ ReadView(PitState *st, PitView *pv)
 		params->params[0].isnull = false;
 		params->params[0].pflags = PARAM_FLAG_CONST;
 		params->params[0].ptype = INT8ARRAYOID;
-		sql = psprintf("%s WHERE %s = ANY ($1)", sql, quote_identifier(pv->keys[0]));
+		sql = psprintf("%s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)", sql,
+					   quote_identifier(pv->keys[0]));
 	}
 	ReadRows(st, pv, sql, params);
 }
@@ -879,6 +1086,7 @@ MakeDense(PitState *st, PitView *pv)
 	PitIntEntry *e;
 	int64		lo = PG_INT64_MAX;
 	int64		hi = PG_INT64_MIN;
+	int64		span;
 	uint64		range;
 
 	if (!pv->int_key || pv->ngroups == 0)
@@ -889,14 +1097,17 @@ MakeDense(PitState *st, PitView *pv)
 		lo = Min(lo, e->key);
 		hi = Max(hi, e->key);
 	}
-	range = (uint64) hi - (uint64) lo + 1;
+	/* keys spread over more than int64 can count stay in the hash table */
+	if (pg_sub_s64_overflow(hi, lo, &span))
+		return;
+	range = (uint64) span + 1;
 	if (range > Max((uint64) pv->ngroups * 4, 65536) || range > (uint64) 1 << 28)
 		return;
 	pv->dense = MemoryContextAllocHuge(st->cxt, sizeof(uint32) * range);
 	memset(pv->dense, 0xff, sizeof(uint32) * range);	/* PIT_NO_GROUP */
 	pitint_start_iterate(pv->ihash, &it);
 	while ((e = pitint_iterate(pv->ihash, &it)) != NULL)
-		pv->dense[e->key - lo] = e->group;
+		pv->dense[(uint64) e->key - (uint64) lo] = e->group;
 	pv->dense_min = lo;
 	pv->dense_max = hi;
 }
@@ -931,8 +1142,11 @@ IndexView(PitState *st, PitView *pv)
 		t->row = (uint32) r;
 	}
 	pfree(pos);
-	pfree(pv->rgroup);
-	pfree(pv->rts);
+	/* no row kept (no entity key is in the view): nothing was allocated */
+	if (pv->rgroup != NULL)
+		pfree(pv->rgroup);
+	if (pv->rts != NULL)
+		pfree(pv->rts);
 	pv->rgroup = NULL;
 	pv->rts = NULL;
 
@@ -946,6 +1160,59 @@ IndexView(PitState *st, PitView *pv)
 		if (cnt > 1)
 			SortPitTs(pv->sorted + lo, cnt);
 	}
+}
+
+/*
+ * *cutoff = ts - ttl, computed as timestamptz_mi_interval does (months,
+ * then days in the session's time zone, then the time); false when it
+ * leaves the timestamp range (which SQL reports as an error), so that the
+ * caller can treat the cutoff as none: every row is recent enough
+ */
+static bool
+TtlCutoff(TimestampTz ts, const Interval *ttl, TimestampTz *cutoff)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+
+	if (ttl->month != 0)
+	{
+		int64		mon;
+
+		if (timestamp2tm(ts, &tz, &tm, &fsec, NULL, NULL) != 0)
+			return false;
+		mon = (int64) tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) - ttl->month;
+		if (mon < (int64) INT_MIN || mon > (int64) INT_MAX)
+			return false;
+		/* floor division: a month before year 1 (tm_year 1 BC is 0) */
+		tm.tm_year = (int) (mon >= 0 ? mon / MONTHS_PER_YEAR
+							: -((-mon + MONTHS_PER_YEAR - 1) / MONTHS_PER_YEAR));
+		tm.tm_mon = (int) (mon - (int64) tm.tm_year * MONTHS_PER_YEAR) + 1;
+		/* the 31st of a month less long is its last day */
+		if (tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1])
+			tm.tm_mday = day_tab[isleap(tm.tm_year)][tm.tm_mon - 1];
+		tz = DetermineTimeZoneOffset(&tm, session_timezone);
+		if (tm2timestamp(&tm, fsec, &tz, &ts) != 0)
+			return false;
+	}
+	if (ttl->day != 0)
+	{
+		int64		julian;
+
+		if (timestamp2tm(ts, &tz, &tm, &fsec, NULL, NULL) != 0)
+			return false;
+		julian = (int64) date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - ttl->day;
+		if (julian < 0 || julian > (int64) INT_MAX)
+			return false;
+		j2date((int) julian, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+		tz = DetermineTimeZoneOffset(&tm, session_timezone);
+		if (tm2timestamp(&tm, fsec, &tz, &ts) != 0)
+			return false;
+	}
+	if (pg_sub_s64_overflow(ts, ttl->time, &ts) || !IS_VALID_TIMESTAMP(ts))
+		return false;
+	*cutoff = ts;
+	return true;
 }
 
 /*
@@ -983,10 +1250,8 @@ FindRow(PitView *pv, uint32 g, TimestampTz ts)
 			if (pg_sub_s64_overflow(ts, pv->ttl_usecs, &oldest))
 				oldest = DT_NOBEGIN;
 		}
-		else
-			oldest = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-															 TimestampTzGetDatum(ts),
-															 IntervalPGetDatum(&pv->ttl)));
+		else if (!TtlCutoff(ts, &pv->ttl, &oldest))
+			oldest = DT_NOBEGIN;
 		if (pv->sorted[p].ts < oldest)
 			return -1;
 	}
