@@ -39,4 +39,13 @@ SELECT model FROM mlops.train('fp_plain', 'SELECT amount, items, items > 2 AS y 
 SELECT mlops.predict('fp_plain', entity => '{"customer_id": 3}');
 SELECT mlops.predict(NULL, entity => '{"customer_id": 3}') IS NULL AS null_model,
 	   mlops.predict('fp_model', NULL::jsonb) IS NULL AS null_features;
+-- a function a view uses that turns volatile later is refused when it runs
+CREATE FUNCTION fp_double(x float8) RETURNS float8 LANGUAGE sql IMMUTABLE RETURN x * 2;
+SELECT mlops.create_feature_view('fp_doubled', 'fp_customer', 'fp_orders', 'ts', ARRAY['fp_double(amount) AS doubled']);
+ALTER FUNCTION fp_double(float8) VOLATILE;
+SELECT mlops.materialize('fp_doubled', '-infinity', now());
+SELECT * FROM mlops.get_historical_features('fp_events', ARRAY['fp_doubled:doubled'])
+	AS t(customer_id int, event_timestamp timestamptz, big bool, amount int, doubled float8);
+SELECT mlops.compute_feature_stats('fp_doubled');
 DROP TABLE fp_orders, fp_events, fp_train;
+DROP FUNCTION fp_double(float8);

@@ -260,7 +260,7 @@ BEGIN
 	END LOOP;
 
 	SELECT string_agg(format('%I', k), ', ') INTO cols FROM unnest(keys) k;
-	q := format('SELECT %s, (%I)::timestamptz AS feature_ts', cols, timestamp_column);
+	q := format('SELECT %s, (%I)::pg_catalog.timestamptz AS feature_ts', cols, timestamp_column);
 	FOR p IN SELECT f->>'expr' AS expr, f->>'name' AS fname FROM jsonb_array_elements(feats) f LOOP
 		q := q || format(', (%s) AS %I', p.expr, p.fname);
 	END LOOP;

@@ -97,6 +97,8 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Define the view with online => true to materialize and serve it.';
 	END IF;
+	-- it runs as the caller: no volatile code, even if a function changed since
+	PERFORM mlops._check_feature_query(query, name);
 END
 $$;
 COMMENT ON FUNCTION mlops._online_view(text) IS 'internal: the online feature view version a reference (name or name@N) names';

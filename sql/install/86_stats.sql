@@ -239,6 +239,10 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'feature view "%" does not exist', view USING ERRCODE = 'undefined_object';
 	END IF;
+	IF source = 'offline' THEN
+		-- it runs as the caller: no volatile code, even if a function changed since
+		PERFORM mlops._check_feature_query(fv.query, vname);
+	END IF;
 
 	IF source = 'online' THEN
 		IF to_regprocedure('mlops.online_table_name(text,int)') IS NOT NULL THEN
