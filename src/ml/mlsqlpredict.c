@@ -691,21 +691,35 @@ FeaturesOrEntity(FunctionCallInfo fcinfo, PredictState *st, bool *by_entity)
 	return features;
 }
 
-/* mlops.predict(model, features jsonb, entity jsonb) */
-Datum
-ml_predict_jsonb(PG_FUNCTION_ARGS)
+/*
+ * The state of a jsonb prediction (model, features, entity) with its
+ * inputs filled; NULL when the result is NULL
+ */
+static PredictState *
+JsonbInputs(FunctionCallInfo fcinfo)
 {
 	PredictState *st;
 	Jsonb	   *features;
 	bool		by_entity;
 
 	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
+		return NULL;
 	st = GetState(fcinfo);
 	features = FeaturesOrEntity(fcinfo, st, &by_entity);
 	if (features == NULL)
-		PG_RETURN_NULL();
+		return NULL;
 	InputsFromJsonb(st, features, by_entity);
+	return st;
+}
+
+/* mlops.predict(model, features jsonb, entity jsonb) */
+Datum
+ml_predict_jsonb(PG_FUNCTION_ARGS)
+{
+	PredictState *st = JsonbInputs(fcinfo);
+
+	if (st == NULL)
+		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(MlSqlPredictionValue(st->m, RunModel(st, false)));
 }
 
@@ -723,17 +737,10 @@ ml_predict_label_record(PG_FUNCTION_ARGS)
 Datum
 ml_predict_label_jsonb(PG_FUNCTION_ARGS)
 {
-	PredictState *st;
-	Jsonb	   *features;
-	bool		by_entity;
+	PredictState *st = JsonbInputs(fcinfo);
 
-	if (PG_ARGISNULL(0))
+	if (st == NULL)
 		PG_RETURN_NULL();
-	st = GetState(fcinfo);
-	features = FeaturesOrEntity(fcinfo, st, &by_entity);
-	if (features == NULL)
-		PG_RETURN_NULL();
-	InputsFromJsonb(st, features, by_entity);
 	PG_RETURN_TEXT_P(LabelOf(st, RunModel(st, false)));
 }
 
@@ -775,17 +782,10 @@ ml_predict_proba_vector(PG_FUNCTION_ARGS)
 Datum
 ml_predict_proba_jsonb(PG_FUNCTION_ARGS)
 {
-	PredictState *st;
-	Jsonb	   *features;
-	bool		by_entity;
+	PredictState *st = JsonbInputs(fcinfo);
 
-	if (PG_ARGISNULL(0))
+	if (st == NULL)
 		PG_RETURN_NULL();
-	st = GetState(fcinfo);
-	features = FeaturesOrEntity(fcinfo, st, &by_entity);
-	if (features == NULL)
-		PG_RETURN_NULL();
-	InputsFromJsonb(st, features, by_entity);
 	RunModel(st, true);
 	PG_RETURN_ARRAYTYPE_P(ProbaArray(st));
 }
