@@ -25,12 +25,13 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 TAP_TESTS = 1
 
 PG_CPPFLAGS = -I$(CURDIR)/src -I$(CURDIR)/kernels
-# the inference engine: JSON (jansson), matrix products (OpenBLAS), Unicode
-# classes and normalization (ICU).  OpenBLAS is Debian's single-threaded
-# build: the pthread build starts a thread pool in every process that loads
-# the library, the postmaster included when it is preloaded.
+# the inference engine: JSON (jansson), HTTP to remote providers (libcurl),
+# matrix products (OpenBLAS), Unicode classes and normalization (ICU).
+# OpenBLAS is Debian's single-threaded build: the pthread build starts a
+# thread pool in every process that loads the library, the postmaster
+# included when it is preloaded.
 OPENBLAS_DIR ?= /usr/lib/$(shell $(CC) -print-multiarch)/openblas-serial
-ENGINE_LIBS = -ljansson -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -licuuc -lxgboost
+ENGINE_LIBS = -ljansson -lcurl -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -licuuc -lxgboost
 SHLIB_LINK += $(ENGINE_LIBS)
 
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \

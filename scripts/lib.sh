@@ -23,7 +23,7 @@ require_root() {
 install_deps() {
   local pkgs="build-essential rsync postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
               postgresql-contrib libipc-run-perl nodejs npm python3
-              libjansson-dev libopenblas-serial-dev libicu-dev clang libclang-rt-14-dev
+              libjansson-dev libcurl4-openssl-dev libopenblas-serial-dev libicu-dev clang libclang-rt-14-dev
               libxgboost-dev python3-sklearn python3-xgboost python3-psycopg"
   local missing=""
   for p in $pkgs; do
