@@ -1,0 +1,74 @@
+/*-------------------------------------------------------------------------
+ *
+ * httpc.h
+ *	  A small HTTP client for remote LLM providers (on top of libcurl):
+ *	  one JSON POST with an allowlist of hosts, a bearer secret, timeouts,
+ *	  a response size cap and retries with exponential backoff.
+ *
+ * Rules that the callers rely on:
+ *	- the URL's host must be on the allowlist (exact, case-insensitive)
+ *	  or nothing is sent: LLM_ERR_ARGUMENT before any connection;
+ *	- only http and https; redirects are never followed (a 3xx fails);
+ *	- proxies from the environment are not used (a proxy would be a host
+ *	  that is not on the allowlist);
+ *	- the secret goes only into the Authorization header: it is never in
+ *	  an error message, and it is masked in any piece of a reply that an
+ *	  error message quotes;
+ *	- 429 and 5xx are retried with exponential backoff, honouring a
+ *	  Retry-After header (capped); other failures are not retried;
+ *	- LlmInterrupted() is checked during transfers and waits (at least
+ *	  every 100 ms): LLM_ERR_CANCELLED.  No libcurl callback longjmps.
+ *
+ * Plain C: no PostgreSQL header, malloc/free, never prints.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGMLOPS_LLM_HTTPC_H
+#define PGMLOPS_LLM_HTTPC_H
+
+#include "llm/llm.h"
+
+#define LLM_HTTP_SNIPPET	200	/* bytes of a reply quoted in an error */
+
+/* what may be contacted, and how patiently */
+typedef struct LlmHttpPolicy
+{
+	const char *const *allowed_hosts;	/* host names; none: refuse all */
+	int			n_allowed_hosts;
+	long		connect_timeout_ms;
+	long		timeout_ms;		/* whole transfer, per attempt */
+	size_t		max_response_bytes;
+	int			max_attempts;	/* >= 1; retries only on 429 and 5xx */
+	long		backoff_base_ms;	/* wait after attempt k: base * 2^(k-1) */
+	long		backoff_max_ms;
+	long		retry_after_max_ms; /* cap on a server's Retry-After */
+} LlmHttpPolicy;
+
+typedef struct LlmHttpRequest
+{
+	const char *url;
+	const char *body;			/* JSON */
+	size_t		body_len;
+	const char *secret;			/* bearer token, or NULL */
+	LlmHttpPolicy policy;
+} LlmHttpRequest;
+
+typedef struct LlmHttpResponse
+{
+	long		status;			/* final HTTP status */
+	char	   *body;			/* malloc'ed, NUL-terminated */
+	size_t		body_len;
+	int			attempts;		/* requests sent */
+} LlmHttpResponse;
+
+/* httpc.c */
+extern void LlmHttpPolicyDefaults(LlmHttpPolicy *policy);
+extern int	LlmHttpCheckUrl(const char *url, const LlmHttpPolicy *policy,
+							LlmError *err);
+extern int	LlmHttpPost(const LlmHttpRequest *req, LlmHttpResponse *resp,
+						LlmError *err);
+extern void LlmHttpResponseFree(LlmHttpResponse *resp);
+extern void LlmHttpSnippet(char *dst, size_t dstlen, const char *data,
+						   size_t len, const char *secret);
+
+#endif							/* PGMLOPS_LLM_HTTPC_H */

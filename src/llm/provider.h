@@ -1,0 +1,111 @@
+/*-------------------------------------------------------------------------
+ *
+ * provider.h
+ *	  Remote LLM providers: chat and embeddings over HTTP, for the
+ *	  OpenAI-compatible API (OpenAI, vLLM, llama.cpp server, LiteLLM,
+ *	  Ollama's /v1) and Ollama's native API.
+ *
+ *	  OpenAI:	POST <base>/v1/chat/completions, POST <base>/v1/embeddings
+ *	  Ollama:	POST <base>/api/chat (stream false), POST <base>/api/embed
+ *
+ * The base URL is scheme, host, port and an optional path prefix; a
+ * trailing "/v1" of an OpenAI base is not doubled.  Each call builds the
+ * request body, sends it with LlmHttpPost (allowlist, secret, timeouts,
+ * retries: httpc.h) and parses the reply.  A reply that is not JSON, or
+ * JSON of the wrong shape, fails with LLM_ERR_FORMAT and a short message
+ * quoting at most LLM_HTTP_SNIPPET bytes of it, the secret masked.
+ *
+ * The Build and Parse functions are exported for tests that need no
+ * server.  Plain C: no PostgreSQL header, malloc/free, never prints.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGMLOPS_LLM_PROVIDER_H
+#define PGMLOPS_LLM_PROVIDER_H
+
+#include "llm/httpc.h"
+
+#define LLM_PROVIDER_MAX_DIM	65536	/* largest embedding accepted */
+
+typedef enum LlmProviderKind
+{
+	LLM_PROVIDER_OPENAI,
+	LLM_PROVIDER_OLLAMA
+} LlmProviderKind;
+
+typedef struct LlmProvider
+{
+	LlmProviderKind kind;
+	const char *base_url;
+	const char *model;
+	const char *secret;			/* bearer token, or NULL */
+	LlmHttpPolicy policy;
+	int			embed_batch_inputs; /* inputs per request; <= 0: no limit */
+	size_t		embed_batch_bytes;	/* input bytes per request (a token
+									 * budget at ~4 bytes per token); 0: no
+									 * limit */
+} LlmProvider;
+
+typedef struct LlmChatMessage
+{
+	const char *role;			/* "system", "user", "assistant" */
+	const char *content;
+} LlmChatMessage;
+
+/* sampling parameters; NAN / has_seed false / 0 mean "provider default" */
+typedef struct LlmChatParams
+{
+	int			max_tokens;		/* <= 0: provider default */
+	double		temperature;
+	double		top_p;
+	bool		has_seed;
+	int64_t		seed;
+	const char *const *stop;
+	int			n_stop;
+} LlmChatParams;
+
+typedef struct LlmChatResult
+{
+	char	   *text;			/* malloc'ed */
+	char	   *finish_reason;	/* malloc'ed, or NULL */
+	int64_t		prompt_tokens;	/* -1 when the provider did not say */
+	int64_t		completion_tokens;
+} LlmChatResult;
+
+typedef struct LlmEmbedResult
+{
+	int			n;				/* vectors, one per input, in input order */
+	int			dim;
+	float	   *data;			/* [n][dim], malloc'ed */
+	int64_t		prompt_tokens;	/* -1 when the provider did not say */
+} LlmEmbedResult;
+
+/* provider.c */
+extern void LlmProviderInit(LlmProvider *prov, LlmProviderKind kind,
+							const char *base_url, const char *model);
+extern void LlmChatParamsInit(LlmChatParams *params);
+extern int	LlmProviderChat(const LlmProvider *prov, const LlmChatMessage *msgs,
+							int n_msgs, const LlmChatParams *params,
+							LlmChatResult *out, LlmError *err);
+extern int	LlmProviderEmbed(const LlmProvider *prov, const char *const *inputs,
+							 int n_inputs, LlmEmbedResult *out, LlmError *err);
+extern void LlmChatResultFree(LlmChatResult *res);
+extern void LlmEmbedResultFree(LlmEmbedResult *res);
+
+/* request bodies (malloc'ed JSON text) and reply parsers */
+extern int	LlmProviderBuildChat(LlmProviderKind kind, const char *model,
+								 const LlmChatMessage *msgs, int n_msgs,
+								 const LlmChatParams *params, char **body,
+								 LlmError *err);
+extern int	LlmProviderBuildEmbed(LlmProviderKind kind, const char *model,
+								  const char *const *inputs, int n_inputs,
+								  char **body, LlmError *err);
+extern int	LlmProviderParseChat(LlmProviderKind kind, const char *data,
+								 size_t len, const char *secret,
+								 LlmChatResult *out, LlmError *err);
+/* appends n_inputs vectors at out->data[out->n * dim ...] */
+extern int	LlmProviderParseEmbed(LlmProviderKind kind, const char *data,
+								  size_t len, int n_inputs, const char *secret,
+								  LlmEmbedResult *out, LlmError *err);
+
+#endif							/* PGMLOPS_LLM_PROVIDER_H */

@@ -1,0 +1,562 @@
+// objects: src/llm/provider.o src/llm/httpc.o src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o
+/*
+ * test_provider.c
+ *	  The remote-provider client (httpc.c, provider.c) against the test
+ *	  double t/llm_provider_double.py on 127.0.0.1: chat and embeddings
+ *	  for the OpenAI and Ollama APIs, batching, retries (429 with
+ *	  Retry-After, 5xx), bad replies, redirects, the allowlist, timeouts,
+ *	  cancellation and secret hiding.  Skipped without python3.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "llm/llmjson.h"
+#include "llm/provider.h"
+#include "unit.h"
+
+#define SECRET "sk-test-SECRET-4242"
+
+static int	port;
+static char base[64];
+static const char *const local_hosts[] = {"127.0.0.1"};
+static double cancel_at = 0;
+
+static double
+Now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool
+CancelHook(void)
+{
+	return cancel_at > 0 && Now() >= cancel_at;
+}
+
+/* no error message ever holds the secret */
+#define CHECK_ERR(call, want_code, err) \
+	do { \
+		int rc_ = (call); \
+		CHECK(rc_ == (want_code)); \
+		if (rc_ != (want_code)) \
+			printf("  got %d: %s\n", rc_, (err).message); \
+		CHECK(strstr((err).message, SECRET) == NULL); \
+		CHECK(strstr((err).message, "SECRET") == NULL); \
+	} while (0)
+
+static size_t
+CollectBody(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	char	  **buf = userdata;
+	size_t		old = *buf ? strlen(*buf) : 0;
+	char	   *p = realloc(*buf, old + size * nmemb + 1);
+
+	if (p == NULL)
+		return 0;
+	memcpy(p + old, ptr, size * nmemb);
+	p[old + size * nmemb] = '\0';
+	*buf = p;
+	return size * nmemb;
+}
+
+/* GET /_stats of the double */
+static json_t *
+Stats(void)
+{
+	CURL	   *c = curl_easy_init();
+	char		url[128];
+	char	   *buf = NULL;
+	json_t	   *root = NULL;
+
+	snprintf(url, sizeof(url), "%s/_stats", base);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, CollectBody);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+	if (curl_easy_perform(c) == CURLE_OK && buf != NULL)
+		root = json_loads(buf, 0, NULL);
+	curl_easy_cleanup(c);
+	free(buf);
+	return root;
+}
+
+static int64_t
+StatsRequests(void)
+{
+	json_t	   *s = Stats();
+	int64_t		n = s ? json_integer_value(json_object_get(s, "requests")) : -1;
+
+	json_decref(s);
+	return n;
+}
+
+static void
+Provider(LlmProvider *p, LlmProviderKind kind, const char *model)
+{
+	LlmProviderInit(p, kind, base, model);
+	p->secret = SECRET;
+	p->policy.allowed_hosts = local_hosts;
+	p->policy.n_allowed_hosts = 1;
+	p->policy.connect_timeout_ms = 2000;
+	p->policy.timeout_ms = 5000;
+	p->policy.backoff_base_ms = 50;
+}
+
+static void
+TestUrls(void)
+{
+	LlmHttpPolicy pol;
+	LlmError	err = {0};
+	const char *const hosts[] = {"LocalHost", "127.0.0.1", "api.example.com"};
+
+	LlmHttpPolicyDefaults(&pol);
+	pol.allowed_hosts = hosts;
+	pol.n_allowed_hosts = 3;
+	CHECK(LlmHttpCheckUrl("http://127.0.0.1:8080/v1", &pol, &err) == LLM_OK);
+	CHECK(LlmHttpCheckUrl("http://localhost/", &pol, &err) == LLM_OK);
+	CHECK(LlmHttpCheckUrl("HTTPS://API.EXAMPLE.COM/v1", &pol, &err) == LLM_OK);
+	CHECK(LlmHttpCheckUrl("http://user:pw@127.0.0.1/", &pol, &err) == LLM_OK);
+	CHECK(LlmHttpCheckUrl("ftp://127.0.0.1/", &pol, &err) == LLM_ERR_ARGUMENT);
+	CHECK(LlmHttpCheckUrl("file:///etc/passwd", &pol, &err) == LLM_ERR_ARGUMENT);
+	CHECK(LlmHttpCheckUrl("127.0.0.1:80", &pol, &err) == LLM_ERR_ARGUMENT);
+	CHECK(LlmHttpCheckUrl("", &pol, &err) == LLM_ERR_ARGUMENT);
+	CHECK(LlmHttpCheckUrl("http://127.0.0.1.evil.com/", &pol, &err) == LLM_ERR_ARGUMENT);
+	CHECK(strstr(err.message, "not on the allowed hosts list") != NULL);
+	CHECK(LlmHttpCheckUrl("http://evil.com#@127.0.0.1/", &pol, &err) == LLM_ERR_ARGUMENT);
+	CHECK(LlmHttpCheckUrl("http://127.0.0.1@evil.com/", &pol, &err) == LLM_ERR_ARGUMENT);
+	CHECK(LlmHttpCheckUrl("http://api.example.com.:80/", &pol, &err) == LLM_ERR_ARGUMENT);
+	pol.n_allowed_hosts = 0;
+	CHECK(LlmHttpCheckUrl("http://127.0.0.1/", &pol, &err) == LLM_ERR_ARGUMENT);
+}
+
+static void
+TestSnippet(void)
+{
+	char		s[LLM_HTTP_SNIPPET + 1];
+	char		big[600];
+
+	LlmHttpSnippet(s, sizeof(s), "key " SECRET " bad\n\x01\xc3\xa9", 30, SECRET);
+	CHECK(strstr(s, SECRET) == NULL);
+	CHECK(strncmp(s, "key *******************", 23) == 0);
+	CHECK(strchr(s, '\n') == NULL && strchr(s, '\x01') == NULL);
+	/* a secret across the cut: no prefix of it survives */
+	memset(big, 'x', sizeof(big));
+	memcpy(big + LLM_HTTP_SNIPPET - 5, SECRET, strlen(SECRET));
+	LlmHttpSnippet(s, sizeof(s), big, sizeof(big), SECRET);
+	CHECK(strlen(s) == LLM_HTTP_SNIPPET);
+	CHECK(strstr(s, "sk-te") == NULL);
+	CHECK(strcmp(s + LLM_HTTP_SNIPPET - 5, "*****") == 0);
+}
+
+static void
+TestBuildParse(void)
+{
+	LlmChatMessage msgs[] = {{"system", "be brief"}, {"user", "hi there"}};
+	const char *const stop[] = {"\n\n", "END"};
+	const char *const inputs[] = {"a", "bb"};
+	LlmChatParams params;
+	LlmChatResult cr;
+	LlmEmbedResult er;
+	LlmError	err = {0};
+	char	   *body;
+	json_t	   *j;
+
+	LlmChatParamsInit(&params);
+	params.max_tokens = 16;
+	params.temperature = 0.5;
+	params.top_p = 0.9;
+	params.has_seed = true;
+	params.seed = 42;
+	params.stop = stop;
+	params.n_stop = 2;
+
+	CHECK(LlmProviderBuildChat(LLM_PROVIDER_OPENAI, "m", msgs, 2, &params, &body, &err) == LLM_OK);
+	j = json_loads(body, 0, NULL);
+	CHECK(json_integer_value(json_object_get(j, "max_tokens")) == 16);
+	CHECK_NEAR(json_real_value(json_object_get(j, "temperature")), 0.5, 1e-12);
+	CHECK_NEAR(json_real_value(json_object_get(j, "top_p")), 0.9, 1e-12);
+	CHECK(json_integer_value(json_object_get(j, "seed")) == 42);
+	CHECK(json_array_size(json_object_get(j, "stop")) == 2);
+	CHECK(json_array_size(json_object_get(j, "messages")) == 2);
+	CHECK(json_object_get(j, "stream") == NULL);
+	json_decref(j);
+	free(body);
+
+	CHECK(LlmProviderBuildChat(LLM_PROVIDER_OLLAMA, "m", msgs, 2, &params, &body, &err) == LLM_OK);
+	j = json_loads(body, 0, NULL);
+	CHECK(json_is_false(json_object_get(j, "stream")));
+	CHECK(json_integer_value(json_object_get(json_object_get(j, "options"), "num_predict")) == 16);
+	CHECK(json_integer_value(json_object_get(json_object_get(j, "options"), "seed")) == 42);
+	CHECK(json_object_get(j, "max_tokens") == NULL);
+	json_decref(j);
+	free(body);
+
+	/* defaults send nothing */
+	LlmChatParamsInit(&params);
+	CHECK(LlmProviderBuildChat(LLM_PROVIDER_OPENAI, "m", msgs, 2, &params, &body, &err) == LLM_OK);
+	CHECK(strstr(body, "temperature") == NULL && strstr(body, "seed") == NULL &&
+		  strstr(body, "max_tokens") == NULL);
+	free(body);
+
+	/* bad arguments */
+	params.temperature = 3.0;
+	CHECK_ERR(LlmProviderBuildChat(LLM_PROVIDER_OPENAI, "m", msgs, 2, &params, &body, &err),
+			  LLM_ERR_ARGUMENT, err);
+	LlmChatParamsInit(&params);
+	CHECK_ERR(LlmProviderBuildChat(LLM_PROVIDER_OPENAI, "m", msgs, 0, &params, &body, &err),
+			  LLM_ERR_ARGUMENT, err);
+	msgs[1].content = "bad \xff utf8";
+	CHECK_ERR(LlmProviderBuildChat(LLM_PROVIDER_OPENAI, "m", msgs, 2, &params, &body, &err),
+			  LLM_ERR_ARGUMENT, err);
+	CHECK(LlmProviderBuildEmbed(LLM_PROVIDER_OPENAI, "m", inputs, 2, &body, &err) == LLM_OK);
+	CHECK(strstr(body, "\"encoding_format\":\"float\"") != NULL);
+	free(body);
+
+#define PARSE_CHAT(kind, s) LlmProviderParseChat(kind, s, strlen(s), SECRET, &cr, &err)
+	CHECK_ERR(PARSE_CHAT(LLM_PROVIDER_OPENAI, "<html>" SECRET "</html>"), LLM_ERR_FORMAT, err);
+	CHECK(strstr(err.message, "not a JSON object") != NULL);
+	CHECK_ERR(PARSE_CHAT(LLM_PROVIDER_OPENAI, ""), LLM_ERR_FORMAT, err);
+	CHECK_ERR(PARSE_CHAT(LLM_PROVIDER_OPENAI, "[1,2]"), LLM_ERR_FORMAT, err);
+	CHECK_ERR(PARSE_CHAT(LLM_PROVIDER_OPENAI, "{\"choices\":[]}"), LLM_ERR_FORMAT, err);
+	CHECK_ERR(PARSE_CHAT(LLM_PROVIDER_OPENAI, "{\"choices\":[{\"message\":{\"content\":null}}]}"),
+			  LLM_ERR_FORMAT, err);
+	CHECK_ERR(PARSE_CHAT(LLM_PROVIDER_OPENAI,
+						 "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":\"3\"}}"),
+			  LLM_ERR_FORMAT, err);
+	CHECK_ERR(PARSE_CHAT(LLM_PROVIDER_OLLAMA, "{\"message\":\"x\"}"), LLM_ERR_FORMAT, err);
+	CHECK_ERR(PARSE_CHAT(LLM_PROVIDER_OLLAMA, "{\"error\":\"model not found\"}"), LLM_ERR_IO, err);
+	CHECK(strstr(err.message, "model not found") != NULL);
+	CHECK(PARSE_CHAT(LLM_PROVIDER_OPENAI, "{\"choices\":[{\"message\":{\"content\":\"ok\"}}]}") == LLM_OK);
+	CHECK(strcmp(cr.text, "ok") == 0 && cr.prompt_tokens == -1 && cr.finish_reason == NULL);
+	LlmChatResultFree(&cr);
+
+#define PARSE_EMBED(kind, s, n) \
+	(memset(&er, 0, sizeof(er)), \
+	 LlmProviderParseEmbed(kind, s, strlen(s), n, SECRET, &er, &err))
+	CHECK_ERR(PARSE_EMBED(LLM_PROVIDER_OLLAMA, "{\"embeddings\":[[1,2],[3]]}", 2), LLM_ERR_FORMAT, err);
+	CHECK(strstr(err.message, "different dimensions") != NULL);
+	LlmEmbedResultFree(&er);
+	CHECK_ERR(PARSE_EMBED(LLM_PROVIDER_OLLAMA, "{\"embeddings\":[[1,2]]}", 2), LLM_ERR_FORMAT, err);
+	CHECK(strstr(err.message, "1 embeddings for 2 inputs") != NULL);
+	LlmEmbedResultFree(&er);
+	CHECK_ERR(PARSE_EMBED(LLM_PROVIDER_OLLAMA, "{\"embeddings\":[[1,\"a\"]]}", 1), LLM_ERR_FORMAT, err);
+	LlmEmbedResultFree(&er);
+	CHECK_ERR(PARSE_EMBED(LLM_PROVIDER_OLLAMA, "{\"embeddings\":[[1e300]]}", 1), LLM_ERR_FORMAT, err);
+	LlmEmbedResultFree(&er);
+	CHECK_ERR(PARSE_EMBED(LLM_PROVIDER_OPENAI,
+						  "{\"data\":[{\"index\":0,\"embedding\":[1]},{\"index\":0,\"embedding\":[2]}]}", 2),
+			  LLM_ERR_FORMAT, err);
+	CHECK(strstr(err.message, "twice") != NULL);
+	LlmEmbedResultFree(&er);
+	CHECK_ERR(PARSE_EMBED(LLM_PROVIDER_OPENAI, "{\"data\":[{\"index\":5,\"embedding\":[1]}]}", 1),
+			  LLM_ERR_FORMAT, err);
+	LlmEmbedResultFree(&er);
+	CHECK(PARSE_EMBED(LLM_PROVIDER_OPENAI,
+					  "{\"data\":[{\"index\":1,\"embedding\":[1,2]},{\"index\":0,\"embedding\":[3,4]}]}", 2) == LLM_OK);
+	CHECK(er.n == 2 && er.dim == 2 && er.data[0] == 3 && er.data[3] == 2);
+	LlmEmbedResultFree(&er);
+}
+
+static void
+TestChat(LlmProviderKind kind)
+{
+	LlmProvider prov;
+	LlmChatMessage msgs[] = {{"system", "be brief"}, {"user", "hello remote world"}};
+	LlmChatParams params;
+	LlmChatResult res;
+	LlmError	err = {0};
+	json_t	   *s;
+	json_t	   *sent;
+
+	Provider(&prov, kind, "echo");
+	LlmChatParamsInit(&params);
+	params.max_tokens = 7;
+	params.has_seed = true;
+	params.seed = 1234;
+	CHECK_ERR(LlmProviderChat(&prov, msgs, 2, &params, &res, &err), LLM_OK, err);
+	CHECK(res.text != NULL && strcmp(res.text, "echo: hello remote world") == 0);
+	CHECK(res.prompt_tokens == 5);
+	CHECK(res.completion_tokens == 4);
+	CHECK(res.finish_reason != NULL && strcmp(res.finish_reason, "stop") == 0);
+	LlmChatResultFree(&res);
+
+	/* the secret was sent as a bearer token, and the parameters too */
+	s = Stats();
+	CHECK(s != NULL);
+	CHECK(strcmp(json_string_value(json_object_get(s, "auth")) ?: "", "Bearer " SECRET) == 0);
+	sent = json_loads(json_string_value(json_object_get(s, "body")) ?: "", 0, NULL);
+	if (kind == LLM_PROVIDER_OPENAI)
+		CHECK(json_integer_value(json_object_get(sent, "seed")) == 1234 &&
+			  json_integer_value(json_object_get(sent, "max_tokens")) == 7);
+	else
+		CHECK(json_integer_value(json_object_get(json_object_get(sent, "options"), "seed")) == 1234);
+	json_decref(sent);
+	json_decref(s);
+
+	/* a base URL ending in /v1 (OpenAI) or a slash is not doubled */
+	{
+		char		b2[80];
+
+		snprintf(b2, sizeof(b2), "%s%s", base, kind == LLM_PROVIDER_OPENAI ? "/v1/" : "/");
+		prov.base_url = b2;
+		CHECK_ERR(LlmProviderChat(&prov, msgs, 2, &params, &res, &err), LLM_OK, err);
+		LlmChatResultFree(&res);
+	}
+}
+
+static void
+TestEmbed(LlmProviderKind kind)
+{
+	LlmProvider prov;
+	const char *const inputs[] = {"a", "bb", "ccc", "dddd", "eeeee"};
+	LlmEmbedResult res;
+	LlmError	err = {0};
+	int64_t		before;
+	bool		ok = true;
+
+	Provider(&prov, kind, "embed");
+	before = StatsRequests();
+	prov.embed_batch_inputs = 2;
+	CHECK_ERR(LlmProviderEmbed(&prov, inputs, 5, &res, &err), LLM_OK, err);
+	CHECK(StatsRequests() - before == 3);
+	CHECK(res.n == 5 && res.dim == 4);
+	for (int i = 0; i < res.n && res.data != NULL; i++)
+	{
+		float		n = (float) (i + 1);
+
+		ok = ok && res.data[i * 4] == n && res.data[i * 4 + 1] == n / 2 &&
+			res.data[i * 4 + 2] == 1 && res.data[i * 4 + 3] == -n;
+	}
+	CHECK(ok);
+	CHECK(res.prompt_tokens == 5);
+	LlmEmbedResultFree(&res);
+
+	/* a byte budget: 1+2+3 | 4 | 5 */
+	before = StatsRequests();
+	prov.embed_batch_inputs = 0;
+	prov.embed_batch_bytes = 6;
+	CHECK_ERR(LlmProviderEmbed(&prov, inputs, 5, &res, &err), LLM_OK, err);
+	CHECK(StatsRequests() - before == 3);
+	CHECK(res.n == 5 && res.data[16] == 5);
+	LlmEmbedResultFree(&res);
+
+	/* one request for all */
+	before = StatsRequests();
+	prov.embed_batch_bytes = 0;
+	CHECK_ERR(LlmProviderEmbed(&prov, inputs, 5, &res, &err), LLM_OK, err);
+	CHECK(StatsRequests() - before == 1 && res.n == 5);
+	LlmEmbedResultFree(&res);
+
+	prov.model = "short-embed";
+	CHECK_ERR(LlmProviderEmbed(&prov, inputs, 4, &res, &err), LLM_ERR_FORMAT, err);
+	CHECK(strstr(err.message, "3 embeddings for 4 inputs") != NULL);
+	CHECK(res.data == NULL && res.n == 0);
+	prov.model = "bad-shape";
+	CHECK_ERR(LlmProviderEmbed(&prov, inputs, 4, &res, &err), LLM_ERR_FORMAT, err);
+}
+
+/* raw POST of a chat body to the double with model m */
+static int
+RawPost(const char *model, LlmHttpPolicy *pol, LlmHttpResponse *resp, LlmError *err)
+{
+	char		url[128];
+	char		body[256];
+	LlmHttpRequest req;
+
+	snprintf(url, sizeof(url), "%s/v1/chat/completions", base);
+	snprintf(body, sizeof(body),
+			 "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", model);
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.secret = SECRET;
+	req.policy = *pol;
+	return LlmHttpPost(&req, resp, err);
+}
+
+static void
+TestFailures(void)
+{
+	LlmHttpPolicy pol;
+	LlmHttpResponse resp;
+	LlmError	err = {0};
+	LlmProvider prov;
+	LlmChatMessage msg = {"user", "hi"};
+	LlmChatParams params;
+	LlmChatResult res;
+	double		t0;
+	int64_t		before;
+
+	LlmHttpPolicyDefaults(&pol);
+	pol.allowed_hosts = local_hosts;
+	pol.n_allowed_hosts = 1;
+	pol.backoff_base_ms = 50;
+	pol.timeout_ms = 5000;
+	LlmChatParamsInit(&params);
+
+	/* 429 with Retry-After: 1 is retried after a second */
+	t0 = Now();
+	CHECK_ERR(RawPost("flaky-429", &pol, &resp, &err), LLM_OK, err);
+	CHECK(resp.attempts == 2 && resp.status == 200);
+	CHECK(Now() - t0 >= 0.9 && Now() - t0 < 3.0);
+	LlmHttpResponseFree(&resp);
+
+	/* a cap on Retry-After */
+	pol.retry_after_max_ms = 100;
+	t0 = Now();
+	CHECK_ERR(RawPost("flaky-429", &pol, &resp, &err), LLM_OK, err);
+	CHECK(resp.attempts == 2 && Now() - t0 < 0.8);
+	LlmHttpResponseFree(&resp);
+	pol.retry_after_max_ms = 30000;
+
+	/* 500 then OK, exponential backoff from 50 ms */
+	CHECK_ERR(RawPost("flaky-500", &pol, &resp, &err), LLM_OK, err);
+	CHECK(resp.attempts == 2);
+	LlmHttpResponseFree(&resp);
+
+	/* always 503: gives up after max_attempts */
+	pol.max_attempts = 3;
+	before = StatsRequests();
+	CHECK_ERR(RawPost("always-503", &pol, &resp, &err), LLM_ERR_IO, err);
+	CHECK(StatsRequests() - before == 3);
+	CHECK(strstr(err.message, "HTTP 503") != NULL && strstr(err.message, "3 attempts") != NULL);
+	CHECK(strstr(err.message, "overloaded") != NULL);
+
+	/* a redirect is refused */
+	CHECK_ERR(RawPost("redirect", &pol, &resp, &err), LLM_ERR_IO, err);
+	CHECK(strstr(err.message, "302") != NULL &&
+		  strstr(err.message, "redirects are not followed") != NULL);
+	CHECK(resp.body == NULL);
+
+	/* a 401 quoting the key: masked */
+	CHECK_ERR(RawPost("echo-auth", &pol, &resp, &err), LLM_ERR_IO, err);
+	CHECK(strstr(err.message, "HTTP 401") != NULL && strstr(err.message, "Bearer ***") != NULL);
+
+	/* a response size cap */
+	pol.max_response_bytes = 20;
+	CHECK_ERR(RawPost("echo", &pol, &resp, &err), LLM_ERR_IO, err);
+	CHECK(strstr(err.message, "larger than 20 bytes") != NULL);
+	pol.max_response_bytes = 1 << 20;
+
+	/* a host not on the allowlist: refused, nothing sent */
+	{
+		char		url[128];
+		LlmHttpRequest req;
+
+		snprintf(url, sizeof(url), "http://localhost:%d/v1/chat/completions", port);
+		memset(&req, 0, sizeof(req));
+		req.url = url;
+		req.body = "{}";
+		req.body_len = 2;
+		req.secret = SECRET;
+		req.policy = pol;
+		before = StatsRequests();
+		CHECK_ERR(LlmHttpPost(&req, &resp, &err), LLM_ERR_ARGUMENT, err);
+		CHECK(strstr(err.message, "\"localhost\" is not on the allowed hosts list") != NULL);
+		CHECK(StatsRequests() == before);
+		/* a secret with a line break would inject a header */
+		req.url = url + 0;
+		req.policy.allowed_hosts = (const char *const[]) {"localhost"};
+		req.secret = "abc\r\nX-Evil: 1";
+		CHECK_ERR(LlmHttpPost(&req, &resp, &err), LLM_ERR_ARGUMENT, err);
+		CHECK(StatsRequests() == before);
+	}
+
+	/* HTML and JSON of the wrong shape: format errors */
+	Provider(&prov, LLM_PROVIDER_OPENAI, "html");
+	CHECK_ERR(LlmProviderChat(&prov, &msg, 1, &params, &res, &err), LLM_ERR_FORMAT, err);
+	CHECK(strstr(err.message, "Welcome to nginx") != NULL);
+	Provider(&prov, LLM_PROVIDER_OLLAMA, "html");
+	CHECK_ERR(LlmProviderChat(&prov, &msg, 1, &params, &res, &err), LLM_ERR_FORMAT, err);
+	Provider(&prov, LLM_PROVIDER_OPENAI, "bad-shape");
+	CHECK_ERR(LlmProviderChat(&prov, &msg, 1, &params, &res, &err), LLM_ERR_FORMAT, err);
+	CHECK(strstr(err.message, "choices[0].message.content") != NULL);
+	Provider(&prov, LLM_PROVIDER_OLLAMA, "bad-shape");
+	CHECK_ERR(LlmProviderChat(&prov, &msg, 1, &params, &res, &err), LLM_ERR_FORMAT, err);
+
+	/* an unknown endpoint (404) */
+	Provider(&prov, LLM_PROVIDER_OPENAI, "echo");
+	{
+		char		b2[80];
+
+		snprintf(b2, sizeof(b2), "%s/nothing", base);
+		prov.base_url = b2;
+		CHECK_ERR(LlmProviderChat(&prov, &msg, 1, &params, &res, &err), LLM_ERR_IO, err);
+		CHECK(strstr(err.message, "HTTP 404") != NULL);
+	}
+
+	/* a timeout */
+	pol.timeout_ms = 500;
+	t0 = Now();
+	CHECK_ERR(RawPost("slow", &pol, &resp, &err), LLM_ERR_IO, err);
+	CHECK(strstr(err.message, "timed out") != NULL);
+	CHECK(Now() - t0 < 2.0);
+	pol.timeout_ms = 10000;
+
+	/* cancelled during a transfer */
+	LlmInterruptHook = CancelHook;
+	t0 = Now();
+	cancel_at = t0 + 0.3;
+	CHECK_ERR(RawPost("slow", &pol, &resp, &err), LLM_ERR_CANCELLED, err);
+	CHECK(Now() - t0 < 1.0);
+
+	/* cancelled while waiting for a retry (flaky-429 answers 429 next) */
+	t0 = Now();
+	cancel_at = t0 + 0.3;
+	CHECK_ERR(RawPost("flaky-429", &pol, &resp, &err), LLM_ERR_CANCELLED, err);
+	CHECK(resp.attempts == 1);
+	CHECK(Now() - t0 < 0.8);
+
+	/* cancelled before anything is sent */
+	cancel_at = Now() - 1;
+	before = StatsRequests();
+	CHECK_ERR(RawPost("echo", &pol, &resp, &err), LLM_ERR_CANCELLED, err);
+	cancel_at = 0;
+	CHECK(StatsRequests() == before);
+	LlmInterruptHook = NULL;
+}
+
+int
+main(void)
+{
+	FILE	   *f;
+	int			pid = 0;
+
+	TestUrls();
+	TestSnippet();
+	TestBuildParse();
+
+	if (system("command -v python3 >/dev/null 2>&1") != 0)
+	{
+		printf("unit provider: skipped (no python3)\n");
+		return 0;
+	}
+	f = popen("exec python3 t/llm_provider_double.py 0 60", "r");
+	if (f == NULL || fscanf(f, "port %d pid %d", &port, &pid) != 2)
+	{
+		printf("FAIL: could not start t/llm_provider_double.py\n");
+		return 1;
+	}
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	TestChat(LLM_PROVIDER_OPENAI);
+	TestChat(LLM_PROVIDER_OLLAMA);
+	TestEmbed(LLM_PROVIDER_OPENAI);
+	TestEmbed(LLM_PROVIDER_OLLAMA);
+	TestFailures();
+
+	kill(pid, SIGTERM);
+	pclose(f);
+	UNIT_DONE("provider");
+}
