@@ -68,6 +68,9 @@ SELECT round(mlops.predict('pr_diab', d)::numeric, 4) AS by_row,
 -- integer and numeric columns are numbers too
 SELECT round(mlops.predict('pr_diab', ROW(59, 2, 32.1, 101, 157, 93.2, 38, 4, 4.8598, 87))::numeric, 4) AS mixed_types;
 SELECT mlops.predict_label('pr_species', '{"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}'::jsonb);
+SELECT mlops.predict_label('pr_species', ARRAY[6.3, 3.3, 6.0, 2.5]::real[]) AS from_real,
+	   mlops.predict_label('pr_species', ARRAY[6.3, 3.3, 6.0, 2.5]::float8[]) AS from_float8,
+	   mlops.predict_label('pr_species', '[6.3, 3.3, 6.0, 2.5]'::vector) AS from_vector;
 
 -- probabilities: one per class in the version's order, summing to 1, the
 -- largest one the predicted class

@@ -61,6 +61,24 @@ CREATE FUNCTION mlops.predict_label(model text, features record)
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION mlops.predict_label(text, record) IS 'class label (as text) that a classification model predicts for a row';
 
+CREATE FUNCTION mlops.predict_label(model text, features real[])
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_label_array'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.predict_label(text, real[]) IS 'class label (as text) that a classification model predicts for features in signature order';
+
+CREATE FUNCTION mlops.predict_label(model text, features float8[])
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_label_array'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.predict_label(text, float8[]) IS 'class label (as text) that a classification model predicts for features in signature order';
+
+CREATE FUNCTION mlops.predict_label(model text, features vector)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_label_vector'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.predict_label(text, vector) IS 'class label (as text) that a classification model predicts for features given as a vector in signature order';
+
 CREATE FUNCTION mlops.predict_label(model text, features jsonb DEFAULT NULL, entity jsonb DEFAULT NULL)
 	RETURNS text
 	AS 'MODULE_PATHNAME', 'ml_predict_label_jsonb'
@@ -121,6 +139,8 @@ COMMENT ON FUNCTION mlops._check_single_select(text) IS 'internal: raises an err
 REVOKE ALL ON FUNCTION mlops.predict(text, record), mlops.predict(text, real[]),
 	mlops.predict(text, float8[]), mlops.predict(text, vector), mlops.predict(text, jsonb, jsonb),
 	mlops.predict_label(text, record), mlops.predict_label(text, jsonb, jsonb),
+	mlops.predict_label(text, real[]), mlops.predict_label(text, float8[]),
+	mlops.predict_label(text, vector),
 	mlops.predict_proba(text, record), mlops.predict_proba(text, real[]),
 	mlops.predict_proba(text, float8[]), mlops.predict_proba(text, vector),
 	mlops.predict_proba(text, jsonb, jsonb), mlops.predict_batch(text, text, text),
@@ -128,6 +148,8 @@ REVOKE ALL ON FUNCTION mlops.predict(text, record), mlops.predict(text, real[]),
 GRANT EXECUTE ON FUNCTION mlops.predict(text, record), mlops.predict(text, real[]),
 	mlops.predict(text, float8[]), mlops.predict(text, vector), mlops.predict(text, jsonb, jsonb),
 	mlops.predict_label(text, record), mlops.predict_label(text, jsonb, jsonb),
+	mlops.predict_label(text, real[]), mlops.predict_label(text, float8[]),
+	mlops.predict_label(text, vector),
 	mlops.predict_proba(text, record), mlops.predict_proba(text, real[]),
 	mlops.predict_proba(text, float8[]), mlops.predict_proba(text, vector),
 	mlops.predict_proba(text, jsonb, jsonb), mlops.predict_batch(text, text, text),

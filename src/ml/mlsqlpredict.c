@@ -596,6 +596,8 @@ PG_FUNCTION_INFO_V1(ml_predict_vector);
 PG_FUNCTION_INFO_V1(ml_predict_jsonb);
 PG_FUNCTION_INFO_V1(ml_predict_label_record);
 PG_FUNCTION_INFO_V1(ml_predict_label_jsonb);
+PG_FUNCTION_INFO_V1(ml_predict_label_array);
+PG_FUNCTION_INFO_V1(ml_predict_label_vector);
 PG_FUNCTION_INFO_V1(ml_predict_proba_record);
 PG_FUNCTION_INFO_V1(ml_predict_proba_array);
 PG_FUNCTION_INFO_V1(ml_predict_proba_jsonb);
@@ -730,6 +732,27 @@ ml_predict_label_record(PG_FUNCTION_ARGS)
 	PredictState *st = GetState(fcinfo);
 
 	InputsFromRecord(fcinfo, st);
+	PG_RETURN_TEXT_P(LabelOf(st, RunModel(st, false)));
+}
+
+/* mlops.predict_label(model, real[] | float8[]) */
+Datum
+ml_predict_label_array(PG_FUNCTION_ARGS)
+{
+	PredictState *st = GetState(fcinfo);
+
+	InputsFromArray(fcinfo, st);
+	PG_RETURN_TEXT_P(LabelOf(st, RunModel(st, false)));
+}
+
+/* mlops.predict_label(model, vector) */
+Datum
+ml_predict_label_vector(PG_FUNCTION_ARGS)
+{
+	PredictState *st = GetState(fcinfo);
+	Vector	   *v = PG_GETARG_VECTOR_P(1);
+
+	InputsFromNumbers(st, NULL, v->x, v->dim);
 	PG_RETURN_TEXT_P(LabelOf(st, RunModel(st, false)));
 }
 
