@@ -1,18 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * mlsqltrain.c
- *	  mlops.train and mlops.tune: read the source, split it, learn the
- *	  preprocessing, fit, measure on the held-out rows and register the
- *	  version with its lineage.
+ *	  mlops.train: read the source, split it, learn the preprocessing, fit
+ *	  and measure on the held-out rows; then register (mlsqlregister.c).
  *
- * Phases of one training (each a function below):
- *	 TrainSetup	   resolve the model, task, algorithm, hyperparameters and
- *				   columns, then read every row through SPI (caller's
- *				   privileges) and split
- *	 FitEvaluate   preprocessing + fit on some rows, metrics on others
- *	 Register	   the version row, and a first deployment
- * mlops.tune runs FitEvaluate once per candidate and fold, then once more
- * on the whole training split for the winner.
+ * Phases of one training:
+ *	 TrainSetup		  resolve the model, task, algorithm, hyperparameters and
+ *					  columns, then read every row through SPI (caller's
+ *					  privileges) and split
+ *	 TrainFitEvaluate preprocessing + fit on some rows, metrics on others
+ *	 TrainRegister	  the version row, and a first deployment (mlsqlregister.c)
+ * mlops.tune (mlsqltune.c) runs TrainFitEvaluate once per candidate and
+ * fold, then once more on the whole training split for the winner.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,7 +42,7 @@
 #include "utils/numeric.h"
 
 #include "compat.h"
-#include "ml/mlsql.h"
+#include "ml/mlsqltrain.h"
 
 #define MAX_CLASSES 1000
 #define MAX_LABEL_BYTES 255
@@ -54,47 +53,6 @@
 
 static int	train_memory_limit_kb = 1024 * 1024;
 
-/* everything one training has read and decided */
-typedef struct TrainSet
-{
-	char	   *model;
-	MlTask		task;
-	bool		model_exists;
-	MlAlgorithm alg;
-	MlSqlSource src;
-	int			nfeatures;
-	MlSqlColumn *features;
-	char	   *target;
-	char	   *target_type;
-	/* data */
-	MlRawData  *raw;
-	int64		nrows;			/* rows read */
-	int64		nvalid;			/* rows with a target */
-	int64	   *valid;			/* their indexes in raw */
-	double	   *y;				/* per raw row: value or class index */
-	int			n_classes;
-	char	  **labels;			/* classification: labels, in SQL order */
-	uint64		checksum;
-	char	   *snapshot_xmin;	/* of the snapshot the data was read in */
-	char	   *snapshot_lsn;
-	/* split, as raw row indexes */
-	int64	   *train;
-	int64		ntrain;
-	int64	   *test;
-	int64		ntest;
-	double		test_fraction;
-	int			seed;
-} TrainSet;
-
-/* result of fitting on some rows and measuring on others */
-typedef struct FitResult
-{
-	MlModel    *model;
-	MlPrep	   *prep;
-	char	   *metrics;		/* JSON text, palloc'ed */
-	double		score;			/* key metric, NaN when missing */
-} FitResult;
-
 /* text argument n, or NULL */
 static char *
 TextArgOrNull(FunctionCallInfo fcinfo, int n)
@@ -103,39 +61,15 @@ TextArgOrNull(FunctionCallInfo fcinfo, int n)
 }
 
 /* first column of the single row a query returns, as text; NULL if none */
-static char *
-QueryText(const char *sql, int nargs, Oid *types, Datum *values)
+char *
+TrainQueryText(const char *sql, int nargs, Oid *types, Datum *values)
 {
-	bool		isnull;
-	Datum		d;
-
 	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 1) < 0)
 		elog(ERROR, "SPI failed: %s", sql);
 	if (SPI_processed == 0)
 		return NULL;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return NULL;
+	/* SPI_getvalue gives NULL for a NULL value */
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	(void) d;
-}
-
-/* report a core error status */
-static inline void
-Check(int rc, const LlmError *err, const char *context)
-{
-	if (rc != LLM_OK)
-		MlSqlReport(err, context);
-}
-
-/* comparison of two int64, for qsort */
-static int
-CompareInt64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
 }
 
 /*
@@ -153,7 +87,7 @@ ChooseTask(TrainSet *ts, const char *task_arg, const char *alg_name,
 	int			task = -1;
 
 	args[0] = CStringGetTextDatum(ts->model);
-	existing = QueryText("SELECT task FROM mlops.models WHERE name = $1", 1, argtypes, args);
+	existing = TrainQueryText("SELECT task FROM mlops.models WHERE name = $1", 1, argtypes, args);
 	ts->model_exists = existing != NULL;
 	if (task_arg)
 	{
@@ -208,7 +142,7 @@ ChooseTask(TrainSet *ts, const char *task_arg, const char *alg_name,
 				char	   *sql = psprintf("SELECT count(*) FROM (SELECT DISTINCT %s FROM %s LIMIT %d) d",
 										   quote_identifier(target->name), ts->src.from,
 										   MAX_INFERRED_CLASSES + 1);
-				char	   *n = QueryText(sql, 0, NULL, NULL);
+				char	   *n = TrainQueryText(sql, 0, NULL, NULL);
 
 				return atoi(n) <= MAX_INFERRED_CLASSES ? ML_TASK_CLASSIFICATION : ML_TASK_REGRESSION;
 			}
@@ -250,10 +184,10 @@ TrainingSetFeatureCount(const MlSqlSource *src)
 	Datum		args[1];
 	char	   *n;
 
-	if (src->is_query || QueryText("SELECT to_regclass('mlops.training_sets')::text", 0, NULL, NULL) == NULL)
+	if (src->is_query || TrainQueryText("SELECT to_regclass('mlops.training_sets')::text", 0, NULL, NULL) == NULL)
 		return 0;
 	args[0] = ObjectIdGetDatum(src->relid);
-	n = QueryText("SELECT jsonb_array_length(features) FROM mlops.training_sets WHERE relid = $1",
+	n = TrainQueryText("SELECT jsonb_array_length(features) FROM mlops.training_sets WHERE relid = $1",
 				  1, types, args);
 	return n ? atoi(n) : 0;
 }
@@ -354,7 +288,7 @@ VectorWidth(const MlSqlSource *src, const MlSqlColumn *col)
 							   q, MlSqlIsVectorType(col->type, "vector") ? "real[]" :
 							   MlSqlIsVectorType(col->type, "halfvec") ? "vector::real[]" : "float8[]",
 							   src->from, q);
-	char	   *n = QueryText(sql, 0, NULL, NULL);
+	char	   *n = TrainQueryText(sql, 0, NULL, NULL);
 
 	if (n == NULL || atoi(n) < 1)
 		ereport(ERROR,
@@ -484,7 +418,7 @@ CheckTrainingClasses(const TrainSet *ts)
 /*
  * Read and split everything mlops.train needs
  */
-static void
+void
 TrainSetup(TrainSet *ts, FunctionCallInfo fcinfo, int arg_features, int arg_fraction,
 		   int arg_seed, int arg_task, const char *alg_name)
 {
@@ -632,8 +566,8 @@ TrainSetup(TrainSet *ts, FunctionCallInfo fcinfo, int arg_features, int arg_frac
  * Learn the preprocessing and fit on rows fit_rows, then measure on
  * eval_rows (the training rows themselves when there are none)
  */
-static FitResult
-FitEvaluate(const TrainSet *ts, const MlParams *params, const int64 *fit_rows,
+FitResult
+TrainFitEvaluate(const TrainSet *ts, const MlParams *params, const int64 *fit_rows,
 			int64 nfit, const int64 *eval_rows, int64 neval, int step)
 {
 	FitResult	res = {0};
@@ -718,260 +652,9 @@ FitEvaluate(const TrainSet *ts, const MlParams *params, const int64 *fit_rows,
 	return res;
 }
 
-/* escape a C string as a JSON string literal into buf */
-static void
-AppendJsonString(StringInfo buf, const char *s)
-{
-	escape_json(buf, s);
-}
-
-/* the feature signature as JSON text */
-static char *
-SignatureJson(const TrainSet *ts)
-{
-	StringInfoData buf;
-	static const char *const kinds[] = {"numeric", "boolean", "categorical", "vector"};
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
-	for (int c = 0; c < ts->nfeatures; c++)
-	{
-		appendStringInfoString(&buf, c ? ", {\"name\": " : "{\"name\": ");
-		AppendJsonString(&buf, ts->features[c].name);
-		appendStringInfoString(&buf, ", \"type\": ");
-		AppendJsonString(&buf, ts->features[c].type_name);
-		appendStringInfo(&buf, ", \"kind\": \"%s\", \"width\": %d}",
-						 kinds[ts->features[c].kind], ts->raw->cols[c].width);
-	}
-	appendStringInfoChar(&buf, ']');
-	return buf.data;
-}
-
-/* the class labels as a JSON array, or NULL */
-static char *
-LabelsJson(const TrainSet *ts)
-{
-	StringInfoData buf;
-
-	if (ts->task != ML_TASK_CLASSIFICATION)
-		return NULL;
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
-	for (int i = 0; i < ts->n_classes; i++)
-	{
-		if (i)
-			appendStringInfoString(&buf, ", ");
-		AppendJsonString(&buf, ts->labels[i]);
-	}
-	appendStringInfoChar(&buf, ']');
-	return buf.data;
-}
-
-/* nullable text Datum */
-static Datum
-TextOrNull(const char *s, char *nulls, int i)
-{
-	nulls[i] = s ? ' ' : 'n';
-	return s ? CStringGetTextDatum(s) : (Datum) 0;
-}
-
-/*
- * Registry rows are written with the privileges of the registry's owner:
- * roles may read the registry but not write it directly, so versions,
- * their numbers and lineage come only from training.  The statements run
- * in between are the glue's own (no user SQL).  An error restores the
- * caller's identity with the transaction's abort.
- */
-typedef struct RegistryWriter
-{
-	Oid			save_uid;
-	int			save_sec;
-	char	   *caller;			/* the caller's role name */
-} RegistryWriter;
-
-/* become the owner of mlops.model_versions */
-static void
-RegistryWriterBegin(RegistryWriter *rw)
-{
-	Oid			relid = get_relname_relid("model_versions", get_namespace_oid("mlops", false));
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	GetUserIdAndSecContext(&rw->save_uid, &rw->save_sec);
-	rw->caller = GetUserNameFromId(rw->save_uid, false);
-	SetUserIdAndSecContext(owner, rw->save_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-/* back to the caller */
-static void
-RegistryWriterEnd(RegistryWriter *rw)
-{
-	SetUserIdAndSecContext(rw->save_uid, rw->save_sec);
-}
-
-/*
- * The training set (mlops.create_training_set) the source is, if any, and
- * its pinned feature references as a text[] literal: the features that
- * mlops.predict(model, entity => keys) fetches online
- */
-static void
-TrainingSetOf(const TrainSet *ts, char **name, char **refs)
-{
-	Oid			types[1] = {OIDOID};
-	Datum		args[1];
-	char	   *exists;
-
-	*name = *refs = NULL;
-	if (ts->src.is_query)
-		return;
-	exists = QueryText("SELECT to_regclass('mlops.training_sets')::text", 0, NULL, NULL);
-	if (exists == NULL)
-		return;
-	args[0] = ObjectIdGetDatum(ts->src.relid);
-	if (SPI_execute_with_args("SELECT t.name, (SELECT array_agg(format('%s@%s:%s', e->>'view', e->>'version', e->>'feature')"
-							  " ORDER BY o) FROM jsonb_array_elements(t.features) WITH ORDINALITY AS x(e, o))::text"
-							  " FROM mlops.training_sets t WHERE t.relid = $1",
-							  1, types, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read mlops.training_sets");
-	if (SPI_processed == 1)
-	{
-		*name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		*refs = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	}
-}
-
-/*
- * Register the version; deploy it when the model has no production
- * version.  Returns the version number.
- */
-static int
-Register(const TrainSet *ts, const FitResult *fit, const MlParams *params,
-		 double seconds, int64 tune_id)
-{
-	static const char *sql =
-		"INSERT INTO mlops.model_versions (model, version, algorithm, hyperparams, preprocessing,"
-		" features, target, target_type, classes, metrics, artifact, source, row_count,"
-		" train_rows, test_rows, data_checksum, snapshot_xmin, snapshot_lsn, seed, test_fraction,"
-		" extension_version, device, train_seconds, tune_id, training_set, online_features,"
-		" created_by)"
-		" VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11,"
-		" $12, $13, $14, $15, $16, $21::xid8, $22::pg_lsn,"
-		" $17, $18, (SELECT extversion FROM pg_extension WHERE extname = 'pgmlops'),"
-		" 'cpu', $19, $20, $23, $24::text[], $25)";
-	Oid			types[25] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID,
-	INT4OID, FLOAT8OID, FLOAT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		v[25];
-	char		n[26];
-	RegistryWriter rw;
-	char	   *training_set = NULL;
-	char	   *online_features = NULL;
-	Oid			t1[1] = {TEXTOID};
-	Datum		a1[1];
-	Oid			t2[2] = {TEXTOID, TEXTOID};
-	Datum		a2[2];
-	char	   *s;
-	int			version;
-	uint8_t    *artifact;
-	size_t		artifact_len;
-	bytea	   *ba;
-	char	   *prep_json,
-			   *params_json;
-	LlmError	err;
-
-	MlSqlProgressPhase("registering", ts->nrows, 0);
-	memset(n, ' ', sizeof(n));
-	n[25] = '\0';
-	TrainingSetOf(ts, &training_set, &online_features);
-
-	/*
-	 * The model row, then the next version number (the UPDATE locks the
-	 * model row; a concurrent first training of another task loses here)
-	 */
-	RegistryWriterBegin(&rw);
-	a2[0] = CStringGetTextDatum(ts->model);
-	a2[1] = CStringGetTextDatum(MlTaskName(ts->task));
-	if (SPI_execute_with_args(psprintf("INSERT INTO mlops.models (name, task, owner) VALUES ($1, $2, %s) "
-									   "ON CONFLICT (name) DO NOTHING", quote_literal_cstr(rw.caller)),
-							  2, t2, a2, NULL, false, 0) < 0)
-		elog(ERROR, "could not register model");
-	a1[0] = a2[0];
-	s = QueryText("UPDATE mlops.models SET last_version = last_version + 1 WHERE name = $1 "
-				  "RETURNING last_version || ' ' || task", 1, t1, a1);
-	if (s == NULL)
-		elog(ERROR, "model \"%s\" vanished", ts->model);
-	version = atoi(s);
-	if (strcmp(strchr(s, ' ') + 1, MlTaskName(ts->task)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" is a %s model, not %s", ts->model, strchr(s, ' ') + 1,
-						MlTaskName(ts->task))));
-
-	Check(MlModelSave(fit->model, &artifact, &artifact_len, &err), &err, NULL);
-	MlSqlHoldMalloc(artifact);
-	ba = palloc_extended(VARHDRSZ + artifact_len, MCXT_ALLOC_HUGE);
-	SET_VARSIZE(ba, VARHDRSZ + artifact_len);
-	memcpy(VARDATA(ba), artifact, artifact_len);
-	prep_json = MlPrepToJson(fit->prep, &err);
-	if (prep_json == NULL)
-		MlSqlReport(&err, NULL);
-	MlSqlHoldMalloc(prep_json);
-	params_json = MlParamsToJson(ts->alg, params);
-	if (params_json == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	MlSqlHoldMalloc(params_json);
-
-	v[0] = a2[0];
-	v[1] = Int32GetDatum(version);
-	v[2] = CStringGetTextDatum(MlAlgorithmName(ts->alg));
-	v[3] = CStringGetTextDatum(params_json);
-	v[4] = CStringGetTextDatum(prep_json);
-	v[5] = CStringGetTextDatum(SignatureJson(ts));
-	v[6] = TextOrNull(ts->target, n, 6);
-	v[7] = TextOrNull(ts->target_type, n, 7);
-	v[8] = TextOrNull(LabelsJson(ts), n, 8);
-	v[9] = CStringGetTextDatum(fit->metrics);
-	v[10] = PointerGetDatum(ba);
-	v[11] = CStringGetTextDatum(ts->src.text);
-	v[12] = Int64GetDatum(ts->nvalid);
-	v[13] = Int64GetDatum(ts->ntrain);
-	v[14] = Int64GetDatum(ts->ntest);
-	v[15] = CStringGetTextDatum(psprintf("%016llx", (unsigned long long) ts->checksum));
-	v[16] = Int32GetDatum(ts->seed);
-	v[17] = Float8GetDatum(ts->test_fraction);
-	v[18] = Float8GetDatum(seconds);
-	v[19] = Int64GetDatum(tune_id);
-	n[19] = tune_id > 0 ? ' ' : 'n';
-	v[20] = TextOrNull(ts->snapshot_xmin, n, 20);
-	v[21] = TextOrNull(ts->snapshot_lsn, n, 21);
-	v[22] = TextOrNull(training_set, n, 22);
-	v[23] = TextOrNull(online_features, n, 23);
-	v[24] = CStringGetTextDatum(rw.caller);
-	if (SPI_execute_with_args(sql, 25, types, v, n, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not register the model version");
-	RegistryWriterEnd(&rw);
-
-	/* a first version goes to production */
-	s = QueryText("SELECT version FROM mlops.model_aliases WHERE model = $1 AND alias = 'production'",
-				  1, t1, a1);
-	if (s == NULL)
-	{
-		Oid			t3[2] = {TEXTOID, INT4OID};
-		Datum		a3[2] = {a1[0], Int32GetDatum(version)};
-
-		if (SPI_execute_with_args("SELECT mlops.deploy($1, $2)", 2, t3, a3, NULL, false, 0) < 0)
-			elog(ERROR, "could not deploy the first version");
-	}
-	return version;
-}
-
 /* the hyperparameters: defaults, the JSON object over them, the seed */
-static void
-ParseParams(MlAlgorithm alg, const char *json, int seed, MlParams *params)
+void
+TrainParseParams(MlAlgorithm alg, const char *json, int seed, MlParams *params)
 {
 	LlmError	err;
 
@@ -991,8 +674,8 @@ JsonbArgText(FunctionCallInfo fcinfo, int n)
 }
 
 /* elapsed seconds since start */
-static double
-Seconds(instr_time start)
+double
+TrainSeconds(instr_time start)
 {
 	instr_time	now;
 
@@ -1036,26 +719,12 @@ BeginTraining(TrainSet *ts, FunctionCallInfo fcinfo)
 	MlSqlProgressStart(ts->model);
 }
 
-/* what train and tune return */
-typedef struct TrainOutput
-{
-	int			version;
-	char	   *metrics;
-	char	   *params;
-	double		cv_score;
-} TrainOutput;
-
-/* the part of train or tune that runs connected to SPI */
-typedef void (*TrainBodyFn) (FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name,
-							 const void *opts, instr_time start, MemoryContext upper,
-							 TrainOutput *out);
-
 /*
  * Connect to SPI, run body with training progress shown, and disconnect;
  * out's strings are in the caller's context
  */
-static void
-RunTraining(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, TrainBodyFn body,
+void
+TrainRun(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, TrainBodyFn body,
 			const void *opts, TrainOutput *out)
 {
 	instr_time	start;
@@ -1076,8 +745,8 @@ RunTraining(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, TrainBo
 }
 
 /* the result row of train or tune */
-static Datum
-ResultRow(FunctionCallInfo fcinfo, Datum *values)
+Datum
+TrainResultRow(FunctionCallInfo fcinfo, Datum *values)
 {
 	TupleDesc	desc;
 	bool		nulls[8] = {0};
@@ -1097,9 +766,9 @@ TrainBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name,
 	FitResult	fit;
 
 	TrainSetup(ts, fcinfo, 5, 6, 7, 8, alg_name);
-	ParseParams(ts->alg, JsonbArgText(fcinfo, 4), ts->seed, &params);
-	fit = FitEvaluate(ts, &params, ts->train, ts->ntrain, ts->test, ts->ntest, 0);
-	out->version = Register(ts, &fit, &params, Seconds(start), 0);
+	TrainParseParams(ts->alg, JsonbArgText(fcinfo, 4), ts->seed, &params);
+	fit = TrainFitEvaluate(ts, &params, ts->train, ts->ntrain, ts->test, ts->ntest, 0);
+	out->version = TrainRegister(ts, &fit, &params, TrainSeconds(start), 0);
 	out->metrics = MemoryContextStrdup(upper, fit.metrics);
 }
 
@@ -1118,405 +787,11 @@ ml_train(PG_FUNCTION_ARGS)
 	Datum		values[3];
 
 	alg_name = PG_ARGISNULL(3) ? pstrdup("auto") : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	RunTraining(fcinfo, &ts, alg_name, TrainBody, NULL, &out);
+	TrainRun(fcinfo, &ts, alg_name, TrainBody, NULL, &out);
 	values[0] = CStringGetTextDatum(ts.model);
 	values[1] = Int32GetDatum(out.version);
 	values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.metrics));
-	PG_RETURN_DATUM(ResultRow(fcinfo, values));
-}
-
-/* ---------------------------------------------------------------- tune */
-
-/* the search options of mlops.tune */
-typedef struct TuneOptions
-{
-	bool		random;
-	int			n_iter;
-	int			folds;
-} TuneOptions;
-
-/* one hyperparameter dimension of the search space */
-typedef struct Dimension
-{
-	char	   *name;
-	int			nvalues;
-	char	  **values;			/* JSON texts of the listed values */
-	bool		range;			/* {"min":..,"max":..[,"log":true]} */
-	double		min,
-				max;
-	bool		log;
-	bool		integer;
-} Dimension;
-
-/* parse the search space: {"name": [v, ...] | {"min": a, "max": b, "log": bool}} */
-static Dimension *
-ParseSearchSpace(Jsonb *space, int *ndims, bool random)
-{
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	Dimension  *dims;
-	int			n = 0;
-	int			cap;
-
-	if (!JB_ROOT_IS_OBJECT(space) || JB_ROOT_COUNT(space) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("search_space must be a non-empty JSON object")));
-	cap = JB_ROOT_COUNT(space);
-	dims = palloc0_array(Dimension, cap);
-	it = JsonbIteratorInit(&space->root);
-	tok = JsonbIteratorNext(&it, &v, false);	/* WJB_BEGIN_OBJECT */
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		Dimension  *d;
-
-		if (tok != WJB_KEY)
-			continue;
-		d = &dims[n++];
-		d->name = pnstrdup(v.val.string.val, v.val.string.len);
-		tok = JsonbIteratorNext(&it, &v, true);
-		if (v.type != jbvBinary)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("search_space entry \"%s\" must be an array of values or an object with min and max",
-							d->name)));
-		if (JsonContainerIsArray(v.val.binary.data))
-		{
-			JsonbIterator *ai = JsonbIteratorInit(v.val.binary.data);
-			JsonbValue	e;
-			int			k = 0;
-			int			count = JsonContainerSize(v.val.binary.data);
-
-			if (count == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("search_space entry \"%s\" has no values", d->name)));
-			d->values = palloc_array(char *, count);
-			while ((tok = JsonbIteratorNext(&ai, &e, true)) != WJB_DONE)
-			{
-				JsonbValue	wrapped;
-				Jsonb	   *jb;
-
-				if (tok != WJB_ELEM)
-					continue;
-				if (e.type == jbvBinary)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("search_space entry \"%s\" must list scalar values", d->name)));
-				wrapped = e;
-				jb = JsonbValueToJsonb(&wrapped);
-				d->values[k++] = JsonbToCString(NULL, &jb->root, 0);
-			}
-			d->nvalues = k;
-		}
-		else
-		{
-			Jsonb	   *obj = JsonbValueToJsonb(&v);
-			JsonbValue *lo,
-					   *hi,
-					   *lg;
-
-			lo = getKeyJsonValueFromContainer(&obj->root, "min", 3, NULL);
-			hi = getKeyJsonValueFromContainer(&obj->root, "max", 3, NULL);
-			lg = getKeyJsonValueFromContainer(&obj->root, "log", 3, NULL);
-			if (!random)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("grid search needs a list of values for \"%s\"", d->name),
-						 errhint("Ranges {\"min\": a, \"max\": b} are for search => 'random'.")));
-			if (lo == NULL || hi == NULL || lo->type != jbvNumeric || hi->type != jbvNumeric)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("search_space range \"%s\" needs numeric min and max", d->name)));
-			d->range = true;
-			d->min = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(lo->val.numeric)));
-			d->max = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(hi->val.numeric)));
-			d->log = lg != NULL && lg->type == jbvBool && lg->val.boolean;
-			d->integer = d->min == floor(d->min) && d->max == floor(d->max) && !d->log &&
-				strchr(numeric_normalize(lo->val.numeric), '.') == NULL &&
-				strchr(numeric_normalize(hi->val.numeric), '.') == NULL;
-			if (!(d->min <= d->max) || (d->log && d->min <= 0))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("search_space range \"%s\" needs min <= max (and min > 0 with log)", d->name)));
-		}
-	}
-	*ndims = n;
-	return dims;
-}
-
-/* the JSON object of candidate number c of a grid, or a random draw */
-static char *
-CandidateJson(const Dimension *dims, int ndims, int64 c, bool random, uint64 *rng)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	for (int i = 0; i < ndims; i++)
-	{
-		const Dimension *d = &dims[i];
-
-		if (i)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, d->name);
-		appendStringInfoString(&buf, ": ");
-		if (!random)
-		{
-			appendStringInfoString(&buf, d->values[c % d->nvalues]);
-			c /= d->nvalues;
-		}
-		else if (!d->range)
-			appendStringInfoString(&buf, d->values[PcgBounded(rng, (uint32) d->nvalues)]);
-		else
-		{
-			double		u = PcgUniform(rng);
-			double		x = d->log ? exp(log(d->min) + u * (log(d->max) - log(d->min)))
-				: d->min + u * (d->max - d->min);
-
-			if (d->integer)
-				appendStringInfo(&buf, "%.0f", Min(floor(x), d->max));
-			else
-				appendStringInfo(&buf, "%.17g", x);
-		}
-	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
-}
-
-/* record one candidate */
-static void
-RecordCandidate(int64 tune_id, int cand, const TrainSet *ts, const char *params_json,
-				const char *cv_json, double score, double score_std)
-{
-	Oid			types[7] = {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID};
-	Datum		v[8];
-	char		n[9] = "        ";
-	Oid			t8[8];
-	RegistryWriter rw;
-
-	memcpy(t8, types, sizeof(types));
-	t8[7] = FLOAT8OID;
-	v[0] = Int64GetDatum(tune_id);
-	v[1] = Int32GetDatum(cand);
-	v[2] = CStringGetTextDatum(ts->model);
-	v[3] = CStringGetTextDatum(MlAlgorithmName(ts->alg));
-	v[4] = CStringGetTextDatum(params_json);
-	v[5] = CStringGetTextDatum(cv_json);
-	v[6] = Float8GetDatum(score);
-	v[7] = Float8GetDatum(score_std);
-	if (isnan(score))
-		n[6] = n[7] = 'n';
-	RegistryWriterBegin(&rw);
-	if (SPI_execute_with_args("INSERT INTO mlops.tune_candidates (tune_id, candidate, model, algorithm,"
-							  " hyperparams, cv_metrics, score, score_std)"
-							  " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8)",
-							  8, t8, v, n, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record a tuning candidate");
-	RegistryWriterEnd(&rw);
-}
-
-#define MAX_CANDIDATES 1000
-
-/* the body of mlops.tune, between SPI_connect and SPI_finish */
-static void
-TuneBody(FunctionCallInfo fcinfo, TrainSet *ts, const char *alg_name, const void *opts,
-		 instr_time start, MemoryContext upper, TrainOutput *out)
-{
-	const TuneOptions *to = (const TuneOptions *) opts;
-	bool		random = to->random;
-	int			n_iter = to->n_iter;
-	int			folds = to->folds;
-	Dimension  *dims;
-	int			ndims;
-	int64		ncand;
-	uint64		rng;
-	int64		tune_id;
-	int			best = -1;
-	double		best_score = -INFINITY;
-	char	   *best_json = NULL;
-	double		best_cv = NAN;
-	MlParams	params;
-	FitResult	fit;
-	int64	   *fold_fit;
-	int64	   *fold_eval;
-	int64	   *perm;
-
-	TrainSetup(ts, fcinfo, 8, 9, 10, 11, alg_name);
-	dims = ParseSearchSpace(PG_GETARG_JSONB_P(4), &ndims, random);
-	if (random)
-		ncand = n_iter;
-	else
-	{
-		ncand = 1;
-		for (int i = 0; i < ndims; i++)
-		{
-			ncand *= dims[i].nvalues;
-			if (ncand > MAX_CANDIDATES)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("the grid has more than %d candidates", MAX_CANDIDATES)));
-		}
-	}
-	if (ts->ntrain < folds)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%lld training rows cannot make %d folds", (long long) ts->ntrain, folds)));
-	tune_id = DatumGetInt64(DirectFunctionCall1(nextval,
-												CStringGetTextDatum("mlops.tune_id_seq")));
-
-	/* folds: a seeded permutation of the training rows, cut in k parts */
-	perm = palloc_extended(sizeof(int64) * ts->ntrain, MCXT_ALLOC_HUGE);
-	memcpy(perm, ts->train, sizeof(int64) * ts->ntrain);
-	PcgSeed(&rng, (uint64) (uint32) ts->seed + 1);
-	for (int64 i = ts->ntrain - 1; i > 0; i--)
-	{
-		int64		j = PcgBounded(&rng, (uint32) (i + 1));
-		int64		t = perm[i];
-
-		perm[i] = perm[j];
-		perm[j] = t;
-	}
-	fold_fit = palloc_extended(sizeof(int64) * ts->ntrain, MCXT_ALLOC_HUGE);
-	fold_eval = palloc_extended(sizeof(int64) * ts->ntrain, MCXT_ALLOC_HUGE);
-	PcgSeed(&rng, (uint64) (uint32) ts->seed + 2);
-
-	for (int c = 0; c < ncand; c++)
-	{
-		char	   *cand_json = CandidateJson(dims, ndims, c, random, &rng);
-		MlParams	cp;
-		double		sum = 0,
-					sumsq = 0;
-		int			nscored = 0;
-		StringInfoData cv;
-		MemoryContext cand_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgmlops tune candidate",
-													   ALLOCSET_DEFAULT_SIZES);
-		MemoryContext old;
-		double		mean,
-					sd;
-		char	   *eff;
-
-		ParseParams(ts->alg, cand_json, ts->seed, &cp);
-		initStringInfo(&cv);
-		appendStringInfoString(&cv, "{\"folds\": [");
-		for (int f = 0; f < folds; f++)
-		{
-			int64		nf = 0,
-						ne = 0;
-			int64		lo = ts->ntrain * f / folds,
-						hi = ts->ntrain * (f + 1) / folds;
-			FitResult	fr;
-
-			for (int64 i = 0; i < ts->ntrain; i++)
-			{
-				if (i >= lo && i < hi)
-					fold_eval[ne++] = perm[i];
-				else
-					fold_fit[nf++] = perm[i];
-			}
-			/* the row lists must be ascending for the core */
-			qsort(fold_fit, nf, sizeof(int64), CompareInt64);
-			qsort(fold_eval, ne, sizeof(int64), CompareInt64);
-			old = MemoryContextSwitchTo(cand_cxt);
-			fr = FitEvaluate(ts, &cp, fold_fit, nf, fold_eval, ne, c + 1);
-			MemoryContextSwitchTo(old);
-			appendStringInfo(&cv, "%s%s", f ? ", " : "", fr.metrics);
-			if (!isnan(fr.score))
-			{
-				sum += fr.score;
-				sumsq += fr.score * fr.score;
-				nscored++;
-			}
-			MemoryContextReset(cand_cxt);
-		}
-		mean = nscored ? sum / nscored : NAN;
-		sd = nscored ? sqrt(Max(sumsq / nscored - mean * mean, 0.0)) : NAN;
-		appendStringInfo(&cv, "], \"key_metric\": \"%s\"}", MlKeyMetric(ts->task, NULL));
-		eff = MlParamsToJson(ts->alg, &cp);
-		RecordCandidate(tune_id, c + 1, ts, eff ? eff : cand_json, cv.data, mean, sd);
-		if (!isnan(mean) && (best < 0 || mean > best_score))
-		{
-			best = c + 1;
-			best_score = mean;
-			best_cv = mean;
-			best_json = pstrdup(eff ? eff : cand_json);
-			params = cp;
-		}
-		free(eff);
-		MemoryContextDelete(cand_cxt);
-	}
-	if (best < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("no candidate could be scored")));
-
-	/* the winner, refit on the whole training split */
-	fit = FitEvaluate(ts, &params, ts->train, ts->ntrain, ts->test, ts->ntest, best);
-	out->version = Register(ts, &fit, &params, Seconds(start), tune_id);
-	{
-		Oid			t2[2] = {INT8OID, INT4OID};
-		Datum		a2[2] = {Int64GetDatum(tune_id), Int32GetDatum(best)};
-		RegistryWriter rw;
-
-		RegistryWriterBegin(&rw);
-		if (SPI_execute_with_args("UPDATE mlops.tune_candidates SET chosen = true"
-								  " WHERE tune_id = $1 AND candidate = $2",
-								  2, t2, a2, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not mark the chosen candidate");
-		RegistryWriterEnd(&rw);
-	}
-	out->metrics = MemoryContextStrdup(upper, fit.metrics);
-	out->params = MemoryContextStrdup(upper, best_json);
-	out->cv_score = best_cv;
-}
-
-PG_FUNCTION_INFO_V1(ml_tune);
-
-/*
- * mlops.tune(model, source, target, algorithm, search_space, search,
- *			  n_iter, folds, features, test_fraction, seed, task)
- */
-Datum
-ml_tune(PG_FUNCTION_ARGS)
-{
-	TrainSet	ts = {0};
-	char	   *alg_name;
-	char	   *search;
-	TuneOptions to;
-	TrainOutput out = {0};
-	Datum		values[5];
-
-	if (PG_ARGISNULL(3) || PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("algorithm and search_space must not be NULL")));
-	alg_name = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	search = PG_ARGISNULL(5) ? pstrdup("grid") : text_to_cstring(PG_GETARG_TEXT_PP(5));
-	if (strcmp(search, "grid") != 0 && strcmp(search, "random") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown search \"%s\"", search),
-				 errhint("Use grid or random.")));
-	to.random = strcmp(search, "random") == 0;
-	to.n_iter = PG_ARGISNULL(6) ? 10 : PG_GETARG_INT32(6);
-	to.folds = PG_ARGISNULL(7) ? 5 : PG_GETARG_INT32(7);
-	if (to.folds < 2 || to.folds > 100)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("folds must be between 2 and 100")));
-	if (to.random && (to.n_iter < 1 || to.n_iter > MAX_CANDIDATES))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("n_iter must be between 1 and %d", MAX_CANDIDATES)));
-
-	RunTraining(fcinfo, &ts, alg_name, TuneBody, &to, &out);
-	values[0] = CStringGetTextDatum(ts.model);
-	values[1] = Int32GetDatum(out.version);
-	values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.params));
-	values[3] = Float8GetDatum(out.cv_score);
-	values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.metrics));
-	PG_RETURN_DATUM(ResultRow(fcinfo, values));
+	PG_RETURN_DATUM(TrainResultRow(fcinfo, values));
 }
 
 /* define the training settings (called from _PG_init) */
