@@ -40,6 +40,7 @@ typedef struct InputMap
 	int			attno;			/* 0-based attribute of the row */
 	Oid			type;
 	Oid			outfunc;		/* for enums and other text-like types */
+	char		vec;			/* 'v' vector, 'h' halfvec, else 0 (by type, once) */
 } InputMap;
 
 /* per-call-site state */
@@ -182,9 +183,9 @@ NumberFromDatum(Datum d, Oid type, const MlPrepColumn *pc)
 	return 0;					/* keep compiler quiet */
 }
 
-/* store a vector-like datum (vector, numeric array) into dst[width] */
+/* store a vector-like datum (vector, halfvec: vec, numeric array) into dst[width] */
 static void
-VectorFromDatum(Datum d, Oid type, const MlPrepColumn *pc, double *dst)
+VectorFromDatum(Datum d, Oid type, char vec, const MlPrepColumn *pc, double *dst)
 {
 	if (type == FLOAT4ARRAYOID || type == FLOAT8ARRAYOID)
 	{
@@ -222,7 +223,7 @@ VectorFromDatum(Datum d, Oid type, const MlPrepColumn *pc, double *dst)
 			dst[k] = NumberFromDatum(elems[k], elem, pc);
 		return;
 	}
-	if (MlSqlIsVectorType(type, "halfvec"))
+	if (vec == 'h')
 	{
 		HalfVector *v = DatumGetHalfVector(d);
 
@@ -234,7 +235,7 @@ VectorFromDatum(Datum d, Oid type, const MlPrepColumn *pc, double *dst)
 			dst[k] = VecHalfToFloat(v->x[k]);
 		return;
 	}
-	if (MlSqlIsVectorType(type, "vector"))
+	if (vec == 'v')
 	{
 		Vector	   *v = DatumGetVector(d);
 
@@ -351,6 +352,8 @@ MapRow(PredictState *st, Oid rowtype, int32 typmod, MemoryContext cxt)
 		}
 		if (kind == ML_COL_CATEGORICAL)
 			getTypeOutputInfo(att->atttypid, &st->map[c].outfunc, &isvarlena);
+		st->map[c].vec = MlSqlIsVectorType(att->atttypid, "vector") ? 'v' :
+			MlSqlIsVectorType(att->atttypid, "halfvec") ? 'h' : 0;
 	}
 	st->natts = desc->natts;
 	st->values = MemoryContextAlloc(cxt, sizeof(Datum) * Max(desc->natts, 1));
@@ -405,7 +408,7 @@ InputsFromRecord(FunctionCallInfo fcinfo, PredictState *st)
 				st->strs[c] = CategoryFromDatum(st, c, d, im);
 				break;
 			case ML_COL_VECTOR:
-				VectorFromDatum(d, im->type, pc, dst);
+				VectorFromDatum(d, im->type, im->vec, pc, dst);
 				break;
 		}
 	}
