@@ -129,6 +129,9 @@ typedef struct MlLoaded
 } MlLoaded;
 
 extern void MlSqlCacheInit(void);
+
+/* a copy of a (detoasted) varlena in cxt */
+extern void *MlSqlCopyVarlena(MemoryContext cxt, void *ptr);
 extern uint64 MlSqlCacheGeneration(void);
 
 /*

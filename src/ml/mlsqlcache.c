@@ -164,8 +164,8 @@ CreateTables(void)
 }
 
 /* a copy of a (detoasted) varlena in cxt */
-static void *
-MemoryContextAllocCopyVarlena(MemoryContext cxt, void *ptr)
+void *
+MlSqlCopyVarlena(MemoryContext cxt, void *ptr)
 {
 	struct varlena *v = pg_detoast_datum_packed((struct varlena *) ptr);
 	Size		len = VARSIZE_ANY(v);
@@ -282,7 +282,7 @@ LoadVersion(const char *model, int version, MemoryContext cxt)
 		Datum		refs = SPI_getbinval(tup, desc, 6, &isnull);
 
 		m->online_features = isnull ? (Datum) 0 :
-			PointerGetDatum(MemoryContextAllocCopyVarlena(cxt, DatumGetPointer(refs)));
+			PointerGetDatum(MlSqlCopyVarlena(cxt, DatumGetPointer(refs)));
 	}
 	for (int c = 0; c < m->prep.ncols; c++)
 		m->n_inputs += m->prep.cols[c].width;

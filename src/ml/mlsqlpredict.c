@@ -67,16 +67,6 @@ typedef struct PredictState
 	double	   *proba;			/* n_classes */
 } PredictState;
 
-/* a copy of a jsonb value in cxt */
-static void *
-MemoryContextAllocCopyJsonb(MemoryContext cxt, Jsonb *jb)
-{
-	void	   *copy = MemoryContextAlloc(cxt, VARSIZE(jb));
-
-	memcpy(copy, jb, VARSIZE(jb));
-	return copy;
-}
-
 /* the state for model reference argument 0, (re)loaded when stale */
 static PredictState *
 GetState(FunctionCallInfo fcinfo)
@@ -691,7 +681,7 @@ FeaturesOrEntity(FunctionCallInfo fcinfo, PredictState *st, bool *by_entity)
 	features = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		elog(ERROR, "mlops.get_online_features returned NULL features");
-	features = (Jsonb *) MemoryContextAllocCopyJsonb(upper, features);
+	features = (Jsonb *) MlSqlCopyVarlena(upper, features);
 	SPI_finish();
 	return features;
 }
