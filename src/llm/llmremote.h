@@ -1,0 +1,53 @@
+/*-------------------------------------------------------------------------
+ *
+ * llmremote.h
+ *	  Registered models served by a remote provider: their locations,
+ *	  secrets, the mlops.allowed_hosts allowlist, and calls through the
+ *	  provider client (provider.h) that raise SQL errors.
+ *
+ * A remote model's location, as given to mlops.register_model, is
+ *	  openai://host[:port][/prefix]/model			(https)
+ *	  openai+http://host[:port][/prefix]/model		(plain http)
+ *	  ollama://... and ollama+http://...		(Ollama's native API)
+ * The last path segment is the provider's model name; what precedes it is
+ * the base URL.  Options (the registered jsonb) may name a secret
+ * ("api_key_secret") from mlops.secrets, and set "timeout_ms",
+ * "max_attempts" and "embed_batch_inputs".
+ *
+ * PostgreSQL side: results are palloc'ed, errors are ereport'ed (never
+ * with the secret in them).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGMLOPS_LLM_LLMREMOTE_H
+#define PGMLOPS_LLM_LLMREMOTE_H
+
+#include "utils/jsonb.h"
+
+#include "llm/provider.h"
+
+/* llmremote.c */
+extern void LlmRemoteInit(void);	/* GUCs, from _PG_init */
+
+/* true if location names a provider (has one of the schemes above) */
+extern bool LlmRemoteIsLocation(const char *location);
+
+/*
+ * Check a remote location and its options at registration: the scheme,
+ * host and model name, the options' keys and types, that a named secret
+ * exists; raises an error otherwise.  Returns the provider name
+ * ("openai" or "ollama").
+ */
+extern const char *LlmRemoteValidate(const char *location, Jsonb *options);
+
+/* chat; out's strings are palloc'ed */
+extern void LlmRemoteChat(const char *location, Jsonb *options,
+						  const LlmChatMessage *msgs, int n_msgs,
+						  const LlmChatParams *params, LlmChatResult *out);
+
+/* embeddings of n inputs, batched under the provider's limits; palloc'ed */
+extern void LlmRemoteEmbed(const char *location, Jsonb *options,
+						   const char *const *inputs, int n_inputs,
+						   LlmEmbedResult *out);
+
+#endif							/* PGMLOPS_LLM_LLMREMOTE_H */
