@@ -367,6 +367,13 @@ LlmRuntimeMaxBatchRows(const LlmRuntime *rt)
 	return rt->opt.max_batch_rows;
 }
 
+/* the most sequences open at once */
+int
+LlmRuntimeMaxSeqs(const LlmRuntime *rt)
+{
+	return rt->opt.max_seqs;
+}
+
 /* KV blocks free and in the pool */
 void
 LlmRuntimeKvUsage(const LlmRuntime *rt, int *free_blocks, int *total_blocks)

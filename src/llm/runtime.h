@@ -42,6 +42,9 @@ extern const LlmModel *LlmRuntimeModel(const LlmRuntime *rt);
 /* the most tokens one step may hold (LlmRuntimeOptions.max_batch_rows) */
 extern int	LlmRuntimeMaxBatchRows(const LlmRuntime *rt);
 
+/* the most sequences open at once (LlmRuntimeOptions.max_seqs) */
+extern int	LlmRuntimeMaxSeqs(const LlmRuntime *rt);
+
 /* KV blocks free and total */
 extern void LlmRuntimeKvUsage(const LlmRuntime *rt, int *free_blocks, int *total_blocks);
 

@@ -1,0 +1,434 @@
+// objects: src/llm/sched.o src/llm/generate.o src/llm/sampler.o src/llm/tokenizer.o src/llm/tokutil.o src/llm/utf8.o src/llm/toknorm.o src/llm/tokpretok.o src/llm/tokbpe.o src/llm/tokwordpiece.o src/llm/tokdecode.o src/llm/llmutil.o src/llm/llmjson.o src/llm/config.o src/llm/safetensors.o src/llm/weights.o src/llm/model.o src/llm/runtime.o src/llm/forward.o src/compute/compute_cpu.o src/compute/compute_cuda.o src/vector/vecdist.o
+/*
+ * test_sched.c
+ *	  Continuous batching on the CPU backend: requests that share steps
+ *	  give the reference greedy tokens of every fixture prompt, whether
+ *	  they arrive together or one after another; seeded sampling gives
+ *	  what LlmGenerate gives alone; a KV cache too small for two requests
+ *	  runs them one after the other; cancelling frees the cache; and bad
+ *	  requests are refused.
+ */
+#include <stdlib.h>
+
+#include "compute/computeops.h"
+#include "llm/llmjson.h"
+#include "llm/sched.h"
+#include "unit.h"
+
+#define MAX_CASES 8
+#define MAX_NEW 64
+
+typedef struct Case
+{
+	int32_t    *prompt;
+	int			n_prompt;
+	int32_t    *want;
+	int			n_want;
+	/* what the scheduler produced */
+	int32_t		got[MAX_NEW];
+	int			n_got;
+	bool		done;
+	LlmFinishReason finish;
+	int			errors;
+} Case;
+
+static char fixtures[1024];
+static Case cases[MAX_CASES];
+static int n_cases;
+
+/* json array of ints -> malloc'ed int32 array */
+static int32_t *
+IntArray(const json_t *a, int *n)
+{
+	int32_t    *ids = malloc(sizeof(int32_t) * (json_array_size(a) + 1));
+
+	*n = (int) json_array_size(a);
+	for (int i = 0; i < *n; i++)
+		ids[i] = (int32_t) json_integer_value(json_array_get(a, i));
+	return ids;
+}
+
+/* apply a step's events to the cases they belong to */
+static void
+Apply(const LlmSchedEvent *ev, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		Case	   *c = ev[i].tag;
+
+		if (ev[i].kind == LLM_SCHED_ERROR)
+		{
+			printf("  error event: %s\n", ev[i].message);
+			c->errors++;
+			c->done = true;
+			continue;
+		}
+		if (c->n_got < MAX_NEW)
+			c->got[c->n_got++] = ev[i].token;
+		if (ev[i].kind == LLM_SCHED_DONE)
+		{
+			c->done = true;
+			c->finish = ev[i].finish;
+		}
+	}
+}
+
+/* step until nothing runs or waits; returns the steps taken */
+static int
+Drain(LlmSched *s, int max_steps)
+{
+	LlmSchedEvent *ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+	LlmError	err = {0};
+	int			steps = 0;
+	int			running,
+				waiting;
+
+	for (;;)
+	{
+		int			n = 0;
+
+		LlmSchedCounts(s, &running, &waiting);
+		if (running + waiting == 0 || steps >= max_steps)
+			break;
+		if (LlmSchedStep(s, ev, &n, &err) != LLM_OK)
+			printf("  step failed: %s\n", err.message);
+		Apply(ev, n);
+		steps++;
+	}
+	free(ev);
+	return steps;
+}
+
+/* greedy sampling, no penalty */
+static LlmSamplingParams
+Greedy(void)
+{
+	LlmSamplingParams p;
+
+	LlmSamplingDefaults(&p);
+	return p;
+}
+
+/* reset what the scheduler produced */
+static void
+ResetCases(void)
+{
+	for (int i = 0; i < n_cases; i++)
+	{
+		cases[i].n_got = 0;
+		cases[i].done = false;
+		cases[i].errors = 0;
+	}
+}
+
+/* does case c hold exactly its reference tokens? */
+static bool
+MatchesReference(const Case *c)
+{
+	return c->done && c->errors == 0 && c->n_got == c->n_want &&
+		memcmp(c->got, c->want, sizeof(int32_t) * c->n_want) == 0 &&
+		c->finish == LLM_FINISH_LENGTH;
+}
+
+/* all prompts at once, then staggered arrivals */
+static void
+TestBatching(const char *name, LlmRuntime *rt)
+{
+	LlmSamplingParams g = Greedy();
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+	int			free0,
+				free1,
+				total;
+
+	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+	if (s == NULL)
+		return;
+	LlmRuntimeKvUsage(rt, &free0, &total);
+
+	ResetCases();
+	for (int i = 0; i < n_cases; i++)
+		CHECK(LlmSchedAdd(s, &cases[i], cases[i].prompt, cases[i].n_prompt, &g,
+						  cases[i].n_want, NULL, 0, &err) == LLM_OK);
+	Drain(s, 1000);
+	for (int i = 0; i < n_cases; i++)
+	{
+		CHECK(MatchesReference(&cases[i]));
+		if (!MatchesReference(&cases[i]))
+			printf("  %s case %d together: %d tokens\n", name, i, cases[i].n_got);
+	}
+
+	/* staggered: case i joins after 3 * i steps of the others */
+	ResetCases();
+	{
+		LlmSchedEvent *ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+		int			added = 0;
+
+		for (int step = 0; step < 1000; step++)
+		{
+			int			n = 0,
+						running,
+						waiting;
+
+			if (added < n_cases && step == 3 * added)
+			{
+				CHECK(LlmSchedAdd(s, &cases[added], cases[added].prompt,
+								  cases[added].n_prompt, &g, cases[added].n_want,
+								  NULL, 0, &err) == LLM_OK);
+				added++;
+			}
+			LlmSchedCounts(s, &running, &waiting);
+			if (added == n_cases && running + waiting == 0)
+				break;
+			CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+			Apply(ev, n);
+		}
+		free(ev);
+	}
+	for (int i = 0; i < n_cases; i++)
+		CHECK(MatchesReference(&cases[i]));
+	LlmRuntimeKvUsage(rt, &free1, &total);
+	CHECK(free1 == free0);
+	LlmSchedFree(s);
+}
+
+/* seeded sampling gives what LlmGenerate gives for the same request */
+static void
+TestSampling(LlmRuntime *rt)
+{
+	LlmSamplingParams sp;
+	LlmGenerateParams gp;
+	LlmGenerateResult res;
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+	Case	   *c = &cases[0];
+	Case		other = *c;
+
+	LlmSamplingDefaults(&sp);
+	sp.temperature = 0.8;
+	sp.top_p = 0.9;
+	sp.top_k = 40;
+	sp.repetition_penalty = 1.1;
+	sp.seed = 42;
+	LlmGenerateDefaults(&gp);
+	gp.sampling = sp;
+	gp.max_tokens = 12;
+	gp.eos_ids = c->want;		/* any non-NULL pointer */
+	gp.n_eos = 0;
+	CHECK(LlmGenerate(rt, NULL, c->prompt, c->n_prompt, &gp, NULL, NULL, &res, &err) == LLM_OK);
+
+	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+	ResetCases();
+	other.n_got = 0;
+	other.done = false;
+	/* a greedy neighbour in the same steps must not disturb the draw */
+	{
+		LlmSamplingParams g = Greedy();
+
+		CHECK(LlmSchedAdd(s, &other, other.prompt, other.n_prompt, &g, 5, NULL, 0, &err) == LLM_OK);
+	}
+	CHECK(LlmSchedAdd(s, c, c->prompt, c->n_prompt, &sp, 12, NULL, 0, &err) == LLM_OK);
+	Drain(s, 100);
+	CHECK(c->done && c->n_got == res.n_ids &&
+		  memcmp(c->got, res.ids, sizeof(int32_t) * res.n_ids) == 0);
+	CHECK(other.done && other.n_got == 5 && memcmp(other.got, c->want, sizeof(int32_t) * 5) == 0);
+	LlmGenerateResultFree(&res);
+	LlmSchedFree(s);
+}
+
+/* EOS ends a request with LLM_FINISH_EOS, and the EOS is its last event */
+static void
+TestEos(LlmRuntime *rt)
+{
+	LlmSamplingParams g = Greedy();
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+	Case	   *c = &cases[0];
+	int32_t		eos = c->want[3];	/* the 4th reference token */
+	int			first = 0;
+
+	while (c->want[first] != eos)
+		first++;
+	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+	ResetCases();
+	CHECK(LlmSchedAdd(s, c, c->prompt, c->n_prompt, &g, 16, &eos, 1, &err) == LLM_OK);
+	Drain(s, 100);
+	CHECK(c->done && c->finish == LLM_FINISH_EOS && c->n_got == first + 1 &&
+		  c->got[first] == eos);
+	LlmSchedFree(s);
+}
+
+/* a cache for one request at a time: the second waits, then runs */
+static void
+TestSmallCache(LlmModel *model, const LlmRuntimeOptions *base)
+{
+	LlmRuntimeOptions opt = *base;
+	LlmSamplingParams g = Greedy();
+	LlmRuntime *rt = NULL;
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+	const LlmConfig *cfg = &model->cfg;
+	size_t		block = 2 * (size_t) cfg->n_layers * COMPUTE_KV_BLOCK *
+		cfg->n_kv_heads * cfg->head_dim * sizeof(float);
+	int			need = (cases[0].n_prompt + cases[0].n_want + COMPUTE_KV_BLOCK - 1) / COMPUTE_KV_BLOCK;
+	int			running,
+				waiting,
+				n = 0;
+	LlmSchedEvent *ev;
+
+	opt.kv_bytes = block * (size_t) need;
+	if (LlmRuntimeCreate(model, &ComputeCpuOps, &opt, &rt, &err) != LLM_OK)
+	{
+		printf("FAIL small runtime: %s\n", err.message);
+		unit_failed++;
+		return;
+	}
+	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+	ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+	ResetCases();
+	CHECK(LlmSchedAdd(s, &cases[0], cases[0].prompt, cases[0].n_prompt, &g,
+					  cases[0].n_want, NULL, 0, &err) == LLM_OK);
+	CHECK(LlmSchedAdd(s, &cases[1], cases[1].prompt, cases[1].n_prompt, &g,
+					  cases[1].n_want, NULL, 0, &err) == LLM_OK);
+	CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+	Apply(ev, n);
+	LlmSchedCounts(s, &running, &waiting);
+	CHECK(running == 1 && waiting == 1);
+	free(ev);
+	Drain(s, 1000);
+	CHECK(MatchesReference(&cases[0]) && MatchesReference(&cases[1]));
+
+	/* more than the whole cache: refused, not queued forever */
+	err.code = 0;
+	CHECK(LlmSchedAdd(s, &cases[2], cases[2].prompt, cases[2].n_prompt, &g,
+					  need * COMPUTE_KV_BLOCK, NULL, 0, &err) == LLM_ERR_FULL);
+	LlmSchedFree(s);
+	LlmRuntimeFree(rt);
+}
+
+/* cancelling a running request frees its blocks; bad requests are refused */
+static void
+TestCancelAndErrors(LlmRuntime *rt)
+{
+	LlmSamplingParams g = Greedy();
+	LlmSamplingParams bad = Greedy();
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+	Case	   *c = &cases[0];
+	int32_t		oov = 1 << 30;
+	int			free0,
+				free1,
+				total,
+				running,
+				waiting,
+				n = 0;
+	LlmSchedEvent *ev;
+
+	LlmRuntimeKvUsage(rt, &free0, &total);
+	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+	ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+	ResetCases();
+	CHECK(LlmSchedAdd(s, c, c->prompt, c->n_prompt, &g, 16, NULL, 0, &err) == LLM_OK);
+	CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+	LlmRuntimeKvUsage(rt, &free1, &total);
+	CHECK(free1 < free0);
+	LlmSchedCancel(s, c);
+	LlmRuntimeKvUsage(rt, &free1, &total);
+	CHECK(free1 == free0);
+	LlmSchedCounts(s, &running, &waiting);
+	CHECK(running == 0 && waiting == 0);
+
+	CHECK(LlmSchedAdd(s, c, c->prompt, 0, &g, 4, NULL, 0, &err) == LLM_ERR_ARGUMENT);
+	CHECK(LlmSchedAdd(s, c, c->prompt, c->n_prompt, &g, 0, NULL, 0, &err) == LLM_ERR_ARGUMENT);
+	CHECK(LlmSchedAdd(s, c, &oov, 1, &g, 4, NULL, 0, &err) == LLM_ERR_ARGUMENT);
+	bad.top_p = 2.0;
+	CHECK(LlmSchedAdd(s, c, c->prompt, c->n_prompt, &bad, 4, NULL, 0, &err) == LLM_ERR_ARGUMENT);
+	{
+		int			too_long = LlmRuntimeModel(rt)->cfg.max_position + 1;
+		int32_t    *p = calloc(too_long, sizeof(int32_t));
+
+		CHECK(LlmSchedAdd(s, c, p, too_long, &g, 1, NULL, 0, &err) == LLM_ERR_ARGUMENT);
+		free(p);
+	}
+	LlmSchedCounts(s, &running, &waiting);
+	CHECK(running == 0 && waiting == 0);
+	free(ev);
+	LlmSchedFree(s);
+}
+
+/* load a causal fixture's cases and run every test on it */
+static void
+TestFixture(const char *name)
+{
+	char		dir[1100];
+	char		path[1200];
+	LlmModel   *model = NULL;
+	LlmRuntime *rt = NULL;
+	LlmRuntimeOptions opt;
+	LlmError	err = {0};
+	json_t	   *golden;
+	json_t	   *jc;
+
+	snprintf(dir, sizeof(dir), "%s/%s", fixtures, name);
+	snprintf(path, sizeof(path), "%s/golden.json", dir);
+	if (LlmModelLoad(dir, &model, &err) != LLM_OK)
+	{
+		printf("FAIL load %s: %s\n", name, err.message);
+		unit_failed++;
+		return;
+	}
+	LlmRuntimeDefaults(&opt);
+	opt.kv_bytes = 16 * 1024 * 1024;
+	opt.max_seqs = 8;
+	opt.max_batch_rows = 24;	/* prompts are read in several chunks */
+	golden = LlmJsonLoadFile(path, 64 * 1024 * 1024, &err);
+	if (golden == NULL ||
+		LlmRuntimeCreate(model, &ComputeCpuOps, &opt, &rt, &err) != LLM_OK)
+	{
+		printf("FAIL %s: %s\n", name, err.message);
+		unit_failed++;
+		json_decref(golden);
+		LlmModelFree(model);
+		return;
+	}
+	jc = json_object_get(golden, "cases");
+	n_cases = 0;
+	for (size_t i = 0; i < json_array_size(jc) && n_cases < MAX_CASES; i++)
+	{
+		json_t	   *c = json_array_get(jc, i);
+		Case	   *k = &cases[n_cases++];
+
+		memset(k, 0, sizeof(*k));
+		k->prompt = IntArray(json_object_get(c, "input_ids"), &k->n_prompt);
+		k->want = IntArray(json_object_get(c, "greedy_new_ids"), &k->n_want);
+	}
+	CHECK(n_cases >= 3);
+	if (n_cases >= 3)
+	{
+		TestBatching(name, rt);
+		TestSampling(rt);
+		TestEos(rt);
+		TestSmallCache(model, &opt);
+		TestCancelAndErrors(rt);
+	}
+	for (int i = 0; i < n_cases; i++)
+	{
+		free(cases[i].prompt);
+		free(cases[i].want);
+	}
+	json_decref(golden);
+	LlmRuntimeFree(rt);
+	LlmModelFree(model);
+}
+
+int
+main(void)
+{
+	static const char *models[] = {"llama-tiny-f32", "qwen2-tiny-f32", "mistral-tiny-f32"};
+	const char *env = getenv("PGMLOPS_FIXTURES");
+
+	snprintf(fixtures, sizeof(fixtures), "%s", env && *env ? env : "test/data/fixtures");
+	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+		TestFixture(models[i]);
+	UNIT_DONE("sched");
+}
