@@ -1,0 +1,975 @@
+/*-------------------------------------------------------------------------
+ *
+ * llmremote.c
+ *	  Registered models served by a remote provider: locations, options,
+ *	  the mlops.allowed_hosts allowlist, secrets, and chat and embedding
+ *	  calls that raise SQL errors.
+ *
+ * A call parses the model's location and options, checks the host against
+ * mlops.allowed_hosts (before anything is read or sent), reads the named
+ * secret, and hands a filled LlmProvider to the plain-C client
+ * (provider.c, httpc.c).  The client never calls into PostgreSQL: it
+ * polls LlmInterrupted() (the hook that LlmSqlInit installs) and returns
+ * LLM_ERR_CANCELLED, after which CHECK_FOR_INTERRUPTS() raises the cancel
+ * or termination.  Its results are malloc'ed; they are copied into the
+ * caller's memory context under PG_FINALLY so that they are freed even
+ * when the copy fails.
+ *
+ * Secrets.  mlops.secrets is readable by its owner (the extension owner)
+ * only.  ReadSecret switches to that role with SetUserIdAndSecContext in a
+ * security-restricted operation and reads one row with SPI, a query whose
+ * names and operator are schema-qualified so that the caller's
+ * search_path cannot redirect it.  No SQL-callable function returns a
+ * value, so none can be granted by mistake.  A value lives in palloc'ed
+ * memory only for the duration of one call and is wiped afterwards; it is
+ * never put into a message: the client masks it in quoted replies, and
+ * nothing here quotes a location that has user information or a query.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/syscache.h"
+
+#include "llm/llmremote.h"
+#include "llm/llmsql.h"
+
+#define MAX_HOST_LEN		253
+#define MAX_LOCATION_LEN	2048
+#define MAX_SECRET_NAME		63
+#define TIMEOUT_MAX_MS		3600000 /* one hour per attempt */
+#define ATTEMPTS_MAX		10
+#define CONNECT_TIMEOUT_MS	10000
+
+/* GUCs */
+static char *allowed_hosts = NULL;
+static int	http_timeout_ms = 60000;
+static int	http_max_attempts = 3;
+
+/* a parsed location; strings palloc'ed */
+typedef struct RemoteLocation
+{
+	LlmProviderKind kind;
+	const char *provider;		/* "openai" or "ollama" */
+	char	   *base_url;		/* http[s]://host[:port][/prefix] */
+	char	   *host;			/* as written; IPv6 in brackets */
+	char	   *model;			/* last path segment, percent-decoded */
+} RemoteLocation;
+
+/* parsed options; -1 (NULL) where not given */
+typedef struct RemoteOptions
+{
+	char	   *api_key_secret;
+	int			timeout_ms;
+	int			max_attempts;
+	int			embed_batch_inputs;
+	int			embed_batch_bytes;
+} RemoteOptions;
+
+/* the schemes, with the provider they name and the URL scheme they use */
+static const struct
+{
+	const char *scheme;
+	LlmProviderKind kind;
+	const char *provider;
+	const char *url_scheme;
+}			schemes[] =
+{
+	{"openai+http", LLM_PROVIDER_OPENAI, "openai", "http"},
+	{"openai", LLM_PROVIDER_OPENAI, "openai", "https"},
+	{"ollama+http", LLM_PROVIDER_OLLAMA, "ollama", "http"},
+	{"ollama", LLM_PROVIDER_OLLAMA, "ollama", "https"},
+};
+
+/* the integer options and their bounds */
+static const struct
+{
+	const char *key;
+	int			min;
+	int			max;
+	size_t		offset;
+}			int_options[] =
+{
+	{"timeout_ms", 1, TIMEOUT_MAX_MS, offsetof(RemoteOptions, timeout_ms)},
+	{"max_attempts", 1, ATTEMPTS_MAX, offsetof(RemoteOptions, max_attempts)},
+	{"embed_batch_inputs", 1, 100000, offsetof(RemoteOptions, embed_batch_inputs)},
+	{"embed_batch_bytes", 1, 64 * 1024 * 1024, offsetof(RemoteOptions, embed_batch_bytes)},
+};
+
+#define OPTIONS_HINT "Valid options are api_key_secret, timeout_ms, max_attempts, embed_batch_inputs and embed_batch_bytes."
+
+/* is c a character of a host name (IPv6 addresses are bracketed apart)? */
+static bool
+IsHostChar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+/* is c allowed in a path segment (unreserved, ':', '+', '%')? */
+static bool
+IsPathChar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		c == '~' || c == ':' || c == '+' || c == '%';
+}
+
+static int
+HexValue(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Check a host as written in a location or on the allowlist: a name of
+ * letters, digits, dots and hyphens, or an IPv6 address in brackets.
+ * Returns NULL if fine, else why not.
+ */
+static const char *
+CheckHost(const char *host, size_t len)
+{
+	if (len == 0)
+		return "The host is empty.";
+	if (len > MAX_HOST_LEN)
+		return "The host name is too long.";
+	if (host[0] == '[')
+	{
+		if (len < 3 || host[len - 1] != ']')
+			return "An IPv6 address must be enclosed in brackets.";
+		for (size_t i = 1; i < len - 1; i++)
+			if (HexValue(host[i]) < 0 && host[i] != ':' && host[i] != '.')
+				return "The IPv6 address has an invalid character.";
+		return NULL;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (!IsHostChar(host[i]))
+			return host[i] == ':' ?
+				"Write an IPv6 address in brackets, as in [::1], and a host without a port." :
+				"A host name may only have letters, digits, dots and hyphens.";
+	if (host[0] == '.' || host[0] == '-')
+		return "A host name must start with a letter or digit.";
+	return NULL;
+}
+
+/*
+ * Parse a location; on failure returns false and sets *why (a full
+ * sentence that never quotes the location)
+ */
+static bool
+ParseLocation(const char *location, RemoteLocation *loc, const char **why)
+{
+	const char *p;
+	const char *auth;
+	const char *auth_end;
+	const char *host_end;
+	const char *last;
+	const char *path;
+	int			si = -1;
+	size_t		len = strlen(location);
+	StringInfoData buf;
+
+	memset(loc, 0, sizeof(*loc));
+	for (int i = 0; i < (int) lengthof(schemes); i++)
+	{
+		size_t		n = strlen(schemes[i].scheme);
+
+		if (pg_strncasecmp(location, schemes[i].scheme, n) == 0 &&
+			strncmp(location + n, "://", 3) == 0)
+		{
+			si = i;
+			break;
+		}
+	}
+	if (si < 0)
+	{
+		*why = "A remote location starts with openai://, openai+http://, ollama:// or ollama+http://.";
+		return false;
+	}
+	if (len > MAX_LOCATION_LEN)
+	{
+		*why = "The location is too long.";
+		return false;
+	}
+	for (p = location; *p; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c <= 0x20 || c >= 0x7f)
+		{
+			*why = "The location has a space, a control character or a non-ASCII character.";
+			return false;
+		}
+		if (c == '?' || c == '#')
+		{
+			*why = "The location may not have a query or a fragment; put API keys in mlops.secrets and name them with the \"api_key_secret\" option.";
+			return false;
+		}
+		if (c == '\\')
+		{
+			*why = "The location may not have a backslash.";
+			return false;
+		}
+	}
+
+	auth = location + strlen(schemes[si].scheme) + 3;
+	auth_end = strchr(auth, '/');
+	if (auth_end == NULL)
+		auth_end = auth + strlen(auth);
+	if (memchr(auth, '@', auth_end - auth) != NULL)
+	{
+		*why = "The location may not have a user name or password; put API keys in mlops.secrets (mlops.set_secret) and name them with the \"api_key_secret\" option.";
+		return false;
+	}
+	if (auth[0] == '[')
+	{
+		const char *rb = memchr(auth, ']', auth_end - auth);
+
+		host_end = rb != NULL ? rb + 1 : auth_end;
+	}
+	else
+	{
+		host_end = memchr(auth, ':', auth_end - auth);
+		if (host_end == NULL)
+			host_end = auth_end;
+	}
+	if ((*why = CheckHost(auth, host_end - auth)) != NULL)
+		return false;
+	if (host_end < auth_end)
+	{
+		long		port = 0;
+
+		if (*host_end != ':' || host_end + 1 == auth_end)
+		{
+			*why = "The port must follow the host after a colon.";
+			return false;
+		}
+		for (p = host_end + 1; p < auth_end; p++)
+		{
+			if (*p < '0' || *p > '9' || port > 65535)
+			{
+				*why = "The port must be a number between 1 and 65535.";
+				return false;
+			}
+			port = port * 10 + (*p - '0');
+		}
+		if (port < 1 || port > 65535)
+		{
+			*why = "The port must be a number between 1 and 65535.";
+			return false;
+		}
+	}
+
+	/* the path: /[prefix/]model, segments non-empty, no dot segments */
+	path = auth_end;
+	if (*path != '/' || path[1] == '\0')
+	{
+		*why = "The location must end with the provider's model name, as in openai://api.openai.com/gpt-4o-mini.";
+		return false;
+	}
+	last = path;
+	for (p = path; *p; p++)
+	{
+		if (*p == '/')
+		{
+			const char *next = strchr(p + 1, '/');
+			size_t		seglen = next != NULL ? (size_t) (next - p - 1) : strlen(p + 1);
+
+			if (seglen == 0 ||
+				(seglen == 1 && p[1] == '.') ||
+				(seglen == 2 && p[1] == '.' && p[2] == '.'))
+			{
+				*why = "The location's path has an empty, \".\" or \"..\" segment.";
+				return false;
+			}
+			last = p;
+		}
+		else if (!IsPathChar(*p))
+		{
+			*why = "The location's path may only have letters, digits and the characters - . _ ~ : + %; percent-encode others (a slash in a model name is %2F).";
+			return false;
+		}
+		else if (*p == '%' && (HexValue(p[1]) < 0 || HexValue(p[2]) < 0))
+		{
+			*why = "The location has a % that does not start a percent-encoded byte.";
+			return false;
+		}
+	}
+
+	/* the model: the last segment, percent-decoded */
+	initStringInfo(&buf);
+	for (p = last + 1; *p; p++)
+	{
+		if (*p == '%')
+		{
+			int			c = HexValue(p[1]) * 16 + HexValue(p[2]);
+
+			if (c < 0x20 || c == 0x7f)
+			{
+				pfree(buf.data);
+				*why = "The model name has a control character.";
+				return false;
+			}
+			appendStringInfoChar(&buf, (char) c);
+			p += 2;
+		}
+		else
+			appendStringInfoChar(&buf, *p);
+	}
+	loc->model = buf.data;
+	loc->kind = schemes[si].kind;
+	loc->provider = schemes[si].provider;
+	loc->host = pnstrdup(auth, host_end - auth);
+	loc->base_url = psprintf("%s://%.*s", schemes[si].url_scheme,
+							 (int) (last - auth), auth);
+	return true;
+}
+
+/*
+ * Parse a location or raise an error that does not quote it (it may hold
+ * a password or a key)
+ */
+static void
+ParseLocationOrError(const char *location, RemoteLocation *loc)
+{
+	const char *why = NULL;
+
+	if (!ParseLocation(location, loc, &why))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid remote model location"),
+				 errdetail("%s", why),
+				 errhint("A remote location is openai://host[:port][/prefix]/model, openai+http://..., ollama://... or ollama+http://....")));
+}
+
+/* is name a valid secret name (as mlops.set_secret checks it)? */
+static bool
+ValidSecretName(const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len == 0 || len > MAX_SECRET_NAME)
+		return false;
+	if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
+		  name[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!IsHostChar(name[i]) && name[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * Parse a jsonb integer option within [min, max]; false if it is not one
+ */
+static bool
+JsonbInt(const JsonbValue *v, int min, int max, int *out)
+{
+	char	   *s;
+	char	   *end;
+	long		n;
+
+	if (v->type != jbvNumeric)
+		return false;
+	s = DatumGetCString(DirectFunctionCall1(numeric_out,
+											NumericGetDatum(v->val.numeric)));
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || n < min || n > max)
+		return false;
+	*out = (int) n;
+	return true;
+}
+
+/*
+ * Parse and check the options of a remote model (NULL: none)
+ */
+static void
+ParseOptions(Jsonb *options, RemoteOptions *opts)
+{
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	char	   *key = NULL;
+
+	opts->api_key_secret = NULL;
+	opts->timeout_ms = opts->max_attempts = -1;
+	opts->embed_batch_inputs = opts->embed_batch_bytes = -1;
+	if (options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options of a remote model must be a JSON object")));
+
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		if (strcmp(key, "api_key_secret") == 0)
+		{
+			if (v.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"api_key_secret\" must be a string naming a secret")));
+			opts->api_key_secret = pnstrdup(v.val.string.val, v.val.string.len);
+			if (!ValidSecretName(opts->api_key_secret))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"api_key_secret\" is not a valid secret name"),
+						 errhint("Name the secret, not its value: mlops.set_secret(name, value) stores a value under a name.")));
+		}
+		else
+		{
+			int			i;
+
+			for (i = 0; i < (int) lengthof(int_options); i++)
+				if (strcmp(key, int_options[i].key) == 0)
+					break;
+			if (i == (int) lengthof(int_options))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown option \"%s\" for a remote model", key),
+						 errhint(OPTIONS_HINT)));
+			if (!JsonbInt(&v, int_options[i].min, int_options[i].max,
+						  (int *) ((char *) opts + int_options[i].offset)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" must be an integer between %d and %d",
+								key, int_options[i].min, int_options[i].max)));
+		}
+	}
+}
+
+/*
+ * Split mlops.allowed_hosts into its entries (palloc'ed); with check,
+ * returns false and sets the GUC error detail on a bad entry (a list of
+ * blanks is an empty list)
+ */
+static bool
+SplitHosts(const char *list, List **hosts, bool check)
+{
+	const char *p = list != NULL ? list : "";
+
+	*hosts = NIL;
+	if (p[strspn(p, " \t")] == '\0')
+		return true;
+	for (;;)
+	{
+		const char *start = p + strspn(p, " \t");
+		const char *comma = strchr(start, ',');
+		const char *end = comma != NULL ? comma : start + strlen(start);
+		const char *why;
+
+		p = comma != NULL ? comma + 1 : end;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (check && end == start)
+		{
+			GUC_check_errdetail("mlops.allowed_hosts has an empty entry.");
+			return false;
+		}
+		if (check && end - start == 1 && *start == '*')
+		{
+			GUC_check_errdetail("Wildcards are not supported: list each host name.");
+			return false;
+		}
+		if (check && (why = CheckHost(start, end - start)) != NULL)
+		{
+			GUC_check_errdetail("Entry \"%.*s\": %s", (int) (end - start), start, why);
+			return false;
+		}
+		if (end > start)
+			*hosts = lappend(*hosts, pnstrdup(start, end - start));
+		if (comma == NULL)
+			break;
+	}
+	return true;
+}
+
+/* check hook of mlops.allowed_hosts */
+static bool
+CheckAllowedHosts(char **newval, void **extra, GucSource source)
+{
+	List	   *hosts;
+	bool		ok = SplitHosts(*newval, &hosts, true);
+
+	list_free_deep(hosts);
+	return ok;
+}
+
+/*
+ * Define the GUCs of remote providers
+ */
+void
+LlmRemoteInit(void)
+{
+	DefineCustomStringVariable("mlops.allowed_hosts",
+							   "Hosts that remote models may contact.",
+							   "A comma-separated list of host names (IPv6 addresses in brackets), "
+							   "compared exactly and without DNS lookups. Empty allows none.",
+							   &allowed_hosts, "", PGC_SUSET, 0,
+							   CheckAllowedHosts, NULL, NULL);
+	DefineCustomIntVariable("mlops.http_timeout_ms",
+							"Time limit of one request to a remote provider.",
+							"Per attempt; a model's \"timeout_ms\" option takes precedence.",
+							&http_timeout_ms, 60000, 100, TIMEOUT_MAX_MS,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.http_max_attempts",
+							"Attempts of a request to a remote provider that answers 429 or 5xx.",
+							"A model's \"max_attempts\" option takes precedence.",
+							&http_max_attempts, 3, 1, ATTEMPTS_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/*
+ * Does location name a remote provider?
+ */
+bool
+LlmRemoteIsLocation(const char *location)
+{
+	if (location == NULL)
+		return false;
+	for (int i = 0; i < (int) lengthof(schemes); i++)
+	{
+		size_t		n = strlen(schemes[i].scheme);
+
+		if (pg_strncasecmp(location, schemes[i].scheme, n) == 0 &&
+			strncmp(location + n, "://", 3) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Read a secret's value as the owner of mlops.secrets; NULL if there is no
+ * such secret.  The value is palloc'ed in the caller's context.
+ */
+static char *
+ReadSecret(const char *name)
+{
+	Oid			nsp = get_namespace_oid("mlops", false);
+	Oid			relid = get_relname_relid("secrets", nsp);
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	HeapTuple	tup;
+	MemoryContext callercxt = CurrentMemoryContext;
+	char	   *value = NULL;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table mlops.secrets does not exist"),
+				 errhint("Update the extension: ALTER EXTENSION pgmlops UPDATE.")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		args[1];
+		int			rc;
+
+		args[0] = CStringGetTextDatum(name);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		rc = SPI_execute_with_args("SELECT s.value FROM mlops.secrets s "
+								   "WHERE s.name OPERATOR(pg_catalog.=) $1",
+								   1, argtypes, args, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "reading mlops.secrets failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+			{
+				text	   *t = DatumGetTextPP(d);
+				MemoryContext old = MemoryContextSwitchTo(callercxt);
+
+				value = text_to_cstring(t);
+				MemoryContextSwitchTo(old);
+			}
+		}
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	return value;
+}
+
+/* read a secret that must exist */
+static char *
+ReadSecretOrError(const char *name)
+{
+	char	   *value = ReadSecret(name);
+
+	if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("secret \"%s\" does not exist", name),
+				 errhint("An administrator stores it with mlops.set_secret(name, value).")));
+	return value;
+}
+
+/* wipe and free a secret */
+static void
+WipeSecret(char *value)
+{
+	if (value != NULL)
+	{
+		explicit_bzero(value, strlen(value));
+		pfree(value);
+	}
+}
+
+/*
+ * Check a remote model at registration
+ */
+const char *
+LlmRemoteValidate(const char *location, Jsonb *options)
+{
+	RemoteLocation loc;
+	RemoteOptions opts;
+	List	   *hosts;
+	ListCell   *lc;
+	bool		allowed = false;
+
+	ParseLocationOrError(location, &loc);
+	ParseOptions(options, &opts);
+	if (opts.api_key_secret != NULL)
+		WipeSecret(ReadSecretOrError(opts.api_key_secret));
+
+	/* the host may be allowed later: warn only */
+	SplitHosts(allowed_hosts, &hosts, false);
+	foreach(lc, hosts)
+		if (pg_strcasecmp(lfirst(lc), loc.host) == 0)
+			allowed = true;
+	if (!allowed)
+		ereport(WARNING,
+				(errmsg("provider host \"%s\" is not on mlops.allowed_hosts", loc.host),
+				 errdetail("Calls to this model fail until a superuser adds the host.")));
+	return loc.provider;
+}
+
+/*
+ * The provider for a call: location, options and settings, the allowlist
+ * checked; the secret is read last (the caller wipes it with WipeSecret)
+ */
+static void
+PrepareProvider(const char *location, Jsonb *options, RemoteLocation *loc,
+				LlmProvider *prov, char **secret)
+{
+	RemoteOptions opts;
+	List	   *hosts;
+	ListCell   *lc;
+	const char **list;
+	int			n = 0;
+	bool		allowed = false;
+
+	/* the engine's transfers poll this hook to honour cancels */
+	if (LlmInterruptHook == NULL)
+		elog(ERROR, "the inference engine's interrupt hook is not installed");
+
+	ParseLocationOrError(location, loc);
+	ParseOptions(options, &opts);
+
+	SplitHosts(allowed_hosts, &hosts, false);
+	list = palloc(sizeof(char *) * (list_length(hosts) + 1));
+	foreach(lc, hosts)
+	{
+		list[n++] = lfirst(lc);
+		if (pg_strcasecmp(lfirst(lc), loc->host) == 0)
+			allowed = true;
+	}
+	if (!allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("provider host \"%s\" is not on mlops.allowed_hosts", loc->host),
+				 errdetail("Nothing was sent."),
+				 errhint("A superuser can allow it: ALTER SYSTEM SET mlops.allowed_hosts = '...'; SELECT pg_reload_conf();")));
+
+	LlmProviderInit(prov, loc->kind, loc->base_url, loc->model);
+	prov->policy.allowed_hosts = list;
+	prov->policy.n_allowed_hosts = n;
+	prov->policy.timeout_ms = opts.timeout_ms > 0 ? opts.timeout_ms : http_timeout_ms;
+	prov->policy.connect_timeout_ms = Min(prov->policy.timeout_ms, CONNECT_TIMEOUT_MS);
+	prov->policy.max_attempts = opts.max_attempts > 0 ? opts.max_attempts : http_max_attempts;
+	if (opts.embed_batch_inputs > 0)
+		prov->embed_batch_inputs = opts.embed_batch_inputs;
+	if (opts.embed_batch_bytes > 0)
+		prov->embed_batch_bytes = opts.embed_batch_bytes;
+
+	*secret = opts.api_key_secret != NULL ? ReadSecretOrError(opts.api_key_secret) : NULL;
+	prov->secret = *secret;
+}
+
+/*
+ * The SQL error code of a failed remote call.  The client reports both
+ * network failures and HTTP error statuses as LLM_ERR_IO; its messages for
+ * the latter start with "HTTP " or "provider returned".
+ */
+static int
+RemoteErrcode(const LlmError *err)
+{
+	switch (err->code)
+	{
+		case LLM_ERR_IO:
+			if (strncmp(err->message, "HTTP ", 5) == 0 ||
+				strncmp(err->message, "provider returned", 17) == 0)
+				return ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+			return ERRCODE_CONNECTION_FAILURE;
+		case LLM_ERR_FORMAT:
+			return ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+		default:
+			return LlmSqlErrcode(err->code);
+	}
+}
+
+/*
+ * Raise the error of a failed call (the message is the client's, with any
+ * quoted reply masked); a cancel raises the query-cancel error itself
+ */
+static void
+ReportRemoteError(const LlmError *err, const RemoteLocation *loc, const char *what)
+{
+	if (err->code == LLM_ERR_CANCELLED)
+		CHECK_FOR_INTERRUPTS();
+	ereport(ERROR,
+			(errcode(RemoteErrcode(err)),
+			 errmsg("%s request to %s provider at \"%s\" failed", what,
+					loc->provider, loc->host),
+			 errdetail("%s", err->message),
+			 err->code == LLM_ERR_FORMAT && strstr(err->message, ": \"<") != NULL ?
+			 errhint("The reply looks like a web page: check the location's host, port and path prefix.") : 0));
+}
+
+/*
+ * Chat with a remote model
+ */
+void
+LlmRemoteChat(const char *location, Jsonb *options,
+			  const LlmChatMessage *msgs, int n_msgs,
+			  const LlmChatParams *params, LlmChatResult *out)
+{
+	RemoteLocation loc;
+	LlmProvider prov;
+	LlmChatResult res;
+	LlmError	err;
+	char	   *secret;
+	int			rc;
+
+	PrepareProvider(location, options, &loc, &prov, &secret);
+	memset(&err, 0, sizeof(err));
+	rc = LlmProviderChat(&prov, msgs, n_msgs, params, &res, &err);
+	WipeSecret(secret);
+	if (rc != LLM_OK)
+		ReportRemoteError(&err, &loc, "chat");
+
+	memset(out, 0, sizeof(*out));
+	PG_TRY();
+	{
+		out->text = pstrdup(res.text);
+		out->finish_reason = res.finish_reason != NULL ? pstrdup(res.finish_reason) : NULL;
+		out->prompt_tokens = res.prompt_tokens;
+		out->completion_tokens = res.completion_tokens;
+	}
+	PG_FINALLY();
+	{
+		LlmChatResultFree(&res);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Embeddings of n_inputs texts from a remote model
+ */
+void
+LlmRemoteEmbed(const char *location, Jsonb *options,
+			   const char *const *inputs, int n_inputs,
+			   LlmEmbedResult *out)
+{
+	RemoteLocation loc;
+	LlmProvider prov;
+	LlmEmbedResult res;
+	LlmError	err;
+	char	   *secret;
+	int			rc;
+
+	PrepareProvider(location, options, &loc, &prov, &secret);
+	memset(&err, 0, sizeof(err));
+	rc = LlmProviderEmbed(&prov, inputs, n_inputs, &res, &err);
+	WipeSecret(secret);
+	if (rc != LLM_OK)
+		ReportRemoteError(&err, &loc, "embedding");
+
+	memset(out, 0, sizeof(*out));
+	PG_TRY();
+	{
+		Size		bytes = (Size) res.n * res.dim * sizeof(float);
+
+		out->data = MemoryContextAllocHuge(CurrentMemoryContext, Max(bytes, 1));
+		memcpy(out->data, res.data, bytes);
+		out->n = res.n;
+		out->dim = res.dim;
+		out->prompt_tokens = res.prompt_tokens;
+	}
+	PG_FINALLY();
+	{
+		LlmEmbedResultFree(&res);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Temporary test entry points, until mlops.chat and mlops.embed dispatch
+ * remote models here: superuser only (they may name any secret).
+ */
+
+/* a string member of a jsonb object, palloc'ed, or NULL */
+static char *
+JsonbGetString(JsonbContainer *obj, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * mlops._remote_chat(location, options, messages): the reply and usage
+ */
+PG_FUNCTION_INFO_V1(llm_remote_chat);
+Datum
+llm_remote_chat(PG_FUNCTION_ARGS)
+{
+	char	   *location = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *options = PG_GETARG_JSONB_P(1);
+	Jsonb	   *messages = PG_GETARG_JSONB_P(2);
+	LlmChatMessage *msgs;
+	LlmChatParams params;
+	LlmChatResult res;
+	StringInfoData buf;
+	int			n;
+
+	if (!JB_ROOT_IS_ARRAY(messages) || JB_ROOT_IS_SCALAR(messages))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("messages must be a JSON array")));
+	n = JB_ROOT_COUNT(messages);
+	msgs = palloc0(sizeof(LlmChatMessage) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *m = getIthJsonbValueFromContainer(&messages->root, i);
+
+		if (m == NULL || m->type != jbvBinary ||
+			!JsonContainerIsObject(m->val.binary.data) ||
+			(msgs[i].role = JsonbGetString(m->val.binary.data, "role")) == NULL ||
+			(msgs[i].content = JsonbGetString(m->val.binary.data, "content")) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("message %d must be an object with string members \"role\" and \"content\"", i)));
+	}
+	LlmChatParamsInit(&params);
+	LlmRemoteChat(location, options, msgs, n, &params, &res);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"text\": ");
+	escape_json(&buf, res.text);
+	appendStringInfoString(&buf, ", \"finish_reason\": ");
+	if (res.finish_reason != NULL)
+		escape_json(&buf, res.finish_reason);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfo(&buf, ", \"prompt_tokens\": " INT64_FORMAT
+					 ", \"completion_tokens\": " INT64_FORMAT "}",
+					 (int64) res.prompt_tokens, (int64) res.completion_tokens);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * mlops._remote_embed(location, options, inputs): one row per input
+ */
+PG_FUNCTION_INFO_V1(llm_remote_embed);
+Datum
+llm_remote_embed(PG_FUNCTION_ARGS)
+{
+	char	   *location = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *options = PG_GETARG_JSONB_P(1);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	const char **inputs;
+	LlmEmbedResult res;
+	Datum	   *values;
+	int			dims[2];
+	int			lbs[2] = {1, 1};
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inputs must not be empty")));
+	inputs = palloc(sizeof(char *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("input %d is null", i + 1)));
+		inputs[i] = TextDatumGetCString(elems[i]);
+	}
+	LlmRemoteEmbed(location, options, inputs, n, &res);
+
+	values = palloc(sizeof(Datum) * (Size) res.n * res.dim);
+	for (Size i = 0; i < (Size) res.n * res.dim; i++)
+		values[i] = Float4GetDatum(res.data[i]);
+	dims[0] = res.n;
+	dims[1] = res.dim;
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(values, NULL, 2, dims, lbs, FLOAT4OID,
+											 sizeof(float4), true, TYPALIGN_INT));
+}
