@@ -9,13 +9,17 @@
  *	  openai://host[:port][/prefix]/model			(https)
  *	  openai+http://host[:port][/prefix]/model		(plain http)
  *	  ollama://... and ollama+http://...		(Ollama's native API)
- * The last path segment is the provider's model name; what precedes it is
- * the base URL.  Options (the registered jsonb) may name a secret
- * ("api_key_secret") from mlops.secrets, and set "timeout_ms",
- * "max_attempts" and "embed_batch_inputs".
+ * The last path segment is the provider's model name (percent-decoded, so
+ * %2F puts a slash in it); what precedes it is the base URL.  Options (the
+ * registered jsonb) may name a secret ("api_key_secret") from
+ * mlops.secrets, and set "timeout_ms", "max_attempts",
+ * "embed_batch_inputs" and "embed_batch_bytes"; any other key is an error.
  *
  * PostgreSQL side: results are palloc'ed, errors are ereport'ed (never
- * with the secret in them).
+ * with the secret in them).  Call these in a backend inside a transaction:
+ * a named secret is read with SPI.  A host not on mlops.allowed_hosts
+ * fails the call before anything is sent; a cancel raises the query-cancel
+ * error.
  *
  *-------------------------------------------------------------------------
  */
