@@ -16,7 +16,10 @@
 #include "utils/guc.h"
 
 #include "pgmlops.h"
+#include "llm/llmremote.h"
 #include "llm/llmsql.h"
+#include "llm/llmsvc.h"
+#include "llm/llmtrace.h"
 #include "fs/fs.h"
 #include "ml/mlsql.h"
 
@@ -34,6 +37,9 @@ _PG_init(void)
 	HnswInit();
 	ComputeInit();
 	LlmSqlInit();
+	LlmRemoteInit();
+	LlmWorkerInit();
+	LlmTraceInit();
 	MlSqlTrainInit();
 	MlSqlCacheInit();
 	MlSqlProgressInit();

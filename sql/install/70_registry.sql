@@ -24,7 +24,8 @@ CREATE TABLE mlops.models (
 	name		text PRIMARY KEY
 				CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$'),
 	task		text NOT NULL
-				CHECK (task IN ('regression', 'classification', 'clustering')),
+				CHECK (task IN ('regression', 'classification', 'clustering',
+								'text-generation', 'embedding')),
 	description text,
 	owner		name NOT NULL DEFAULT current_user,
 	created_at	timestamptz NOT NULL DEFAULT now(),

@@ -102,13 +102,23 @@ ComputeResolveDevice(void)
 }
 
 /*
- * SQL: the device that computations would use now ("cpu" or "cuda: <name>")
+ * The device that computations would use now ("cpu" or "cuda: <name>"),
+ * palloc'ed
+ */
+char *
+ComputeDeviceLabel(void)
+{
+	if (ComputeResolveDevice() == COMPUTE_DEVICE_CUDA)
+		return psprintf("cuda: %s", probe_name);
+	return pstrdup("cpu");
+}
+
+/*
+ * SQL: ComputeDeviceLabel()
  */
 PG_FUNCTION_INFO_V1(compute_device_name);
 Datum
 compute_device_name(PG_FUNCTION_ARGS)
 {
-	if (ComputeResolveDevice() == COMPUTE_DEVICE_CUDA)
-		PG_RETURN_TEXT_P(cstring_to_text(psprintf("cuda: %s", probe_name)));
-	PG_RETURN_TEXT_P(cstring_to_text("cpu"));
+	PG_RETURN_TEXT_P(cstring_to_text(ComputeDeviceLabel()));
 }

@@ -19,5 +19,6 @@ typedef enum ComputeDevice
 extern int	compute_device;
 extern void ComputeInit(void);
 extern ComputeDevice ComputeResolveDevice(void);
+extern char *ComputeDeviceLabel(void);
 
 #endif							/* PGMLOPS_COMPUTE_COMPUTE_H */

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 
 #include "llm/chatinternal.h"
+#include "llm/chatrender.h"
 #include "llm/chattemplate.h"
+#include "llm/llmjson.h"
 
 struct ChatTemplate
 {
@@ -179,4 +181,41 @@ ChatTemplateRender(const ChatTemplate *tmpl, const json_t *messages,
 	ChatArenaFree(&r->arena);
 	free(r);
 	return LLM_OK;
+}
+
+/* parse and render a template for role/content messages; see chatrender.h */
+int
+ChatRenderMessages(const char *source, const LlmChatMessage *msgs, int n_msgs,
+				   const char *bos_token, const char *eos_token, char **out,
+				   size_t *out_len, LlmError *err)
+{
+	ChatTemplate *tmpl = NULL;
+	json_t	   *array = json_array();
+	int			rc;
+
+	*out = NULL;
+	if (array == NULL)
+		return LlmSetError(err, LLM_ERR_NOMEM, "out of memory for chat messages");
+	for (int i = 0; i < n_msgs; i++)
+	{
+		json_t	   *m = LlmJsonObject();
+
+		if (m == NULL ||
+			json_object_set_new(m, "role", json_string(msgs[i].role)) != 0 ||
+			json_object_set_new(m, "content", json_string(msgs[i].content)) != 0 ||
+			json_array_append_new(array, m) != 0)
+		{
+			json_decref(m);
+			json_decref(array);
+			return LlmSetError(err, LLM_ERR_ARGUMENT,
+							   "message %d is not valid UTF-8 text", i + 1);
+		}
+	}
+	rc = ChatTemplateParse(source, strlen(source), &tmpl, err);
+	if (rc == LLM_OK)
+		rc = ChatTemplateRender(tmpl, array, true, bos_token, eos_token, NULL,
+								out, out_len, err);
+	ChatTemplateFree(tmpl);
+	json_decref(array);
+	return rc;
 }

@@ -350,6 +350,8 @@ LlmSqlErrcode(int code)
 			return ERRCODE_OUT_OF_MEMORY;
 		case LLM_ERR_ARGUMENT:
 			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case LLM_ERR_FULL:
+			return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
 		default:
 			return ERRCODE_INTERNAL_ERROR;
 	}

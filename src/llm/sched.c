@@ -236,6 +236,16 @@ LlmSchedCancel(LlmSched *s, void *tag)
 		}
 }
 
+/* has the request been admitted? */
+bool
+LlmSchedIsRunning(const LlmSched *s, void *tag)
+{
+	for (int i = 0; i < s->n_reqs; i++)
+		if (s->reqs[i]->tag == tag)
+			return s->reqs[i]->seq >= 0;
+	return false;
+}
+
 /* requests running and waiting */
 void
 LlmSchedCounts(const LlmSched *s, int *running, int *waiting)

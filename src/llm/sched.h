@@ -71,6 +71,9 @@ extern int	LlmSchedAdd(LlmSched *s, void *tag, const int32_t *prompt,
 /* drop a request (queued or running) and free its KV blocks; no event */
 extern void LlmSchedCancel(LlmSched *s, void *tag);
 
+/* has the request been admitted (its sequence runs)? */
+extern bool LlmSchedIsRunning(const LlmSched *s, void *tag);
+
 /* requests running and waiting */
 extern void LlmSchedCounts(const LlmSched *s, int *running, int *waiting);
 

@@ -1,0 +1,642 @@
+/*-------------------------------------------------------------------------
+ *
+ * llmworker.c
+ *	  The inference workers: background processes started when pgmlops is
+ *	  in shared_preload_libraries.  They own the loaded models (and the
+ *	  CUDA context, which only they ever create) and serve every session
+ *	  through the slots and segments of llmsvc.h.
+ *
+ * The main loop takes new requests, drops the cancelled ones, encodes
+ * the queued embedding requests of each encoder (one LlmEncode for all
+ * of them), runs one continuous-batching step of each decoder that has
+ * work (sched.c), sends what it produced, publishes its status and
+ * sleeps on its latch when idle.  Requests of one model go to one worker
+ * (hash of the model directory), so a model is loaded once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "llm/llmworker.h"
+
+LlmSvcShared *LlmSvc = NULL;
+int			llm_worker_count = 1;
+int			llm_queue_limit = 64;
+int			llm_queue_timeout = 0;
+static int	memory_limit_mb = 8192;
+static int	kv_cache_mb = 256;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static int	my_index = -1;
+static WorkerRequest *requests = NULL;
+
+/* slots: two per possible backend, so a session can hold a stream and a call */
+static int
+SlotCount(void)
+{
+	return 2 * MaxBackends + 16;
+}
+
+static Size
+SvcSize(void)
+{
+	return add_size(offsetof(LlmSvcShared, slots),
+					mul_size(SlotCount(), sizeof(LlmSvcSlot)));
+}
+
+/* shmem_request_hook */
+static void
+SvcShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(SvcSize());
+}
+
+/* shmem_startup_hook: create (or attach to) the slots */
+static void
+SvcShmemStartup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	LlmSvc = ShmemInitStruct("pgmlops inference service", SvcSize(), &found);
+	if (!found)
+	{
+		memset(LlmSvc, 0, SvcSize());
+		SpinLockInit(&LlmSvc->mutex);
+		LlmSvc->next_id = 1;
+		LlmSvc->n_workers = llm_worker_count;
+		LlmSvc->n_slots = SlotCount();
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Define the GUCs of the service and, when preloaded, reserve its shared
+ * memory and register the workers
+ */
+void
+LlmWorkerInit(void)
+{
+	DefineCustomIntVariable("mlops.worker_count",
+							"Number of inference workers started with the server.",
+							"Each loaded model lives in one of them. 0 disables the inference service.",
+							&llm_worker_count, 1, 0, LLMSVC_MAX_WORKERS,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.gpu_memory_limit",
+							"Memory that the models of one inference worker may use (weights and KV cache).",
+							"Idle models are unloaded, least recently used first, to stay under it. 0: no limit.",
+							&memory_limit_mb, 8192, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.kv_cache_memory",
+							"KV cache of each loaded generation model, unless its registration says otherwise.",
+							"When a model's cache is full, new requests wait until running ones end.",
+							&kv_cache_mb, 256, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.queue_limit",
+							"Most requests that may wait for one inference worker.",
+							"A request beyond it is refused at once.",
+							&llm_queue_limit, 64, 1, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.queue_timeout",
+							"Longest wait of a request before the inference worker starts it.",
+							"0 waits as long as the statement may.",
+							&llm_queue_timeout, 0, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = SvcShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = SvcShmemStartup;
+
+	for (int i = 0; i < llm_worker_count; i++)
+	{
+		BackgroundWorker bgw;
+
+		memset(&bgw, 0, sizeof(bgw));
+		bgw.bgw_flags = BGWORKER_SHMEM_ACCESS;
+		bgw.bgw_start_time = BgWorkerStart_PostmasterStart;
+		bgw.bgw_restart_time = 1;
+		snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pgmlops");
+		snprintf(bgw.bgw_function_name, BGW_MAXLEN, "LlmWorkerMain");
+		snprintf(bgw.bgw_name, BGW_MAXLEN, "pgmlops inference worker %d", i);
+		snprintf(bgw.bgw_type, BGW_MAXLEN, "pgmlops inference worker");
+		bgw.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&bgw);
+	}
+}
+
+/* send one message: header and payload; false if the session is gone */
+static bool
+Send(WorkerRequest *r, char tag, int32 a, int32 b, const void *payload, Size len)
+{
+	LlmSvcMsg	head;
+	shm_mq_iovec iov[2];
+
+	memset(&head, 0, sizeof(head));
+	head.tag = tag;
+	head.a = a;
+	head.b = b;
+	iov[0].data = (const char *) &head;
+	iov[0].len = sizeof(head);
+	iov[1].data = payload;
+	iov[1].len = len;
+	return shm_mq_sendv(r->mqh, iov, payload != NULL ? 2 : 1, false, true) == SHM_MQ_SUCCESS;
+}
+
+/* send an error */
+static void
+SendError(WorkerRequest *r, int code, const char *message)
+{
+	Send(r, LLMSVC_MSG_ERROR, code, 0, message, strlen(message) + 1);
+}
+
+/* forget a request: detach its segment (freeing the slot is the session's) */
+static void
+Finish(WorkerRequest *r)
+{
+	WorkerRequest **pp = &requests;
+
+	if (r->model != NULL)
+	{
+		if (r->model->sched != NULL)
+			LlmSchedCancel(r->model->sched, r);
+		else
+		{
+			WorkerRequest **ep = &r->model->embed_queue;
+
+			while (*ep != NULL && *ep != r)
+				ep = &(*ep)->next_embed;
+			if (*ep == r)
+				*ep = r->next_embed;
+		}
+		r->model->active--;
+		r->model->last_used = GetCurrentTimestamp();
+	}
+	while (*pp != NULL && *pp != r)
+		pp = &(*pp)->next;
+	if (*pp == r)
+		*pp = r->next;
+	dsm_detach(r->seg);
+	pfree(r);
+}
+
+/* the worker a model path goes to */
+int
+LlmSvcWorkerFor(const char *path)
+{
+	uint32		h = 2166136261u;
+
+	for (const char *p = path; *p; p++)
+		h = (h ^ (unsigned char) *p) * 16777619u;
+	return (int) (h % (uint32) Max(LlmSvc->n_workers, 1));
+}
+
+/* act on a new request: queue it on its model, or answer it */
+static void
+Dispatch(WorkerRequest *r)
+{
+	LlmSvcRequest *req = r->req;
+	LlmError	err = {0};
+	WorkerModel *m;
+
+	if (req->kind == LLMSVC_UNLOAD)
+	{
+		m = WorkerModelFind(req->path, req->precision);
+		if (m == NULL)
+			Send(r, LLMSVC_MSG_OK, 0, 0, "not loaded", 11);
+		else if (WorkerModelUnload(m))
+			Send(r, LLMSVC_MSG_OK, 1, 0, "unloaded", 9);
+		else
+			SendError(r, LLM_ERR_ARGUMENT, "the model is in use by running requests");
+		Finish(r);
+		return;
+	}
+	m = WorkerModelGet(req, &err);
+	if (m == NULL)
+	{
+		SendError(r, err.code, err.message);
+		Finish(r);
+		return;
+	}
+	if (req->kind == LLMSVC_LOAD)
+	{
+		Send(r, LLMSVC_MSG_OK, 1, 0, "loaded", 7);
+		Finish(r);
+		return;
+	}
+	if ((req->kind == LLMSVC_EMBED) != (m->sched == NULL))
+	{
+		SendError(r, LLM_ERR_ARGUMENT, req->kind == LLMSVC_EMBED ?
+				  "the model generates text; it does not embed" :
+				  "the model is an encoder; it does not generate text");
+		Finish(r);
+		return;
+	}
+	r->model = m;
+	m->active++;
+	if (req->kind == LLMSVC_EMBED)
+	{
+		WorkerRequest **ep = &m->embed_queue;
+
+		while (*ep != NULL)
+			ep = &(*ep)->next_embed;
+		*ep = r;
+		return;
+	}
+	if (LlmSchedAdd(m->sched, r, LlmSvcIds(req), (int) req->n_ids, &req->sampling,
+					req->max_tokens, req->eos, req->n_eos, &err) != LLM_OK)
+	{
+		SendError(r, err.code, err.message);
+		Finish(r);
+	}
+}
+
+/* take the slots submitted to this worker */
+static void
+Intake(void)
+{
+	LlmSvcWorker *me = &LlmSvc->workers[my_index];
+
+	for (int i = 0; i < LlmSvc->n_slots; i++)
+	{
+		LlmSvcSlot *slot = &LlmSvc->slots[i];
+		dsm_handle	handle;
+		uint64		id;
+		dsm_segment *seg;
+		WorkerRequest *r;
+		shm_mq	   *mq;
+
+		if (slot->state != LLMSVC_SLOT_SUBMITTED || slot->worker != my_index)
+			continue;
+		SpinLockAcquire(&LlmSvc->mutex);
+		if (slot->state != LLMSVC_SLOT_SUBMITTED || slot->worker != my_index)
+		{
+			SpinLockRelease(&LlmSvc->mutex);
+			continue;
+		}
+		slot->state = LLMSVC_SLOT_ACCEPTED;
+		slot->worker_generation = me->generation;
+		handle = slot->handle;
+		id = slot->id;
+		SpinLockRelease(&LlmSvc->mutex);
+
+		seg = dsm_attach(handle);
+		if (seg == NULL)
+			continue;			/* the session gave up already */
+		r = MemoryContextAllocZero(TopMemoryContext, sizeof(WorkerRequest));
+		r->seg = seg;
+		r->req = dsm_segment_address(seg);
+		r->slot = i;
+		r->id = id;
+		if (r->req->id != id)
+		{
+			dsm_detach(seg);
+			pfree(r);
+			continue;
+		}
+		mq = (shm_mq *) ((char *) r->req + r->req->mq_offset);
+		shm_mq_set_sender(mq, MyProc);
+		r->mqh = shm_mq_attach(mq, seg, NULL);
+		r->next = requests;
+		requests = r;
+		Dispatch(r);
+	}
+}
+
+/* drop requests whose session stopped waiting (their slot moved on) */
+static void
+DropCancelled(void)
+{
+	WorkerRequest *next;
+
+	for (WorkerRequest *r = requests; r != NULL; r = next)
+	{
+		LlmSvcSlot *slot = &LlmSvc->slots[r->slot];
+		bool		gone;
+
+		next = r->next;
+		SpinLockAcquire(&LlmSvc->mutex);
+		gone = slot->id != r->id || slot->state == LLMSVC_SLOT_FREE;
+		SpinLockRelease(&LlmSvc->mutex);
+		if (gone)
+			Finish(r);
+	}
+}
+
+/* encode every queued embedding request of an encoder in one call */
+static void
+RunEmbeddings(WorkerModel *m)
+{
+	int			n = 0;
+	int			k = 0;
+	int			dim = m->model->cfg.hidden_size;
+	int			max_len = m->model->cfg.max_position;
+	const int32 **ids;
+	int		   *lens;
+	float	   *out;
+	LlmError	err = {0};
+	int			rc;
+	WorkerRequest *next;
+
+	for (WorkerRequest *r = m->embed_queue; r != NULL; r = r->next_embed)
+		n += r->req->n_inputs;
+	ids = palloc(sizeof(int32 *) * Max(n, 1));
+	lens = palloc(sizeof(int) * Max(n, 1));
+	for (WorkerRequest *r = m->embed_queue; r != NULL; r = r->next_embed)
+	{
+		int32	   *l = LlmSvcLens(r->req);
+		int32	   *p = LlmSvcIds(r->req);
+
+		for (int i = 0; i < r->req->n_inputs; i++)
+		{
+			ids[k] = p;
+			/* too long: keep the head and the closing special token */
+			lens[k] = Min(l[i], max_len);
+			if (l[i] > max_len)
+			{
+				p[max_len - 1] = p[l[i] - 1];
+			}
+			p += l[i];
+			k++;
+		}
+	}
+	out = palloc(sizeof(float) * (Size) Max(n, 1) * dim);
+	rc = LlmEncode(m->rt, ids, lens, n, out, NULL, &err);
+	k = 0;
+	for (WorkerRequest *r = m->embed_queue; r != NULL; r = next)
+	{
+		next = r->next_embed;
+		if (rc == LLM_OK)
+			Send(r, LLMSVC_MSG_EMBED, r->req->n_inputs, dim, out + (Size) k * dim,
+				 sizeof(float) * (Size) r->req->n_inputs * dim);
+		else
+			SendError(r, err.code, err.message);
+		k += r->req->n_inputs;
+		Finish(r);
+	}
+	pfree(ids);
+	pfree(lens);
+	pfree(out);
+}
+
+/* count tokens in the per-second ring */
+static void
+CountTokens(int n)
+{
+	LlmSvcWorker *me = &LlmSvc->workers[my_index];
+	int64		sec = (int64) (GetCurrentTimestamp() / USECS_PER_SEC);
+	int			b = (int) (sec % LLMSVC_RATE_SECONDS);
+
+	SpinLockAcquire(&LlmSvc->mutex);
+	if (me->rate_second[b] != sec)
+	{
+		me->rate_second[b] = sec;
+		me->rate_tokens[b] = 0;
+	}
+	me->rate_tokens[b] += n;
+	me->tokens_total += n;
+	SpinLockRelease(&LlmSvc->mutex);
+}
+
+/* one step of a decoder; send its tokens */
+static void
+RunStep(WorkerModel *m, LlmSchedEvent *events)
+{
+	LlmError	err = {0};
+	int			n = 0;
+	int			tokens = 0;
+
+	LlmSchedStep(m->sched, events, &n, &err);
+	for (int i = 0; i < n; i++)
+	{
+		LlmSchedEvent *ev = &events[i];
+		WorkerRequest *r = ev->tag;
+		bool		ok = true;
+
+		if (ev->kind == LLM_SCHED_ERROR)
+		{
+			SendError(r, ev->code, ev->message);
+			Finish(r);
+			continue;
+		}
+		tokens++;
+		if (ev->kind == LLM_SCHED_TOKEN || ev->finish != LLM_FINISH_EOS)
+			ok = Send(r, LLMSVC_MSG_TOKEN, ev->token, 0, NULL, 0);
+		if (ok && ev->kind == LLM_SCHED_DONE)
+			Send(r, LLMSVC_MSG_DONE, (int32) ev->finish, ev->completion_tokens, NULL, 0);
+		if (!ok || ev->kind == LLM_SCHED_DONE)
+			Finish(r);
+	}
+	if (tokens > 0)
+		CountTokens(tokens);
+}
+
+/* mark admitted requests RUNNING in their slots */
+static void
+MarkRunning(void)
+{
+	for (WorkerRequest *r = requests; r != NULL; r = r->next)
+	{
+		if (r->running || r->model == NULL || r->model->sched == NULL ||
+			!LlmSchedIsRunning(r->model->sched, r))
+			continue;
+		r->running = true;
+		SpinLockAcquire(&LlmSvc->mutex);
+		if (LlmSvc->slots[r->slot].id == r->id)
+			LlmSvc->slots[r->slot].state = LLMSVC_SLOT_RUNNING;
+		SpinLockRelease(&LlmSvc->mutex);
+	}
+}
+
+/* publish the loaded models and counters for mlops.worker_status */
+static void
+PublishStatus(void)
+{
+	LlmSvcWorker *me = &LlmSvc->workers[my_index];
+	LlmSvcModelStatus models[LLMSVC_MAX_MODELS];
+	int			n = 0;
+	int			queued = 0;
+	int			in_flight = 0;
+
+	for (WorkerModel *m = worker_models; m != NULL && n < LLMSVC_MAX_MODELS; m = m->next)
+	{
+		LlmSvcModelStatus *s = &models[n++];
+		int			free_blocks = 0;
+
+		memset(s, 0, sizeof(*s));
+		strlcpy(s->name, m->name, sizeof(s->name));
+		s->version = m->version;
+		s->encoder = m->sched == NULL;
+		s->weight_bytes = m->weight_bytes;
+		s->kv_bytes = m->kv_bytes;
+		s->loaded_at = m->loaded_at;
+		s->last_used = m->last_used;
+		if (m->sched != NULL)
+		{
+			LlmRuntimeKvUsage(m->rt, &free_blocks, &s->kv_blocks_total);
+			s->kv_blocks_used = s->kv_blocks_total - free_blocks;
+			LlmSchedCounts(m->sched, &s->running, &s->waiting);
+		}
+		else
+			for (WorkerRequest *r = m->embed_queue; r != NULL; r = r->next_embed)
+				s->waiting++;
+		queued += s->waiting;
+		in_flight += s->running;
+	}
+	SpinLockAcquire(&LlmSvc->mutex);
+	memcpy(me->models, models, sizeof(LlmSvcModelStatus) * n);
+	me->n_models = n;
+	me->queued = queued;
+	me->in_flight = in_flight;
+	me->memory_limit = worker_memory_limit;
+	SpinLockRelease(&LlmSvc->mutex);
+}
+
+/* has any model work to do now? */
+static bool
+HaveWork(void)
+{
+	for (WorkerModel *m = worker_models; m != NULL; m = m->next)
+	{
+		int			running,
+					waiting;
+
+		if (m->embed_queue != NULL)
+			return true;
+		if (m->sched != NULL)
+		{
+			LlmSchedCounts(m->sched, &running, &waiting);
+			if (running + waiting > 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* before_shmem_exit: say that this worker is gone */
+static void
+WorkerExit(int code, Datum arg)
+{
+	LlmSvcWorker *me = &LlmSvc->workers[my_index];
+
+	SpinLockAcquire(&LlmSvc->mutex);
+	me->pid = 0;
+	me->latch = NULL;
+	me->n_models = 0;
+	me->queued = me->in_flight = 0;
+	SpinLockRelease(&LlmSvc->mutex);
+}
+
+/* read the settings that a reload may change */
+static void
+ApplySettings(void)
+{
+	worker_memory_limit = (int64) memory_limit_mb * 1024 * 1024;
+	worker_kv_default = (int64) kv_cache_mb * 1024 * 1024;
+}
+
+/*
+ * Main function of an inference worker
+ */
+void
+LlmWorkerMain(Datum arg)
+{
+	LlmSvcWorker *me;
+	LlmSchedEvent *events = NULL;
+	int			max_events = 0;
+
+	my_index = DatumGetInt32(arg);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	if (LlmSvc == NULL || my_index < 0 || my_index >= LlmSvc->n_workers)
+		proc_exit(1);
+	ApplySettings();
+
+	me = &LlmSvc->workers[my_index];
+	before_shmem_exit(WorkerExit, (Datum) 0);
+	SpinLockAcquire(&LlmSvc->mutex);
+	me->pid = MyProcPid;
+	me->latch = MyLatch;
+	me->generation++;
+	me->started_at = GetCurrentTimestamp();
+	SpinLockRelease(&LlmSvc->mutex);
+	/* choosing the device creates no context: models are loaded on demand */
+	strlcpy(me->device, WorkerDeviceName(), sizeof(me->device));
+	elog(LOG, "pgmlops inference worker %d started on %s", my_index, me->device);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			ApplySettings();
+		}
+		ResetLatch(MyLatch);
+		Intake();
+		DropCancelled();
+		for (WorkerModel *m = worker_models; m != NULL; m = m->next)
+		{
+			if (m->embed_queue != NULL)
+				RunEmbeddings(m);
+			if (m->sched != NULL)
+			{
+				int			running,
+							waiting;
+
+				LlmSchedCounts(m->sched, &running, &waiting);
+				if (running + waiting == 0)
+					continue;
+				if (LlmSchedMaxEvents(m->sched) > max_events)
+				{
+					max_events = LlmSchedMaxEvents(m->sched);
+					events = events ? repalloc(events, sizeof(LlmSchedEvent) * max_events) :
+						MemoryContextAlloc(TopMemoryContext, sizeof(LlmSchedEvent) * max_events);
+				}
+				RunStep(m, events);
+			}
+		}
+		MarkRunning();
+		PublishStatus();
+		if (!HaveWork())
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000, PG_WAIT_EXTENSION);
+	}
+}
+
+/* the lens and ids of a request */
+int32 *
+LlmSvcLens(LlmSvcRequest *req)
+{
+	return (int32 *) ((char *) req + req->ids_offset);
+}
+
+int32 *
+LlmSvcIds(LlmSvcRequest *req)
+{
+	return LlmSvcLens(req) + req->n_inputs;
+}
