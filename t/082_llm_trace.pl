@@ -1,0 +1,144 @@
+# Copyright (c) pgmlops authors
+#
+# t/082_llm_trace.pl: LLM call tracing across databases and flusher restarts.
+# - Calls made in two databases are written by one flusher per database,
+#   each into its own mlops.llm_calls; the flushers leave when idle, so
+#   DROP DATABASE right after calls succeeds.
+# - Calls made in a database without the extension are discarded and
+#   counted.
+# - A flusher terminated (pg_terminate_backend) while it writes leaves its
+#   records pending; the next call starts a new flusher, and every record
+#   is written exactly once.
+# The calls are made by the test-support entry point llm_trace_test.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('llm_trace');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'pgmlops'
+mlops.trace_buffer_calls = 4096
+log_statement = none
+});
+$node->start;
+
+my $trace_fn = q{
+CREATE FUNCTION trace(function text, model text, version int, provider text,
+	prompt text, tokens_in bigint, tokens_out bigint, ttft_ms float8, total_ms float8,
+	status text, error text, started timestamptz)
+	RETURNS void AS '$libdir/pgmlops', 'llm_trace_test' LANGUAGE C VOLATILE;
+};
+for my $db ('db1', 'db2', 'db3')
+{
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, 'CREATE EXTENSION pgmlops') unless $db eq 'db3';
+	$node->safe_psql($db, $trace_fn);
+}
+
+# n calls of models PREFIX1 .. PREFIXn, with a prompt of plen bytes
+sub calls
+{
+	my ($db, $prefix, $n, $plen) = @_;
+	$node->safe_psql($db,
+		"SET mlops.log_prompts = on; SELECT count(trace('generate', '$prefix' || i, 1, 'local', "
+		  . "repeat('p', $plen) || i, 1, 1, 1, 1, 'ok', NULL, NULL)) FROM generate_series(1, $n) i");
+}
+
+sub status
+{
+	my ($field) = @_;
+	return $node->safe_psql('db1', "SELECT $field FROM mlops.llm_trace_status()");
+}
+
+sub flushers
+{
+	my ($db) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pgmlops trace flusher' AND datname = '$db'"
+	);
+}
+
+# --- two databases ------------------------------------------------------
+calls('db1', 'a', 300, 100);
+calls('db2', 'b', 200, 100);
+is($node->safe_psql('db1', 'SELECT mlops.flush_llm_calls(20000)'), '0', 'db1 flushed');
+is($node->safe_psql('db2', 'SELECT mlops.flush_llm_calls(20000)'), '0', 'db2 flushed');
+is( $node->safe_psql('db1',
+		"SELECT count(*) || ' ' || count(DISTINCT model) || ' ' || count(*) FILTER (WHERE model LIKE 'a%') FROM mlops.llm_calls"
+	),
+	'300 300 300',
+	'db1 holds its 300 calls and none of db2');
+is( $node->safe_psql('db2',
+		"SELECT count(*) || ' ' || count(DISTINCT model) || ' ' || count(*) FILTER (WHERE model LIKE 'b%') FROM mlops.llm_calls"
+	),
+	'200 200 200',
+	'db2 holds its 200 calls and none of db1');
+
+# idle flushers exit, so the database can be dropped
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pgmlops trace flusher'"),
+	'idle flushers exit');
+calls('db2', 'c', 10, 10);
+is($node->safe_psql('db2', 'SELECT mlops.flush_llm_calls(20000)'), '0', 'db2 flushed again');
+$node->safe_psql('postgres', 'DROP DATABASE db2');
+pass('DROP DATABASE right after calls waits for the flusher to leave');
+
+# --- a database without the extension -----------------------------------
+my $discarded = status('discarded');
+calls('db3', 'd', 5, 10);
+ok($node->poll_query_until('db1', "SELECT discarded = $discarded + 5 FROM mlops.llm_trace_status()"),
+	'calls in a database without the extension are discarded and counted');
+
+# --- a flusher terminated while it writes --------------------------------
+# A first batch is written; a session then locks mlops.llm_calls, so that
+# the flusher of the second batch waits inside its INSERT, holding its
+# records, when it is terminated.
+my $first = 200;
+my $total = 2200;
+calls('db1', 'k', $first, 8000);
+is($node->safe_psql('db1', 'SELECT mlops.flush_llm_calls(20000)'), '0', 'a first batch is written');
+my $locker = $node->background_psql('db1');
+$locker->query_safe('BEGIN; LOCK TABLE mlops.llm_calls IN EXCLUSIVE MODE');
+$node->safe_psql('db1',
+	"SET mlops.log_prompts = on; SELECT count(trace('generate', 'k' || i, 1, 'local', "
+	  . "repeat('p', 8000) || i, 1, 1, 1, 1, 'ok', NULL, NULL)) FROM generate_series($first + 1, $total) i");
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pgmlops trace flusher' "
+		  . "AND datname = 'db1' AND wait_event_type = 'Lock'"),
+	'the flusher waits inside its INSERT');
+my $pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pgmlops trace flusher' AND datname = 'db1'");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid"),
+	'the flusher is terminated');
+$locker->query_safe('COMMIT');
+$locker->quit;
+is($node->safe_psql('db1', "SELECT count(*) FROM mlops.llm_calls WHERE model LIKE 'k%'"),
+	$first, 'only the first batch is written');
+is(status('pending'), $total - $first, 'the records of the terminated flusher are pending again');
+usleep(300_000);
+is(flushers('db1'), '0', 'no flusher runs until the next call');
+is(status('pending'), $total - $first, 'the records wait');
+
+# the next call starts a new flusher, which writes everything once
+calls('db1', 'z', 1, 10);
+ok($node->poll_query_until('db1', 'SELECT pending = 0 FROM mlops.llm_trace_status()'),
+	'the next call starts a flusher that writes the pending records');
+is( $node->safe_psql('db1',
+		"SELECT count(*) || ' ' || count(DISTINCT model) FROM mlops.llm_calls WHERE model LIKE 'k%'"),
+	"$total $total",
+	'every call is written exactly once');
+is(status('dropped'), '0', 'nothing was dropped');
+
+my $log = slurp_file($node->logfile);
+like($log, qr/terminating background worker "pgmlops trace flusher"/, 'the termination is in the log');
+unlike($log, qr/discarded an LLM call record/, 'no record failed to be written');
+
+$node->stop;
+done_testing();
