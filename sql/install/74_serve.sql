@@ -44,7 +44,7 @@ BEGIN
 	IF NOT FOUND THEN
 		INSERT INTO mlops.models (name, task, owner) VALUES (register_model.name, task, session_user);
 	ELSIF old_task <> task THEN
-		RAISE EXCEPTION 'model "%" is a % model, not a % model', name, old_task, task
+		RAISE EXCEPTION 'model "%" has task "%", not "%"', name, old_task, task
 			USING ERRCODE = 'wrong_object_type';
 	END IF;
 	UPDATE mlops.models m SET last_version = m.last_version + 1

@@ -773,12 +773,12 @@ ChatReply(const ServeModel *m, const char *text, const char *finish, int64 promp
 		appendStringInfoString(&s, "null");
 	if (prompt_tokens >= 0 && completion_tokens >= 0)
 		appendStringInfo(&s, ", \"total_tokens\": " INT64_FORMAT, prompt_tokens + completion_tokens);
-	appendStringInfoString(&s, ", \"ttft_ms\": ");
+	appendStringInfoString(&s, "}, \"ttft_ms\": ");
 	if (t->first_token != 0)
 		appendStringInfo(&s, "%.3f", Ms(t->started, t->first_token));
 	else
 		appendStringInfoString(&s, "null");
-	appendStringInfo(&s, ", \"total_ms\": %.3f}}", Ms(t->started, now));
+	appendStringInfo(&s, ", \"total_ms\": %.3f}", Ms(t->started, now));
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
 }
 

@@ -226,11 +226,16 @@ LlmSvcReceive(LlmSvcCall *call, const char **data, Size *len)
 				call->first_message_at = GetCurrentTimestamp();
 			if (msg.tag == LLMSVC_MSG_ERROR)
 			{
-				char	   *text = pnstrdup(*data, *len);
+				LlmError	err;
 
+				/* the worker's message, without the server's paths */
+				memset(&err, 0, sizeof(err));
+				err.code = msg.a;
+				strlcpy(err.message, *data, Min(*len, sizeof(err.message)));
 				ereport(ERROR,
 						(errcode(LlmSqlErrcode(msg.a)),
-						 errmsg("%s", text)));
+						 errmsg("%s", LlmSqlEngineMessage(&err, call->req->path,
+														  call->req->name))));
 			}
 			return msg;
 		}

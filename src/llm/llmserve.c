@@ -58,14 +58,31 @@ ServeResolve(const char *ref, ServeModel *m)
 
 	args[0] = CStringGetTextDatum(ref);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT r.model, r.version, m.task, v.source, v.hyperparams, v.algorithm, v.device"
-							  " FROM mlops.resolve_model($1) r"
-							  " JOIN mlops.models m ON m.name OPERATOR(pg_catalog.=) r.model"
-							  " JOIN mlops.model_versions v ON v.model OPERATOR(pg_catalog.=) r.model"
-							  " AND v.version OPERATOR(pg_catalog.=) r.version",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not resolve model \"%s\"", ref);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("SELECT r.model, r.version, m.task, v.source, v.hyperparams, v.algorithm, v.device"
+								  " FROM mlops.resolve_model($1) r"
+								  " JOIN mlops.models m ON m.name OPERATOR(pg_catalog.=) r.model"
+								  " JOIN mlops.model_versions v ON v.model OPERATOR(pg_catalog.=) r.model"
+								  " AND v.version OPERATOR(pg_catalog.=) r.version",
+								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not resolve model \"%s\"", ref);
+	}
+	PG_CATCH();
+	{
+		/* resolve_model's error, without the internal query as context */
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(mcxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ed->sqlerrcode),
+				 errmsg("%s", ed->message),
+				 ed->hint ? errhint("%s", ed->hint) : 0));
+	}
+	PG_END_TRY();
 	memset(m, 0, sizeof(*m));
 	m->name = SpiText(1, mcxt);
 	m->version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -229,9 +246,7 @@ llm_inspect(PG_FUNCTION_ARGS)
 
 		CheckLocalOptions(options, &precision, &kv_bytes);
 		if (LlmConfigLoad(dir, &cfg, &err) != LLM_OK)
-			ereport(ERROR,
-					(errcode(LlmSqlErrcode(err.code)),
-					 errmsg("model \"%s\" cannot be registered: %s", path, err.message)));
+			LlmSqlReportError(&err, path, dir, "register a model");
 		if (embedding != (cfg.arch == LLM_ARCH_BERT))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -241,9 +256,7 @@ llm_inspect(PG_FUNCTION_ARGS)
 							 "Text generation needs a llama, mistral or qwen2 model.")));
 		/* the weights must bind, and the tokenizer must load */
 		if (LlmModelLoad(dir, &model, &err) != LLM_OK)
-			ereport(ERROR,
-					(errcode(LlmSqlErrcode(err.code)),
-					 errmsg("model \"%s\" cannot be registered: %s", path, err.message)));
+			LlmSqlReportError(&err, path, dir, "register a model");
 		LlmModelFree(model);
 		(void) LlmSqlGetTokenizer(path);
 

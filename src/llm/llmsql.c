@@ -361,8 +361,8 @@ LlmSqlErrcode(int code)
  * The engine's message with the server path of the model directory
  * replaced by the model name, so that errors do not show server paths
  */
-static char *
-EngineMessage(const LlmError *err, const char *dir, const char *model)
+char *
+LlmSqlEngineMessage(const LlmError *err, const char *dir, const char *model)
 {
 	StringInfoData buf;
 	const char *p = err->message;
@@ -405,8 +405,8 @@ EngineMessage(const LlmError *err, const char *dir, const char *model)
 /*
  * Raise the error an engine call returned
  */
-static void
-ReportEngineError(const LlmError *err, const char *model, const char *dir,
+void
+LlmSqlReportError(const LlmError *err, const char *model, const char *dir,
 				  const char *what)
 {
 	bool		file_errno = err->code == LLM_ERR_IO && err->os_errno != 0;
@@ -420,7 +420,7 @@ ReportEngineError(const LlmError *err, const char *model, const char *dir,
 	ereport(ERROR,
 			(file_errno ? errcode_for_file_access() : errcode(LlmSqlErrcode(err->code)),
 			 errmsg("could not %s with model \"%s\"", what, model),
-			 errdetail("%s", EngineMessage(err, dir, model))));
+			 errdetail("%s", LlmSqlEngineMessage(err, dir, model))));
 }
 
 /*
@@ -470,7 +470,7 @@ LlmSqlGetTokenizer(const char *model)
 	{
 		if (tok != NULL)
 			TokenizerFree(tok);
-		ReportEngineError(&err, model, dir, "load the tokenizer");
+		LlmSqlReportError(&err, model, dir, "load the tokenizer");
 	}
 
 	/* a free slot, or else the least recently used one */
@@ -522,7 +522,7 @@ EncodeText(const char *model, text *input, bool add_special,
 	{
 		free(*ids);
 		*ids = NULL;
-		ReportEngineError(&err, model, NULL, "tokenize the input");
+		LlmSqlReportError(&err, model, NULL, "tokenize the input");
 	}
 }
 
@@ -662,7 +662,7 @@ llm_detokenize(PG_FUNCTION_ARGS)
 	if (TokenizerDecode(tok, ids, n_ids, skip_special, &decoded, &len, &err) != LLM_OK)
 	{
 		free(decoded);
-		ReportEngineError(&err, model, NULL, "decode the token ids");
+		LlmSqlReportError(&err, model, NULL, "decode the token ids");
 	}
 	if (len > MaxAllocSize - VARHDRSZ - 1)
 	{

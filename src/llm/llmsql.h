@@ -34,4 +34,15 @@ extern char *LlmSqlResolveModel(const char *model);
  */
 extern const Tokenizer *LlmSqlGetTokenizer(const char *model);
 
+/*
+ * err's message with every occurrence of the directory dir replaced by
+ * the model's name (server paths stay out of messages); palloc'ed
+ */
+extern char *LlmSqlEngineMessage(const LlmError *err, const char *dir,
+								 const char *model);
+
+/* raise "could not <what> with model" with the engine's message as detail */
+extern void LlmSqlReportError(const LlmError *err, const char *model,
+							  const char *dir, const char *what);
+
 #endif							/* PGMLOPS_LLM_LLMSQL_H */
