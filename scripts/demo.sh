@@ -274,6 +274,43 @@ SELECT id, mlops.count_tokens('tok-llama3', body) AS llama3_tokens,
   FROM docs ORDER BY id;
 EOF
 
+log "embeddings, vector search and generation: models served by the inference worker"
+cp -r "$here/test/data/fixtures/bert-tiny-mean" "$here/test/data/fixtures/llama3-chat-f32" "$W/models/"
+chown -R "$PGM_USER" "$W/models"
+sql <<EOF
+SET mlops.model_dir = '$W/models';
+\echo the fixtures are tiny models with random weights: the embeddings are real computations, the text is noise
+SELECT mlops.register_model('encoder', 'bert-tiny-mean', task => 'embedding') AS encoder_version,
+       mlops.register_model('chat', 'llama3-chat-f32', task => 'text-generation') AS chat_version;
+\echo embed every document in one batched request, and index the vectors:
+ALTER TABLE docs ADD COLUMN embedding vector(64);
+UPDATE docs d SET embedding = e.v
+  FROM unnest(mlops.embed('encoder', (SELECT array_agg(body ORDER BY id) FROM docs))) WITH ORDINALITY AS e(v, i)
+ WHERE d.id = e.i;
+CREATE INDEX ON docs USING hnsw (embedding vector_cosine_ops);
+\echo the document nearest to a question:
+SELECT id, body, round((embedding <=> mlops.embed('encoder', 'Where are my features and models?'))::numeric, 4) AS distance
+  FROM docs ORDER BY embedding <=> mlops.embed('encoder', 'Where are my features and models?') LIMIT 1;
+\echo chat with the nearest document as context, rendered with the Llama 3 chat template of the model:
+SELECT r -> 'usage' AS usage, r ->> 'finish_reason' AS finish, round((r ->> 'total_ms')::numeric, 1) AS ms
+  FROM mlops.chat('chat', jsonb_build_array(
+         jsonb_build_object('role', 'system', 'content',
+           'Answer from this document: ' || (SELECT body FROM docs ORDER BY embedding <=> mlops.embed('encoder', 'Where are my features and models?') LIMIT 1)),
+         jsonb_build_object('role', 'user', 'content', 'Where are my features and models?')),
+       '{"max_tokens": 12}') AS r;
+\echo generation streamed one piece per row, and the worker that served it all:
+SELECT count(*) AS pieces, sum(length(p)) AS characters
+  FROM mlops.generate_stream('chat', 'Once upon a time', max_tokens => 24, options => '{"ignore_eos": true}') AS p;
+SELECT worker, device, model, task, kv_pages_total, pg_size_pretty(memory_used) AS memory
+  FROM mlops.worker_status ORDER BY model;
+\echo every call is traced (mlops.llm_calls, written by a background worker even when the caller rolls back):
+SELECT mlops.flush_llm_calls() AS pending;
+SELECT function, model, status, tokens_in, tokens_out, round(ttft_ms::numeric, 2) AS ttft_ms,
+       round(total_ms::numeric, 2) AS total_ms
+  FROM mlops.llm_calls ORDER BY id;
+SELECT model, calls, errors, tokens_in, tokens_out FROM mlops.llm_stats ORDER BY model;
+EOF
+
 echo
 echo "demo finished in $(( $(date +%s) - started )) s"
 if [ $keep -eq 1 ]; then

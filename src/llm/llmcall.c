@@ -64,6 +64,7 @@ typedef struct CallTrace
 	int64		tokens_in;
 	int64		tokens_out;
 	TimestampTz first_token;
+	const char *ref;			/* the model as the caller named it */
 } CallTrace;
 
 /* a local generation in progress */
@@ -97,7 +98,7 @@ TraceEnd(const CallTrace *t, const char *status, const char *error)
 	memset(&e, 0, sizeof(e));
 	e.started = t->started;
 	e.function = t->function;
-	e.model = t->model != NULL && t->model->name != NULL ? t->model->name : "";
+	e.model = t->model != NULL && t->model->name != NULL ? t->model->name : t->ref;
 	e.version = t->model != NULL ? t->model->version : 0;
 	e.provider = t->model != NULL && t->model->provider != NULL ? t->model->provider : "";
 	e.prompt = t->prompt;
@@ -138,6 +139,7 @@ TraceStart(CallTrace *t, const char *function, ServeModel *m, const char *prompt
 	t->prompt_len = prompt_len;
 	t->tokens_in = -1;
 	t->tokens_out = -1;
+	t->ref = "";
 }
 
 /* raise an engine error */
@@ -532,6 +534,7 @@ llm_generate(PG_FUNCTION_ARGS)
 	prompt = PG_GETARG_TEXT_PP(1);
 	memset(&st, 0, sizeof(st));
 	TraceStart(&st.trace, "generate", &st.model, VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt));
+	st.trace.ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PG_TRY();
 	{
 		ResolveGenerator(fcinfo, &st.model);
@@ -616,6 +619,7 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 		prompt = PG_GETARG_TEXT_P_COPY(1);
 		TraceStart(&ss->st.trace, "generate_stream", &ss->st.model, VARDATA_ANY(prompt),
 				   VARSIZE_ANY_EXHDR(prompt));
+		ss->st.trace.ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 		PG_TRY();
 		{
 			int			n;
@@ -796,6 +800,7 @@ llm_chat(PG_FUNCTION_ARGS)
 
 	memset(&st, 0, sizeof(st));
 	TraceStart(&st.trace, "chat", &st.model, messages_text, strlen(messages_text));
+	st.trace.ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PG_TRY();
 	{
 		int			n;
@@ -884,7 +889,6 @@ EmbedLocal(const ServeModel *m, text **inputs, int n, int *dim, CallTrace *t)
 	out = palloc(len);
 	memcpy(out, data, len);
 	LlmSvcEnd(&call);
-	t->first_token = GetCurrentTimestamp();
 	return out;
 }
 
@@ -944,6 +948,7 @@ llm_embed(PG_FUNCTION_ARGS)
 
 	memset(&m, 0, sizeof(m));
 	TraceStart(&t, "embed", &m, VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input));
+	t.ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PG_TRY();
 	{
 		int			dim;
@@ -998,6 +1003,7 @@ llm_embed_array(PG_FUNCTION_ARGS)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(elemtype));
 	memset(&m, 0, sizeof(m));
 	TraceStart(&t, "embed", &m, all.data, all.len);
+	t.ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PG_TRY();
 	{
 		int			dim;
