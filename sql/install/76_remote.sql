@@ -81,15 +81,3 @@ SELECT name, created_by, created_at FROM mlops.secrets;
 COMMENT ON VIEW mlops.secret_list IS 'names of the stored provider API keys, who set them and when (values left out)';
 REVOKE ALL ON mlops.secret_list FROM PUBLIC;
 GRANT SELECT ON mlops.secret_list TO mlops_admin;
-
--- Temporary test entry points (until mlops.chat and mlops.embed dispatch
--- remote models): superuser only, since they may name any secret.
-CREATE FUNCTION mlops._remote_chat(location text, options jsonb, messages jsonb) RETURNS jsonb
-	AS 'MODULE_PATHNAME', 'llm_remote_chat'
-	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION mlops._remote_chat(text, jsonb, jsonb) IS 'internal, temporary: chat with a remote provider location';
-CREATE FUNCTION mlops._remote_embed(location text, options jsonb, inputs text[]) RETURNS float4[]
-	AS 'MODULE_PATHNAME', 'llm_remote_embed'
-	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION mlops._remote_embed(text, jsonb, text[]) IS 'internal, temporary: embeddings from a remote provider location, one row per input';
-REVOKE ALL ON FUNCTION mlops._remote_chat(text, jsonb, jsonb), mlops._remote_embed(text, jsonb, text[]) FROM PUBLIC;

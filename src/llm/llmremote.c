@@ -38,12 +38,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "funcapi.h"
 #include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
@@ -861,115 +858,4 @@ LlmRemoteEmbed(const char *location, Jsonb *options,
 		LlmEmbedResultFree(&res);
 	}
 	PG_END_TRY();
-}
-
-/*
- * Temporary test entry points, until mlops.chat and mlops.embed dispatch
- * remote models here: superuser only (they may name any secret).
- */
-
-/* a string member of a jsonb object, palloc'ed, or NULL */
-static char *
-JsonbGetString(JsonbContainer *obj, const char *key)
-{
-	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), NULL);
-
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/*
- * mlops._remote_chat(location, options, messages): the reply and usage
- */
-PG_FUNCTION_INFO_V1(llm_remote_chat);
-Datum
-llm_remote_chat(PG_FUNCTION_ARGS)
-{
-	char	   *location = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Jsonb	   *options = PG_GETARG_JSONB_P(1);
-	Jsonb	   *messages = PG_GETARG_JSONB_P(2);
-	LlmChatMessage *msgs;
-	LlmChatParams params;
-	LlmChatResult res;
-	StringInfoData buf;
-	int			n;
-
-	if (!JB_ROOT_IS_ARRAY(messages) || JB_ROOT_IS_SCALAR(messages))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("messages must be a JSON array")));
-	n = JB_ROOT_COUNT(messages);
-	msgs = palloc0(sizeof(LlmChatMessage) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		JsonbValue *m = getIthJsonbValueFromContainer(&messages->root, i);
-
-		if (m == NULL || m->type != jbvBinary ||
-			!JsonContainerIsObject(m->val.binary.data) ||
-			(msgs[i].role = JsonbGetString(m->val.binary.data, "role")) == NULL ||
-			(msgs[i].content = JsonbGetString(m->val.binary.data, "content")) == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("message %d must be an object with string members \"role\" and \"content\"", i)));
-	}
-	LlmChatParamsInit(&params);
-	LlmRemoteChat(location, options, msgs, n, &params, &res);
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"text\": ");
-	escape_json(&buf, res.text);
-	appendStringInfoString(&buf, ", \"finish_reason\": ");
-	if (res.finish_reason != NULL)
-		escape_json(&buf, res.finish_reason);
-	else
-		appendStringInfoString(&buf, "null");
-	appendStringInfo(&buf, ", \"prompt_tokens\": " INT64_FORMAT
-					 ", \"completion_tokens\": " INT64_FORMAT "}",
-					 (int64) res.prompt_tokens, (int64) res.completion_tokens);
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
-}
-
-/*
- * mlops._remote_embed(location, options, inputs): one row per input
- */
-PG_FUNCTION_INFO_V1(llm_remote_embed);
-Datum
-llm_remote_embed(PG_FUNCTION_ARGS)
-{
-	char	   *location = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Jsonb	   *options = PG_GETARG_JSONB_P(1);
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	const char **inputs;
-	LlmEmbedResult res;
-	Datum	   *values;
-	int			dims[2];
-	int			lbs[2] = {1, 1};
-
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("inputs must not be empty")));
-	inputs = palloc(sizeof(char *) * n);
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("input %d is null", i + 1)));
-		inputs[i] = TextDatumGetCString(elems[i]);
-	}
-	LlmRemoteEmbed(location, options, inputs, n, &res);
-
-	values = palloc(sizeof(Datum) * (Size) res.n * res.dim);
-	for (Size i = 0; i < (Size) res.n * res.dim; i++)
-		values[i] = Float4GetDatum(res.data[i]);
-	dims[0] = res.n;
-	dims[1] = res.dim;
-	PG_RETURN_ARRAYTYPE_P(construct_md_array(values, NULL, 2, dims, lbs, FLOAT4OID,
-											 sizeof(float4), true, TYPALIGN_INT));
 }
