@@ -117,6 +117,12 @@ SELECT model, version, task, kv_pages_used, model_running, queue_depth, in_fligh
 	   memory_used > 0 AS mem, device IS NOT NULL AS dev
   FROM mlops.worker_status WHERE model IN ('llama', 'mean') ORDER BY model, version;
 SELECT mlops.unload_model('mean'), mlops.unload_model('mean');
+-- the registry's views and functions know served models
+SELECT model, version, key_metric, key_metric_value FROM mlops.version_list
+ WHERE model IN ('llama', 'mean') ORDER BY model, version;
+SELECT mlops.deploy('llama', 1, strategy => 'best');
+SELECT mlops.predict('llama', ARRAY[1, 2]::real[]);
+SELECT mlops.rollback('llama');
 
 -- bad input: clear errors, nothing registered
 SELECT mlops.generate('nope', 'x');

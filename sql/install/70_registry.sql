@@ -266,6 +266,10 @@ BEGIN
 	END IF;
 	IF strategy = 'best' THEN
 		key := mlops._key_metric(task);
+		IF key IS NULL THEN
+			RAISE EXCEPTION 'strategy "best" compares metrics, and % models have none', task
+				USING ERRCODE = 'feature_not_supported', HINT = 'Deploy a version by number.';
+		END IF;
 		higher := true;
 		SELECT (mv.metrics ->> key)::float8 INTO cand FROM mlops.model_versions mv
 		 WHERE mv.model = deploy.model AND mv.version = v;
@@ -397,7 +401,7 @@ COMMENT ON FUNCTION mlops.create_model(text, text, text) IS 'registers a model n
 CREATE FUNCTION mlops._key_metric(task text) RETURNS text
 	AS 'MODULE_PATHNAME', 'ml_key_metric'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION mlops._key_metric(text) IS 'internal: the metric that compares versions of a task (higher is better)';
+COMMENT ON FUNCTION mlops._key_metric(text) IS 'internal: the metric that compares versions of a task (higher is better); NULL for text-generation and embedding';
 
 REVOKE ALL ON FUNCTION mlops.set_alias(text, text, int), mlops.deploy(text, int, text, text),
 	mlops.rollback(text, text), mlops.delete_version(text, int),

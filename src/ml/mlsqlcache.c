@@ -253,6 +253,11 @@ LoadVersion(const char *model, int version, MemoryContext cxt)
 	target_type = SPI_getvalue(tup, desc, 4);
 	artifact = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
 
+	if (MlTaskFromName(task) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" is a %s model; mlops.predict serves trained models", model, task),
+				 errhint("Use mlops.generate, mlops.chat or mlops.embed.")));
 	m = MemoryContextAllocZero(cxt, sizeof(MlLoaded));
 	strlcpy(m->model, model, sizeof(m->model));
 	m->version = version;
@@ -458,7 +463,8 @@ ml_registry_changed(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(ml_key_metric);
 
 /*
- * mlops._key_metric(task): the metric that compares versions
+ * mlops._key_metric(task): the metric that compares versions; NULL for
+ * served models (text-generation, embedding), which have no metrics
  */
 Datum
 ml_key_metric(PG_FUNCTION_ARGS)
@@ -466,6 +472,8 @@ ml_key_metric(PG_FUNCTION_ARGS)
 	char	   *task = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	int			t = MlTaskFromName(task);
 
+	if (strcmp(task, "text-generation") == 0 || strcmp(task, "embedding") == 0)
+		PG_RETURN_NULL();
 	if (t < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
