@@ -550,22 +550,21 @@ LlmRemoteInit(void)
 }
 
 /*
- * Does location name a remote provider?
+ * Is location meant for a remote provider?  Any URL (scheme://...) is, so
+ * that LlmRemoteValidate refuses an unknown scheme such as http:// with the
+ * list of schemes, instead of it being looked up as a model directory.
  */
 bool
 LlmRemoteIsLocation(const char *location)
 {
-	if (location == NULL)
-		return false;
-	for (int i = 0; i < (int) lengthof(schemes); i++)
-	{
-		size_t		n = strlen(schemes[i].scheme);
+	const char *p = location;
 
-		if (pg_strncasecmp(location, schemes[i].scheme, n) == 0 &&
-			strncmp(location + n, "://", 3) == 0)
-			return true;
-	}
-	return false;
+	if (p == NULL ||
+		!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		return false;
+	while (IsHostChar(*p) || *p == '+')
+		p++;
+	return strncmp(p, "://", 3) == 0;
 }
 
 /*
