@@ -26,8 +26,9 @@ SELECT mlops.register_model('cls', 'bert-tiny-cls', task => 'embedding');
 SELECT name, task FROM mlops.model_list WHERE task IN ('text-generation', 'embedding') ORDER BY name;
 SELECT model, version, algorithm, device, source, length(data_checksum) AS checksum_len,
 	   train_rows, created_by = session_user AS by_me
-  FROM mlops.model_versions ORDER BY model, version;
-SELECT model, alias, version FROM mlops.model_aliases ORDER BY model;
+  FROM mlops.model_versions WHERE device IN ('local', 'remote') ORDER BY model, version;
+SELECT model, alias, version FROM mlops.model_aliases
+ WHERE model IN (SELECT name FROM mlops.models WHERE task IN ('text-generation', 'embedding')) ORDER BY model;
 
 -- greedy generation gives the fixtures' 16 tokens for every prompt
 CREATE TEMP TABLE golden (model text, dir text, n int, prompt text, ids int[]);
@@ -157,7 +158,7 @@ SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'text-generation', op
 SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'text-generation', options => '{"batch": 1}');
 SELECT mlops.register_model('bad name', 'llama-tiny-f32', task => 'text-generation');
 SELECT mlops.register_model('mean', 'llama-tiny-f32', task => 'text-generation');
-SELECT count(*) AS versions FROM mlops.model_versions;
+SELECT count(*) AS versions FROM mlops.model_versions WHERE device IN ('local', 'remote');
 SELECT mlops.load_model('nope');
 
 -- privileges: generation needs mlops_user, registration mlops_admin

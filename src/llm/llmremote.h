@@ -33,7 +33,10 @@
 /* llmremote.c */
 extern void LlmRemoteInit(void);	/* GUCs, from _PG_init */
 
-/* true if location names a provider (has one of the schemes above) */
+/*
+ * true if location is a URL (scheme://...); LlmRemoteValidate refuses any
+ * scheme but the four above
+ */
 extern bool LlmRemoteIsLocation(const char *location);
 
 /*
