@@ -356,6 +356,58 @@ TestCancelAndErrors(LlmRuntime *rt)
 	LlmSchedFree(s);
 }
 
+/*
+ * A long prompt is read a chunk per step while another request decodes:
+ * the decoding request gets a token at every step
+ */
+static void
+TestLongPrompt(LlmRuntime *rt)
+{
+	LlmSamplingParams g = Greedy();
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+	Case	   *a = &cases[0];
+	Case		b;
+	int			n_long = LlmRuntimeModel(rt)->cfg.max_position - 8;
+	int32_t    *prompt = malloc(sizeof(int32_t) * n_long);
+	LlmSchedEvent *ev;
+	int			steps = 0,
+				a_tokens = 0,
+				n = 0;
+
+	for (int i = 0; i < n_long; i++)
+		prompt[i] = a->prompt[i % a->n_prompt];
+	memset(&b, 0, sizeof(b));
+	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+	ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+	ResetCases();
+	CHECK(LlmSchedAdd(s, a, a->prompt, a->n_prompt, &g, a->n_want, NULL, 0, &err) == LLM_OK);
+	/* a's prompt fits in one step: it decodes from the second step on */
+	CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+	Apply(ev, n);
+	CHECK(LlmSchedAdd(s, &b, prompt, n_long, &g, 4, NULL, 0, &err) == LLM_OK);
+	while (!a->done && steps < 100)
+	{
+		bool		a_got = false;
+
+		CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+		for (int i = 0; i < n; i++)
+			a_got |= ev[i].tag == a;
+		Apply(ev, n);
+		a_tokens += a_got;
+		steps++;
+	}
+	/* b's prompt needs several steps, and a never waited for it */
+	CHECK(n_long > LlmRuntimeMaxBatchRows(rt) * 2);
+	CHECK(a_tokens == steps);
+	CHECK(MatchesReference(a));
+	Drain(s, 1000);
+	CHECK(b.done && b.n_got == 4);
+	free(ev);
+	free(prompt);
+	LlmSchedFree(s);
+}
+
 /* load a causal fixture's cases and run every test on it */
 static void
 TestFixture(const char *name)
@@ -408,6 +460,7 @@ TestFixture(const char *name)
 		TestBatching(name, rt);
 		TestSampling(rt);
 		TestEos(rt);
+		TestLongPrompt(rt);
 		TestSmallCache(model, &opt);
 		TestCancelAndErrors(rt);
 	}
