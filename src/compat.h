@@ -42,4 +42,11 @@
 	ReadRecentBuffer((rel)->rd_node, MAIN_FORKNUM, (blkno), (buf))
 #endif
 
+/*
+ * pq_check_connection() (PostgreSQL 14 and later) is declared in
+ * libpq/libpq.h, which includes libpq-be.h and with it gssapi/gssapi.h, a
+ * header that Debian's postgresql-server-dev package does not pull in
+ */
+extern bool pq_check_connection(void);
+
 #endif							/* PGMLOPS_COMPAT_H */

@@ -199,13 +199,16 @@ ChatRenderMessages(const char *source, const LlmChatMessage *msgs, int n_msgs,
 	for (int i = 0; i < n_msgs; i++)
 	{
 		json_t	   *m = LlmJsonObject();
+		bool		ok;
 
-		if (m == NULL ||
-			json_object_set_new(m, "role", json_string(msgs[i].role)) != 0 ||
-			json_object_set_new(m, "content", json_string(msgs[i].content)) != 0 ||
-			json_array_append_new(array, m) != 0)
-		{
+		/* the _new functions take the reference even when they fail */
+		ok = m != NULL &&
+			json_object_set_new(m, "role", json_string(msgs[i].role)) == 0 &&
+			json_object_set_new(m, "content", json_string(msgs[i].content)) == 0;
+		if (!ok)
 			json_decref(m);
+		if (!ok || json_array_append_new(array, m) != 0)
+		{
 			json_decref(array);
 			return LlmSetError(err, LLM_ERR_ARGUMENT,
 							   "message %d is not valid UTF-8 text", i + 1);

@@ -22,6 +22,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
+#include "mb/pg_wchar.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -41,6 +42,7 @@
 #include "vector/vector.h"
 
 #define MAX_NEW_TOKENS	1000000
+#define MAX_EMBED_INPUTS 65536	/* texts in one mlops.embed call */
 
 /* sampling and limits of one generation */
 typedef struct GenParams
@@ -86,6 +88,53 @@ static double
 Ms(TimestampTz from, TimestampTz to)
 {
 	return (double) (to - from) / 1000.0;
+}
+
+/*
+ * Text in the server's encoding -> UTF-8 for the engine and providers;
+ * NUL-terminated (palloc'ed unless no conversion was needed and data
+ * already ends with a NUL)
+ */
+static char *
+ToUtf8(const char *data, size_t len, size_t *out_len)
+{
+	char	   *utf8 = (char *) pg_server_to_any(data, (int) len, PG_UTF8);
+
+	if (utf8 == data)
+		utf8 = pnstrdup(data, len);
+	*out_len = strlen(utf8);
+	return utf8;
+}
+
+/* a text argument as a UTF-8 C string */
+static char *
+TextToUtf8(text *t)
+{
+	size_t		len;
+
+	return ToUtf8(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &len);
+}
+
+/*
+ * UTF-8 from the engine or a provider -> a C string in the server's
+ * encoding; a text value cannot hold NUL, which a byte-fallback token can
+ * decode to
+ */
+static char *
+FromUtf8(const char *utf8, size_t len)
+{
+	char	   *copy;
+	char	   *server;
+
+	if (memchr(utf8, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("the generated text contains a NUL byte"),
+				 errdetail("A text value cannot hold the byte 0x00 that a generated token decodes to.")));
+	copy = pnstrdup(utf8, len);
+	(void) pg_verify_mbstr(PG_UTF8, copy, (int) len, false);
+	server = (char *) pg_any_to_server(copy, (int) len, PG_UTF8);
+	return server;
 }
 
 /* append a call to the trace */
@@ -332,16 +381,16 @@ GenerateArgs(FunctionCallInfo fcinfo, GenParams *p)
 	FinishParams(p);
 }
 
-/* tokenize text with a local model's tokenizer; palloc'ed ids */
+/* tokenize UTF-8 text with a local model's tokenizer; palloc'ed ids */
 static int32 *
-Tokenize(const ServeModel *m, const char *text, size_t len, bool add_special, int *n)
+Tokenize(const ServeModel *m, const char *utf8, size_t len, bool add_special, int *n)
 {
 	const Tokenizer *tok = LlmSqlGetTokenizer(m->location);
 	LlmError	err = {0};
 	int32_t    *ids = NULL;
 	int32	   *out;
 
-	if (TokenizerEncode(tok, text, len, add_special, &ids, n, &err) != LLM_OK)
+	if (TokenizerEncode(tok, utf8, len, add_special, &ids, n, &err) != LLM_OK)
 	{
 		free(ids);
 		if (err.code == LLM_ERR_CANCELLED)
@@ -367,6 +416,7 @@ GenStart(GenState *st, const int32 *ids, int n, const GenParams *p)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the prompt has no tokens")));
+	/* the tokenizer stays valid while no other call asks the cache */
 	if (LlmTextStreamInit(&st->ts, LlmSqlGetTokenizer(st->model.location), true,
 						  p->stop, p->n_stop, &err) != LLM_OK)
 		EngineError(&err, "could not start decoding");
@@ -378,9 +428,8 @@ GenStart(GenState *st, const int32 *ids, int n, const GenParams *p)
 		st->trace.tokens_out = 0;
 		return;
 	}
-	/* room for every token message, so that the worker never waits */
-	LlmSvcPrepare(&st->call, LLMSVC_GENERATE, 1, n,
-				  (Size) (p->max_tokens + 4) * (sizeof(LlmSvcMsg) + 16) + 1024);
+	/* a reader that falls behind pauses its request in the worker */
+	LlmSvcPrepare(&st->call, LLMSVC_GENERATE, 1, n, 16384);
 	req = st->call.req;
 	ServeFillRequest(&st->model, req);
 	req->sampling = p->sampling;
@@ -402,8 +451,8 @@ GenRelease(GenState *st)
 }
 
 /*
- * The next non-empty piece of text into piece; false at the end (tokens
- * whose text is held back, or that have none, add nothing)
+ * The next non-empty piece of text (UTF-8) into piece; false at the end
+ * (tokens whose text is held back, or that have none, add nothing)
  */
 static bool
 GenNext(GenState *st, StringInfo piece)
@@ -420,8 +469,6 @@ GenNext(GenState *st, StringInfo piece)
 		LlmSvcMsg	msg;
 		int			rc;
 
-		/* the tokenizer cache may have replaced the tokenizer */
-		st->ts.tok = LlmSqlGetTokenizer(st->model.location);
 		msg = LlmSvcReceive(&st->call, &data, &dlen);
 		if (st->trace.first_token == 0)
 			st->trace.first_token = GetCurrentTimestamp();
@@ -456,7 +503,7 @@ GenNext(GenState *st, StringInfo piece)
 	return piece->len > 0;
 }
 
-/* run a local generation to its end; the text */
+/* run a local generation to its end; the text in the server's encoding */
 static char *
 GenAll(GenState *st)
 {
@@ -467,7 +514,7 @@ GenAll(GenState *st)
 	initStringInfo(&piece);
 	while (GenNext(st, &piece))
 		appendBinaryStringInfo(&all, piece.data, piece.len);
-	return all.data;
+	return FromUtf8(all.data, all.len);
 }
 
 /* a remote generation or chat: messages -> reply */
@@ -542,19 +589,20 @@ llm_generate(PG_FUNCTION_ARGS)
 		CheckPrompt(prompt);
 		if (st.model.remote)
 		{
-			LlmChatMessage msg = {"user", text_to_cstring(prompt)};
+			LlmChatMessage msg = {"user", TextToUtf8(prompt)};
 			LlmChatResult res;
 
 			RemoteChat(&st.model, &msg, 1, &p, &res);
 			st.trace.tokens_in = res.prompt_tokens;
 			st.trace.tokens_out = res.completion_tokens;
-			result = res.text;
+			result = FromUtf8(res.text, strlen(res.text));
 		}
 		else
 		{
 			int			n;
-			int32	   *ids = Tokenize(&st.model, VARDATA_ANY(prompt),
-									   VARSIZE_ANY_EXHDR(prompt), true, &n);
+			size_t		len;
+			char	   *utf8 = ToUtf8(VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), &len);
+			int32	   *ids = Tokenize(&st.model, utf8, len, true, &n);
 
 			GenStart(&st, ids, n, &p);
 			result = GenAll(&st);
@@ -573,14 +621,39 @@ llm_generate(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }
 
-/* per-query state of generate_stream */
+/*
+ * Per-query state of generate_stream, in the SRF's multi-call memory
+ * context: the parameters too, since the text stream keeps pointers to
+ * the stop strings
+ */
 typedef struct StreamState
 {
 	GenState	st;
+	GenParams	p;
 	StringInfoData piece;
+	ExprContext *econtext;
+	MemoryContextCallback free_cb;
 } StreamState;
 
-/* the query ended before the stream did: stop the request */
+/*
+ * The multi-call context goes away (end of the set, end of the query, or
+ * an error): free the engine's text stream
+ */
+static void
+StreamFree(void *arg)
+{
+	StreamState *ss = arg;
+
+	if (ss->st.ts_ready)
+		LlmTextStreamFree(&ss->st.ts);
+	ss->st.ts_ready = false;
+}
+
+/*
+ * The query ended before the stream did (LIMIT, a closed cursor): stop
+ * the request.  Registered on the ExprContext before the SRF machinery's
+ * own callback, so it runs before the multi-call context is deleted.
+ */
 static void
 StreamShutdown(Datum arg)
 {
@@ -588,7 +661,34 @@ StreamShutdown(Datum arg)
 
 	if (!ss->st.done)
 		TraceEnd(&ss->st.trace, "cancelled", "the query stopped reading the stream");
-	GenRelease(&ss->st);
+	ss->st.done = true;
+	LlmSvcEnd(&ss->st.call);
+}
+
+/* the next piece of a stream; false at its end */
+static bool
+StreamNext(StreamState *ss, MemoryContext multi_cxt, MemoryContext mcxt)
+{
+	bool		more = false;
+
+	PG_TRY();
+	{
+		MemoryContext old = MemoryContextSwitchTo(multi_cxt);
+
+		/* other calls since the last row may have replaced the tokenizer */
+		if (!ss->st.done)
+			ss->st.ts.tok = LlmSqlGetTokenizer(ss->st.model.location);
+		more = GenNext(&ss->st, &ss->piece);
+		MemoryContextSwitchTo(old);
+	}
+	PG_CATCH();
+	{
+		TraceError(&ss->st.trace, mcxt);
+		ss->st.done = true;		/* traced: the shutdown callback must not */
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return more;
 }
 
 /*
@@ -607,7 +707,6 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 	if (SRF_IS_FIRSTCALL())
 	{
 		MemoryContext old;
-		GenParams	p;
 		text	   *prompt;
 
 		funcctx = SRF_FIRSTCALL_INIT();
@@ -615,6 +714,9 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 			SRF_RETURN_DONE(funcctx);
 		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
 		ss = palloc0(sizeof(StreamState));
+		ss->free_cb.func = StreamFree;
+		ss->free_cb.arg = ss;
+		MemoryContextRegisterResetCallback(funcctx->multi_call_memory_ctx, &ss->free_cb);
 		initStringInfo(&ss->piece);
 		prompt = PG_GETARG_TEXT_P_COPY(1);
 		TraceStart(&ss->st.trace, "generate_stream", &ss->st.model, VARDATA_ANY(prompt),
@@ -624,6 +726,8 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 		{
 			int			n;
 			int32	   *ids;
+			size_t		len;
+			char	   *utf8;
 
 			ResolveGenerator(fcinfo, &ss->st.model);
 			if (ss->st.model.remote)
@@ -631,21 +735,20 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("streaming from remote providers is not supported"),
 						 errhint("Use mlops.generate for model \"%s\".", ss->st.model.name)));
-			GenerateArgs(fcinfo, &p);
+			GenerateArgs(fcinfo, &ss->p);
 			CheckPrompt(prompt);
-			ids = Tokenize(&ss->st.model, VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), true, &n);
-			GenStart(&ss->st, ids, n, &p);
+			utf8 = ToUtf8(VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), &len);
+			ids = Tokenize(&ss->st.model, utf8, len, true, &n);
+			GenStart(&ss->st, ids, n, &ss->p);
 		}
 		PG_CATCH();
 		{
 			TraceError(&ss->st.trace, mcxt);
-			if (ss->st.ts_ready)
-				LlmTextStreamFree(&ss->st.ts);
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
-		RegisterExprContextCallback(((ReturnSetInfo *) fcinfo->resultinfo)->econtext,
-									StreamShutdown, PointerGetDatum(ss));
+		ss->econtext = ((ReturnSetInfo *) fcinfo->resultinfo)->econtext;
+		RegisterExprContextCallback(ss->econtext, StreamShutdown, PointerGetDatum(ss));
 		funcctx->user_fctx = ss;
 		MemoryContextSwitchTo(old);
 	}
@@ -653,23 +756,13 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 	ss = funcctx->user_fctx;
 	if (ss == NULL)
 		SRF_RETURN_DONE(funcctx);
-	PG_TRY();
-	{
-		MemoryContext old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-
-		more = GenNext(&ss->st, &ss->piece);
-		MemoryContextSwitchTo(old);
-	}
-	PG_CATCH();
-	{
-		TraceError(&ss->st.trace, mcxt);
-		ss->st.done = true;		/* traced: the shutdown callback must not */
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	more = StreamNext(ss, funcctx->multi_call_memory_ctx, mcxt);
 	if (more)
-		SRF_RETURN_NEXT(funcctx, PointerGetDatum(cstring_to_text_with_len(ss->piece.data, ss->piece.len)));
+		SRF_RETURN_NEXT(funcctx, PointerGetDatum(cstring_to_text(FromUtf8(ss->piece.data, ss->piece.len))));
 	TraceEnd(&ss->st.trace, "ok", NULL);
+	/* the set ends here: the multi-call context (and ss) goes with it */
+	UnregisterExprContextCallback(ss->econtext, StreamShutdown, PointerGetDatum(ss));
+	LlmSvcEnd(&ss->st.call);
 	SRF_RETURN_DONE(funcctx);
 }
 
@@ -685,12 +778,13 @@ MemberString(JsonbContainer *obj, const char *key)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-/* messages jsonb -> role/content pairs; errors for anything else */
+/* messages jsonb -> role/content pairs in UTF-8; errors for anything else */
 static LlmChatMessage *
 ParseMessages(Jsonb *messages, int *n)
 {
 	LlmChatMessage *msgs;
 	int			count;
+	size_t		len;
 
 	if (!JB_ROOT_IS_ARRAY(messages) || JB_ROOT_IS_SCALAR(messages) ||
 		(count = JB_ROOT_COUNT(messages)) == 0)
@@ -714,8 +808,8 @@ ParseMessages(Jsonb *messages, int *n)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("message %d must be an object with string members \"role\" and \"content\"", i + 1)));
-		msgs[i].role = role;
-		msgs[i].content = content;
+		msgs[i].role = ToUtf8(role, strlen(role), &len);
+		msgs[i].content = ToUtf8(content, strlen(content), &len);
 	}
 	*n = count;
 	return msgs;
@@ -818,7 +912,9 @@ llm_chat(PG_FUNCTION_ARGS)
 			RemoteChat(&st.model, msgs, n, &p, &res);
 			st.trace.tokens_in = res.prompt_tokens;
 			st.trace.tokens_out = res.completion_tokens;
-			reply = ChatReply(&st.model, res.text, res.finish_reason, res.prompt_tokens,
+			reply = ChatReply(&st.model, FromUtf8(res.text, strlen(res.text)),
+							  res.finish_reason ? FromUtf8(res.finish_reason, strlen(res.finish_reason)) : NULL,
+							  res.prompt_tokens,
 							  res.completion_tokens, &st.trace);
 		}
 		else
@@ -863,7 +959,10 @@ EmbedLocal(const ServeModel *m, text **inputs, int n, int *dim, CallTrace *t)
 
 	for (int i = 0; i < n; i++)
 	{
-		ids[i] = Tokenize(m, VARDATA_ANY(inputs[i]), VARSIZE_ANY_EXHDR(inputs[i]), true, &lens[i]);
+		size_t		len;
+		char	   *utf8 = ToUtf8(VARDATA_ANY(inputs[i]), VARSIZE_ANY_EXHDR(inputs[i]), &len);
+
+		ids[i] = Tokenize(m, utf8, len, true, &lens[i]);
 		if (lens[i] == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -901,6 +1000,10 @@ Embed(FunctionCallInfo fcinfo, ServeModel *m, text **inputs, int n, int *dim, Ca
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("model \"%s\" is a text-generation model; it does not embed", m->name)));
+	if (n > MAX_EMBED_INPUTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("at most %d inputs per call, not %d", MAX_EMBED_INPUTS, n)));
 	for (int i = 0; i < n; i++)
 		if (VARSIZE_ANY_EXHDR(inputs[i]) == 0)
 			ereport(ERROR,
@@ -912,7 +1015,7 @@ Embed(FunctionCallInfo fcinfo, ServeModel *m, text **inputs, int n, int *dim, Ca
 		LlmEmbedResult res;
 
 		for (int i = 0; i < n; i++)
-			texts[i] = text_to_cstring(inputs[i]);
+			texts[i] = TextToUtf8(inputs[i]);
 		LlmRemoteEmbed(m->location, m->options, texts, n, &res);
 		t->tokens_in = res.prompt_tokens;
 		*dim = res.dim;

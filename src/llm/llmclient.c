@@ -19,11 +19,17 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "llm/llmsql.h"
 #include "llm/llmsvc.h"
 
 /* how long a request may wait for a worker that is not running */
 #define NO_WORKER_WAIT_MS	10000
+
+/* calls one session may have open at once (the slots are sized for it) */
+#define CALLS_PER_SESSION	2
+
+static int	open_calls = 0;
 
 /* raise the error that the inference service is not running */
 static void
@@ -94,15 +100,19 @@ static void
 ReleaseSlot(dsm_segment *seg, Datum arg)
 {
 	SlotClaim  *claim = (SlotClaim *) DatumGetPointer(arg);
-	LlmSvcSlot *slot = &LlmSvc->slots[claim->slot];
+	LlmSvcSlot *slot = &LlmSvc->slots[Max(claim->slot, 0)];
 
-	SpinLockAcquire(&LlmSvc->mutex);
-	if (slot->id == claim->id)
+	if (claim->slot >= 0)
 	{
-		slot->state = LLMSVC_SLOT_FREE;
-		slot->id = 0;
+		SpinLockAcquire(&LlmSvc->mutex);
+		if (slot->id == claim->id)
+		{
+			slot->state = LLMSVC_SLOT_FREE;
+			slot->id = 0;
+		}
+		SpinLockRelease(&LlmSvc->mutex);
+		open_calls--;
 	}
-	SpinLockRelease(&LlmSvc->mutex);
 	pfree(claim);
 }
 
@@ -114,7 +124,18 @@ LlmSvcSubmit(LlmSvcCall *call)
 	int			waiting = 0;
 	int			free_slot = -1;
 	Latch	   *latch;
-	SlotClaim  *claim = MemoryContextAlloc(TopMemoryContext, sizeof(SlotClaim));
+	SlotClaim  *claim;
+
+	if (open_calls >= CALLS_PER_SESSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("a session may have at most %d inference calls open at once", CALLS_PER_SESSION),
+				 errhint("Read or close open generate_stream cursors first.")));
+	/* the detach callback is in place before the slot is taken */
+	claim = MemoryContextAlloc(TopMemoryContext, sizeof(SlotClaim));
+	claim->slot = -1;
+	claim->id = 0;
+	on_dsm_detach(call->seg, ReleaseSlot, PointerGetDatum(claim));
 
 	SpinLockAcquire(&LlmSvc->mutex);
 	for (int i = 0; i < LlmSvc->n_slots; i++)
@@ -140,21 +161,23 @@ LlmSvcSubmit(LlmSvcCall *call)
 		s->handle = dsm_segment_handle(call->seg);
 		call->req->id = call->id;
 		call->slot = free_slot;
+		claim->slot = free_slot;
+		claim->id = call->id;
+		open_calls++;
 	}
 	latch = LlmSvc->workers[worker].latch;
 	SpinLockRelease(&LlmSvc->mutex);
 
+	if (call->slot < 0 && free_slot < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("every inference request slot is taken"),
+				 errhint("Retry later: the server has %d slots.", LlmSvc->n_slots)));
 	if (call->slot < 0)
-	{
-		pfree(claim);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("the inference queue is full: %d requests wait for the worker", waiting),
 				 errhint("Retry later, or raise mlops.queue_limit.")));
-	}
-	claim->slot = call->slot;
-	claim->id = call->id;
-	on_dsm_detach(call->seg, ReleaseSlot, PointerGetDatum(claim));
 	call->worker = worker;
 	call->submitted_at = GetCurrentTimestamp();
 	if (latch != NULL)
@@ -199,6 +222,32 @@ CheckProgress(LlmSvcCall *call)
 						llm_queue_timeout)));
 }
 
+/*
+ * Every 100 ms of a call, a regular backend checks its client's socket: a
+ * client that went away terminates the session as PostgreSQL does for a
+ * lost client, which drops the request with the segment (otherwise only
+ * client_connection_check_interval would notice during a long call)
+ */
+static void
+CheckClient(void)
+{
+	static TimestampTz last_check = 0;
+	TimestampTz now;
+
+	if (MyProcPort == NULL)
+		return;
+	now = GetCurrentTimestamp();
+	if (now - last_check < 100 * 1000)
+		return;
+	last_check = now;
+	if (!pq_check_connection())
+	{
+		ClientConnectionLost = 1;
+		InterruptPending = 1;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /* wait for the next message; see llmsvc.h */
 LlmSvcMsg
 LlmSvcReceive(LlmSvcCall *call, const char **data, Size *len)
@@ -212,6 +261,7 @@ LlmSvcReceive(LlmSvcCall *call, const char **data, Size *len)
 		shm_mq_result res;
 
 		CHECK_FOR_INTERRUPTS();
+		CheckClient();
 		if (call->ended || call->slot < 0)
 			elog(ERROR, "the inference request has ended");
 		res = shm_mq_receive(call->mqh, &nbytes, &p, true);

@@ -22,6 +22,7 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/pmsignal.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
@@ -44,6 +45,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static int	my_index = -1;
 static WorkerRequest *requests = NULL;
+static LlmSchedEvent *events = NULL;	/* room for one step's events */
+static int	max_events = 0;
 
 /* slots: two per possible backend, so a session can hold a stream and a call */
 static int
@@ -147,29 +150,90 @@ LlmWorkerInit(void)
 	}
 }
 
-/* send one message: header and payload; false if the session is gone */
-static bool
-Send(WorkerRequest *r, char tag, int32 a, int32 b, const void *payload, Size len)
+/*
+ * Queue a message for a request (payload copied); without memory for a
+ * large payload the message becomes an error
+ */
+static void
+Queue(WorkerRequest *r, char tag, int32 a, int32 b, const void *payload, Size len)
 {
-	LlmSvcMsg	head;
-	shm_mq_iovec iov[2];
+	WorkerOutMsg *m;
 
-	memset(&head, 0, sizeof(head));
-	head.tag = tag;
-	head.a = a;
-	head.b = b;
-	iov[0].data = (const char *) &head;
-	iov[0].len = sizeof(head);
-	iov[1].data = payload;
-	iov[1].len = len;
-	return shm_mq_sendv(r->mqh, iov, payload != NULL ? 2 : 1, false, true) == SHM_MQ_SUCCESS;
+	if (r->n_out == WORKER_OUTBOX)
+		elog(ERROR, "inference worker outbox overflow");
+	m = &r->out[r->n_out];
+	memset(m, 0, sizeof(*m));
+	m->head.tag = tag;
+	m->head.a = a;
+	m->head.b = b;
+	if (len > 0)
+	{
+		if (len > MaxAllocHugeSize - sizeof(LlmSvcMsg) ||
+			(m->payload = MemoryContextAllocExtended(TopMemoryContext, len,
+													 MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM)) == NULL)
+		{
+			static const char oom[] = "the inference worker is out of memory for this answer";
+
+			m->head.tag = LLMSVC_MSG_ERROR;
+			m->head.a = LLM_ERR_NOMEM;
+			m->payload = MemoryContextStrdup(TopMemoryContext, oom);
+			len = sizeof(oom);
+		}
+		else
+			memcpy(m->payload, payload, len);
+	}
+	m->len = len;
+	r->n_out++;
 }
 
-/* send an error */
+typedef enum FlushResult
+{
+	FLUSH_DONE,					/* everything is in the queue */
+	FLUSH_BLOCKED,				/* the queue is full: the session reads slowly */
+	FLUSH_GONE					/* the session detached */
+} FlushResult;
+
+/* send what the outbox holds, never waiting */
+static FlushResult
+Flush(WorkerRequest *r)
+{
+	while (r->n_out > 0)
+	{
+		WorkerOutMsg *m = &r->out[0];
+		shm_mq_iovec iov[2];
+		shm_mq_result res;
+
+		iov[0].data = (const char *) &m->head;
+		iov[0].len = sizeof(m->head);
+		iov[1].data = m->payload;
+		iov[1].len = m->len;
+		res = shm_mq_sendv(r->mqh, iov, m->len > 0 ? 2 : 1, true, true);
+		if (res == SHM_MQ_WOULD_BLOCK)
+			return FLUSH_BLOCKED;
+		if (m->payload != NULL)
+			pfree(m->payload);
+		r->n_out--;
+		memmove(r->out, r->out + 1, sizeof(WorkerOutMsg) * r->n_out);
+		if (res == SHM_MQ_DETACHED)
+			return FLUSH_GONE;
+	}
+	return FLUSH_DONE;
+}
+
+/* queue an error; the request ends once it is sent */
 static void
 SendError(WorkerRequest *r, int code, const char *message)
 {
-	Send(r, LLMSVC_MSG_ERROR, code, 0, message, strlen(message) + 1);
+	Queue(r, LLMSVC_MSG_ERROR, code, 0, message, strlen(message) + 1);
+	r->finishing = true;
+}
+
+/* queue the last answer of a request */
+static void
+SendFinal(WorkerRequest *r, char tag, int32 a, int32 b, const void *payload, Size len)
+{
+	Queue(r, tag, a, b, payload, len);
+	r->finishing = true;
 }
 
 /* forget a request: detach its segment (freeing the slot is the session's) */
@@ -198,8 +262,22 @@ Finish(WorkerRequest *r)
 		pp = &(*pp)->next;
 	if (*pp == r)
 		*pp = r->next;
+	for (int i = 0; i < r->n_out; i++)
+		if (r->out[i].payload != NULL)
+			pfree(r->out[i].payload);
 	dsm_detach(r->seg);
 	pfree(r);
+}
+
+/* report a request RUNNING in its slot (the queue timeout stops there) */
+static void
+MarkSlotRunning(WorkerRequest *r)
+{
+	r->running = true;
+	SpinLockAcquire(&LlmSvc->mutex);
+	if (LlmSvc->slots[r->slot].id == r->id)
+		LlmSvc->slots[r->slot].state = LLMSVC_SLOT_RUNNING;
+	SpinLockRelease(&LlmSvc->mutex);
 }
 
 /* the worker a model path goes to */
@@ -221,29 +299,28 @@ Dispatch(WorkerRequest *r)
 	LlmError	err = {0};
 	WorkerModel *m;
 
+	if (req->kind != LLMSVC_GENERATE)
+		MarkSlotRunning(r);
 	if (req->kind == LLMSVC_UNLOAD)
 	{
 		m = WorkerModelFind(req->path, req->precision);
 		if (m == NULL)
-			Send(r, LLMSVC_MSG_OK, 0, 0, "not loaded", 11);
+			SendFinal(r, LLMSVC_MSG_OK, 0, 0, "not loaded", 11);
 		else if (WorkerModelUnload(m))
-			Send(r, LLMSVC_MSG_OK, 1, 0, "unloaded", 9);
+			SendFinal(r, LLMSVC_MSG_OK, 1, 0, "unloaded", 9);
 		else
 			SendError(r, LLM_ERR_ARGUMENT, "the model is in use by running requests");
-		Finish(r);
 		return;
 	}
 	m = WorkerModelGet(req, &err);
 	if (m == NULL)
 	{
 		SendError(r, err.code, err.message);
-		Finish(r);
 		return;
 	}
 	if (req->kind == LLMSVC_LOAD)
 	{
-		Send(r, LLMSVC_MSG_OK, 1, 0, "loaded", 7);
-		Finish(r);
+		SendFinal(r, LLMSVC_MSG_OK, 1, 0, "loaded", 7);
 		return;
 	}
 	if ((req->kind == LLMSVC_EMBED) != (m->sched == NULL))
@@ -251,7 +328,6 @@ Dispatch(WorkerRequest *r)
 		SendError(r, LLM_ERR_ARGUMENT, req->kind == LLMSVC_EMBED ?
 				  "the model generates text; it does not embed" :
 				  "the model is an encoder; it does not generate text");
-		Finish(r);
 		return;
 	}
 	r->model = m;
@@ -267,10 +343,7 @@ Dispatch(WorkerRequest *r)
 	}
 	if (LlmSchedAdd(m->sched, r, LlmSvcIds(req), (int) req->n_ids, &req->sampling,
 					req->max_tokens, req->eos, req->n_eos, &err) != LLM_OK)
-	{
 		SendError(r, err.code, err.message);
-		Finish(r);
-	}
 }
 
 /* take the slots submitted to this worker */
@@ -304,7 +377,14 @@ Intake(void)
 
 		seg = dsm_attach(handle);
 		if (seg == NULL)
-			continue;			/* the session gave up already */
+		{
+			/* the session gave up already: its slot must not stay taken */
+			SpinLockAcquire(&LlmSvc->mutex);
+			if (slot->id == id)
+				slot->state = LLMSVC_SLOT_FREE;
+			SpinLockRelease(&LlmSvc->mutex);
+			continue;
+		}
 		r = MemoryContextAllocZero(TopMemoryContext, sizeof(WorkerRequest));
 		r->seg = seg;
 		r->req = dsm_segment_address(seg);
@@ -314,6 +394,10 @@ Intake(void)
 		{
 			dsm_detach(seg);
 			pfree(r);
+			SpinLockAcquire(&LlmSvc->mutex);
+			if (slot->id == id)
+				slot->state = LLMSVC_SLOT_FREE;
+			SpinLockRelease(&LlmSvc->mutex);
 			continue;
 		}
 		mq = (shm_mq *) ((char *) r->req + r->req->mq_offset);
@@ -345,12 +429,20 @@ DropCancelled(void)
 	}
 }
 
-/* encode every queued embedding request of an encoder in one call */
+/* inputs of queued embedding requests encoded in one LlmEncode call */
+#define EMBED_BATCH_INPUTS	4096
+
+/*
+ * Encode queued embedding requests of an encoder together: whole
+ * requests from the front of the queue, up to EMBED_BATCH_INPUTS inputs
+ * (at least one request)
+ */
 static void
 RunEmbeddings(WorkerModel *m)
 {
 	int			n = 0;
 	int			k = 0;
+	int			n_req = 0;
 	int			dim = m->model->cfg.hidden_size;
 	int			max_len = m->model->cfg.max_position;
 	const int32 **ids;
@@ -359,12 +451,19 @@ RunEmbeddings(WorkerModel *m)
 	LlmError	err = {0};
 	int			rc;
 	WorkerRequest *next;
+	WorkerRequest *r;
 
-	for (WorkerRequest *r = m->embed_queue; r != NULL; r = r->next_embed)
+	for (r = m->embed_queue; r != NULL; r = r->next_embed)
+	{
+		if (n_req > 0 && n + r->req->n_inputs > EMBED_BATCH_INPUTS)
+			break;
 		n += r->req->n_inputs;
+		n_req++;
+	}
 	ids = palloc(sizeof(int32 *) * Max(n, 1));
 	lens = palloc(sizeof(int) * Max(n, 1));
-	for (WorkerRequest *r = m->embed_queue; r != NULL; r = r->next_embed)
+	r = m->embed_queue;
+	for (int q = 0; q < n_req; q++, r = r->next_embed)
 	{
 		int32	   *l = LlmSvcLens(r->req);
 		int32	   *p = LlmSvcIds(r->req);
@@ -375,30 +474,33 @@ RunEmbeddings(WorkerModel *m)
 			/* too long: keep the head and the closing special token */
 			lens[k] = Min(l[i], max_len);
 			if (l[i] > max_len)
-			{
 				p[max_len - 1] = p[l[i] - 1];
-			}
 			p += l[i];
 			k++;
 		}
 	}
-	out = palloc(sizeof(float) * (Size) Max(n, 1) * dim);
-	rc = LlmEncode(m->rt, ids, lens, n, out, NULL, &err);
+	out = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (Size) Max(n, 1) * dim,
+									 MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (out == NULL)
+		rc = LlmSetError(&err, LLM_ERR_NOMEM, "out of memory for %d embeddings", n);
+	else
+		rc = LlmEncode(m->rt, ids, lens, n, out, NULL, &err);
 	k = 0;
-	for (WorkerRequest *r = m->embed_queue; r != NULL; r = next)
+	r = m->embed_queue;
+	for (int q = 0; q < n_req; q++, r = next)
 	{
 		next = r->next_embed;
+		m->embed_queue = next;
+		r->model = NULL;		/* off the queue */
+		m->active--;
+		m->last_used = GetCurrentTimestamp();
 		if (rc == LLM_OK)
-			Send(r, LLMSVC_MSG_EMBED, r->req->n_inputs, dim, out + (Size) k * dim,
-				 sizeof(float) * (Size) r->req->n_inputs * dim);
+			SendFinal(r, LLMSVC_MSG_EMBED, r->req->n_inputs, dim, out + (Size) k * dim,
+					  sizeof(float) * (Size) r->req->n_inputs * dim);
 		else
 			SendError(r, err.code, err.message);
 		k += r->req->n_inputs;
-		Finish(r);
 	}
-	pfree(ids);
-	pfree(lens);
-	pfree(out);
 }
 
 /* count tokens in the per-second ring */
@@ -420,7 +522,7 @@ CountTokens(int n)
 	SpinLockRelease(&LlmSvc->mutex);
 }
 
-/* one step of a decoder; send its tokens */
+/* one step of a decoder; queue its tokens */
 static void
 RunStep(WorkerModel *m, LlmSchedEvent *events)
 {
@@ -433,24 +535,46 @@ RunStep(WorkerModel *m, LlmSchedEvent *events)
 	{
 		LlmSchedEvent *ev = &events[i];
 		WorkerRequest *r = ev->tag;
-		bool		ok = true;
 
 		if (ev->kind == LLM_SCHED_ERROR)
 		{
 			SendError(r, ev->code, ev->message);
-			Finish(r);
 			continue;
 		}
 		tokens++;
 		if (ev->kind == LLM_SCHED_TOKEN || ev->finish != LLM_FINISH_EOS)
-			ok = Send(r, LLMSVC_MSG_TOKEN, ev->token, 0, NULL, 0);
-		if (ok && ev->kind == LLM_SCHED_DONE)
-			Send(r, LLMSVC_MSG_DONE, (int32) ev->finish, ev->completion_tokens, NULL, 0);
-		if (!ok || ev->kind == LLM_SCHED_DONE)
-			Finish(r);
+			Queue(r, LLMSVC_MSG_TOKEN, ev->token, 0, NULL, 0);
+		if (ev->kind == LLM_SCHED_DONE)
+			SendFinal(r, LLMSVC_MSG_DONE, (int32) ev->finish, ev->completion_tokens, NULL, 0);
 	}
 	if (tokens > 0)
 		CountTokens(tokens);
+}
+
+/*
+ * Send every request's outbox: end the answered ones, pause those whose
+ * reader is behind (resume them when it caught up), drop the detached
+ */
+static void
+FlushAll(void)
+{
+	WorkerRequest *next;
+
+	for (WorkerRequest *r = requests; r != NULL; r = next)
+	{
+		FlushResult res = Flush(r);
+		bool		pause = res == FLUSH_BLOCKED;
+
+		next = r->next;
+		if (res == FLUSH_GONE || (res == FLUSH_DONE && r->finishing))
+		{
+			Finish(r);
+			continue;
+		}
+		if (pause != r->paused && r->model != NULL && r->model->sched != NULL)
+			LlmSchedSetPaused(r->model->sched, r, pause);
+		r->paused = pause;
+	}
 }
 
 /* mark admitted requests RUNNING in their slots */
@@ -458,16 +582,9 @@ static void
 MarkRunning(void)
 {
 	for (WorkerRequest *r = requests; r != NULL; r = r->next)
-	{
-		if (r->running || r->model == NULL || r->model->sched == NULL ||
-			!LlmSchedIsRunning(r->model->sched, r))
-			continue;
-		r->running = true;
-		SpinLockAcquire(&LlmSvc->mutex);
-		if (LlmSvc->slots[r->slot].id == r->id)
-			LlmSvc->slots[r->slot].state = LLMSVC_SLOT_RUNNING;
-		SpinLockRelease(&LlmSvc->mutex);
-	}
+		if (!r->running && r->model != NULL && r->model->sched != NULL &&
+			LlmSchedIsRunning(r->model->sched, r))
+			MarkSlotRunning(r);
 }
 
 /* publish the loaded models and counters for mlops.worker_status */
@@ -514,23 +631,16 @@ PublishStatus(void)
 	SpinLockRelease(&LlmSvc->mutex);
 }
 
-/* has any model work to do now? */
+/* has any model work to do now (paused requests wait for their reader)? */
 static bool
 HaveWork(void)
 {
 	for (WorkerModel *m = worker_models; m != NULL; m = m->next)
 	{
-		int			running,
-					waiting;
-
 		if (m->embed_queue != NULL)
 			return true;
-		if (m->sched != NULL)
-		{
-			LlmSchedCounts(m->sched, &running, &waiting);
-			if (running + waiting > 0)
-				return true;
-		}
+		if (m->sched != NULL && LlmSchedRunnable(m->sched) > 0)
+			return true;
 	}
 	return false;
 }
@@ -557,6 +667,57 @@ ApplySettings(void)
 	worker_kv_default = (int64) kv_cache_mb * 1024 * 1024;
 }
 
+/* one pass of the main loop */
+static void
+Iterate(void)
+{
+	Intake();
+	DropCancelled();
+	for (WorkerModel *m = worker_models; m != NULL; m = m->next)
+	{
+		if (m->embed_queue != NULL)
+			RunEmbeddings(m);
+		if (m->sched != NULL && LlmSchedRunnable(m->sched) > 0)
+		{
+			if (LlmSchedMaxEvents(m->sched) > max_events)
+			{
+				max_events = LlmSchedMaxEvents(m->sched);
+				events = events ? repalloc(events, sizeof(LlmSchedEvent) * max_events) :
+					MemoryContextAlloc(TopMemoryContext, sizeof(LlmSchedEvent) * max_events);
+			}
+			RunStep(m, events);
+		}
+	}
+	FlushAll();
+	MarkRunning();
+	PublishStatus();
+}
+
+/*
+ * An error escaped a pass (out of memory, a segment that cannot be
+ * mapped...): fail every request the worker holds rather than exit and
+ * lose the loaded models
+ */
+static void
+FailAll(const char *message)
+{
+	char		text[512];
+	WorkerRequest *next;
+
+	snprintf(text, sizeof(text), "the inference worker failed: %s", message);
+	for (WorkerRequest *r = requests; r != NULL; r = next)
+	{
+		next = r->next;
+		for (int i = 0; i < r->n_out; i++)
+			if (r->out[i].payload != NULL)
+				pfree(r->out[i].payload);
+		r->n_out = 0;
+		SendError(r, LLM_ERR_DEVICE, text);
+		(void) Flush(r);
+		Finish(r);
+	}
+}
+
 /*
  * Main function of an inference worker
  */
@@ -564,8 +725,7 @@ void
 LlmWorkerMain(Datum arg)
 {
 	LlmSvcWorker *me;
-	LlmSchedEvent *events = NULL;
-	int			max_events = 0;
+	MemoryContext pass_cxt;
 
 	my_index = DatumGetInt32(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -574,6 +734,8 @@ LlmWorkerMain(Datum arg)
 	if (LlmSvc == NULL || my_index < 0 || my_index >= LlmSvc->n_workers)
 		proc_exit(1);
 	ApplySettings();
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "pgmlops inference pass",
+									 ALLOCSET_DEFAULT_SIZES);
 
 	me = &LlmSvc->workers[my_index];
 	before_shmem_exit(WorkerExit, (Datum) 0);
@@ -590,6 +752,8 @@ LlmWorkerMain(Datum arg)
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -597,31 +761,25 @@ LlmWorkerMain(Datum arg)
 			ApplySettings();
 		}
 		ResetLatch(MyLatch);
-		Intake();
-		DropCancelled();
-		for (WorkerModel *m = worker_models; m != NULL; m = m->next)
+		MemoryContextReset(pass_cxt);
+		MemoryContextSwitchTo(pass_cxt);
+		PG_TRY();
 		{
-			if (m->embed_queue != NULL)
-				RunEmbeddings(m);
-			if (m->sched != NULL)
-			{
-				int			running,
-							waiting;
-
-				LlmSchedCounts(m->sched, &running, &waiting);
-				if (running + waiting == 0)
-					continue;
-				if (LlmSchedMaxEvents(m->sched) > max_events)
-				{
-					max_events = LlmSchedMaxEvents(m->sched);
-					events = events ? repalloc(events, sizeof(LlmSchedEvent) * max_events) :
-						MemoryContextAlloc(TopMemoryContext, sizeof(LlmSchedEvent) * max_events);
-				}
-				RunStep(m, events);
-			}
+			Iterate();
 		}
-		MarkRunning();
-		PublishStatus();
+		PG_CATCH();
+		{
+			ErrorData  *ed;
+
+			MemoryContextSwitchTo(TopMemoryContext);
+			ed = CopyErrorData();
+			FlushErrorState();
+			elog(LOG, "pgmlops inference worker %d: %s", my_index, ed->message);
+			FailAll(ed->message);
+			FreeErrorData(ed);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(TopMemoryContext);
 		if (!HaveWork())
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 1000, PG_WAIT_EXTENSION);

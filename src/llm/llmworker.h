@@ -44,6 +44,16 @@ typedef struct WorkerModel
 	struct WorkerModel *next;
 } WorkerModel;
 
+/* a message waiting to be sent (its payload is copied) */
+typedef struct WorkerOutMsg
+{
+	LlmSvcMsg	head;
+	char	   *payload;
+	Size		len;
+} WorkerOutMsg;
+
+#define WORKER_OUTBOX	4
+
 /* a request the worker holds */
 struct WorkerRequest
 {
@@ -54,6 +64,10 @@ struct WorkerRequest
 	shm_mq_handle *mqh;
 	WorkerModel *model;
 	bool		running;		/* reported RUNNING in its slot */
+	bool		paused;			/* its reader is behind: no steps */
+	bool		finishing;		/* answered: ends when the outbox is sent */
+	WorkerOutMsg out[WORKER_OUTBOX];	/* not yet in the queue */
+	int			n_out;
 	WorkerRequest *next;		/* all requests */
 	WorkerRequest *next_embed;	/* the model's embed queue */
 };

@@ -33,6 +33,7 @@ typedef struct SchedReq
 	bool		greedy;			/* temperature 0, no penalty: argmax */
 	LlmSampler	sampler;		/* only when !greedy */
 	int			seq;			/* -1 while waiting */
+	bool		paused;			/* skipped by steps (LlmSchedSetPaused) */
 	int			reserve;		/* KV blocks set aside for it */
 } SchedReq;
 
@@ -236,6 +237,26 @@ LlmSchedCancel(LlmSched *s, void *tag)
 		}
 }
 
+/* pause or resume a request */
+void
+LlmSchedSetPaused(LlmSched *s, void *tag, bool paused)
+{
+	for (int i = 0; i < s->n_reqs; i++)
+		if (s->reqs[i]->tag == tag)
+			s->reqs[i]->paused = paused;
+}
+
+/* requests not paused */
+int
+LlmSchedRunnable(const LlmSched *s)
+{
+	int			n = 0;
+
+	for (int i = 0; i < s->n_reqs; i++)
+		n += !s->reqs[i]->paused;
+	return n;
+}
+
 /* has the request been admitted? */
 bool
 LlmSchedIsRunning(const LlmSched *s, void *tag)
@@ -302,7 +323,7 @@ Layout(LlmSched *s, bool *all_greedy)
 			LlmStepSeq *e = &s->entries[n];
 			int			take;
 
-			if (r->seq < 0 || decoding != (pass == 0))
+			if (r->seq < 0 || r->paused || decoding != (pass == 0))
 				continue;
 			take = decoding ? 1 : r->n_prompt - r->fed;
 			if (take > s->max_rows - rows)

@@ -71,6 +71,16 @@ extern int	LlmSchedAdd(LlmSched *s, void *tag, const int32_t *prompt,
 /* drop a request (queued or running) and free its KV blocks; no event */
 extern void LlmSchedCancel(LlmSched *s, void *tag);
 
+/*
+ * Pause or resume a request: a paused request keeps its place and its KV
+ * blocks but takes no part in steps (the worker pauses a request whose
+ * reader is slow, so that its answer queue never blocks the others)
+ */
+extern void LlmSchedSetPaused(LlmSched *s, void *tag, bool paused);
+
+/* requests that a step would run or admit (not paused) */
+extern int	LlmSchedRunnable(const LlmSched *s);
+
 /* has the request been admitted (its sequence runs)? */
 extern bool LlmSchedIsRunning(const LlmSched *s, void *tag);
 
