@@ -1,0 +1,563 @@
+# Copyright (c) pgmlops authors
+#
+# t/080_llm_worker.pl: the inference worker under concurrency and failure.
+# - Four pgbench clients get exactly the greedy generations (llama, qwen2,
+#   mistral fixtures) and embeddings that one session gets alone: batching
+#   does not change results.
+# - pg_cancel_backend, statement_timeout, closing a stream's cursor and a
+#   client that disconnects end a request at once: it leaves the worker's
+#   queue and its KV pages are freed.
+# - kill -9 of the worker under load: the waiting sessions get an error
+#   (PostgreSQL restarts the cluster), and later calls give the same
+#   results; SIGTERM of the worker: waiting sessions get "the pgmlops
+#   inference worker exited", the worker is back within seconds.
+# - Queue saturation: beyond mlops.queue_limit a request is refused with
+#   SQLSTATE 53400; mlops.queue_timeout ends a request that waits too long.
+# - A model whose weights are deleted while loaded gives a clear error, and
+#   the worker goes on serving the other models.
+# - Without pgmlops in shared_preload_libraries, or with
+#   mlops.worker_count = 0, the functions raise a clear error with a hint.
+#
+# Requests that must stay alive long enough to be cancelled use "slow": a
+# Llama made here with the fixture tokenizer, 6 layers of width 512 and a
+# 4096-token context (5 ms or more a token on a CPU).  Its weights are zero
+# except that every position predicts token 315 ("X"), so a generation of
+# n tokens is n X's.
+use strict;
+use warnings;
+
+use File::Basename qw(dirname);
+use File::Copy qw(copy);
+use File::Find;
+use File::Path qw(make_path);
+use File::Spec;
+use IPC::Run;
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::RecursiveCopy;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $fixtures = File::Spec->rel2abs(dirname(__FILE__) . '/../test/data/fixtures');
+my $json = JSON::PP->new->canonical;
+
+my $node = PostgreSQL::Test::Cluster->new('llm_worker');
+$node->init;
+my $base = File::Spec->rel2abs($node->basedir);
+my $models = "$base/models";
+make_path($models);
+
+# writable copies of the fixtures the test uses (the fixtures are read-only)
+for my $m ('llama-tiny-f32', 'qwen2-tiny-f32', 'mistral-tiny-f32', 'bert-tiny-mean')
+{
+	PostgreSQL::Test::RecursiveCopy::copypath("$fixtures/$m", "$models/$m");
+}
+PostgreSQL::Test::RecursiveCopy::copypath("$fixtures/llama-tiny-f32", "$models/gone");
+find(sub { chmod((-d $_ ? 0755 : 0644), $_) }, $models);
+
+# the slow model; see the header
+sub make_slow
+{
+	my ($dir) = @_;
+	my ($hidden, $inter, $layers, $ctx, $x) = (512, 1536, 6, 4096, 315);
+	my $src = "$fixtures/llama-tiny-f32";
+	make_path($dir);
+	my $cfg = $json->decode(slurp_file("$src/config.json"));
+	@$cfg{
+		qw(hidden_size intermediate_size num_hidden_layers max_position_embeddings
+		  num_attention_heads num_key_value_heads head_dim)
+	} = ($hidden, $inter, $layers, $ctx, $hidden / 64, $hidden / 128, 64);
+	open my $f, '>', "$dir/config.json" or die "$dir/config.json: $!";
+	print $f $json->encode($cfg);
+	close $f;
+	for my $file ('tokenizer.json', 'tokenizer_config.json', 'generation_config.json')
+	{
+		copy("$src/$file", "$dir/$file") or die "copy $file: $!";
+		chmod 0644, "$dir/$file";
+	}
+	my $vocab = $cfg->{vocab_size};
+	my $kv = $hidden / 2;
+	my @tensors = (
+		[ 'lm_head.weight', [ $vocab, $hidden ] ],
+		[ 'model.embed_tokens.weight', [ $vocab, $hidden ] ],
+		[ 'model.norm.weight', [$hidden] ]);
+	for my $l (0 .. $layers - 1)
+	{
+		my $p = "model.layers.$l";
+		push @tensors,
+		  [ "$p.input_layernorm.weight", [$hidden] ],
+		  [ "$p.post_attention_layernorm.weight", [$hidden] ],
+		  [ "$p.mlp.down_proj.weight", [ $hidden, $inter ] ],
+		  [ "$p.mlp.gate_proj.weight", [ $inter, $hidden ] ],
+		  [ "$p.mlp.up_proj.weight", [ $inter, $hidden ] ],
+		  [ "$p.self_attn.q_proj.weight", [ $hidden, $hidden ] ],
+		  [ "$p.self_attn.k_proj.weight", [ $kv, $hidden ] ],
+		  [ "$p.self_attn.v_proj.weight", [ $kv, $hidden ] ],
+		  [ "$p.self_attn.o_proj.weight", [ $hidden, $hidden ] ];
+	}
+	my %header = (__metadata__ => { format => 'pt' });
+	my $offset = 0;
+	for my $t (@tensors)
+	{
+		my $bytes = 4;
+		$bytes *= $_ for @{ $t->[1] };
+		$header{ $t->[0] } =
+		  { dtype => 'F32', shape => $t->[1], data_offsets => [ $offset, $offset + $bytes ] };
+		$offset += $bytes;
+	}
+	my $h = $json->encode(\%header);
+	$h .= ' ' x ((8 - length($h) % 8) % 8);
+	open $f, '>:raw', "$dir/model.safetensors" or die "$dir/model.safetensors: $!";
+	print $f pack('Q<', length $h), $h;
+	# lm_head: only row $x is non-zero; embeddings and the final norm: ones
+	print $f pack('f<*', (0) x ($x * $hidden)), pack('f<*', (1) x $hidden),
+	  pack('f<*', (0) x (($vocab - $x - 1) * $hidden));
+	print $f pack('f<*', (1) x ($vocab * $hidden)), pack('f<*', (1) x $hidden);
+	close $f;
+	# the layers are zeros: a hole
+	truncate("$dir/model.safetensors", 8 + length($h) + $offset) or die "truncate: $!";
+	return;
+}
+make_slow("$models/slow");
+make_slow("$models/slowq");
+
+$node->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'pgmlops'
+mlops.model_dir = '$models'
+max_connections = 30
+log_statement = none
+log_min_messages = log
+restart_after_crash = on
+});
+$node->start;
+
+$node->safe_psql(
+	'postgres', q{
+CREATE EXTENSION pgmlops;
+SELECT mlops.register_model('llama', 'llama-tiny-f32', task => 'text-generation');
+SELECT mlops.register_model('qwen2', 'qwen2-tiny-f32', task => 'text-generation');
+SELECT mlops.register_model('mistral', 'mistral-tiny-f32', task => 'text-generation');
+SELECT mlops.register_model('enc', 'bert-tiny-mean', task => 'embedding');
+SELECT mlops.register_model('slow', 'slow', task => 'text-generation');
+SELECT mlops.register_model('slowq', 'slowq', task => 'text-generation', options => '{"kv_cache_mb": 40}');
+SELECT mlops.register_model('gone', 'gone', task => 'text-generation');
+});
+
+# a SQL string literal
+sub lit
+{
+	my ($s) = @_;
+	$s =~ s/'/''/g;
+	return "'$s'";
+}
+
+# a generation call
+sub gen
+{
+	my ($model, $prompt, $max) = @_;
+	return "mlops.generate('$model', " . lit($prompt)
+	  . ", max_tokens => $max, options => '{\"ignore_eos\": true}')";
+}
+
+# a generation of the slow model that lasts long (tens of seconds alone)
+my $long = gen('slow', 'hello', 3000);
+
+# wait up to $seconds for a query to return $expected; seconds waited or undef
+sub wait_for
+{
+	my ($sql, $expected, $seconds) = @_;
+	my $start = time;
+	while (time - $start < $seconds)
+	{
+		# (psql may fail to connect while the server restarts)
+		my ($ret, $out) = eval { $node->psql('postgres', $sql) };
+		return time - $start if defined $ret && $ret == 0 && $out eq $expected;
+		usleep(20_000);
+	}
+	my ($ret, $out, $err) = eval { $node->psql('postgres', $sql) };
+	diag("after $seconds s, $sql still returns " . ($out // '') . ' ' . ($err // $@));
+	return undef;
+}
+
+# wait until a model's request runs (it holds KV pages)
+sub wait_running
+{
+	my ($model, $n) = @_;
+	$n //= 1;
+	return wait_for(
+		"SELECT count(*) FILTER (WHERE model_running >= $n AND kv_pages_used > 0) > 0 "
+		  . "FROM mlops.worker_status WHERE model = '$model'", 't', 20);
+}
+
+# wait until nothing is queued or running and the model's KV pages are free
+sub wait_idle
+{
+	my ($model, $seconds) = @_;
+	return wait_for(
+		"SELECT bool_and(queue_depth = 0 AND in_flight = 0) AND "
+		  . "coalesce(bool_and(kv_pages_used = 0) FILTER (WHERE model = '$model'), true) "
+		  . "FROM mlops.worker_status", 't', $seconds);
+}
+
+# wait until a background session's stderr matches; seconds waited or undef
+sub wait_error
+{
+	my ($bg, $re, $seconds) = @_;
+	my $start = time;
+	my $timer = IPC::Run::timer($seconds);
+	my $waited;
+
+	pump_until($bg->{run}, $timer, \$bg->{stderr}, $re);
+	$waited = time - $start if $bg->{stderr} =~ $re;
+	diag("stderr: $bg->{stderr}") unless defined $waited;
+	# let the session finish the statement's output, then forget it
+	$bg->query('SELECT 1');
+	$bg->{stdout} = '';
+	$bg->{stderr} = '';
+	return $waited;
+}
+
+# start a query in a background session without waiting for its end
+sub start_query
+{
+	my ($bg, $sql) = @_;
+	$bg->{stdout} = '';
+	$bg->{stderr} = '';
+	$bg->query_until(qr/started\n/, "\\echo started\n$sql;\n");
+	return;
+}
+
+# a background session with verbose errors (SQLSTATEs) and its pid
+sub session
+{
+	my $bg = $node->background_psql('postgres', on_error_stop => 0);
+	$bg->set_query_timer_restart;
+	$bg->query_safe('\set VERBOSITY verbose');
+	return ($bg, $bg->query_safe('SELECT pg_backend_pid()'));
+}
+
+# psql in the background with its own output; the handle and output refs
+sub start_psql
+{
+	my ($sql) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-A', '-t', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	return { h => $h, out => \$out, err => \$err };
+}
+
+# wait for background psql processes to end; seconds waited or undef
+sub wait_psqls
+{
+	my ($seconds, @ps) = @_;
+	my $start = time;
+	while (time - $start < $seconds)
+	{
+		my $running = 0;
+		for my $p (@ps)
+		{
+			next unless $p->{h}->pumpable;
+			$p->{h}->pump_nb;
+			$running++ if $p->{h}->pumpable;
+		}
+		if (!$running)
+		{
+			$_->{h}->finish for @ps;
+			return time - $start;
+		}
+		usleep(20_000);
+	}
+	$_->{h}->kill_kill for @ps;
+	return undef;
+}
+
+# the pid of the (only) inference worker
+sub worker_pid
+{
+	return $node->safe_psql('postgres', 'SELECT max(pid) FROM mlops.worker_status');
+}
+
+# ---------------------------------------------------------------------------
+# 1. one session alone: the fixtures' greedy tokens and the embeddings
+# ---------------------------------------------------------------------------
+my %fixture = (llama => 'llama-tiny-f32', qwen2 => 'qwen2-tiny-f32', mistral => 'mistral-tiny-f32');
+my @calls;     # generations: [SQL expression, md5 of its value alone]
+my @checks;    # generations and embeddings: SQL true when the value is as alone
+for my $model (sort keys %fixture)
+{
+	my $golden = $json->decode(slurp_file("$fixtures/$fixture{$model}/golden.json"));
+	for my $case (@{ $golden->{cases} })
+	{
+		my $ids = '{' . join(',', @{ $case->{greedy_new_ids} }) . '}';
+		my $call = gen($model, $case->{prompt}, scalar @{ $case->{greedy_new_ids} });
+		my ($got, $want) = split /\|/, $node->safe_psql('postgres',
+			"SELECT md5($call), md5(mlops.detokenize('$fixture{$model}', '$ids', true))"), 2;
+		is($got, $want, "$model alone: the fixture's greedy tokens for \"" . substr($case->{prompt}, 0, 12) . '"');
+		push @calls, [ $call, $got ];
+		# a long generation too (the context is 256)
+		$call = gen($model, $case->{prompt}, 200);
+		push @calls, [ $call, $node->safe_psql('postgres', "SELECT md5($call)") ];
+	}
+}
+push @checks, map { "md5($_->[0]) = '$_->[1]'" } @calls;
+# Embeddings are compared within 1e-6: an input's embedding in a batch may
+# differ in the last bits from its embedding alone (see the TODO below).
+my $golden_enc = $json->decode(slurp_file("$fixtures/bert-tiny-mean/golden.json"));
+my @texts = map { $_->{text} } @{ $golden_enc->{cases} };
+for my $t (@texts)
+{
+	my $call = "mlops.embed('enc', " . lit($t) . ')';
+	my $alone = $node->safe_psql('postgres', "SELECT $call");
+	push @checks, "$call <-> '$alone' < 1e-6";
+}
+{
+	my $call = "mlops.embed('enc', ARRAY[" . join(', ', map { lit($_) } @texts) . '])';
+	my $alone = $node->safe_psql('postgres', "SELECT $call");
+	push @checks, "(SELECT bool_and(e <-> r < 1e-6) FROM unnest($call, '$alone'::vector[]) u(e, r))";
+	push @checks, "(SELECT count(*) = " . scalar(@texts) . " FROM unnest($call))";
+	# the first embedding within 1e-4 of the fixture's
+	my $ref = '[' . join(',', @{ $golden_enc->{cases}[0]{embedding} }) . ']';
+	is( $node->safe_psql('postgres',
+			"SELECT mlops.embed('enc', " . lit($texts[0]) . ") <-> '$ref'::vector < 1e-4"),
+		't', 'enc alone: the fixture embedding');
+}
+TODO:
+{
+	local $TODO = 'an embedding in a batch differs in its last bits from the same text alone';
+	is( $node->safe_psql('postgres',
+			"SELECT (mlops.embed('enc', ARRAY[" . lit($texts[0]) . ", 'short']))[2]::text = mlops.embed('enc', 'short')::text"),
+		't', 'the embedding of a text is the same alone and in a batch, to the bit');
+}
+
+# ---------------------------------------------------------------------------
+# 2. four clients at once get the same results (a division by zero else)
+# ---------------------------------------------------------------------------
+my @scripts;
+for my $i (0 .. $#checks)
+{
+	my $file = "$base/check$i.sql";
+	PostgreSQL::Test::Utils::append_to_file($file, "SELECT 1 / ($checks[$i])::int;\n");
+	push @scripts, '-f', "$file\@1";
+}
+my ($bout, $berr) = ('', '');
+IPC::Run::run(
+	[
+		'pgbench', '--no-vacuum', '--client=4', '--jobs=4', '--transactions=50', @scripts,
+		'-h', $node->host, '-p', $node->port, 'postgres'
+	],
+	'>', \$bout, '2>', \$berr);
+like($bout, qr{processed: 200/200}, 'four clients at once get what one session gets alone (generate and embed, 3 architectures)')
+  or diag("pgbench stderr:\n$berr\nscripts (from 0):\n" . join("\n", @checks));
+
+# ---------------------------------------------------------------------------
+# 3. cancel, statement_timeout, closing a stream, client disconnect
+# ---------------------------------------------------------------------------
+my ($a, $apid) = session();
+start_query($a, "SELECT length($long)");
+ok(wait_running('slow'), 'a long generation runs and holds KV pages');
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($apid)");
+my $t = wait_error($a, qr/ERROR:  57014: canceling statement due to user request/, 10);
+ok(defined $t && $t < 1, 'pg_cancel_backend ends the waiting generate within 1 s')
+  or diag('after ' . ($t // 'more than 10') . ' s');
+ok(wait_idle('slow', 1), 'the cancelled request leaves the worker: nothing queued or in flight, no KV page used');
+# the session works on
+is($a->query_safe("SELECT $calls[0][0] IS NOT NULL"), 't', 'the cancelled session generates again');
+
+# statement_timeout
+$a->query_safe("SET statement_timeout = '400ms'");
+start_query($a, "SELECT length($long)");
+$t = wait_error($a, qr/ERROR:  57014: canceling statement due to statement timeout/, 10);
+ok(defined $t && $t < 1.5, 'statement_timeout ends a generate')
+  or diag('after ' . ($t // 'more than 10') . ' s');
+ok(wait_idle('slow', 1), 'the timed-out request leaves the worker and frees its KV pages');
+$a->query_safe('RESET statement_timeout');
+
+# a stream read through a cursor keeps its request; CLOSE ends it
+$a->query_safe('BEGIN');
+$a->query_safe("DECLARE c NO SCROLL CURSOR FOR SELECT mlops.generate_stream('slow', 'hello', "
+	  . "max_tokens => 3000, options => '{\"ignore_eos\": true}')");
+is($a->query_safe('FETCH 2 FROM c'), "X\nX", 'a stream gives its first tokens');
+ok(wait_running('slow'), 'the stream\'s request runs');
+$a->query_safe('CLOSE c');
+ok(wait_idle('slow', 1), 'closing the cursor ends the stream\'s request and frees its KV pages');
+$a->query_safe('COMMIT');
+
+# cancel while reading a stream
+$a->query_safe('BEGIN');
+$a->query_safe("DECLARE c NO SCROLL CURSOR FOR SELECT mlops.generate_stream('slow', 'hello', "
+	  . "max_tokens => 3000, options => '{\"ignore_eos\": true}')");
+$a->query_safe('FETCH 1 FROM c');
+start_query($a, 'FETCH ALL FROM c');
+ok(wait_running('slow'), 'FETCH ALL waits for the stream');
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($apid)");
+$t = wait_error($a, qr/ERROR:  57014: canceling statement due to user request/, 10);
+ok(defined $t && $t < 1, 'pg_cancel_backend ends a session reading a stream')
+  or diag('after ' . ($t // 'more than 10') . ' s');
+ok(wait_idle('slow', 1), 'the cancelled stream leaves the worker');
+$a->query('ROLLBACK');
+$a->quit;
+
+# a client that disconnects while it holds a stream
+my ($d) = session();
+$d->query_safe('BEGIN');
+$d->query_safe("DECLARE c NO SCROLL CURSOR FOR SELECT mlops.generate_stream('slow', 'hello', "
+	  . "max_tokens => 3000, options => '{\"ignore_eos\": true}')");
+is($d->query_safe('FETCH 1 FROM c'), 'X', 'a client that will disconnect reads a stream');
+ok(wait_running('slow'), 'its request runs');
+$d->{run}->kill_kill;
+ok(wait_idle('slow', 1.5), 'a client that disconnects while holding a stream: its request ends, its KV pages are freed');
+
+# a client that disconnects while waiting in generate (the backend sees it
+# at the next client_connection_check_interval)
+my $p = start_psql("SET client_connection_check_interval = '100ms'; SELECT length($long);");
+ok(wait_running('slow'), 'a generate in a client that will disconnect runs');
+$p->{h}->kill_kill;
+ok(wait_idle('slow', 1.5), 'a client that disconnects while waiting in generate: its request ends');
+
+$p = start_psql("SELECT length($long);");
+ok(wait_running('slow'), 'a generate in a client that will disconnect runs (default settings)');
+$p->{h}->kill_kill;
+TODO:
+{
+	local $TODO = 'a disconnected client is not noticed while it waits, unless client_connection_check_interval is set';
+	ok(wait_idle('slow', 2), 'a client that disconnects while waiting in generate (default settings): its request ends');
+}
+# (if it did not, end its backend)
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%length(mlops.generate(%' AND pid <> pg_backend_pid()");
+ok(wait_idle('slow', 2), 'the worker is idle again');
+
+# ---------------------------------------------------------------------------
+# 4. SIGTERM and kill -9 of the worker
+# ---------------------------------------------------------------------------
+my $pid = worker_pid();
+ok($pid > 0, 'the worker runs');
+my @ps = map { start_psql("SELECT length($long)") } 1 .. 3;
+ok(wait_running('slow', 3), 'three long generations run together');
+kill 'TERM', $pid;
+$t = wait_psqls(10, @ps);
+ok(defined $t && $t < 2, 'SIGTERM of the worker: the waiting sessions end within 2 s')
+  or diag('after ' . ($t // 'more than 10') . ' s');
+for my $i (0 .. $#ps)
+{
+	like(${ $ps[$i]{err} }, qr/ERROR:  58000: the pgmlops inference worker exited while it ran this request/,
+		"session $i gets the worker-exited error");
+}
+ok(wait_for("SELECT max(pid) > 0 AND max(pid) <> $pid FROM mlops.worker_status", 't', 3),
+	'a new worker runs within 3 s');
+is($node->safe_psql('postgres', "SELECT md5($calls[0][0]), length(" . gen('slow', 'hi', 50) . ')'),
+	"$calls[0][1]|50", 'after SIGTERM, calls give the same results');
+
+$pid = worker_pid();
+@ps = map { start_psql("SELECT length($long)") } 1 .. 3;
+ok(wait_running('slow', 3), 'three long generations run together');
+kill 'KILL', $pid;
+$t = wait_psqls(10, @ps);
+ok(defined $t && $t < 3, 'kill -9 of the worker: the waiting sessions end within 3 s')
+  or diag('after ' . ($t // 'more than 10') . ' s');
+for my $i (0 .. $#ps)
+{
+	like(${ $ps[$i]{err} }, qr/terminating connection because of crash of another server process|server closed the connection|worker exited/,
+		"session $i gets an error");
+}
+ok(wait_for('SELECT max(pid) > 0 FROM mlops.worker_status', 't', 30), 'the server and the worker are back after the crash');
+isnt(worker_pid(), $pid, 'the worker is a new process');
+my @differ = grep { $node->safe_psql('postgres', "SELECT $_") ne 't' } @checks;
+is(scalar @differ, 0, 'after kill -9 every call gives the same result as before')
+  or diag(join("\n", @differ));
+
+# ---------------------------------------------------------------------------
+# 5. queue saturation: slowq's KV cache holds one long request
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', 'ALTER SYSTEM SET mlops.queue_limit = 2; SELECT pg_reload_conf();');
+my $longq = gen('slowq', 'hello', 3000);
+my ($q1, $q1pid) = session();
+my ($q2, $q2pid) = session();
+my ($q3, $q3pid) = session();
+start_query($q1, "SELECT length($longq)");
+ok(wait_running('slowq'), 'the first request runs');
+start_query($q2, "SELECT length($longq)");
+start_query($q3, "SELECT length($longq)");
+ok(wait_for("SELECT max(queue_depth) || ' ' || max(in_flight) FROM mlops.worker_status", '2 1', 5),
+	'two requests wait for KV pages');
+my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT $longq");
+like($err, qr/ERROR:  53400: the inference queue is full/, 'a third waiting request is refused: the queue is full');
+($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT $calls[0][0]");
+like($err, qr/ERROR:  53400: the inference queue is full/, 'the queue is per worker: another model is refused too');
+# cancel one waiting request: its place is free
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($q3pid)");
+ok(defined wait_error($q3, qr/canceling statement due to user request/, 2), 'a waiting request is cancelled');
+ok(wait_for("SELECT max(queue_depth) FROM mlops.worker_status", '1', 2), 'the cancelled request leaves the queue');
+# mlops.queue_timeout
+my $start = time;
+($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSET mlops.queue_timeout = 300;\nSELECT $longq");
+my $waited = time - $start;
+like($err, qr/ERROR:  57014: the request waited in the inference queue longer than mlops.queue_timeout \(300 ms\)/,
+	'mlops.queue_timeout ends a request that waits');
+ok($waited < 2, "... after about 300 ms ($waited s)");
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($q1pid)");
+ok(defined wait_error($q1, qr/canceling statement due to user request/, 2), 'the running request is cancelled');
+ok(wait_running('slowq'), 'the waiting request starts');
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($q2pid)");
+ok(defined wait_error($q2, qr/canceling statement due to user request/, 2), 'it is cancelled too');
+ok(wait_idle('slowq', 1), 'nothing is left in the worker');
+$_->quit for $q1, $q2, $q3;
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET mlops.queue_limit; SELECT pg_reload_conf();');
+
+# ---------------------------------------------------------------------------
+# 6. a model's weights deleted while it is loaded
+# ---------------------------------------------------------------------------
+my $gone = $calls[0][0] =~ s/'llama'/'gone'/r;
+is($node->safe_psql('postgres', "SELECT md5($gone)"), $calls[0][1], 'a copy of the llama fixture generates');
+$pid = worker_pid();
+unlink("$models/gone/model.safetensors") or die "unlink: $!";
+($ret, $out, $err) = $node->psql('postgres', "SELECT md5($gone)");
+ok(($ret == 0 && $out eq $calls[0][1]) || $err =~ /ERROR:  the files of model "gone" are missing/,
+	'deleted weights: the loaded model serves from memory, or a clear error') or diag($err);
+($ret, $out, $err) = $node->psql('postgres', "SELECT mlops.unload_model('gone'); SELECT md5($gone)");
+like($err, qr/ERROR:  the files of model "gone" are missing/, 'once unloaded, a model without weights gives a clear error');
+rename("$models/gone", "$models/gone-renamed") or die "rename: $!";
+($ret, $out, $err) = $node->psql('postgres', "SELECT md5($gone)");
+like($err, qr/ERROR:  .*gone/, 'a renamed model directory gives an error');
+is(worker_pid(), $pid, 'the worker did not crash');
+is($node->safe_psql('postgres', "SELECT md5($calls[0][0])"), $calls[0][1], 'the worker serves the other models');
+
+# ---------------------------------------------------------------------------
+# 7. without shared_preload_libraries; with no workers
+# ---------------------------------------------------------------------------
+$node->stop;
+my $plain = PostgreSQL::Test::Cluster->new('no_preload');
+$plain->init;
+$plain->append_conf('postgresql.conf', "mlops.model_dir = '$models'\n");
+$plain->start;
+($ret, $out, $err) = $plain->psql('postgres', 'CREATE EXTENSION pgmlops');
+is($ret, 0, 'without shared_preload_libraries, CREATE EXTENSION pgmlops works')
+  or diag("loading pgmlops outside shared_preload_libraries fails: $err");
+SKIP:
+{
+	skip 'the extension cannot be created', 3 if $ret != 0;
+	$plain->safe_psql('postgres',
+		"SELECT mlops.register_model('llama', 'llama-tiny-f32', task => 'text-generation'); "
+		  . "SELECT mlops.register_model('enc', 'bert-tiny-mean', task => 'embedding')");
+	($ret, $out, $err) = $plain->psql('postgres', "SELECT $calls[0][0]");
+	like($err, qr/ERROR:  the pgmlops inference service is not running\nHINT:  Add pgmlops to shared_preload_libraries/,
+		'without shared_preload_libraries: generate says how to start the service');
+	($ret, $out, $err) = $plain->psql('postgres', "SELECT mlops.embed('enc', 'x')");
+	like($err, qr/ERROR:  the pgmlops inference service is not running/, '... embed too');
+	($ret, $out, $err) = $plain->psql('postgres', "SELECT count(*) FROM mlops.worker_status");
+	ok($ret == 0 || $err =~ /ERROR:  the pgmlops inference service is not running/, 'worker_status works or says so')
+	  or diag($err);
+}
+$plain->stop;
+
+$node->append_conf('postgresql.conf', "mlops.worker_count = 0\n");
+$node->start;
+($ret, $out, $err) = $node->psql('postgres', "SELECT $calls[0][0]");
+like($err, qr/ERROR:  the pgmlops inference service has no workers\nHINT:  Set mlops.worker_count/,
+	'mlops.worker_count = 0: generate says that there are no workers');
+
+$node->stop;
+done_testing();
