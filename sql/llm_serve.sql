@@ -105,6 +105,35 @@ SELECT g.model, mlops.generate(g.model, g.prompt, 16, stop => ARRAY[substr(t.ful
 		 = left(t.full, strpos(t.full, substr(t.full, 6, 2)) - 1) AS cut
   FROM golden g, LATERAL (SELECT mlops.detokenize(g.dir, g.ids, true) AS full) t
  WHERE g.n = 0 ORDER BY g.model;
+-- streams through cursors: read in parts with other set-returning
+-- functions in between, closed early, and the rest of the text unchanged
+DECLARE c1 CURSOR FOR SELECT mlops.generate_stream('llama', 'The quick brown fox', 16,
+	stop => ARRAY['zzzq', 'qqq'], options => '{"ignore_eos": true}') AS p;
+FETCH 2 FROM c1 \g /dev/null
+SELECT count(*) FROM regexp_matches(repeat('abc', 300), '(a)(b)(c)', 'g');
+SELECT count(*) FROM jsonb_path_query('{"a": [1, {"b": [2, 3]}]}', '$.**');
+FETCH ALL FROM c1 \g /dev/null
+CLOSE c1;
+DECLARE c2 CURSOR FOR SELECT mlops.generate_stream('llama', 'The quick', 5) AS p;
+FETCH ALL FROM c2 \g /dev/null
+SELECT count(*) FROM regexp_split_to_table(repeat('abc ', 300), ' ');
+CLOSE c2;
+DECLARE c3 CURSOR FOR SELECT mlops.generate_stream('llama', 'The quick', 40, options => '{"ignore_eos": true}') AS p;
+FETCH 1 FROM c3 \g /dev/null
+CLOSE c3;
+SELECT (SELECT string_agg(p, '') FROM mlops.generate_stream('llama', 'The quick', 16, options => '{"ignore_eos": true}') p)
+	 = mlops.generate('llama', 'The quick', 16, options => '{"ignore_eos": true}') AS same_after_cursors;
+SELECT count(*) FROM (SELECT mlops.generate_stream('llama', 'The quick', 16, options => '{"ignore_eos": true}') LIMIT 2) s;
+-- the worker drops closed streams at its next pass
+DO $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN (SELECT sum(kv_pages_used) FROM mlops.worker_status WHERE model = 'llama') = 0;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END
+$$;
+SELECT kv_pages_used, model_running FROM mlops.worker_status WHERE model = 'llama' AND version = 1;
 SELECT mlops.generate('llama', 'The quick brown', 0) = '' AS empty_when_zero;
 SELECT mlops.generate(NULL, 'x') IS NULL AS null_model, mlops.generate('llama', NULL) IS NULL AS null_prompt;
 

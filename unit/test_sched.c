@@ -408,6 +408,44 @@ TestLongPrompt(LlmRuntime *rt)
 	LlmSchedFree(s);
 }
 
+/* a paused request takes no part in steps and resumes unchanged */
+static void
+TestPause(LlmRuntime *rt)
+{
+	LlmSamplingParams g = Greedy();
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+	LlmSchedEvent *ev;
+	int			n = 0;
+	bool		a_got = false;
+
+	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+	ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+	ResetCases();
+	CHECK(LlmSchedAdd(s, &cases[0], cases[0].prompt, cases[0].n_prompt, &g,
+					  cases[0].n_want, NULL, 0, &err) == LLM_OK);
+	CHECK(LlmSchedAdd(s, &cases[1], cases[1].prompt, cases[1].n_prompt, &g,
+					  cases[1].n_want, NULL, 0, &err) == LLM_OK);
+	CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+	Apply(ev, n);
+	LlmSchedSetPaused(s, &cases[0], true);
+	CHECK(LlmSchedRunnable(s) == 1);
+	for (int step = 0; step < 3; step++)
+	{
+		CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+		for (int i = 0; i < n; i++)
+			a_got |= ev[i].tag == &cases[0];
+		Apply(ev, n);
+	}
+	CHECK(!a_got);
+	LlmSchedSetPaused(s, &cases[0], false);
+	CHECK(LlmSchedRunnable(s) == 2);
+	free(ev);
+	Drain(s, 1000);
+	CHECK(MatchesReference(&cases[0]) && MatchesReference(&cases[1]));
+	LlmSchedFree(s);
+}
+
 /* load a causal fixture's cases and run every test on it */
 static void
 TestFixture(const char *name)
@@ -461,6 +499,7 @@ TestFixture(const char *name)
 		TestSampling(rt);
 		TestEos(rt);
 		TestLongPrompt(rt);
+		TestPause(rt);
 		TestSmallCache(model, &opt);
 		TestCancelAndErrors(rt);
 	}

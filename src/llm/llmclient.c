@@ -104,13 +104,20 @@ ReleaseSlot(dsm_segment *seg, Datum arg)
 
 	if (claim->slot >= 0)
 	{
+		Latch	   *latch = NULL;
+
 		SpinLockAcquire(&LlmSvc->mutex);
 		if (slot->id == claim->id)
 		{
+			/* wake the worker: it drops the request at once */
+			if (slot->state != LLMSVC_SLOT_SUBMITTED)
+				latch = LlmSvc->workers[slot->worker].latch;
 			slot->state = LLMSVC_SLOT_FREE;
 			slot->id = 0;
 		}
 		SpinLockRelease(&LlmSvc->mutex);
+		if (latch != NULL)
+			SetLatch(latch);
 		open_calls--;
 	}
 	pfree(claim);
