@@ -99,11 +99,6 @@ SvcShmemStartup(void)
 void
 LlmWorkerInit(void)
 {
-	DefineCustomIntVariable("mlops.worker_count",
-							"Number of inference workers started with the server.",
-							"Each loaded model lives in one of them. 0 disables the inference service.",
-							&llm_worker_count, 1, 0, LLMSVC_MAX_WORKERS,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.gpu_memory_limit",
 							"Memory that the models of one inference worker may use (weights and KV cache).",
 							"Idle models are unloaded, least recently used first, to stay under it. 0: no limit.",
@@ -125,8 +120,14 @@ LlmWorkerInit(void)
 							&llm_queue_timeout, 0, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 
+	/* the rest exists only with the library preloaded */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+	DefineCustomIntVariable("mlops.worker_count",
+							"Number of inference workers started with the server.",
+							"Each loaded model lives in one of them. 0 disables the inference service.",
+							&llm_worker_count, 1, 0, LLMSVC_MAX_WORKERS,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = SvcShmemRequest;
@@ -360,6 +361,7 @@ Intake(void)
 		dsm_segment *seg;
 		WorkerRequest *r;
 		shm_mq	   *mq;
+		MemoryContext old;
 
 		if (slot->state != LLMSVC_SLOT_SUBMITTED || slot->worker != my_index)
 			continue;
@@ -402,7 +404,10 @@ Intake(void)
 		}
 		mq = (shm_mq *) ((char *) r->req + r->req->mq_offset);
 		shm_mq_set_sender(mq, MyProc);
+		/* the handle lives as long as the request, not the pass */
+		old = MemoryContextSwitchTo(TopMemoryContext);
 		r->mqh = shm_mq_attach(mq, seg, NULL);
+		MemoryContextSwitchTo(old);
 		r->next = requests;
 		requests = r;
 		Dispatch(r);
@@ -429,55 +434,35 @@ DropCancelled(void)
 	}
 }
 
-/* inputs of queued embedding requests encoded in one LlmEncode call */
-#define EMBED_BATCH_INPUTS	4096
-
 /*
- * Encode queued embedding requests of an encoder together: whole
- * requests from the front of the queue, up to EMBED_BATCH_INPUTS inputs
- * (at least one request)
+ * Encode the first queued embedding request of an encoder: its inputs in
+ * one LlmEncode call.  Requests are not merged, so that what one session
+ * gets never depends on what others ask at the same time (the order of a
+ * matrix product's sums changes with its number of rows).
  */
 static void
 RunEmbeddings(WorkerModel *m)
 {
-	int			n = 0;
-	int			k = 0;
-	int			n_req = 0;
+	WorkerRequest *r = m->embed_queue;
+	int			n = r->req->n_inputs;
 	int			dim = m->model->cfg.hidden_size;
 	int			max_len = m->model->cfg.max_position;
-	const int32 **ids;
-	int		   *lens;
+	const int32 **ids = palloc(sizeof(int32 *) * Max(n, 1));
+	int		   *lens = palloc(sizeof(int) * Max(n, 1));
+	int32	   *l = LlmSvcLens(r->req);
+	int32	   *p = LlmSvcIds(r->req);
 	float	   *out;
 	LlmError	err = {0};
 	int			rc;
-	WorkerRequest *next;
-	WorkerRequest *r;
 
-	for (r = m->embed_queue; r != NULL; r = r->next_embed)
+	for (int i = 0; i < n; i++)
 	{
-		if (n_req > 0 && n + r->req->n_inputs > EMBED_BATCH_INPUTS)
-			break;
-		n += r->req->n_inputs;
-		n_req++;
-	}
-	ids = palloc(sizeof(int32 *) * Max(n, 1));
-	lens = palloc(sizeof(int) * Max(n, 1));
-	r = m->embed_queue;
-	for (int q = 0; q < n_req; q++, r = r->next_embed)
-	{
-		int32	   *l = LlmSvcLens(r->req);
-		int32	   *p = LlmSvcIds(r->req);
-
-		for (int i = 0; i < r->req->n_inputs; i++)
-		{
-			ids[k] = p;
-			/* too long: keep the head and the closing special token */
-			lens[k] = Min(l[i], max_len);
-			if (l[i] > max_len)
-				p[max_len - 1] = p[l[i] - 1];
-			p += l[i];
-			k++;
-		}
+		ids[i] = p;
+		/* too long: keep the head and the closing special token */
+		lens[i] = Min(l[i], max_len);
+		if (l[i] > max_len)
+			p[max_len - 1] = p[l[i] - 1];
+		p += l[i];
 	}
 	out = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (Size) Max(n, 1) * dim,
 									 MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
@@ -485,22 +470,15 @@ RunEmbeddings(WorkerModel *m)
 		rc = LlmSetError(&err, LLM_ERR_NOMEM, "out of memory for %d embeddings", n);
 	else
 		rc = LlmEncode(m->rt, ids, lens, n, out, NULL, &err);
-	k = 0;
-	r = m->embed_queue;
-	for (int q = 0; q < n_req; q++, r = next)
-	{
-		next = r->next_embed;
-		m->embed_queue = next;
-		r->model = NULL;		/* off the queue */
-		m->active--;
-		m->last_used = GetCurrentTimestamp();
-		if (rc == LLM_OK)
-			SendFinal(r, LLMSVC_MSG_EMBED, r->req->n_inputs, dim, out + (Size) k * dim,
-					  sizeof(float) * (Size) r->req->n_inputs * dim);
-		else
-			SendError(r, err.code, err.message);
-		k += r->req->n_inputs;
-	}
+
+	m->embed_queue = r->next_embed;
+	r->model = NULL;			/* off the queue */
+	m->active--;
+	m->last_used = GetCurrentTimestamp();
+	if (rc == LLM_OK)
+		SendFinal(r, LLMSVC_MSG_EMBED, n, dim, out, sizeof(float) * (Size) n * dim);
+	else
+		SendError(r, err.code, err.message);
 }
 
 /* count tokens in the per-second ring */
