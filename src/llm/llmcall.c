@@ -403,9 +403,9 @@ Tokenize(const ServeModel *m, const char *utf8, size_t len, bool add_special, in
 	return out;
 }
 
-/* start a local generation of a prompt's ids */
+/* start a local generation of a prompt's ids (stream: tokens shown as they come) */
 static void
-GenStart(GenState *st, const int32 *ids, int n, const GenParams *p)
+GenStart(GenState *st, const int32 *ids, int n, const GenParams *p, bool stream)
 {
 	LlmSvcRequest *req;
 	LlmError	err = {0};
@@ -434,6 +434,7 @@ GenStart(GenState *st, const int32 *ids, int n, const GenParams *p)
 	ServeFillRequest(&st->model, req);
 	req->sampling = p->sampling;
 	req->max_tokens = p->max_tokens;
+	req->stream = stream;
 	req->n_eos = p->ignore_eos ? 0 : -1;
 	LlmSvcLens(req)[0] = n;
 	memcpy(LlmSvcIds(req), ids, sizeof(int32) * n);
@@ -604,7 +605,7 @@ llm_generate(PG_FUNCTION_ARGS)
 			char	   *utf8 = ToUtf8(VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), &len);
 			int32	   *ids = Tokenize(&st.model, utf8, len, true, &n);
 
-			GenStart(&st, ids, n, &p);
+			GenStart(&st, ids, n, &p, false);
 			result = GenAll(&st);
 			GenRelease(&st);
 		}
@@ -739,7 +740,7 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 			CheckPrompt(prompt);
 			utf8 = ToUtf8(VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), &len);
 			ids = Tokenize(&ss->st.model, utf8, len, true, &n);
-			GenStart(&ss->st, ids, n, &ss->p);
+			GenStart(&ss->st, ids, n, &ss->p, true);
 		}
 		PG_CATCH();
 		{
@@ -924,7 +925,7 @@ llm_chat(PG_FUNCTION_ARGS)
 			int32	   *ids = Tokenize(&st.model, prompt, len, false, &n);
 			char	   *text;
 
-			GenStart(&st, ids, n, &p);
+			GenStart(&st, ids, n, &p, false);
 			text = GenAll(&st);
 			GenRelease(&st);
 			reply = ChatReply(&st.model, text, LlmFinishReasonName(st.finish), st.prompt_tokens,

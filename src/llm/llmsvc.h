@@ -124,6 +124,7 @@ typedef struct LlmSvcRequest
 	int64		kv_bytes;		/* KV cache of the model; 0: the default */
 	LlmSamplingParams sampling;
 	int			max_tokens;
+	bool		stream;			/* the session shows each token as it comes */
 	int			n_eos;			/* -1: the model's */
 	int32		eos[LLM_MAX_EOS];
 	int			n_inputs;

@@ -208,7 +208,17 @@ Flush(WorkerRequest *r)
 		iov[0].len = sizeof(m->head);
 		iov[1].data = m->payload;
 		iov[1].len = m->len;
-		res = shm_mq_sendv(r->mqh, iov, m->len > 0 ? 2 : 1, true, true);
+		/*
+		 * Wake the session for every token only when it streams: waking a
+		 * process is a signal, which costs more than a step of a small
+		 * model.  Otherwise it wakes at the first token (its time to first
+		 * token), when the queue is a quarter full, and at the end.
+		 */
+		res = shm_mq_sendv(r->mqh, iov, m->len > 0 ? 2 : 1, true,
+						   m->head.tag != LLMSVC_MSG_TOKEN || r->req->stream ||
+						   r->tokens_sent == 0);
+		if (res == SHM_MQ_SUCCESS && m->head.tag == LLMSVC_MSG_TOKEN)
+			r->tokens_sent++;
 		if (res == SHM_MQ_WOULD_BLOCK)
 			return FLUSH_BLOCKED;
 		if (m->payload != NULL)
