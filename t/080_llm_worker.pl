@@ -314,12 +314,12 @@ for my $t (@texts)
 {
 	my $call = "mlops.embed('enc', " . lit($t) . ')';
 	my $alone = $node->safe_psql('postgres', "SELECT $call");
-	push @checks, "$call::text = '$alone'";
+	push @checks, "${call}::text = '$alone'";
 }
 {
 	my $call = "mlops.embed('enc', ARRAY[" . join(', ', map { lit($_) } @texts) . '])';
 	my $alone = $node->safe_psql('postgres', "SELECT $call");
-	push @checks, "$call::text = '$alone'";
+	push @checks, "${call}::text = '$alone'";
 	push @checks, "(SELECT count(*) = " . scalar(@texts) . " FROM unnest($call))";
 	# the first embedding within 1e-4 of the fixture's
 	my $ref = '[' . join(',', @{ $golden_enc->{cases}[0]{embedding} }) . ']';
