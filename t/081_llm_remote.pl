@@ -369,6 +369,9 @@ like(bad_register("openai+http://127.0.0.1:$port"), qr/^22023 .*must end with th
 like(bad_register("openai+http://:$port/m"), qr/^22023 .*The host is empty/, 'an empty host is refused');
 like(bad_register("openai+http://127.0.0.1:99999/m"), qr/^22023 .*port must be a number/,
 	'a bad port is refused');
+like(bad_register("openai+http://vllm.example:8000/m", '{"api_key_secret": "k1"}'),
+	qr/^42501 option "api_key_secret" needs an https location/,
+	'a secret is not sent over plain http to another machine');
 like(bad_register("$oa/m?x=1"), qr/^22023 .*query or a fragment/, 'a query is refused');
 like(bad_register("$oa/m#x"), qr/^22023 .*query or a fragment/, 'a fragment is refused');
 like(bad_register("$oa/a b"), qr/^22023 .*a space/, 'a space is refused');
@@ -391,6 +394,8 @@ is(q_as($versions, $su), $nversions, 'no bad registration made a version');
 is(q_as('SELECT count(*) FROM mlops.models', $su), $nmodels, 'nor a model');
 is(q_as(q{SELECT last_version FROM mlops.models WHERE name = 'r01'}, $su), '1',
 	'the refused version did not advance last_version');
+is(try(register_sql('compose', "openai+http://my_vllm:8000/m", '{}', 'text-generation'), as => 'bob'),
+	'ok', 'a host name with an underscore (a compose service) is accepted');
 
 # --- cancel ----------------------------------------------------------------------------------
 my $s = $node->background_psql('postgres', on_error_stop => 0, extra_params => [ '-U', 'carol' ]);

@@ -140,5 +140,29 @@ my $log = slurp_file($node->logfile);
 like($log, qr/terminating background worker "pgmlops trace flusher"/, 'the termination is in the log');
 unlike($log, qr/discarded an LLM call record/, 'no record failed to be written');
 
+$node->safe_psql('postgres', 'CREATE DATABASE db4');
+$node->safe_psql('db4', 'CREATE EXTENSION pgmlops');
+$node->safe_psql('db4', $trace_fn);
+# The flusher is a superuser: it resolves no name through the database's
+# search_path, where the database owner could have put a type or operator
+$node->safe_psql('db4', q{
+CREATE TABLE public.pwned (who text);
+CREATE FUNCTION public.pwn(text) RETURNS bool LANGUAGE sql
+	AS $$INSERT INTO public.pwned VALUES (current_user) RETURNING true$$;
+CREATE DOMAIN public.name AS text CHECK (public.pwn(VALUE));
+CREATE FUNCTION public.mul(bigint, numeric) RETURNS numeric LANGUAGE sql
+	AS $$INSERT INTO public.pwned VALUES (current_user) RETURNING $1::numeric * $2$$;
+CREATE OPERATOR public.* (LEFTARG = bigint, RIGHTARG = numeric, FUNCTION = public.mul);
+INSERT INTO mlops.model_prices (model, input_per_1k, output_per_1k) VALUES ('sp1', 1, 2);
+ALTER DATABASE db4 SET search_path = public, pg_catalog;
+});
+calls('db4', 'sp', 3, 5);
+ok($node->poll_query_until('db4', 'SELECT pending = 0 FROM mlops.llm_trace_status()'),
+	'calls in a database with a hostile search_path are written');
+is($node->safe_psql('db4', "SELECT count(*) || ' ' || sum(cost) FROM mlops.llm_calls WHERE model LIKE 'sp%'"),
+	'3 0.003', 'with their cost (1 token in at 1, 1 out at 2, per 1000)');
+is($node->safe_psql('db4', 'SELECT count(*) FROM public.pwned'), '0',
+	'the flusher ran none of the database owner\'s functions');
+
 $node->stop;
 done_testing();

@@ -117,8 +117,9 @@ static const struct
 static bool
 IsHostChar(char c)
 {
+	/* '_' too: container and compose service names use it */
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		(c >= '0' && c <= '9') || c == '-' || c == '.';
+		(c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
 /* is c allowed in a path segment (unreserved, ':', '+', '%')? */
@@ -662,6 +663,26 @@ WipeSecret(char *value)
 }
 
 /*
+ * A secret travels only over https, or over plain http to this machine:
+ * a bearer token in clear text on a network is readable by anyone on the
+ * path
+ */
+static void
+CheckSecretTransport(const RemoteLocation *loc, const RemoteOptions *opts)
+{
+	if (opts->api_key_secret == NULL || strncmp(loc->base_url, "http://", 7) != 0)
+		return;
+	if (pg_strcasecmp(loc->host, "localhost") == 0 || strcmp(loc->host, "127.0.0.1") == 0 ||
+		strcmp(loc->host, "[::1]") == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("option \"api_key_secret\" needs an https location"),
+			 errdetail("A secret is sent over plain http only to localhost, 127.0.0.1 or [::1]."),
+			 errhint("Use openai:// or ollama:// (https) for host \"%s\".", loc->host)));
+}
+
+/*
  * Check a remote model at registration
  */
 const char *
@@ -675,6 +696,7 @@ LlmRemoteValidate(const char *location, Jsonb *options)
 
 	ParseLocationOrError(location, &loc);
 	ParseOptions(options, &opts);
+	CheckSecretTransport(&loc, &opts);
 	if (opts.api_key_secret != NULL)
 		WipeSecret(ReadSecretOrError(opts.api_key_secret));
 
@@ -711,6 +733,7 @@ PrepareProvider(const char *location, Jsonb *options, RemoteLocation *loc,
 
 	ParseLocationOrError(location, loc);
 	ParseOptions(options, &opts);
+	CheckSecretTransport(loc, &opts);
 
 	SplitHosts(allowed_hosts, &hosts, false);
 	list = palloc(sizeof(char *) * (list_length(hosts) + 1));

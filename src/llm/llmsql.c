@@ -40,7 +40,9 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
+#include "compat.h"
 #include "llm/llmsql.h"
 #include "llm/tokenizer.h"
 
@@ -101,12 +103,37 @@ CheckModelDir(char **newval, void **extra, GucSource source)
 
 /*
  * The engine's interrupt hook: a query cancel, statement timeout or
- * termination is pending (other interrupts do not stop the engine)
+ * termination is pending, or the client is gone (other interrupts do not
+ * stop the engine)
  */
 static bool
 CancelPending(void)
 {
-	return InterruptPending && (QueryCancelPending || ProcDiePending);
+	static TimestampTz last_check = 0;
+
+	if (InterruptPending && (QueryCancelPending || ProcDiePending))
+		return true;
+
+	/*
+	 * A regular backend also gives up when its client went away (checked at
+	 * most every 100 ms): CHECK_FOR_INTERRUPTS then ends the session
+	 */
+	if (MyProcPort != NULL)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (now - last_check >= 100 * 1000)
+		{
+			last_check = now;
+			if (!pq_check_connection())
+			{
+				ClientConnectionLost = 1;
+				InterruptPending = 1;
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 /*

@@ -503,6 +503,30 @@ LaunchFlusher(Oid dbid, int index, uint32 generation)
 	SpinLockRelease(&trace->mutex);
 }
 
+/*
+ * Under the mutex: a database other than self whose records wait with no
+ * flusher entry at all (its flusher was terminated, or could not be
+ * launched), or InvalidOid.  A flusher launched for a dropped database
+ * fails to connect and discards its records.
+ */
+static Oid
+FindOrphanDb(Oid self)
+{
+	for (int i = 0; i < trace->nslots; i++)
+	{
+		Oid			dbid = trace->heads[i].dbid;
+		bool		served = false;
+
+		if (trace->heads[i].state != SLOT_FILLED || dbid == self)
+			continue;
+		for (int k = 0; k < TRACE_MAX_FLUSHERS && !served; k++)
+			served = trace->flushers[k].dbid == dbid;
+		if (!served)
+			return dbid;
+	}
+	return InvalidOid;
+}
+
 /* carry out a FlusherAction, outside the mutex */
 static void
 RunFlusherAction(const FlusherAction *act, Oid dbid)
@@ -523,6 +547,8 @@ LlmTraceCall(const LlmTraceEntry *e)
 	Oid			dbid = MyDatabaseId;
 	int			idx;
 	FlusherAction act;
+	FlusherAction orphan_act;
+	Oid			orphan;
 	TimestampTz now;
 
 	if (trace == NULL || e == NULL || !OidIsValid(dbid) || RecoveryInProgress())
@@ -547,8 +573,14 @@ LlmTraceCall(const LlmTraceEntry *e)
 	trace->heads[idx].seq = trace->next_seq++;
 	trace->heads[idx].state = SLOT_FILLED;
 	act = PlanFlusher(dbid, now);
+	/* now and then, records that no flusher will take (its end lost them) */
+	orphan = trace->heads[idx].seq % 64 == 0 ? FindOrphanDb(dbid) : InvalidOid;
+	if (OidIsValid(orphan))
+		orphan_act = PlanFlusher(orphan, now);
 	SpinLockRelease(&trace->mutex);
 	RunFlusherAction(&act, dbid);
+	if (OidIsValid(orphan))
+		RunFlusherAction(&orphan_act, orphan);
 }
 
 /* ---- the flusher (a background worker per database) ------------------ */
@@ -677,10 +709,11 @@ InsertRecord(const TraceRecord *r)
 		plan = SPI_prepare("INSERT INTO mlops.llm_calls (called_at, role, function, model, version,"
 						   " provider, prompt_hash, prompt, prompt_truncated, tokens_in, tokens_out,"
 						   " ttft_ms, total_ms, cost, status, error)"
-						   " SELECT $1, $2::name, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-						   " (SELECT (coalesce($10, 0) * p.input_per_1k"
-						   "          + coalesce($11, 0) * p.output_per_1k) * 0.001"
-						   "    FROM mlops.model_prices p WHERE p.model = $4),"
+						   " SELECT $1, $2::pg_catalog.name, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+						   " (SELECT ((coalesce($10, 0)::pg_catalog.numeric OPERATOR(pg_catalog.*) p.input_per_1k)"
+						   "          OPERATOR(pg_catalog.+) (coalesce($11, 0)::pg_catalog.numeric"
+						   "          OPERATOR(pg_catalog.*) p.output_per_1k)) OPERATOR(pg_catalog.*) 0.001"
+						   "    FROM mlops.model_prices p WHERE p.model OPERATOR(pg_catalog.=) $4),"
 						   " $14, $15",
 						   15, types);
 		if (plan == NULL)
@@ -723,6 +756,8 @@ InsertRecord(const TraceRecord *r)
  * No interrupt is processed between the commit and the release, so a
  * terminated flusher never leaves committed records claimed.
  */
+static int	last_sqlerrcode = 0;	/* of the last failed WriteRecords */
+
 static bool
 WriteRecords(int *idx, int n)
 {
@@ -748,7 +783,12 @@ WriteRecords(int *idx, int n)
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		last_sqlerrcode = edata->sqlerrcode;
+		FreeErrorData(edata);
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
@@ -766,6 +806,30 @@ WriteRecords(int *idx, int n)
  * record per transaction, and a record that fails alone is discarded (the
  * error is in the server log)
  */
+static bool
+Retryable(int sqlerrcode)
+{
+	return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		sqlerrcode == ERRCODE_READ_ONLY_SQL_TRANSACTION ||
+		sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+		sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED;
+}
+
+/* put claimed slots back to FILLED: a later pass writes them */
+static void
+Unclaim(int *idx, int n)
+{
+	SpinLockAcquire(&trace->mutex);
+	for (int k = 0; k < n; k++)
+	{
+		if (idx[k] >= 0 && trace->heads[idx[k]].state == SLOT_CLAIMED)
+			trace->heads[idx[k]].state = SLOT_FILLED;
+		idx[k] = -1;
+	}
+	SpinLockRelease(&trace->mutex);
+}
+
 static void
 WriteClaimed(int n)
 {
@@ -775,6 +839,14 @@ WriteClaimed(int n)
 
 		if (WriteRecords(&claimed[start], len))
 			continue;
+		if (Retryable(last_sqlerrcode))
+		{
+			/* a lock or timeout: keep the records and try again later */
+			Unclaim(&claimed[start], n - start);
+			nclaimed = 0;
+			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PG_WAIT_EXTENSION);
+			return;
+		}
 		for (int k = start; k < start + len; k++)
 		{
 			if (!WriteRecords(&claimed[k], 1))
@@ -824,7 +896,7 @@ FlusherAtExit(int code, Datum arg)
 		claimed[k] = -1;
 	}
 	nclaimed = 0;
-	if (!flusher_connected)
+	if (!flusher_connected && my_flusher >= 0)
 	{
 		for (int i = 0; i < trace->nslots; i++)
 		{
@@ -895,14 +967,27 @@ LlmTraceFlusherMain(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	if (trace == NULL || !AdoptFlusherEntry(dbid, &arg))
+	if (trace == NULL)
 		proc_exit(0);
+	/* the exit callback is in place before the entry is adopted */
 	claimed = MemoryContextAlloc(TopMemoryContext, sizeof(int) * trace->nslots);
 	before_shmem_exit(FlusherAtExit, ObjectIdGetDatum(dbid));
+	if (!AdoptFlusherEntry(dbid, &arg))
+		proc_exit(0);
 
 	/* bootstrap superuser: writes past the row security of mlops.llm_calls */
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
 	flusher_connected = true;
+
+	/*
+	 * A superuser must not resolve names through the database's search_path
+	 * (its owner could put an operator or a type there); and a table locked
+	 * by someone else must not hold the records of every database
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	last_work = GetCurrentTimestamp();
 	for (;;)
