@@ -11,6 +11,7 @@
 #include "llm/generate.h"
 #include "llm/llmjson.h"
 #include "unit.h"
+#include "unitfix.h"
 
 static char fixtures[1024];
 static int stop_cases = 0;		/* stop-string checks that ran */
@@ -86,18 +87,6 @@ OnToken(void *arg, int32_t token, const char *piece, size_t len)
 		c->text[c->len] = '\0';
 	}
 	return c->cancel_after > 0 && c->calls >= c->cancel_after;
-}
-
-/* json array of ints -> malloc'ed int32 array */
-static int32_t *
-IntArray(const json_t *a, int *n)
-{
-	int32_t    *ids = malloc(sizeof(int32_t) * (json_array_size(a) + 1));
-
-	*n = (int) json_array_size(a);
-	for (int i = 0; i < *n; i++)
-		ids[i] = (int32_t) json_integer_value(json_array_get(a, i));
-	return ids;
 }
 
 /* decode ids with special tokens skipped; malloc'ed */
@@ -354,38 +343,25 @@ static void
 TestFixture(const char *name)
 {
 	char		dir[1100];
-	char		path[1200];
-	LlmModel   *model = NULL;
-	LlmRuntime *rt = NULL;
+	LlmModel   *model;
+	LlmRuntime *rt;
 	Tokenizer  *tok = NULL;
 	LlmRuntimeOptions opt;
 	LlmError	err = {0};
 	json_t	   *golden;
 	json_t	   *cases;
 
-	snprintf(dir, sizeof(dir), "%s/%s", fixtures, name);
-	snprintf(path, sizeof(path), "%s/golden.json", dir);
-	if (LlmModelLoad(dir, &model, &err) != LLM_OK)
-	{
-		printf("FAIL load %s: %s\n", name, err.message);
-		unit_failed++;
-		return;
-	}
 	LlmRuntimeDefaults(&opt);
 	opt.kv_bytes = 16 * 1024 * 1024;
 	opt.max_seqs = 4;
-	if (LlmRuntimeCreate(model, &ComputeCpuOps, &opt, &rt, &err) != LLM_OK ||
-		TokenizerLoad(dir, &tok, &err) != LLM_OK)
+	if (!UnitLoadFixture(fixtures, name, &opt, &model, &rt, &golden))
+		return;
+	snprintf(dir, sizeof(dir), "%s/%s", fixtures, name);
+	if (TokenizerLoad(dir, &tok, &err) != LLM_OK)
 	{
-		printf("FAIL runtime/tokenizer %s: %s\n", name, err.message);
+		printf("FAIL tokenizer %s: %s\n", name, err.message);
 		unit_failed++;
-		goto out;
-	}
-	golden = LlmJsonLoadFile(path, 64 * 1024 * 1024, &err);
-	if (golden == NULL)
-	{
-		printf("FAIL golden %s: %s\n", name, err.message);
-		unit_failed++;
+		json_decref(golden);
 		goto out;
 	}
 	cases = json_object_get(golden, "cases");
@@ -394,8 +370,8 @@ TestFixture(const char *name)
 		json_t	   *c = json_array_get(cases, i);
 		int			n_prompt,
 					n_want;
-		int32_t    *prompt = IntArray(json_object_get(c, "input_ids"), &n_prompt);
-		int32_t    *want = IntArray(json_object_get(c, "greedy_new_ids"), &n_want);
+		int32_t    *prompt = UnitIntArray(json_object_get(c, "input_ids"), &n_prompt);
+		int32_t    *want = UnitIntArray(json_object_get(c, "greedy_new_ids"), &n_want);
 		char		label[1300];
 
 		snprintf(label, sizeof(label), "%s case %zu", name, i);

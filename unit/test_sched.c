@@ -14,6 +14,7 @@
 #include "llm/llmjson.h"
 #include "llm/sched.h"
 #include "unit.h"
+#include "unitfix.h"
 
 #define MAX_CASES 8
 #define MAX_NEW 64
@@ -35,18 +36,6 @@ typedef struct Case
 static char fixtures[1024];
 static Case cases[MAX_CASES];
 static int n_cases;
-
-/* json array of ints -> malloc'ed int32 array */
-static int32_t *
-IntArray(const json_t *a, int *n)
-{
-	int32_t    *ids = malloc(sizeof(int32_t) * (json_array_size(a) + 1));
-
-	*n = (int) json_array_size(a);
-	for (int i = 0; i < *n; i++)
-		ids[i] = (int32_t) json_integer_value(json_array_get(a, i));
-	return ids;
-}
 
 /* apply a step's events to the cases they belong to */
 static void
@@ -450,37 +439,18 @@ TestPause(LlmRuntime *rt)
 static void
 TestFixture(const char *name)
 {
-	char		dir[1100];
-	char		path[1200];
-	LlmModel   *model = NULL;
-	LlmRuntime *rt = NULL;
+	LlmModel   *model;
+	LlmRuntime *rt;
 	LlmRuntimeOptions opt;
-	LlmError	err = {0};
 	json_t	   *golden;
 	json_t	   *jc;
 
-	snprintf(dir, sizeof(dir), "%s/%s", fixtures, name);
-	snprintf(path, sizeof(path), "%s/golden.json", dir);
-	if (LlmModelLoad(dir, &model, &err) != LLM_OK)
-	{
-		printf("FAIL load %s: %s\n", name, err.message);
-		unit_failed++;
-		return;
-	}
 	LlmRuntimeDefaults(&opt);
 	opt.kv_bytes = 16 * 1024 * 1024;
 	opt.max_seqs = 8;
 	opt.max_batch_rows = 24;	/* prompts are read in several chunks */
-	golden = LlmJsonLoadFile(path, 64 * 1024 * 1024, &err);
-	if (golden == NULL ||
-		LlmRuntimeCreate(model, &ComputeCpuOps, &opt, &rt, &err) != LLM_OK)
-	{
-		printf("FAIL %s: %s\n", name, err.message);
-		unit_failed++;
-		json_decref(golden);
-		LlmModelFree(model);
+	if (!UnitLoadFixture(fixtures, name, &opt, &model, &rt, &golden))
 		return;
-	}
 	jc = json_object_get(golden, "cases");
 	n_cases = 0;
 	for (size_t i = 0; i < json_array_size(jc) && n_cases < MAX_CASES; i++)
@@ -489,8 +459,8 @@ TestFixture(const char *name)
 		Case	   *k = &cases[n_cases++];
 
 		memset(k, 0, sizeof(*k));
-		k->prompt = IntArray(json_object_get(c, "input_ids"), &k->n_prompt);
-		k->want = IntArray(json_object_get(c, "greedy_new_ids"), &k->n_want);
+		k->prompt = UnitIntArray(json_object_get(c, "input_ids"), &k->n_prompt);
+		k->want = UnitIntArray(json_object_get(c, "greedy_new_ids"), &k->n_want);
 	}
 	CHECK(n_cases >= 3);
 	if (n_cases >= 3)

@@ -518,6 +518,33 @@ GenAll(GenState *st)
 	return FromUtf8(all.data, all.len);
 }
 
+/*
+ * A whole local generation from UTF-8 text (add_special: the tokenizer's
+ * BOS and the like); the text in the server's encoding
+ */
+static char *
+GenLocal(GenState *st, const char *utf8, size_t len, bool add_special, const GenParams *p)
+{
+	int			n;
+	int32	   *ids = Tokenize(&st->model, utf8, len, add_special, &n);
+	char	   *text;
+
+	GenStart(st, ids, n, p, false);
+	text = GenAll(st);
+	GenRelease(st);
+	return text;
+}
+
+/* in PG_CATCH of a generation: trace the error, free the text stream */
+static void
+GenFailed(GenState *st, MemoryContext mcxt)
+{
+	TraceError(&st->trace, mcxt);
+	if (st->ts_ready)
+		LlmTextStreamFree(&st->ts);
+	st->ts_ready = false;
+}
+
 /* a remote generation or chat: messages -> reply */
 static void
 RemoteChat(const ServeModel *m, const LlmChatMessage *msgs, int n, const GenParams *p,
@@ -600,21 +627,15 @@ llm_generate(PG_FUNCTION_ARGS)
 		}
 		else
 		{
-			int			n;
 			size_t		len;
 			char	   *utf8 = ToUtf8(VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), &len);
-			int32	   *ids = Tokenize(&st.model, utf8, len, true, &n);
 
-			GenStart(&st, ids, n, &p, false);
-			result = GenAll(&st);
-			GenRelease(&st);
+			result = GenLocal(&st, utf8, len, true, &p);
 		}
 	}
 	PG_CATCH();
 	{
-		TraceError(&st.trace, mcxt);
-		if (st.ts_ready)
-			LlmTextStreamFree(&st.ts);
+		GenFailed(&st, mcxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -922,21 +943,15 @@ llm_chat(PG_FUNCTION_ARGS)
 		{
 			size_t		len;
 			char	   *prompt = RenderChat(&st.model, msgs, n, &len);
-			int32	   *ids = Tokenize(&st.model, prompt, len, false, &n);
-			char	   *text;
+			char	   *text = GenLocal(&st, prompt, len, false, &p);
 
-			GenStart(&st, ids, n, &p, false);
-			text = GenAll(&st);
-			GenRelease(&st);
 			reply = ChatReply(&st.model, text, LlmFinishReasonName(st.finish), st.prompt_tokens,
 							  st.completion_tokens, &st.trace);
 		}
 	}
 	PG_CATCH();
 	{
-		TraceError(&st.trace, mcxt);
-		if (st.ts_ready)
-			LlmTextStreamFree(&st.ts);
+		GenFailed(&st, mcxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -604,6 +604,22 @@ CompareSlotSeq(const void *a, const void *b)
 	return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 
+/* under the mutex: free this flusher's entry if it still holds it */
+static void
+GiveUpEntry(void)
+{
+	TraceFlusher *f = &trace->flushers[my_flusher];
+
+	if (f->generation == my_generation && f->pid == MyProcPid)
+	{
+		f->dbid = InvalidOid;
+		f->running = false;
+		f->pid = 0;
+		f->latch = NULL;
+	}
+	my_flusher = -1;
+}
+
 /*
  * Claim every filled slot of dbid into claimed[], in call order; when
  * there is none and retire is set, give up the flusher entry in the same
@@ -627,16 +643,7 @@ ClaimRecords(Oid dbid, bool retire)
 	nclaimed = n;
 	if (n == 0 && retire)
 	{
-		TraceFlusher *f = &trace->flushers[my_flusher];
-
-		if (f->generation == my_generation && f->pid == MyProcPid)
-		{
-			f->dbid = InvalidOid;
-			f->running = false;
-			f->pid = 0;
-			f->latch = NULL;
-		}
-		my_flusher = -1;
+		GiveUpEntry();
 		SpinLockRelease(&trace->mutex);
 		return -1;
 	}
@@ -909,18 +916,7 @@ FlusherAtExit(int code, Datum arg)
 		trace->discarded += discarded;
 	}
 	if (my_flusher >= 0)
-	{
-		TraceFlusher *f = &trace->flushers[my_flusher];
-
-		if (f->generation == my_generation && f->pid == MyProcPid)
-		{
-			f->dbid = InvalidOid;
-			f->running = false;
-			f->pid = 0;
-			f->latch = NULL;
-		}
-		my_flusher = -1;
-	}
+		GiveUpEntry();
 	SpinLockRelease(&trace->mutex);
 }
 
