@@ -522,6 +522,38 @@ is(worker_pid(), $pid, 'the worker did not crash');
 is($node->safe_psql('postgres', "SELECT md5($calls[0][0])"), $calls[0][1], 'the worker serves the other models');
 
 # ---------------------------------------------------------------------------
+# 6b. LRU eviction under mlops.gpu_memory_limit: room for one tiny decoder
+# (0.6 MB of weights + 8 MB of KV cache) but not two
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres',
+	q{SELECT mlops.unload_model(m) FROM unnest(ARRAY['llama', 'qwen2', 'mistral', 'enc', 'slow', 'slowq']) m});
+is($node->safe_psql('postgres', 'SELECT count(model) FROM mlops.worker_status'), '0', 'every model is unloaded');
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET mlops.kv_cache_memory = '8MB'; ALTER SYSTEM SET mlops.gpu_memory_limit = '12MB'; SELECT pg_reload_conf();");
+# the worker reads the settings at its next pass after the reload signal
+my $applied = 0;
+for (1 .. 50)
+{
+	$node->safe_psql('postgres', q{SELECT mlops.unload_model('llama')});
+	$node->safe_psql('postgres', q{SELECT mlops.load_model('llama')});
+	$applied = $node->safe_psql('postgres',
+		q{SELECT kv_cache_bytes = 8 * 1024 * 1024 FROM mlops.worker_status WHERE model = 'llama'}) eq 't';
+	last if $applied;
+	usleep(100_000);
+}
+ok($applied, 'the worker applies the reloaded settings to a newly loaded model');
+$node->safe_psql('postgres', q{SELECT mlops.load_model('qwen2')});
+is($node->safe_psql('postgres', q{SELECT string_agg(model, ',') FROM mlops.worker_status}), 'qwen2',
+	'loading a second model evicts the idle first one');
+is($node->safe_psql('postgres', "SELECT md5($calls[0][0])"), $calls[0][1], 'the evicted model reloads at its next use');
+is($node->safe_psql('postgres', q{SELECT string_agg(model, ',') FROM mlops.worker_status}), 'llama',
+	'and evicts the other, least recently used');
+ok($node->safe_psql('postgres', q{SELECT memory_used <= 12 * 1024 * 1024 AND memory_free >= 0 FROM mlops.worker_status}) eq 't',
+	'memory used stays under the limit');
+$node->safe_psql('postgres',
+	'ALTER SYSTEM RESET mlops.kv_cache_memory; ALTER SYSTEM RESET mlops.gpu_memory_limit; SELECT pg_reload_conf();');
+
+# ---------------------------------------------------------------------------
 # 7. without shared_preload_libraries; with no workers
 # ---------------------------------------------------------------------------
 $node->stop;
