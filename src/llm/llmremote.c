@@ -20,9 +20,11 @@
  * security-restricted operation and reads one row with SPI, a query whose
  * names and operator are schema-qualified so that the caller's
  * search_path cannot redirect it.  No SQL-callable function returns a
- * value, so none can be granted by mistake.  A value lives in palloc'ed
- * memory only for the duration of one call and is wiped afterwards; it is
- * never put into a message: the client masks it in quoted replies, and
+ * value, so none can be granted by mistake.  The copy this file keeps
+ * lives in palloc'ed memory for one call and is wiped afterwards (SPI's
+ * tuple and libcurl's header list are freed without wiping).  It is never
+ * put into a message: the client masks it in quoted replies (an exact
+ * match only: a provider that echoes it escaped is not caught), and
  * nothing here quotes a location that has user information or a query.
  *
  *-------------------------------------------------------------------------
