@@ -504,6 +504,51 @@ $_->quit for $q1, $q2, $q3;
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET mlops.queue_limit; SELECT pg_reload_conf();');
 
 # ---------------------------------------------------------------------------
+# 5b. a slow reader: a stream fetched once fills its answer queue (16 kB,
+# about 680 tokens); the worker pauses that request instead of waiting,
+# does not spin while a request waits behind it for KV pages, and the
+# stream resumes unchanged when it is read
+# ---------------------------------------------------------------------------
+# CPU ticks the worker used so far
+sub worker_ticks
+{
+	my @f = split ' ', slurp_file('/proc/' . worker_pid() . '/stat');
+	return $f[13] + $f[14];
+}
+my ($sa, $sapid) = session();
+$sa->query_safe('BEGIN');
+$sa->query_safe("DECLARE c CURSOR FOR SELECT mlops.generate_stream('slowq', 'hello', 1200, "
+	  . q{options => '{"ignore_eos": true}') AS p});
+is($sa->query_safe('FETCH 1 FROM c'), 'X', 'a stream of the slow model starts');
+# the request is paused once its pages stop growing
+my ($pages, $last) = (-1, -2);
+for (1 .. 150)
+{
+	$last = $pages;
+	$pages = $node->safe_psql('postgres', q{SELECT kv_pages_used FROM mlops.worker_status WHERE model = 'slowq'});
+	last if $pages == $last && $pages > 40;
+	usleep(200_000);
+}
+ok($pages == $last && $pages > 40 && $pages < 1200 / 16,
+	"the unread stream is paused after filling its queue ($pages pages)");
+# a request that needs more pages than are left waits behind it
+my ($sb, $sbpid) = session();
+start_query($sb, 'SELECT length(' . gen('slowq', 'hi', 2500) . ')');
+ok(wait_for(q{SELECT max(queue_depth) FROM mlops.worker_status}, '1', 5), 'a larger request waits for pages');
+my $t0 = worker_ticks();
+usleep(1_000_000);
+my $ticks = worker_ticks() - $t0;
+ok($ticks < 30, "the worker sleeps meanwhile ($ticks ticks of CPU in 1 s)");
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($sbpid)");
+ok(defined wait_error($sb, qr/canceling statement due to user request/, 2), 'the waiting request is cancelled');
+my $rest = $sa->query_safe('FETCH ALL FROM c');
+$rest =~ s/\n//g;
+is(length($rest) + 1, 1200, 'the paused stream resumes and gives every token') or diag(length $rest);
+$sa->query_safe('COMMIT');
+ok(wait_idle('slowq', 2), 'nothing is left in the worker');
+$_->quit for $sa, $sb;
+
+# ---------------------------------------------------------------------------
 # 6. a model's weights deleted while it is loaded
 # ---------------------------------------------------------------------------
 my $gone = $calls[0][0] =~ s/'llama'/'gone'/r;

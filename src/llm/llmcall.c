@@ -225,19 +225,22 @@ IntOption(const JsonbValue *v, const char *key, int64 min, int64 max)
 	return (int64) d;
 }
 
-/* add one stop string */
+/* add one stop string (in the server's encoding; kept in UTF-8) */
 static void
 AddStop(GenParams *p, const char *s, size_t len)
 {
+	char	   *utf8;
+
 	if (p->n_stop >= LLM_MAX_STOP)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("at most %d stop strings", LLM_MAX_STOP)));
+	utf8 = len > 0 ? ToUtf8(s, len, &len) : NULL;
 	if (len == 0 || len > LLM_MAX_STOP_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a stop string must have 1 to %d bytes", LLM_MAX_STOP_BYTES)));
-	p->stop[p->n_stop++] = pnstrdup(s, len);
+	p->stop[p->n_stop++] = utf8;
 }
 
 /*
@@ -403,7 +406,10 @@ Tokenize(const ServeModel *m, const char *utf8, size_t len, bool add_special, in
 	return out;
 }
 
-/* start a local generation of a prompt's ids (stream: tokens shown as they come) */
+/*
+ * Start a local generation of a prompt's ids (stream: each piece is shown
+ * as it comes)
+ */
 static void
 GenStart(GenState *st, const int32 *ids, int n, const GenParams *p, bool stream)
 {
@@ -434,7 +440,8 @@ GenStart(GenState *st, const int32 *ids, int n, const GenParams *p, bool stream)
 	ServeFillRequest(&st->model, req);
 	req->sampling = p->sampling;
 	req->max_tokens = p->max_tokens;
-	req->stream = stream;
+	/* stop strings are found here, so their tokens must not wait either */
+	req->flush_each = stream || p->n_stop > 0;
 	req->n_eos = p->ignore_eos ? 0 : -1;
 	LlmSvcLens(req)[0] = n;
 	memcpy(LlmSvcIds(req), ids, sizeof(int32) * n);
@@ -687,21 +694,27 @@ StreamShutdown(Datum arg)
 	LlmSvcEnd(&ss->st.call);
 }
 
-/* the next piece of a stream; false at its end */
-static bool
+/*
+ * The next piece of a stream as a text value (in the caller's memory
+ * context), or NULL at its end
+ */
+static text *
 StreamNext(StreamState *ss, MemoryContext multi_cxt, MemoryContext mcxt)
 {
-	bool		more = false;
+	text	   *volatile piece = NULL;
 
 	PG_TRY();
 	{
 		MemoryContext old = MemoryContextSwitchTo(multi_cxt);
+		bool		more;
 
 		/* other calls since the last row may have replaced the tokenizer */
 		if (!ss->st.done)
 			ss->st.ts.tok = LlmSqlGetTokenizer(ss->st.model.location);
 		more = GenNext(&ss->st, &ss->piece);
 		MemoryContextSwitchTo(old);
+		if (more)
+			piece = cstring_to_text(FromUtf8(ss->piece.data, ss->piece.len));
 	}
 	PG_CATCH();
 	{
@@ -710,7 +723,7 @@ StreamNext(StreamState *ss, MemoryContext multi_cxt, MemoryContext mcxt)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	return more;
+	return piece;
 }
 
 /*
@@ -724,7 +737,7 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 	FuncCallContext *funcctx;
 	StreamState *ss;
 	MemoryContext mcxt = CurrentMemoryContext;
-	bool		more = false;
+	text	   *piece;
 
 	if (SRF_IS_FIRSTCALL())
 	{
@@ -778,9 +791,9 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 	ss = funcctx->user_fctx;
 	if (ss == NULL)
 		SRF_RETURN_DONE(funcctx);
-	more = StreamNext(ss, funcctx->multi_call_memory_ctx, mcxt);
-	if (more)
-		SRF_RETURN_NEXT(funcctx, PointerGetDatum(cstring_to_text(FromUtf8(ss->piece.data, ss->piece.len))));
+	piece = StreamNext(ss, funcctx->multi_call_memory_ctx, mcxt);
+	if (piece != NULL)
+		SRF_RETURN_NEXT(funcctx, PointerGetDatum(piece));
 	TraceEnd(&ss->st.trace, "ok", NULL);
 	/* the set ends here: the multi-call context (and ss) goes with it */
 	UnregisterExprContextCallback(ss->econtext, StreamShutdown, PointerGetDatum(ss));

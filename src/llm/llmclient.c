@@ -210,6 +210,11 @@ CheckProgress(LlmSvcCall *call)
 	pid = w->pid;
 	SpinLockRelease(&LlmSvc->mutex);
 
+	if (state == LLMSVC_SLOT_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("the pgmlops inference worker could not take this request"),
+				 errhint("See the server log for the cause.")));
 	if (state != LLMSVC_SLOT_SUBMITTED && (pid == 0 || accepted_by != generation))
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),

@@ -53,7 +53,8 @@ typedef enum LlmSvcSlotState
 	LLMSVC_SLOT_FREE,
 	LLMSVC_SLOT_SUBMITTED,		/* waiting for the worker to take it */
 	LLMSVC_SLOT_ACCEPTED,		/* the worker holds it, queued */
-	LLMSVC_SLOT_RUNNING			/* its sequence runs */
+	LLMSVC_SLOT_RUNNING,		/* its sequence runs */
+	LLMSVC_SLOT_FAILED			/* the worker could not take it (server log) */
 } LlmSvcSlotState;
 
 typedef struct LlmSvcSlot
@@ -124,7 +125,8 @@ typedef struct LlmSvcRequest
 	int64		kv_bytes;		/* KV cache of the model; 0: the default */
 	LlmSamplingParams sampling;
 	int			max_tokens;
-	bool		stream;			/* the session shows each token as it comes */
+	bool		flush_each;		/* the session reads each token as it comes
+								 * (a stream, or stop strings to look for) */
 	int			n_eos;			/* -1: the model's */
 	int32		eos[LLM_MAX_EOS];
 	int			n_inputs;

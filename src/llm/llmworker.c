@@ -169,11 +169,12 @@ Queue(WorkerRequest *r, char tag, int32 a, int32 b, const void *payload, Size le
 	m->head.b = b;
 	if (len > 0)
 	{
-		if (len > MaxAllocHugeSize - sizeof(LlmSvcMsg) ||
+		/* shm_mq sends at most MaxAllocSize bytes in one message */
+		if (len > MaxAllocSize - sizeof(LlmSvcMsg) ||
 			(m->payload = MemoryContextAllocExtended(TopMemoryContext, len,
 													 MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM)) == NULL)
 		{
-			static const char oom[] = "the inference worker is out of memory for this answer";
+			static const char oom[] = "the answer is too large, or the inference worker is out of memory for it";
 
 			m->head.tag = LLMSVC_MSG_ERROR;
 			m->head.a = LLM_ERR_NOMEM;
@@ -209,18 +210,23 @@ Flush(WorkerRequest *r)
 		iov[1].data = m->payload;
 		iov[1].len = m->len;
 		/*
-		 * Wake the session for every token only when it streams: waking a
-		 * process is a signal, which costs more than a step of a small
-		 * model.  Otherwise it wakes at the first token (its time to first
-		 * token), when the queue is a quarter full, and at the end.
+		 * Wake the session for every token only when it reads them as they
+		 * come (a stream, stop strings): waking a process is a signal,
+		 * which costs more than a step of a small model.  Otherwise it
+		 * wakes at the first token (its time to first token), when the
+		 * queue is a quarter full, and at the end.
 		 */
 		res = shm_mq_sendv(r->mqh, iov, m->len > 0 ? 2 : 1, true,
-						   m->head.tag != LLMSVC_MSG_TOKEN || r->req->stream ||
+						   m->head.tag != LLMSVC_MSG_TOKEN || r->req->flush_each ||
 						   r->tokens_sent == 0);
 		if (res == SHM_MQ_SUCCESS && m->head.tag == LLMSVC_MSG_TOKEN)
 			r->tokens_sent++;
 		if (res == SHM_MQ_WOULD_BLOCK)
+		{
+			r->partial = true;	/* out[0] may be half in the queue */
 			return FLUSH_BLOCKED;
+		}
+		r->partial = false;
 		if (m->payload != NULL)
 			pfree(m->payload);
 		r->n_out--;
@@ -276,19 +282,20 @@ Finish(WorkerRequest *r)
 	for (int i = 0; i < r->n_out; i++)
 		if (r->out[i].payload != NULL)
 			pfree(r->out[i].payload);
+	/* frees the queue handle (TopMemoryContext) and tells the session */
+	shm_mq_detach(r->mqh);
 	dsm_detach(r->seg);
 	pfree(r);
 }
+
+static void SetSlotState(int slot, uint64 id, LlmSvcSlotState state);
 
 /* report a request RUNNING in its slot (the queue timeout stops there) */
 static void
 MarkSlotRunning(WorkerRequest *r)
 {
 	r->running = true;
-	SpinLockAcquire(&LlmSvc->mutex);
-	if (LlmSvc->slots[r->slot].id == r->id)
-		LlmSvc->slots[r->slot].state = LLMSVC_SLOT_RUNNING;
-	SpinLockRelease(&LlmSvc->mutex);
+	SetSlotState(r->slot, r->id, LLMSVC_SLOT_RUNNING);
 }
 
 /* the worker a model path goes to */
@@ -357,6 +364,87 @@ Dispatch(WorkerRequest *r)
 		SendError(r, err.code, err.message);
 }
 
+/* set a slot's state if it still holds request id */
+static void
+SetSlotState(int slot, uint64 id, LlmSvcSlotState state)
+{
+	SpinLockAcquire(&LlmSvc->mutex);
+	if (LlmSvc->slots[slot].id == id)
+		LlmSvc->slots[slot].state = state;
+	SpinLockRelease(&LlmSvc->mutex);
+}
+
+static dsm_segment *accepting_seg = NULL;	/* attached by Accept, not yet owned */
+
+/*
+ * Attach a claimed slot's segment and put its request at the head of the
+ * request list; nothing when the session is gone already
+ */
+static void
+Accept(int slot, dsm_handle handle, uint64 id)
+{
+	WorkerRequest *r;
+	shm_mq	   *mq;
+	MemoryContext old;
+
+	accepting_seg = dsm_attach(handle);
+	if (accepting_seg == NULL)
+	{
+		/* the session gave up already: its slot must not stay taken */
+		SetSlotState(slot, id, LLMSVC_SLOT_FREE);
+		return;
+	}
+	r = MemoryContextAllocZero(TopMemoryContext, sizeof(WorkerRequest));
+	r->seg = accepting_seg;
+	r->req = dsm_segment_address(accepting_seg);
+	r->slot = slot;
+	r->id = id;
+	if (r->req->id != id)
+	{
+		pfree(r);
+		dsm_detach(accepting_seg);
+		accepting_seg = NULL;
+		SetSlotState(slot, id, LLMSVC_SLOT_FREE);
+		return;
+	}
+	mq = (shm_mq *) ((char *) r->req + r->req->mq_offset);
+	shm_mq_set_sender(mq, MyProc);
+	/* the handle lives as long as the request, not the pass */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	r->mqh = shm_mq_attach(mq, accepting_seg, NULL);
+	MemoryContextSwitchTo(old);
+	r->next = requests;
+	requests = r;
+	accepting_seg = NULL;
+}
+
+/* Accept, turning an error into a FAILED slot (the worker goes on) */
+static void
+TryAccept(int slot, dsm_handle handle, uint64 id)
+{
+	PG_TRY();
+	{
+		Accept(slot, handle, id);
+	}
+	PG_CATCH();
+	{
+		/* the session gets an error instead of waiting on a slot no one serves */
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		ed = CopyErrorData();
+		FlushErrorState();
+		elog(LOG, "pgmlops inference worker %d could not take a request: %s",
+			 my_index, ed->message);
+		FreeErrorData(ed);
+		if (accepting_seg != NULL)
+			dsm_detach(accepting_seg);
+		accepting_seg = NULL;
+		SetSlotState(slot, id, LLMSVC_SLOT_FAILED);
+	}
+	PG_END_TRY();
+}
+
 /* take the slots submitted to this worker */
 static void
 Intake(void)
@@ -366,12 +454,9 @@ Intake(void)
 	for (int i = 0; i < LlmSvc->n_slots; i++)
 	{
 		LlmSvcSlot *slot = &LlmSvc->slots[i];
+		WorkerRequest *before = requests;
 		dsm_handle	handle;
 		uint64		id;
-		dsm_segment *seg;
-		WorkerRequest *r;
-		shm_mq	   *mq;
-		MemoryContext old;
 
 		if (slot->state != LLMSVC_SLOT_SUBMITTED || slot->worker != my_index)
 			continue;
@@ -387,40 +472,9 @@ Intake(void)
 		id = slot->id;
 		SpinLockRelease(&LlmSvc->mutex);
 
-		seg = dsm_attach(handle);
-		if (seg == NULL)
-		{
-			/* the session gave up already: its slot must not stay taken */
-			SpinLockAcquire(&LlmSvc->mutex);
-			if (slot->id == id)
-				slot->state = LLMSVC_SLOT_FREE;
-			SpinLockRelease(&LlmSvc->mutex);
-			continue;
-		}
-		r = MemoryContextAllocZero(TopMemoryContext, sizeof(WorkerRequest));
-		r->seg = seg;
-		r->req = dsm_segment_address(seg);
-		r->slot = i;
-		r->id = id;
-		if (r->req->id != id)
-		{
-			dsm_detach(seg);
-			pfree(r);
-			SpinLockAcquire(&LlmSvc->mutex);
-			if (slot->id == id)
-				slot->state = LLMSVC_SLOT_FREE;
-			SpinLockRelease(&LlmSvc->mutex);
-			continue;
-		}
-		mq = (shm_mq *) ((char *) r->req + r->req->mq_offset);
-		shm_mq_set_sender(mq, MyProc);
-		/* the handle lives as long as the request, not the pass */
-		old = MemoryContextSwitchTo(TopMemoryContext);
-		r->mqh = shm_mq_attach(mq, seg, NULL);
-		MemoryContextSwitchTo(old);
-		r->next = requests;
-		requests = r;
-		Dispatch(r);
+		TryAccept(i, handle, id);
+		if (requests != before)
+			Dispatch(requests);
 	}
 }
 
@@ -695,11 +749,14 @@ FailAll(const char *message)
 	snprintf(text, sizeof(text), "the inference worker failed: %s", message);
 	for (WorkerRequest *r = requests; r != NULL; r = next)
 	{
+		/* a half-sent message must be finished before another one */
+		int			keep = r->partial ? 1 : 0;
+
 		next = r->next;
-		for (int i = 0; i < r->n_out; i++)
+		for (int i = keep; i < r->n_out; i++)
 			if (r->out[i].payload != NULL)
 				pfree(r->out[i].payload);
-		r->n_out = 0;
+		r->n_out = Min(r->n_out, keep);
 		SendError(r, LLM_ERR_DEVICE, text);
 		(void) Flush(r);
 		Finish(r);

@@ -68,6 +68,7 @@ struct WorkerRequest
 	bool		finishing;		/* answered: ends when the outbox is sent */
 	WorkerOutMsg out[WORKER_OUTBOX];	/* not yet in the queue */
 	int			n_out;
+	bool		partial;		/* out[0] was sent in part */
 	int			tokens_sent;
 	WorkerRequest *next;		/* all requests */
 	WorkerRequest *next_embed;	/* the model's embed queue */

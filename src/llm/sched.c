@@ -246,14 +246,28 @@ LlmSchedSetPaused(LlmSched *s, void *tag, bool paused)
 			s->reqs[i]->paused = paused;
 }
 
-/* requests not paused */
+/*
+ * Requests a step would run: admitted ones not paused, plus the first
+ * waiting one if it can be admitted now (the others wait behind it)
+ */
 int
 LlmSchedRunnable(const LlmSched *s)
 {
 	int			n = 0;
+	bool		first_waiting = true;
 
 	for (int i = 0; i < s->n_reqs; i++)
-		n += !s->reqs[i]->paused;
+	{
+		const SchedReq *r = s->reqs[i];
+
+		if (r->seq >= 0)
+			n += !r->paused;
+		else if (first_waiting)
+		{
+			n += s->running < s->max_seqs && s->reserved + r->reserve <= s->total_blocks;
+			first_waiting = false;
+		}
+	}
 	return n;
 }
 
