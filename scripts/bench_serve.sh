@@ -14,6 +14,10 @@
 #   trace:     per call (tokens_out - 1) / (total_ms - ttft_ms) from
 #              mlops.llm_calls (the first token comes from prefill), median;
 #   increment: (N - 1) / (p50 latency at N tokens - p50 at max_tokens 1).
+# Before measuring, it checks the fixtures' reference outputs through the
+# worker on the server's device (greedy tokens of llama, qwen2, mistral;
+# bert embeddings; f32, and bf16 on CUDA): RESULT check_* lines.  On a GPU
+# that is the worker's CUDA path end to end.
 #
 #   scripts/bench_serve.sh                       tiny CPU fixture (llama), 20 s per client count
 #   scripts/bench_serve.sh --quick               smoke test (a few seconds per step)
@@ -269,6 +273,48 @@ sql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS 
 sql bench_serve -c "CREATE EXTENSION pgmlops CASCADE"
 has_trace=$(sql bench_serve -c "SELECT to_regclass('mlops.llm_calls') IS NOT NULL")
 
+# --- correctness through the worker ---------------------------------------------
+# The fixtures' greedy tokens and embeddings through mlops.generate and
+# mlops.embed on this server's device (on a GPU, the worker's CUDA path end
+# to end): RESULT check_<fixture>_<dtype> same=N of=M per model.  f32 must
+# match every case; bf16 is reported (the engine's bf16 tolerance is 2e-2).
+check_fixtures() {
+  local fx=$here/test/data/fixtures f d dt
+  local dts=(f32)
+  [ "$device" = cuda ] && dts=(f32 bf16)
+  for f in llama qwen2 mistral bert; do
+    d=$f-tiny-f32; [ "$f" = bert ] && d=bert-tiny-mean
+    [ -d "$fx/$d" ] || continue
+    rm -rf "${M:?}/check-$d"; cp -r "$fx/$d" "$M/check-$d"; chmod -R a+rX "$M/check-$d"; chown -R "$PGM_USER" "$M/check-$d"
+    for dt in "${dts[@]}"; do
+      python3 - "$fx/$d/golden.json" "check-$d" "$f" "$dt" >"$W/check_${f}_${dt}.sql" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+d, f, dt = sys.argv[2], sys.argv[3], sys.argv[4]
+lit = lambda s: "'" + s.replace("'", "''") + "'"
+name = "chk_%s_%s" % (f, dt)
+task = "embedding" if f == "bert" else "text-generation"
+print("SELECT mlops.register_model(%s, %s, task => %s, options => %s) \\g /dev/null"
+      % (lit(name), lit(d), lit(task), lit(json.dumps({"dtype": dt}))))
+rows = []
+for c in g["cases"]:
+    if f == "bert":
+        rows.append("(1 - (mlops.embed(%s, %s) <=> %s::real[]::vector) >= 0.99999)::int"
+                    % (lit(name), lit(c["text"]), lit("{" + ",".join(map(repr, c["embedding"])) + "}")))
+    else:
+        rows.append("(mlops.generate(%s, %s, max_tokens => %d, options => '{\"ignore_eos\": true}') = "
+                    "mlops.detokenize(%s, %s, true))::int"
+                    % (lit(name), lit(c["prompt"]), len(c["greedy_new_ids"]), lit(d),
+                       lit("{" + ",".join(map(str, c["greedy_new_ids"])) + "}")))
+print("SELECT 'RESULT check_%s_%s same=' || (%s) || ' of=%d';" % (f, dt, " + ".join(rows), len(rows)))
+PY
+      sql bench_serve -f "$W/check_${f}_${dt}.sql" 2>>"$LOG" | tee -a "$RES" >>"$LOG" ||
+        say "    check $f $dt failed (see $LOG)"
+    done
+  done
+  say "    fixtures through the worker on $device: $(grep '^RESULT check_' "$RES" | cut -d' ' -f2- | tr '\n' ';')"
+}
+
 # --- measurements --------------------------------------------------------------
 # field LABEL KEY: KEY's value on the RESULT line labelled LABEL
 field() {
@@ -372,6 +418,9 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
   header
 } >"$TABLE.head"
 cat "$TABLE.head" >>"$LOG"
+
+log "the fixtures' reference outputs through the worker"
+check_fixtures
 
 for i in "${!names[@]}"; do
   name=${names[$i]}
