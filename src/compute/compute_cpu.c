@@ -20,6 +20,7 @@
 #include <stdlib.h>
 
 #include <cblas.h>
+#include <strings.h>
 
 #include "compute/computeops.h"
 #include "vector/vecdist.h"
@@ -47,6 +48,33 @@ void
 ComputeCpuSetThreads(int n)
 {
 	openblas_set_num_threads(n > 0 ? n : 1);
+}
+
+static bool CpuAvx2(void);
+
+/* OpenBLAS's kernel family */
+const char *
+ComputeCpuBlasCore(void)
+{
+	const char *name = openblas_get_corename();
+
+	return name != NULL ? name : "unknown";
+}
+
+/* families without AVX2 kernels that OpenBLAS falls back to */
+bool
+ComputeCpuBlasUnderused(void)
+{
+	static const char *const old[] = {"Prescott", "Core2", "Penryn", "Dunnington",
+	"Nehalem", "Atom", "Sandybridge", "Katmai", "Coppermine", "Northwood", "Banias"};
+	const char *core = ComputeCpuBlasCore();
+
+	if (!CpuAvx2())
+		return false;
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		if (strcasecmp(core, old[i]) == 0)
+			return true;
+	return false;
 }
 
 static int

@@ -221,4 +221,12 @@ extern long long ComputeCudaGraphReplays(void *ctx);
 /* compute_cpu.c: BLAS threads for the CPU backend (1 inside PostgreSQL) */
 extern void ComputeCpuSetThreads(int n);
 
+/*
+ * compute_cpu.c: the OpenBLAS kernel family in use (OPENBLAS_CORETYPE or
+ * its own CPU detection), and whether this CPU could run AVX2 kernels that
+ * it does not use (an older family picked on an unknown CPU)
+ */
+extern const char *ComputeCpuBlasCore(void);
+extern bool ComputeCpuBlasUnderused(void);
+
 #endif							/* PGMLOPS_COMPUTE_COMPUTEOPS_H */

@@ -792,7 +792,13 @@ LlmWorkerMain(Datum arg)
 	SpinLockRelease(&LlmSvc->mutex);
 	/* choosing the device creates no context: models are loaded on demand */
 	strlcpy(me->device, WorkerDeviceName(), sizeof(me->device));
-	elog(LOG, "pgmlops inference worker %d started on %s", my_index, me->device);
+	elog(LOG, "pgmlops inference worker %d started on %s (OpenBLAS kernels: %s)",
+		 my_index, me->device, ComputeCpuBlasCore());
+	if (ComputeCpuBlasUnderused())
+		ereport(WARNING,
+				(errmsg("OpenBLAS uses its %s kernels on a CPU that has AVX2", ComputeCpuBlasCore()),
+				 errdetail("Products of many rows (prefill, batched decoding, training) run several times slower than they could."),
+				 errhint("Start the server with OPENBLAS_CORETYPE=Haswell (or SkylakeX on a CPU with AVX-512) in its environment.")));
 
 	for (;;)
 	{
