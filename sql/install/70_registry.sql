@@ -279,8 +279,9 @@ BEGIN
 			SELECT (mv.metrics ->> key)::float8 INTO curscore FROM mlops.model_versions mv
 			 WHERE mv.model = deploy.model AND mv.version = cur;
 			IF cand IS NULL OR (curscore IS NOT NULL AND cand <= curscore) THEN
+				-- 6 decimals: the last digits of a metric depend on the BLAS kernels
 				RAISE NOTICE 'version % of "%" not deployed: its % (%) does not beat version % (%)',
-					v, model, key, cand, cur, curscore;
+					v, model, key, round(cand::numeric, 6), cur, round(curscore::numeric, 6);
 				RETURN cur;
 			END IF;
 		END IF;
