@@ -45,6 +45,7 @@
 # the work folder.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/blasenv.sh"
 
 mode=gpu
 quick=0

@@ -24,6 +24,7 @@
 # Logs and tables go to $OUT (or /tmp/pgmlops-gpucheck).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/blasenv.sh"
 cd "$here"
 G=$here/gpucheck
 
