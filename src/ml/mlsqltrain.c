@@ -309,6 +309,21 @@ typedef struct LabelEntry
 	int			index;
 } LabelEntry;
 
+/* a target value (text) as a hash key in buf; too long a label is an error */
+static void
+LabelKey(const TrainSet *ts, Datum value, char *buf)
+{
+	text	   *t = DatumGetTextPP(value);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	if (len > MAX_LABEL_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a class label of \"%s\" is longer than %d bytes", ts->target, MAX_LABEL_BYTES)));
+	memcpy(buf, VARDATA_ANY(t), len);
+	buf[len] = '\0';
+}
+
 /*
  * The class of every row from the target values read (rows[r] text, or
  * NULL): labels are the distinct values, in the target type's order
@@ -338,19 +353,9 @@ LabelRows(TrainSet *ts, Datum *extra, bool *extra_null)
 	/* the distinct labels */
 	for (int64 r = 0; r < ts->nrows; r++)
 	{
-		text	   *t;
-		size_t		len;
-
 		if (extra_null[r])
 			continue;
-		t = DatumGetTextPP(extra[r]);
-		len = VARSIZE_ANY_EXHDR(t);
-		if (len > MAX_LABEL_BYTES)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("a class label of \"%s\" is longer than %d bytes", ts->target, MAX_LABEL_BYTES)));
-		memcpy(buf, VARDATA_ANY(t), len);
-		buf[len] = '\0';
+		LabelKey(ts, extra[r], buf);
 		e = hash_search(seen, buf, HASH_ENTER, &found);
 		if (!found)
 		{
@@ -384,15 +389,9 @@ LabelRows(TrainSet *ts, Datum *extra, bool *extra_null)
 	/* each row's class */
 	for (int64 r = 0; r < ts->nrows; r++)
 	{
-		text	   *t;
-		size_t		len;
-
 		if (extra_null[r])
 			continue;
-		t = DatumGetTextPP(extra[r]);
-		len = VARSIZE_ANY_EXHDR(t);
-		memcpy(buf, VARDATA_ANY(t), len);
-		buf[len] = '\0';
+		LabelKey(ts, extra[r], buf);
 		e = hash_search(seen, buf, HASH_FIND, NULL);
 		ts->y[r] = e->index;
 		ts->valid[ts->nvalid++] = r;
