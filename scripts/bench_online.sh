@@ -32,19 +32,11 @@ bindir=
 out=
 keep=0
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
-
 while [ $# -gt 0 ]; do
   case $1 in
     --keys) keys=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
-    --dir) W=$2; shift 2 ;;
-    --port) PORT=$2; shift 2 ;;
-    --bindir) bindir=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    --keep) keep=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown option $1" >&2; usage 2 ;;
+    *) bench_option "$@"; shift "$BENCH_SHIFT" ;;
   esac
 done
 

@@ -67,8 +67,6 @@ prepare=
 out=
 keep=0
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
-
 while [ $# -gt 0 ]; do
   case $1 in
     --clients) clients=$2; shift 2 ;;
@@ -81,15 +79,9 @@ while [ $# -gt 0 ]; do
     --device) device=$2; shift 2 ;;
     --kv-mb) kv_mb=$2; shift 2 ;;
     --quick) quick=1; shift ;;
-    --dir) W=$2; shift 2 ;;
-    --port) PORT=$2; shift 2 ;;
-    --bindir) bindir=$2; shift 2 ;;
     --bundle) bundle=$2; shift 2 ;;
     --prepare-gpu) prepare=$here/gpuserve; shift ;;
-    --out) out=$2; shift 2 ;;
-    --keep) keep=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown option $1" >&2; usage 2 ;;
+    *) bench_option "$@"; shift "$BENCH_SHIFT" ;;
   esac
 done
 

@@ -46,8 +46,6 @@ n=100000
 dim=128
 explicit=0
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
-
 while [ $# -gt 0 ]; do
   case $1 in
     --n) n=$2; explicit=1; shift 2 ;;
@@ -61,13 +59,7 @@ while [ $# -gt 0 ]; do
     --ef-construction) efc=$2; shift 2 ;;
     --workers) workers=$2; shift 2 ;;
     --shared-buffers) shared_buffers=$2; shift 2 ;;
-    --dir) W=$2; shift 2 ;;
-    --port) PORT=$2; shift 2 ;;
-    --bindir) bindir=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    --keep) keep=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown option $1" >&2; usage 2 ;;
+    *) bench_option "$@"; shift "$BENCH_SHIFT" ;;
   esac
 done
 [ $explicit -eq 1 ] && configs+=("$n $dim")

@@ -101,6 +101,25 @@ bench_shared_buffers() {
   echo "${sb}MB"
 }
 
+# A benchmark script's help: its header comment, up to "set -euo"
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+
+# The options every benchmark script takes: --dir (W), --port (PORT),
+# --bindir (bindir), --out (out), --keep (keep) and -h/--help.  Called for
+# an option the script does not know itself; shifts by BENCH_SHIFT after.
+bench_option() {
+  BENCH_SHIFT=2
+  case $1 in
+    --dir) W=$2 ;;
+    --port) PORT=$2 ;;
+    --bindir) bindir=$2 ;;
+    --out) out=$2 ;;
+    --keep) keep=1; BENCH_SHIFT=1 ;;
+    -h|--help) usage ;;
+    *) echo "unknown option $1" >&2; usage 2 ;;
+  esac
+}
+
 # A benchmark's own server: bench_server WORKDIR PORT BINDIR KEEP "postgres options".
 # Without BINDIR it builds pgmlops into a private copy of PostgreSQL under
 # WORKDIR/inst (nothing is installed into the system). It sets BIN, SOCK and
