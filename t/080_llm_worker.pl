@@ -549,6 +549,32 @@ ok(wait_idle('slowq', 2), 'nothing is left in the worker');
 $_->quit for $sa, $sb;
 
 # ---------------------------------------------------------------------------
+# 5c. a session caches what a reference resolves to; another session's
+# deploy reaches it at its next statement (the registry's invalidation)
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres',
+	q{SELECT mlops.register_model('moving', 'llama-tiny-f32', task => 'text-generation')});
+my ($mv, $mvpid) = session();
+my $moving = gen('moving', 'The quick brown fox', 8);
+my $llama_text = $node->safe_psql('postgres', 'SELECT ' . gen('llama', 'The quick brown fox', 8));
+my $qwen_text = $node->safe_psql('postgres', 'SELECT ' . gen('qwen2', 'The quick brown fox', 8));
+isnt($llama_text, $qwen_text, 'the two fixtures generate different text');
+is($mv->query_safe("SELECT $moving"), $llama_text, 'a session generates with version 1');
+is($mv->query_safe("SELECT $moving"), $llama_text, '... twice (from its cache)');
+$node->safe_psql('postgres',
+	q{SELECT mlops.register_model('moving', 'qwen2-tiny-f32', task => 'text-generation'); SELECT mlops.deploy('moving', 2)});
+is($mv->query_safe("SELECT $moving"), $qwen_text, 'after a deploy by another session, it generates with version 2');
+$node->safe_psql('postgres', q{SELECT mlops.rollback('moving')});
+is($mv->query_safe("SELECT $moving"), $llama_text, 'and after a rollback with version 1 again');
+# inside one read-committed transaction too: the invalidation arrives at the next statement
+$mv->query_safe('BEGIN');
+is($mv->query_safe("SELECT $moving"), $llama_text, 'in a transaction: version 1');
+$node->safe_psql('postgres', q{SELECT mlops.deploy('moving', 2)});
+is($mv->query_safe("SELECT $moving"), $qwen_text, '... and version 2 once another session deployed it');
+$mv->query_safe('COMMIT');
+$mv->quit;
+
+# ---------------------------------------------------------------------------
 # 6. a model's weights deleted while it is loaded
 # ---------------------------------------------------------------------------
 my $gone = $calls[0][0] =~ s/'llama'/'gone'/r;

@@ -26,12 +26,15 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "llm/llmremote.h"
 #include "llm/llmserve.h"
 #include "llm/llmsql.h"
+#include "ml/mlsql.h"
 
 /* a text field of an SPI result row, or NULL, copied into mcxt */
 static char *
@@ -45,11 +48,10 @@ SpiText(int col, MemoryContext mcxt)
 	return MemoryContextStrdup(mcxt, TextDatumGetCString(d));
 }
 
-/* resolve a reference; see llmserve.h */
-void
-ServeResolve(const char *ref, ServeModel *m)
+/* look a reference up in the registry, into mcxt */
+static void
+LookUp(const char *ref, ServeModel *m, MemoryContext mcxt)
 {
-	MemoryContext mcxt = CurrentMemoryContext;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	char	   *task;
@@ -96,7 +98,7 @@ ServeResolve(const char *ref, ServeModel *m)
 		MemoryContextSwitchTo(old);
 	}
 	m->remote = strcmp(SpiText(7, mcxt), "remote") == 0;
-	m->provider = m->remote ? SpiText(6, mcxt) : "local";
+	m->provider = m->remote ? SpiText(6, mcxt) : MemoryContextStrdup(mcxt, "local");
 	SPI_finish();
 
 	if (strcmp(task, "text-generation") != 0 && strcmp(task, "embedding") != 0)
@@ -106,6 +108,82 @@ ServeResolve(const char *ref, ServeModel *m)
 						m->name, task),
 				 errhint("Use mlops.predict for trained models.")));
 	m->embedding = strcmp(task, "embedding") == 0;
+}
+
+/*
+ * Resolved references of this backend, valid while the registry cache's
+ * generation holds (it moves at every transaction end and when a registry
+ * change is delivered): a statement that embeds many rows looks its model
+ * up once
+ */
+#define SERVE_CACHE_SIZE 8
+
+typedef struct ServeCacheEntry
+{
+	char	   *ref;
+	ServeModel	m;
+} ServeCacheEntry;
+
+static MemoryContext serve_cache_cxt = NULL;
+static ServeCacheEntry serve_cache[SERVE_CACHE_SIZE];
+static int	serve_cache_n = 0;
+static uint64 serve_cache_generation = 0;
+
+/* resolve a reference; see llmserve.h */
+void
+ServeResolve(const char *ref, ServeModel *m)
+{
+	MemoryContext mcxt = CurrentMemoryContext;
+	ServeCacheEntry *e = NULL;
+
+	/*
+	 * Another session's deploy is seen at this call, as a new query would
+	 * see it (read committed); the cache alone would hold on to the old
+	 * version for the rest of the transaction
+	 */
+	MlSqlCacheWatchRegistry();
+	AcceptInvalidationMessages();
+	if (serve_cache_cxt == NULL)
+		serve_cache_cxt = AllocSetContextCreate(TopMemoryContext, "pgmlops served models",
+												ALLOCSET_SMALL_SIZES);
+	if (serve_cache_generation != MlSqlCacheGeneration())
+	{
+		MemoryContextReset(serve_cache_cxt);
+		serve_cache_n = 0;
+		serve_cache_generation = MlSqlCacheGeneration();
+	}
+	for (int i = 0; i < serve_cache_n && e == NULL; i++)
+		if (strcmp(serve_cache[i].ref, ref) == 0)
+			e = &serve_cache[i];
+	if (e == NULL)
+	{
+		ServeModel	found;
+
+		/* errors leave the cache as it was */
+		LookUp(ref, &found, mcxt);
+		if (serve_cache_generation != MlSqlCacheGeneration() || serve_cache_n == SERVE_CACHE_SIZE)
+		{
+			*m = found;			/* an invalidation came in, or no room: no caching */
+			return;
+		}
+		e = &serve_cache[serve_cache_n++];
+		e->ref = MemoryContextStrdup(serve_cache_cxt, ref);
+		e->m = found;
+		e->m.name = MemoryContextStrdup(serve_cache_cxt, found.name);
+		e->m.location = MemoryContextStrdup(serve_cache_cxt, found.location);
+		e->m.provider = MemoryContextStrdup(serve_cache_cxt, found.provider);
+		e->m.options = MemoryContextAlloc(serve_cache_cxt, VARSIZE(found.options));
+		memcpy(e->m.options, found.options, VARSIZE(found.options));
+		*m = found;
+		return;
+	}
+	/* a copy: the cache may be reset while the caller still uses it */
+	*m = e->m;
+	m->name = MemoryContextStrdup(mcxt, e->m.name);
+	m->location = MemoryContextStrdup(mcxt, e->m.location);
+	m->provider = MemoryContextStrdup(mcxt, e->m.provider);
+	m->options = MemoryContextAlloc(mcxt, VARSIZE(e->m.options));
+	memcpy(m->options, e->m.options, VARSIZE(e->m.options));
 }
 
 /* check local options: only "dtype" and "kv_cache_mb" */

@@ -133,6 +133,8 @@ extern void MlSqlCacheInit(void);
 /* a copy of a (detoasted) varlena in cxt */
 extern void *MlSqlCopyVarlena(MemoryContext cxt, void *ptr);
 extern uint64 MlSqlCacheGeneration(void);
+/* make registry changes bump the generation (before caching a lookup) */
+extern void MlSqlCacheWatchRegistry(void);
 
 /*
  * The version a reference (name, name@N, name@alias) names, loaded: from

@@ -61,6 +61,8 @@ static uint64 generation = 1;
 static bool flush_pending = false;
 static Oid	registry_rels[2] = {InvalidOid, InvalidOid};
 
+static void LookupRegistryRels(void);
+
 /* relcache callback: a registry table changed (or everything did) */
 static void
 RegistryInvalidate(Datum arg, Oid relid)
@@ -104,6 +106,16 @@ uint64
 MlSqlCacheGeneration(void)
 {
 	return generation;
+}
+
+/*
+ * For other caches of the registry (served models): make sure changes of
+ * the registry tables bump the generation; in a transaction
+ */
+void
+MlSqlCacheWatchRegistry(void)
+{
+	LookupRegistryRels();
 }
 
 /* free one loaded version */
