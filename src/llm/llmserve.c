@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -280,7 +281,7 @@ HashFile(const char *path, pg_cryptohash_ctx *ctx)
 
 /*
  * SQL: check a model for registration and describe it:
- * {"algorithm", "provider", "device", "checksum"}.  A local model's
+ * {"algorithm", "device", "checksum"}.  A local model's
  * config, weights and tokenizer must load, and its architecture must fit
  * the task; the checksum is the sha256 of config.json, tokenizer.json and
  * the weights' file (or shard index).
@@ -304,8 +305,9 @@ llm_inspect(PG_FUNCTION_ARGS)
 	{
 		const char *provider = LlmRemoteValidate(path, options);
 
-		appendStringInfo(&out, "{\"algorithm\": \"%s\", \"provider\": \"%s\", \"device\": \"remote\", \"checksum\": \"\"}",
-						 provider, provider);
+		appendStringInfoString(&out, "{\"algorithm\": ");
+		escape_json(&out, provider);
+		appendStringInfoString(&out, ", \"device\": \"remote\", \"checksum\": \"\"}");
 	}
 	else
 	{
@@ -356,8 +358,9 @@ llm_inspect(PG_FUNCTION_ARGS)
 		pg_cryptohash_free(ctx);
 		hex_encode((char *) digest, sizeof(digest), hex);
 		hex[sizeof(hex) - 1] = '\0';
-		appendStringInfo(&out, "{\"algorithm\": \"%s\", \"provider\": \"local\", \"device\": \"local\", \"checksum\": \"%s\"}",
-						 cfg.model_type, hex);
+		appendStringInfoString(&out, "{\"algorithm\": ");
+		escape_json(&out, cfg.model_type);
+		appendStringInfo(&out, ", \"device\": \"local\", \"checksum\": \"%s\"}", hex);
 	}
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
 }
