@@ -84,52 +84,9 @@ done
 # 2. tokenizers against Hugging Face on a real corpus
 [ $do_tok = 1 ] && {
 say "tokenizers"
-python3 - > /tmp/pgmlops-corpus.txt <<'PY'
-import pkgutil, importlib, inspect, sys, io
-seen = 0
-for m in sorted(sys.stdlib_module_names):
-    try:
-        mod = importlib.import_module(m)
-    except Exception:
-        continue
-    for name, obj in inspect.getmembers(mod):
-        doc = inspect.getdoc(obj)
-        if doc:
-            print(doc)
-PY
-head -c 4000000 /tmp/pgmlops-corpus.txt > /tmp/pgmlops-corpus4m.txt
-ls -la /tmp/pgmlops-corpus4m.txt | tee -a "$OUT/summary.txt"
-for tok in tok-llama3 tok-qwen2 tok-gpt2 tok-spm tok-wordpiece; do
-  dir=test/data/fixtures/$tok
-  "$G/tokbench" "$dir" /tmp/pgmlops-corpus4m.txt 0 ids > /tmp/ours.ids 2>>"$OUT/tok.log"
-  python3 - "$dir" /tmp/pgmlops-corpus4m.txt > /tmp/hf.ids <<'PY'
-import sys
-from tokenizers import Tokenizer
-tok = Tokenizer.from_file(sys.argv[1] + "/tokenizer.json")
-text = open(sys.argv[2], encoding="utf-8", newline="").read()
-pieces = [p + "\n" for p in text.split("\n")]
-pieces[-1] = pieces[-1][:-1]
-for p in pieces:
-    if p:
-        print(" ".join(map(str, tok.encode(p, add_special_tokens=False).ids)))
-PY
-  lines=$(wc -l < /tmp/hf.ids)
-  if [ "$lines" -eq 0 ]; then
-    say "$tok: Hugging Face tokenizers did not run here; no comparison"
-  else
-    diffs=$(diff /tmp/ours.ids /tmp/hf.ids | grep -c '^<')
-    say "$tok: $lines lines, $diffs differ from Hugging Face"
-  fi
-  diff /tmp/ours.ids /tmp/hf.ids | head -6 >> "$OUT/tok.log"
-  # the SentencePiece-style tokenizer does not split: the whole 4 MB text
-  # would be one word, above the engine's 4 MB limit for one word
-  mode=both; [ $tok = tok-spm ] && mode=lines
-  ours=$("$G/tokbench" "$dir" /tmp/pgmlops-corpus4m.txt 2 $mode 2>&1 | tr '\n' ' ')
-  theirs=$(python3 scripts/bench/tok_hf.py "$dir" /tmp/pgmlops-corpus4m.txt 2 $mode 2>&1 | tr '\n' ' ')
-  say "$tok ours: $ours"
-  say "$tok hf:   $theirs"
-done
-
+scripts/bench_tok.sh --hf python --tokbench "$G/tokbench" --seconds 2 --out "$OUT/tok.txt" > "$OUT/tok.log" 2>&1 ||
+  say "the tokenizer benchmark failed (see tok.log)"
+grep -E '^RESULT|^\|' "$OUT/tok.log" | tee -a "$OUT/summary.txt"
 }
 
 # 3. the inference benchmark, without any optimization whose test failed

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# scripts/bench_tok.sh: the tokenizers against Hugging Face `tokenizers`, on one
+# CPU thread, side by side in one run (see docs/llm-benchmark.md).
+#
+# For each fixture tokenizer (Llama-3, Qwen2 and GPT-2 byte-level BPE, the
+# SentencePiece-style BPE, WordPiece) it
+#   - compares the ids of every line of a text corpus with Hugging Face's;
+#   - measures the throughput of both, line by line and as one whole text
+#     (bench/tokbench.c against scripts/bench/tok_hf.js or tok_hf.py);
+# then prints a markdown table with the ratios and RESULT lines.
+#
+#   scripts/bench_tok.sh                  baseline through npm's "tokenizers"
+#   scripts/bench_tok.sh --hf python      baseline through the Python package
+#
+# Options: --seconds S (per measurement, default 3), --corpus FILE (default:
+# the docstrings of Python's standard library, cut to 4 MB), --tokbench PATH
+# (a tokbench built elsewhere; default: built into the work folder from the
+# objects "make" leaves in src/), --dir DIR (work folder, default
+# /tmp/pgmlops-tokbench), --out FILE (also write the report there).
+# The Node baseline is installed once with npm into the work folder
+# (tokenizers@0.23.2, the version of the Python package measured on the GPU
+# machine). The SentencePiece-style tokenizer splits nothing, so a whole text
+# is one word above the engine's limit for one word: it is measured by lines.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+hf=node
+seconds=3
+corpus=
+tokbench=
+W=/tmp/pgmlops-tokbench
+out=
+
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --hf) hf=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --corpus) corpus=$2; shift 2 ;;
+    --tokbench) tokbench=$2; shift 2 ;;
+    --dir) W=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) usage ;;
+    *) echo "unknown option $1" >&2; usage 2 ;;
+  esac
+done
+case $hf in node|python) ;; *) echo "--hf is node or python" >&2; exit 2 ;; esac
+mkdir -p "$W"
+report=$W/report.txt
+: > "$report"
+say() { echo "$*" | tee -a "$report"; }
+
+# 1. our side
+if [ -z "$tokbench" ]; then
+  make -s >/dev/null || { echo "make failed" >&2; exit 1; }
+  tokbench=$W/tokbench
+  cc -O2 -Isrc -o "$tokbench" bench/tokbench.c src/llm/tok*.o src/llm/utf8.o src/llm/llmjson.o \
+    src/llm/llmutil.o src/vector/vecdist.o -ljansson -licuuc -lm || exit 1
+fi
+
+# 2. the corpus
+if [ -z "$corpus" ]; then
+  corpus=$W/corpus4m.txt
+  if [ ! -s "$corpus" ]; then
+    python3 - > "$W/corpus.txt" 2>/dev/null <<'PY'
+import importlib, inspect, sys
+for m in sorted(sys.stdlib_module_names):
+    try:
+        mod = importlib.import_module(m)
+    except Exception:
+        continue
+    for name, obj in inspect.getmembers(mod):
+        doc = inspect.getdoc(obj)
+        if doc:
+            print(doc)
+PY
+    head -c 4000000 "$W/corpus.txt" > "$corpus"
+  fi
+fi
+[ -s "$corpus" ] || { echo "no corpus: $corpus" >&2; exit 1; }
+
+# 3. the baseline
+if [ $hf = node ]; then
+  export NODE_PATH=$W/npm/node_modules
+  if [ ! -d "$NODE_PATH/tokenizers" ]; then
+    npm install --silent --prefix "$W/npm" tokenizers@0.23.2 >/dev/null 2>&1 ||
+      { echo "npm install tokenizers@0.23.2 failed" >&2; exit 1; }
+  fi
+  theirs() { node scripts/bench/tok_hf.js "$@"; }
+  version=$(node -e 'console.log(require("tokenizers/package.json").version)')
+else
+  theirs() { python3 scripts/bench/tok_hf.py "$@"; }
+  version=$(python3 -c 'import tokenizers; print(tokenizers.__version__)') ||
+    { echo "the Python package tokenizers is not installed" >&2; exit 1; }
+fi
+
+# "lines  18.49 MB/s ..." -> 18.49
+mbs() { awk -v m="$1" '$1 == m { print $2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f×", a / b; else print "-" }'; }
+unit() { [ -n "$1" ] && echo "$1 MB/s" || echo "-"; }
+
+say "# tokenizers: $(git log -1 --format=%h 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC')"
+say "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), one thread"
+say "# corpus: $corpus, $(wc -c < "$corpus") bytes, $(wc -l < "$corpus") lines"
+say "# baseline: Hugging Face tokenizers $version ($hf; lines through one batch call)"
+table="| tokenizer | ids equal | ours, lines | HF, lines | ratio | ours, whole | HF, whole | ratio |
+|---|---|---|---|---|---|---|---|"
+for tok in tok-llama3 tok-qwen2 tok-gpt2 tok-spm tok-wordpiece; do
+  dir=test/data/fixtures/$tok
+  "$tokbench" "$dir" "$corpus" 0 ids > "$W/ours.ids"
+  theirs "$dir" "$corpus" 0 ids > "$W/hf.ids"
+  lines=$(wc -l < "$W/hf.ids")
+  diffs=$(diff "$W/ours.ids" "$W/hf.ids" | grep -c '^<')
+  say "RESULT tok_ids tokenizer=$tok lines=$lines differ=$diffs"
+  mode=both; [ $tok = tok-spm ] && mode=lines
+  o=$("$tokbench" "$dir" "$corpus" "$seconds" $mode 2>&1)
+  t=$(theirs "$dir" "$corpus" "$seconds" $mode 2>&1)
+  ol=$(echo "$o" | mbs lines); hl=$(echo "$t" | mbs lines)
+  ow=$(echo "$o" | mbs whole); hw=$(echo "$t" | mbs whole)
+  say "RESULT tok_speed tokenizer=$tok ours_lines=$ol hf_lines=$hl ours_whole=${ow:--} hf_whole=${hw:--}"
+  table="$table
+| $tok | $([ "$diffs" = 0 ] && echo "all $lines lines" || echo "$diffs of $lines differ") | $(unit "$ol") | $(unit "$hl") | $(ratio "$ol" "$hl") | $(unit "$ow") | $(unit "$hw") | $(ratio "$ow" "$hw") |"
+done
+say ""
+say "$table"
+[ -n "$out" ] && cp "$report" "$out"
+exit 0
