@@ -6,8 +6,9 @@
 # called by a member of mlops_user (mlops.chat, mlops.generate, mlops.embed).
 # - Chat, generation and embeddings (one text and an array) through the
 #   OpenAI-compatible and Ollama APIs; chat's usage comes from the provider;
-#   embedding inputs are batched under embed_batch_inputs; generate_stream
-#   refuses remote models.
+#   embedding inputs are batched under embed_batch_inputs and
+#   embed_batch_tokens, their tokens counted by a named tokenizer or else as
+#   bytes; generate_stream refuses remote models.
 # - Retries on 429 (Retry-After) and 500; always 503 fails after the
 #   attempts; HTML and wrongly shaped replies, redirects and timeouts give
 #   clear errors with their SQLSTATE.
@@ -31,8 +32,10 @@ use IPC::Run;
 use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
+use File::Spec;
 
 my $src = $ENV{PGMLOPS_SRC} // '.';
+my $fixtures = File::Spec->rel2abs("$src/test/data/fixtures");
 
 # --- the provider double ---------------------------------------------------
 my ($out, $err) = ('', '');
@@ -58,6 +61,7 @@ $node->append_conf(
 	'postgresql.conf', qq{
 shared_preload_libraries = 'pgmlops'
 mlops.allowed_hosts = '127.0.0.1'
+mlops.model_dir = '$fixtures'
 log_statement = all
 log_min_error_statement = error
 max_connections = 20
@@ -238,6 +242,20 @@ is(stats()->{paths}[-1], '/api/embed', 'Ollama embeddings post to /api/embed');
 is(q_as(embed("$ol/e", '{"embed_batch_inputs": 2}', q{'abc'})), '[3,1.5,1,-3]',
 	'Ollama embedding of one text');
 
+# a token budget: bytes count without a tokenizer (1+2+3 | 4 | 5); with
+# the GPT-2 fixture's, "dddd" is two tokens ("dd" twice): 1+2+3 | 2+5
+my $five = q{ARRAY['a', 'bb', 'ccc', 'dddd', 'eeeee']};
+for my $case ([ '{"embed_batch_tokens": 7}', 3, 'a byte per token without a tokenizer' ],
+	[ '{"embed_batch_tokens": 7, "tokenizer": "tok-gpt2"}', 2, 'tokens counted by the tokenizer' ])
+{
+	$before = stats()->{requests};
+	is(q_as(embed("$oa/e", $case->[0], $five)),
+		'{"[1,0.5,1,-1]","[2,1,1,-2]","[3,1.5,1,-3]","[4,2,1,-4]","[5,2.5,1,-5]"}',
+		"$case->[2]: embeddings in input order");
+	is(stats()->{requests} - $before, $case->[1], "$case->[2]: $case->[1] requests under 7 tokens");
+}
+like(stats()->{body}, qr/"input":\["dddd","eeeee"\]/, 'the last request held the last two inputs');
+
 # --- retries and failures ----------------------------------------------------------
 $before = stats()->{requests};
 my $t0 = time;
@@ -388,6 +406,14 @@ like(bad_register("$oa/m", '{"max_attempts": 11}'),
 	qr/^22023 option "max_attempts" must be an integer between 1 and 10/, 'an option out of range is refused');
 like(bad_register("$oa/m", '[]'), qr/^22023 options of a remote model must be a JSON object/,
 	'options must be an object');
+like(bad_register("$oa/m", '{"tokenizer": 5}', 'embedding'),
+	qr/^22023 option "tokenizer" must be a string naming a model directory/, 'a tokenizer must be named');
+like(bad_register("$oa/m", '{"tokenizer": "no-such-model"}', 'embedding'),
+	qr/^42704 model "no-such-model" not found/, 'a missing tokenizer is refused');
+like(bad_register("$oa/m", '{"tokenizer": "../tok-gpt2"}', 'embedding'),
+	qr/^22023 /, 'a tokenizer outside mlops.model_dir is refused');
+like(bad_register("$oa/m", '{"embed_batch_bytes": 100}', 'embedding'),
+	qr/^22023 unknown option "embed_batch_bytes"/, 'budgets are in tokens, not bytes');
 like(try(register_sql('r01', "$oa/m", '{"temperature": 1}', 'text-generation'), as => 'bob'),
 	qr/^22023 unknown option "temperature"/, 'a bad new version of a model is refused');
 is(q_as($versions, $su), $nversions, 'no bad registration made a version');

@@ -1,4 +1,4 @@
-// objects: src/llm/provider.o src/llm/httpc.o src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o
+// objects: src/llm/provider.o src/llm/httpc.o src/llm/tokenizer.o src/llm/tokutil.o src/llm/utf8.o src/llm/toknorm.o src/llm/tokpretok.o src/llm/tokbpe.o src/llm/tokwordpiece.o src/llm/tokdecode.o src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o
 /*
  * test_provider.c
  *	  The remote-provider client (httpc.c, provider.c) against the test
@@ -314,7 +314,7 @@ TestChat(LlmProviderKind kind)
 }
 
 static void
-TestEmbed(LlmProviderKind kind)
+TestEmbed(LlmProviderKind kind, const Tokenizer *tok)
 {
 	LlmProvider prov;
 	const char *const inputs[] = {"a", "bb", "ccc", "dddd", "eeeee"};
@@ -340,18 +340,30 @@ TestEmbed(LlmProviderKind kind)
 	CHECK(res.prompt_tokens == 5);
 	LlmEmbedResultFree(&res);
 
-	/* a byte budget: 1+2+3 | 4 | 5 */
+	/* a token budget of 7 without a tokenizer, a byte a token: 1+2+3 | 4 | 5 */
 	before = StatsRequests();
 	prov.embed_batch_inputs = 0;
-	prov.embed_batch_bytes = 6;
+	prov.embed_batch_tokens = 7;
 	CHECK_ERR(LlmProviderEmbed(&prov, inputs, 5, &res, &err), LLM_OK, err);
 	CHECK(StatsRequests() - before == 3);
 	CHECK(res.n == 5 && res.data[16] == 5);
 	LlmEmbedResultFree(&res);
 
+	/*
+	 * counted by the GPT-2 fixture's tokenizer, "dddd" is two tokens ("dd"
+	 * twice): 1+2+3 | 2+5
+	 */
+	before = StatsRequests();
+	prov.tokenizer = tok;
+	CHECK_ERR(LlmProviderEmbed(&prov, inputs, 5, &res, &err), LLM_OK, err);
+	CHECK(StatsRequests() - before == 2);
+	CHECK(res.n == 5 && res.data[12] == 4 && res.data[16] == 5);
+	LlmEmbedResultFree(&res);
+	prov.tokenizer = NULL;
+
 	/* one request for all */
 	before = StatsRequests();
-	prov.embed_batch_bytes = 0;
+	prov.embed_batch_tokens = 0;
 	CHECK_ERR(LlmProviderEmbed(&prov, inputs, 5, &res, &err), LLM_OK, err);
 	CHECK(StatsRequests() - before == 1 && res.n == 5);
 	LlmEmbedResultFree(&res);
@@ -531,6 +543,10 @@ main(void)
 {
 	FILE	   *f;
 	int			pid = 0;
+	const char *fixtures = getenv("PGMLOPS_FIXTURES");
+	char		dir[1024];
+	Tokenizer  *tok = NULL;
+	LlmError	err = {0};
 
 	TestUrls();
 	TestSnippet();
@@ -552,8 +568,15 @@ main(void)
 
 	TestChat(LLM_PROVIDER_OPENAI);
 	TestChat(LLM_PROVIDER_OLLAMA);
-	TestEmbed(LLM_PROVIDER_OPENAI);
-	TestEmbed(LLM_PROVIDER_OLLAMA);
+	/* a tokenizer to count embedding inputs by */
+	snprintf(dir, sizeof(dir), "%s/tok-gpt2", fixtures != NULL ? fixtures : "test/data/fixtures");
+	CHECK_ERR(TokenizerLoad(dir, &tok, &err), LLM_OK, err);
+	if (tok != NULL)
+	{
+		TestEmbed(LLM_PROVIDER_OPENAI, tok);
+		TestEmbed(LLM_PROVIDER_OLLAMA, tok);
+		TokenizerFree(tok);
+	}
 	TestFailures();
 
 	kill(pid, SIGTERM);

@@ -64,7 +64,7 @@ BEGIN
 	RETURN v;
 END
 $$;
-COMMENT ON FUNCTION mlops.register_model(text, text, text, jsonb) IS 'registers a new version of a text-generation or embedding model: path is a directory under mlops.model_dir or a provider location (openai://host/model, ollama+http://host:port/model); options: dtype and kv_cache_mb (local) or api_key_secret, timeout_ms, max_attempts, embed_batch_inputs, embed_batch_bytes (remote); returns the version, which becomes production if the model had none';
+COMMENT ON FUNCTION mlops.register_model(text, text, text, jsonb) IS 'registers a new version of a text-generation or embedding model: path is a directory under mlops.model_dir or a provider location (openai://host/model, ollama+http://host:port/model); options: dtype and kv_cache_mb (local) or api_key_secret, timeout_ms, max_attempts, embed_batch_inputs, embed_batch_tokens, tokenizer (remote); returns the version, which becomes production if the model had none';
 
 CREATE FUNCTION mlops.load_model(model text)
 	RETURNS bool

@@ -77,10 +77,11 @@ typedef struct RemoteLocation
 typedef struct RemoteOptions
 {
 	char	   *api_key_secret;
+	char	   *tokenizer;		/* a model under mlops.model_dir */
 	int			timeout_ms;
 	int			max_attempts;
 	int			embed_batch_inputs;
-	int			embed_batch_bytes;
+	int			embed_batch_tokens;
 } RemoteOptions;
 
 /* the schemes, with the provider they name and the URL scheme they use */
@@ -110,10 +111,10 @@ static const struct
 	{"timeout_ms", 1, TIMEOUT_MAX_MS, offsetof(RemoteOptions, timeout_ms)},
 	{"max_attempts", 1, ATTEMPTS_MAX, offsetof(RemoteOptions, max_attempts)},
 	{"embed_batch_inputs", 1, 100000, offsetof(RemoteOptions, embed_batch_inputs)},
-	{"embed_batch_bytes", 1, 64 * 1024 * 1024, offsetof(RemoteOptions, embed_batch_bytes)},
+	{"embed_batch_tokens", 1, 16 * 1024 * 1024, offsetof(RemoteOptions, embed_batch_tokens)},
 };
 
-#define OPTIONS_HINT "Valid options are api_key_secret, timeout_ms, max_attempts, embed_batch_inputs and embed_batch_bytes."
+#define OPTIONS_HINT "Valid options are api_key_secret, timeout_ms, max_attempts, embed_batch_inputs, embed_batch_tokens and tokenizer."
 
 /* is c a character of a host name (IPv6 addresses are bracketed apart)? */
 static bool
@@ -416,9 +417,9 @@ ParseOptions(Jsonb *options, RemoteOptions *opts)
 	JsonbValue	v;
 	char	   *key = NULL;
 
-	opts->api_key_secret = NULL;
+	opts->api_key_secret = opts->tokenizer = NULL;
 	opts->timeout_ms = opts->max_attempts = -1;
-	opts->embed_batch_inputs = opts->embed_batch_bytes = -1;
+	opts->embed_batch_inputs = opts->embed_batch_tokens = -1;
 	if (options == NULL)
 		return;
 	if (!JB_ROOT_IS_OBJECT(options))
@@ -448,6 +449,14 @@ ParseOptions(Jsonb *options, RemoteOptions *opts)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("option \"api_key_secret\" is not a valid secret name"),
 						 errhint("Name the secret, not its value: mlops.set_secret(name, value) stores a value under a name.")));
+		}
+		else if (strcmp(key, "tokenizer") == 0)
+		{
+			if (v.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"tokenizer\" must be a string naming a model directory under mlops.model_dir")));
+			opts->tokenizer = pnstrdup(v.val.string.val, v.val.string.len);
 		}
 		else
 		{
@@ -701,6 +710,8 @@ LlmRemoteValidate(const char *location, Jsonb *options)
 	CheckSecretTransport(&loc, &opts);
 	if (opts.api_key_secret != NULL)
 		WipeSecret(ReadSecretOrError(opts.api_key_secret));
+	if (opts.tokenizer != NULL)
+		(void) LlmSqlGetTokenizer(opts.tokenizer);
 
 	/* the host may be allowed later: warn only */
 	SplitHosts(allowed_hosts, &hosts, false);
@@ -719,8 +730,8 @@ LlmRemoteValidate(const char *location, Jsonb *options)
  * checked; the secret is read last (the caller wipes it with WipeSecret)
  */
 static void
-PrepareProvider(const char *location, Jsonb *options, RemoteLocation *loc,
-				LlmProvider *prov, char **secret)
+PrepareProvider(const char *location, Jsonb *options, bool embedding,
+				RemoteLocation *loc, LlmProvider *prov, char **secret)
 {
 	RemoteOptions opts;
 	List	   *hosts;
@@ -760,8 +771,11 @@ PrepareProvider(const char *location, Jsonb *options, RemoteLocation *loc,
 	prov->policy.max_attempts = opts.max_attempts > 0 ? opts.max_attempts : http_max_attempts;
 	if (opts.embed_batch_inputs > 0)
 		prov->embed_batch_inputs = opts.embed_batch_inputs;
-	if (opts.embed_batch_bytes > 0)
-		prov->embed_batch_bytes = opts.embed_batch_bytes;
+	if (opts.embed_batch_tokens > 0)
+		prov->embed_batch_tokens = opts.embed_batch_tokens;
+	/* only embeddings count tokens; the cache keeps it for the call */
+	if (opts.tokenizer != NULL && embedding)
+		prov->tokenizer = LlmSqlGetTokenizer(opts.tokenizer);
 
 	*secret = opts.api_key_secret != NULL ? ReadSecretOrError(opts.api_key_secret) : NULL;
 	prov->secret = *secret;
@@ -822,7 +836,7 @@ LlmRemoteChat(const char *location, Jsonb *options,
 	char	   *secret;
 	int			rc;
 
-	PrepareProvider(location, options, &loc, &prov, &secret);
+	PrepareProvider(location, options, false, &loc, &prov, &secret);
 	memset(&err, 0, sizeof(err));
 	rc = LlmProviderChat(&prov, msgs, n_msgs, params, &res, &err);
 	WipeSecret(secret);
@@ -859,7 +873,7 @@ LlmRemoteEmbed(const char *location, Jsonb *options,
 	char	   *secret;
 	int			rc;
 
-	PrepareProvider(location, options, &loc, &prov, &secret);
+	PrepareProvider(location, options, true, &loc, &prov, &secret);
 	memset(&err, 0, sizeof(err));
 	rc = LlmProviderEmbed(&prov, inputs, n_inputs, &res, &err);
 	WipeSecret(secret);

@@ -12,8 +12,10 @@
  * The last path segment is the provider's model name (percent-decoded, so
  * %2F puts a slash in it); what precedes it is the base URL.  Options (the
  * registered jsonb) may name a secret ("api_key_secret") from
- * mlops.secrets, and set "timeout_ms", "max_attempts",
- * "embed_batch_inputs" and "embed_batch_bytes"; any other key is an error.
+ * mlops.secrets, set "timeout_ms", "max_attempts", "embed_batch_inputs"
+ * and "embed_batch_tokens", and name a "tokenizer" (a model under
+ * mlops.model_dir) that counts the tokens of embedding inputs; any other
+ * key is an error.
  *
  * PostgreSQL side: results are palloc'ed, errors are ereport'ed (never
  * with the secret in them).  Call these in a backend inside a transaction:

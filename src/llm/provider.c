@@ -25,7 +25,7 @@ LlmProviderInit(LlmProvider *prov, LlmProviderKind kind, const char *base_url,
 	prov->model = model;
 	LlmHttpPolicyDefaults(&prov->policy);
 	prov->embed_batch_inputs = 64;
-	prov->embed_batch_bytes = 8192 * 4;
+	prov->embed_batch_tokens = 8192;
 }
 
 void
@@ -534,14 +534,49 @@ LlmProviderChat(const LlmProvider *prov, const LlmChatMessage *msgs, int n_msgs,
 }
 
 /*
+ * The tokens of each input as the provider's limit counts them: through its
+ * tokenizer, or else its bytes, which no byte-level BPE exceeds (*cost is
+ * malloc'ed)
+ */
+static int
+InputCosts(const LlmProvider *prov, const char *const *inputs, int n_inputs,
+		   size_t **cost, LlmError *err)
+{
+	*cost = malloc(sizeof(size_t) * n_inputs);
+	if (*cost == NULL)
+		return LlmSetError(err, LLM_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < n_inputs; i++)
+	{
+		int32_t    *ids = NULL;
+		int			n_ids = 0;
+		int			rc;
+
+		(*cost)[i] = strlen(inputs[i]);
+		if (prov->tokenizer == NULL)
+			continue;
+		rc = TokenizerEncode(prov->tokenizer, inputs[i], (*cost)[i], false, &ids, &n_ids, err);
+		free(ids);
+		if (rc != LLM_OK)
+		{
+			free(*cost);
+			*cost = NULL;
+			return rc;
+		}
+		(*cost)[i] = n_ids;
+	}
+	return LLM_OK;
+}
+
+/*
  * Embed n_inputs texts, in requests of at most embed_batch_inputs inputs
- * and embed_batch_bytes bytes (a single larger input goes alone)
+ * and embed_batch_tokens tokens (a single larger input goes alone)
  */
 int
 LlmProviderEmbed(const LlmProvider *prov, const char *const *inputs, int n_inputs,
 				 LlmEmbedResult *out, LlmError *err)
 {
 	char	   *url;
+	size_t	   *cost;
 	int			rc = LLM_OK;
 	int			start = 0;
 
@@ -552,21 +587,26 @@ LlmProviderEmbed(const LlmProvider *prov, const char *const *inputs, int n_input
 	for (int i = 0; i < n_inputs; i++)
 		if (inputs[i] == NULL)
 			return LlmSetError(err, LLM_ERR_ARGUMENT, "input %d is missing", i);
+	if ((rc = InputCosts(prov, inputs, n_inputs, &cost, err)) != LLM_OK)
+		return rc;
 	if ((url = BuildUrl(prov, "/v1/embeddings", "/api/embed", err)) == NULL)
+	{
+		free(cost);
 		return err != NULL ? err->code : LLM_ERR_ARGUMENT;
+	}
 
 	while (start < n_inputs && rc == LLM_OK)
 	{
 		LlmHttpResponse resp;
 		char	   *body = NULL;
-		size_t		bytes = strlen(inputs[start]);
+		size_t		tokens = cost[start];
 		int			end = start + 1;
 
 		while (end < n_inputs &&
 			   (prov->embed_batch_inputs <= 0 || end - start < prov->embed_batch_inputs) &&
-			   (prov->embed_batch_bytes == 0 ||
-				bytes + strlen(inputs[end]) <= prov->embed_batch_bytes))
-			bytes += strlen(inputs[end++]);
+			   (prov->embed_batch_tokens == 0 ||
+				tokens + cost[end] <= prov->embed_batch_tokens))
+			tokens += cost[end++];
 
 		rc = LlmProviderBuildEmbed(prov->kind, prov->model, inputs + start, end - start,
 								   &body, err);
@@ -582,6 +622,7 @@ LlmProviderEmbed(const LlmProvider *prov, const char *const *inputs, int n_input
 		start = end;
 	}
 	free(url);
+	free(cost);
 	if (rc != LLM_OK)
 		LlmEmbedResultFree(out);
 	return rc;

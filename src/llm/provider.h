@@ -24,6 +24,7 @@
 #define PGMLOPS_LLM_PROVIDER_H
 
 #include "llm/httpc.h"
+#include "llm/tokenizer.h"
 
 #define LLM_PROVIDER_MAX_DIM	65536	/* largest embedding accepted */
 
@@ -41,9 +42,10 @@ typedef struct LlmProvider
 	const char *secret;			/* bearer token, or NULL */
 	LlmHttpPolicy policy;
 	int			embed_batch_inputs; /* inputs per request; <= 0: no limit */
-	size_t		embed_batch_bytes;	/* input bytes per request (a token
-									 * budget at ~4 bytes per token); 0: no
-									 * limit */
+	size_t		embed_batch_tokens; /* input tokens per request; 0: no limit */
+	const Tokenizer *tokenizer; /* counts an input's tokens; NULL: its
+								 * bytes count (a byte-level BPE makes at
+								 * most one token of each byte) */
 } LlmProvider;
 
 typedef struct LlmChatMessage
