@@ -14,8 +14,8 @@
 #   clear errors with their SQLSTATE.
 # - Registration: only mlops_admin registers; a bad location or option, or
 #   a missing secret, fails and registers nothing.
-# - mlops.allowed_hosts: a host not on it is refused with nothing sent; an
-#   ordinary role cannot change it.
+# - mlops.allowed_hosts: a host not on it, or a port not on an entry with
+#   a port, is refused with nothing sent; an ordinary role cannot change it.
 # - Secrets: ordinary roles, mlops_user and mlops_admin cannot read
 #   mlops.secrets; the secret is sent as the bearer token, but is in no
 #   error message, nowhere in the server log (log_statement = all) and not
@@ -309,7 +309,23 @@ like(try(chat("$oa/m"), as => $su, pre => "SET mlops.allowed_hosts = '';"),
 	qr/^42501 provider host "127.0.0.1" is not on/, 'an empty allowlist allows nothing');
 like(try(chat("$oa/m"), as => $su, pre => "SET mlops.allowed_hosts = 'a.example, [::1]';"),
 	qr/^42501/, 'the allowlist is read at call time');
+like(try(chat("$oa/m"), as => $su, pre => "SET mlops.allowed_hosts = '127.0.0.1:1';"),
+	qr/^42501 port $port of provider host "127.0.0.1" is not on mlops.allowed_hosts/,
+	'an entry with a port allows only that port');
+like(try(chat("$oa/m"), as => $su, pre => "SET mlops.allowed_hosts = '[::1]:$port, localhost';"),
+	qr/^42501 provider host "127.0.0.1" is not on/, 'a port of another host allows nothing');
 is(stats()->{requests} - $before, 0, 'nothing was sent to a host that is not allowed');
+like(try(chat("$oa/m"), as => $su, pre => "SET mlops.allowed_hosts = 'a.example:443, 127.0.0.1:$port';"),
+	qr/^ok/, 'an entry with the location\'s port allows it');
+like(try(chat("openai://a.example/m"), as => $su, pre => "SET mlops.allowed_hosts = 'a.example:80';"),
+	qr/^42501 port 443 of provider host "a.example"/, 'openai:// is port 443');
+for my $bad ([ '::1', 'brackets' ], [ '127.0.0.1:0', 'between 1 and 65535' ],
+	[ '127.0.0.1:', 'between 1 and 65535' ], [ 'h:80x', 'between 1 and 65535' ],
+	[ '[::1]x', 'between 1 and 65535' ])
+{
+	like(err_as("SET mlops.allowed_hosts = '$bad->[0]'", $su), qr/\Q$bad->[1]\E/,
+		"entry \"$bad->[0]\" is refused");
+}
 
 like(err_as("SET mlops.allowed_hosts = '127.0.0.1, evil.example'", 'alice'),
 	qr/permission denied to set parameter "mlops.allowed_hosts"/,

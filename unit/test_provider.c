@@ -136,6 +136,27 @@ TestUrls(void)
 	CHECK(LlmHttpCheckUrl("http://api.example.com.:80/", &pol, &err) == LLM_ERR_ARGUMENT);
 	pol.n_allowed_hosts = 0;
 	CHECK(LlmHttpCheckUrl("http://127.0.0.1/", &pol, &err) == LLM_ERR_ARGUMENT);
+
+	/* entries with a port allow that port only, the scheme's by default */
+	{
+		const char *const ported[] = {"h.example:8000", "[::1]:11434", "LOCALHOST:443"};
+
+		pol.allowed_hosts = ported;
+		pol.n_allowed_hosts = 3;
+		CHECK(LlmHttpCheckUrl("http://h.example:8000/v1", &pol, &err) == LLM_OK);
+		CHECK(LlmHttpCheckUrl("http://h.example:8001/v1", &pol, &err) == LLM_ERR_ARGUMENT);
+		CHECK(strstr(err.message, "port 8001") != NULL);
+		CHECK(LlmHttpCheckUrl("http://h.example/v1", &pol, &err) == LLM_ERR_ARGUMENT);
+		CHECK(LlmHttpCheckUrl("http://[::1]:11434/api", &pol, &err) == LLM_OK);
+		CHECK(LlmHttpCheckUrl("http://[::1]/api", &pol, &err) == LLM_ERR_ARGUMENT);
+		CHECK(LlmHttpCheckUrl("https://localhost/v1", &pol, &err) == LLM_OK);
+		CHECK(LlmHttpCheckUrl("http://localhost/v1", &pol, &err) == LLM_ERR_ARGUMENT);
+	}
+	CHECK(LlmHttpHostAllowed("[::1]", "[::1]", 8080));
+	CHECK(LlmHttpHostAllowed("Api.Example.com", "api.example.COM", 1));
+	CHECK(!LlmHttpHostAllowed("api.example.com", "api.example.com.evil", 443));
+	CHECK(!LlmHttpHostAllowed("api.example.com:443", "api.example.co", 443));
+	CHECK(!LlmHttpHostAllowed("[::1]:80", "[::1]", 8080));
 }
 
 static void
@@ -474,7 +495,7 @@ TestFailures(void)
 		req.policy = pol;
 		before = StatsRequests();
 		CHECK_ERR(LlmHttpPost(&req, &resp, &err), LLM_ERR_ARGUMENT, err);
-		CHECK(strstr(err.message, "\"localhost\" is not on the allowed hosts list") != NULL);
+		CHECK(strstr(err.message, "\"localhost\" port") != NULL && strstr(err.message, "is not on the allowed hosts list") != NULL);
 		CHECK(StatsRequests() == before);
 		/* a secret with a line break would inject a header */
 		req.url = url + 0;

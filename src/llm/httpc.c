@@ -127,6 +127,7 @@ ParseUrl(const char *url, const LlmHttpPolicy *policy, CURLU **out,
 	CURLUcode	uc;
 	char	   *scheme = NULL;
 	char	   *hname = NULL;
+	char	   *port = NULL;
 	bool		allowed = false;
 
 	if (url == NULL || url[0] == '\0')
@@ -157,31 +158,49 @@ ParseUrl(const char *url, const LlmHttpPolicy *policy, CURLU **out,
 		curl_url_cleanup(h);
 		return LlmSetError(err, LLM_ERR_ARGUMENT, "provider URL has no host");
 	}
-	for (int i = 0; i < policy->n_allowed_hosts; i++)
+	if (curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
 	{
-		const char *a = policy->allowed_hosts[i];
-
-		if (a != NULL && strcasecmp(a, hname) == 0)
-		{
-			allowed = true;
-			break;
-		}
+		curl_free(hname);
+		curl_url_cleanup(h);
+		return LlmSetError(err, LLM_ERR_ARGUMENT, "provider URL has no port");
 	}
+	for (int i = 0; i < policy->n_allowed_hosts && !allowed; i++)
+		allowed = policy->allowed_hosts[i] != NULL &&
+			LlmHttpHostAllowed(policy->allowed_hosts[i], hname, atoi(port));
 	if (!allowed)
 	{
 		LlmSetError(err, LLM_ERR_ARGUMENT,
-					"provider host \"%.200s\" is not on the allowed hosts list", hname);
+					"provider host \"%.200s\" port %s is not on the allowed hosts list", hname, port);
+		curl_free(port);
 		curl_free(hname);
 		curl_url_cleanup(h);
 		return LLM_ERR_ARGUMENT;
 	}
 	snprintf(host, hostlen, "%s", hname);
 	curl_free(hname);
+	curl_free(port);
 	if (out != NULL)
 		*out = h;
 	else
 		curl_url_cleanup(h);
 	return LLM_OK;
+}
+
+bool
+LlmHttpHostAllowed(const char *entry, const char *host, int port)
+{
+	const char *host_end = entry;
+	const char *colon;
+	size_t		len;
+
+	/* the port follows the host, after the "]" of an IPv6 address */
+	if (entry[0] == '[' && strchr(entry, ']') != NULL)
+		host_end = strchr(entry, ']');
+	colon = strchr(host_end, ':');
+	len = colon != NULL ? (size_t) (colon - entry) : strlen(entry);
+	if (strlen(host) != len || strncasecmp(entry, host, len) != 0)
+		return false;
+	return colon == NULL || atoi(colon + 1) == port;
 }
 
 /*

@@ -33,7 +33,8 @@
 /* what may be contacted, and how patiently */
 typedef struct LlmHttpPolicy
 {
-	const char *const *allowed_hosts;	/* host names; none: refuse all */
+	const char *const *allowed_hosts;	/* "host" or "host:port" entries;
+										 * none: refuse all */
 	int			n_allowed_hosts;
 	long		connect_timeout_ms;
 	long		timeout_ms;		/* whole transfer, per attempt */
@@ -60,6 +61,13 @@ typedef struct LlmHttpResponse
 	size_t		body_len;
 	int			attempts;		/* requests sent */
 } LlmHttpResponse;
+
+/*
+ * Does an allowlist entry ("host", "[v6]", either with ":port") allow host
+ * (as in a URL, IPv6 in brackets) on port?  Host names compare without
+ * case; an entry without a port allows every port.
+ */
+extern bool LlmHttpHostAllowed(const char *entry, const char *host, int port);
 
 /* httpc.c */
 extern void LlmHttpPolicyDefaults(LlmHttpPolicy *policy);

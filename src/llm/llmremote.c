@@ -70,6 +70,7 @@ typedef struct RemoteLocation
 	const char *provider;		/* "openai" or "ollama" */
 	char	   *base_url;		/* http[s]://host[:port][/prefix] */
 	char	   *host;			/* as written; IPv6 in brackets */
+	int			port;			/* as written, or the scheme's */
 	char	   *model;			/* last path segment, percent-decoded */
 } RemoteLocation;
 
@@ -146,6 +147,26 @@ HexValue(char c)
 	return -1;
 }
 
+/* parse the decimal port between p and end; false unless 1 to 65535 */
+static bool
+ParsePort(const char *p, const char *end, int *port)
+{
+	long		n = 0;
+
+	if (p == end)
+		return false;
+	for (; p < end; p++)
+	{
+		if (*p < '0' || *p > '9' || n > 65535)
+			return false;
+		n = n * 10 + (*p - '0');
+	}
+	if (n < 1 || n > 65535)
+		return false;
+	*port = (int) n;
+	return true;
+}
+
 /*
  * Check a host as written in a location or on the allowlist: a name of
  * letters, digits, dots and hyphens, or an IPv6 address in brackets.
@@ -170,10 +191,36 @@ CheckHost(const char *host, size_t len)
 	for (size_t i = 0; i < len; i++)
 		if (!IsHostChar(host[i]))
 			return host[i] == ':' ?
-				"Write an IPv6 address in brackets, as in [::1], and a host without a port." :
+				"Write an IPv6 address in brackets, as in [::1]." :
 				"A host name may only have letters, digits, dots and hyphens.";
 	if (host[0] == '.' || host[0] == '-')
 		return "A host name must start with a letter or digit.";
+	return NULL;
+}
+
+/*
+ * Check an entry of mlops.allowed_hosts: a host, with an optional port
+ */
+static const char *
+CheckHostEntry(const char *entry, size_t len)
+{
+	const char *end = entry + len;
+	const char *host_end = end;
+	const char *why;
+	int			port;
+
+	if (len > 0 && entry[0] == '[' && memchr(entry, ']', len) != NULL)
+		host_end = (const char *) memchr(entry, ']', len) + 1;
+	else if (memchr(entry, ':', len) != NULL)
+	{
+		host_end = memchr(entry, ':', len);
+		if (memchr(host_end + 1, ':', end - host_end - 1) != NULL)
+			return "Write an IPv6 address in brackets, as in [::1].";
+	}
+	if ((why = CheckHost(entry, host_end - entry)) != NULL)
+		return why;
+	if (host_end < end && (*host_end != ':' || !ParsePort(host_end + 1, end, &port)))
+		return "A port must be a number between 1 and 65535, after a colon.";
 	return NULL;
 }
 
@@ -260,30 +307,14 @@ ParseLocation(const char *location, RemoteLocation *loc, const char **why)
 	}
 	if ((*why = CheckHost(auth, host_end - auth)) != NULL)
 		return false;
-	if (host_end < auth_end)
+	if (host_end < auth_end &&
+		(*host_end != ':' || !ParsePort(host_end + 1, auth_end, &loc->port)))
 	{
-		long		port = 0;
-
-		if (*host_end != ':' || host_end + 1 == auth_end)
-		{
-			*why = "The port must follow the host after a colon.";
-			return false;
-		}
-		for (p = host_end + 1; p < auth_end; p++)
-		{
-			if (*p < '0' || *p > '9' || port > 65535)
-			{
-				*why = "The port must be a number between 1 and 65535.";
-				return false;
-			}
-			port = port * 10 + (*p - '0');
-		}
-		if (port < 1 || port > 65535)
-		{
-			*why = "The port must be a number between 1 and 65535.";
-			return false;
-		}
+		*why = "The port must be a number between 1 and 65535, after a colon.";
+		return false;
 	}
+	if (host_end == auth_end)
+		loc->port = strcmp(schemes[si].url_scheme, "https") == 0 ? 443 : 80;
 
 	/* the path: /[prefix/]model, segments non-empty, no dot segments */
 	path = auth_end;
@@ -513,7 +544,7 @@ SplitHosts(const char *list, List **hosts, bool check)
 			GUC_check_errdetail("Wildcards are not supported: list each host name.");
 			return false;
 		}
-		if (check && (why = CheckHost(start, end - start)) != NULL)
+		if (check && (why = CheckHostEntry(start, end - start)) != NULL)
 		{
 			GUC_check_errdetail("Entry \"%.*s\": %s", (int) (end - start), start, why);
 			return false;
@@ -546,7 +577,8 @@ LlmRemoteInit(void)
 	DefineCustomStringVariable("mlops.allowed_hosts",
 							   "Hosts that remote models may contact.",
 							   "A comma-separated list of host names (IPv6 addresses in brackets), "
-							   "compared exactly and without DNS lookups. Empty allows none.",
+							   "each with an optional :port, compared exactly and without DNS lookups. "
+							   "An entry without a port allows every port. Empty allows none.",
 							   &allowed_hosts, "", PGC_SUSET, 0,
 							   CheckAllowedHosts, NULL, NULL);
 	DefineCustomIntVariable("mlops.http_timeout_ms",
@@ -694,6 +726,32 @@ CheckSecretTransport(const RemoteLocation *loc, const RemoteOptions *opts)
 }
 
 /*
+ * Is the location's host and port on mlops.allowed_hosts?  *hosts gets the
+ * list's entries; *other_port says whether an entry names the host with
+ * another port.
+ */
+static bool
+HostIsAllowed(const RemoteLocation *loc, List **hosts, bool *other_port)
+{
+	ListCell   *lc;
+	size_t		len = strlen(loc->host);
+	bool		allowed = false;
+
+	SplitHosts(allowed_hosts, hosts, false);
+	*other_port = false;
+	foreach(lc, *hosts)
+	{
+		const char *entry = lfirst(lc);
+
+		if (LlmHttpHostAllowed(entry, loc->host, loc->port))
+			allowed = true;
+		else if (pg_strncasecmp(entry, loc->host, len) == 0 && entry[len] == ':')
+			*other_port = true;
+	}
+	return allowed;
+}
+
+/*
  * Check a remote model at registration
  */
 const char *
@@ -702,8 +760,7 @@ LlmRemoteValidate(const char *location, Jsonb *options)
 	RemoteLocation loc;
 	RemoteOptions opts;
 	List	   *hosts;
-	ListCell   *lc;
-	bool		allowed = false;
+	bool		other_port;
 
 	ParseLocationOrError(location, &loc);
 	ParseOptions(options, &opts);
@@ -714,13 +771,11 @@ LlmRemoteValidate(const char *location, Jsonb *options)
 		(void) LlmSqlGetTokenizer(opts.tokenizer);
 
 	/* the host may be allowed later: warn only */
-	SplitHosts(allowed_hosts, &hosts, false);
-	foreach(lc, hosts)
-		if (pg_strcasecmp(lfirst(lc), loc.host) == 0)
-			allowed = true;
-	if (!allowed)
+	if (!HostIsAllowed(&loc, &hosts, &other_port))
 		ereport(WARNING,
-				(errmsg("provider host \"%s\" is not on mlops.allowed_hosts", loc.host),
+				(other_port ?
+				 errmsg("port %d of provider host \"%s\" is not on mlops.allowed_hosts", loc.port, loc.host) :
+				 errmsg("provider host \"%s\" is not on mlops.allowed_hosts", loc.host),
 				 errdetail("Calls to this model fail until a superuser adds the host.")));
 	return loc.provider;
 }
@@ -738,7 +793,7 @@ PrepareProvider(const char *location, Jsonb *options, bool embedding,
 	ListCell   *lc;
 	const char **list;
 	int			n = 0;
-	bool		allowed = false;
+	bool		other_port;
 
 	/* the engine's transfers poll this hook to honour cancels */
 	if (LlmInterruptHook == NULL)
@@ -748,20 +803,17 @@ PrepareProvider(const char *location, Jsonb *options, bool embedding,
 	ParseOptions(options, &opts);
 	CheckSecretTransport(loc, &opts);
 
-	SplitHosts(allowed_hosts, &hosts, false);
-	list = palloc(sizeof(char *) * (list_length(hosts) + 1));
-	foreach(lc, hosts)
-	{
-		list[n++] = lfirst(lc);
-		if (pg_strcasecmp(lfirst(lc), loc->host) == 0)
-			allowed = true;
-	}
-	if (!allowed)
+	if (!HostIsAllowed(loc, &hosts, &other_port))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 other_port ?
+				 errmsg("port %d of provider host \"%s\" is not on mlops.allowed_hosts", loc->port, loc->host) :
 				 errmsg("provider host \"%s\" is not on mlops.allowed_hosts", loc->host),
 				 errdetail("Nothing was sent."),
 				 errhint("A superuser can allow it: ALTER SYSTEM SET mlops.allowed_hosts = '...'; SELECT pg_reload_conf();")));
+	list = palloc(sizeof(char *) * (list_length(hosts) + 1));
+	foreach(lc, hosts)
+		list[n++] = lfirst(lc);
 
 	LlmProviderInit(prov, loc->kind, loc->base_url, loc->model);
 	prov->policy.allowed_hosts = list;
