@@ -9,6 +9,8 @@
 # - A flusher terminated (pg_terminate_backend) while it writes leaves its
 #   records pending; the next call starts a new flusher, and every record
 #   is written exactly once.
+# - A clean shutdown saves the records not written yet; the next start
+#   writes them; an immediate stop saves nothing.
 # The calls are made by the test-support entry point llm_trace_test.
 use strict;
 use warnings;
@@ -163,6 +165,46 @@ is($node->safe_psql('db4', "SELECT count(*) || ' ' || sum(cost) FROM mlops.llm_c
 	'3 0.003', 'with their cost (1 token in at 1, 1 out at 2, per 1000)');
 is($node->safe_psql('db4', 'SELECT count(*) FROM public.pwned'), '0',
 	'the flusher ran none of the database owner\'s functions');
+
+# --- a clean shutdown saves the records not written yet ------------------
+# The flusher of db1 waits for a lock when the server stops: its records go
+# back to the ring, the postmaster saves them, and the next start loads
+# them and writes them.
+my $locker = $node->background_psql('db1');
+$locker->query_safe('BEGIN; LOCK TABLE mlops.llm_calls IN EXCLUSIVE MODE');
+calls('db1', 'sd', 40, 100);
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pgmlops trace flusher' "
+		  . "AND datname = 'db1' AND wait_event_type = 'Lock'"),
+	'a flusher waits for the lock as the server stops');
+is(status('pending'), '40', 'with 40 records pending');
+my $log_offset = -s $node->logfile;
+$node->stop('fast');
+eval { $locker->quit };
+like(slurp_file($node->logfile, $log_offset), qr/pgmlops saved 40 LLM call records not yet written/,
+	'the postmaster saved them at shutdown');
+ok(-f $node->data_dir . '/pg_stat/pgmlops_llm_trace.stat', 'into pg_stat/pgmlops_llm_trace.stat');
+$log_offset = -s $node->logfile;
+$node->start;
+ok($node->poll_query_until('db1', "SELECT count(*) = 40 FROM mlops.llm_calls WHERE model LIKE 'sd%'"),
+	'the next start writes them, with no call made');
+like(slurp_file($node->logfile, $log_offset), qr/pgmlops loaded 40 LLM call records saved at the last shutdown/,
+	'after loading them');
+ok(!-e $node->data_dir . '/pg_stat/pgmlops_llm_trace.stat', 'and deletes the file');
+is( $node->safe_psql('db1',
+		"SELECT count(DISTINCT model) || ' ' || min(length(prompt)) FROM mlops.llm_calls WHERE model LIKE 'sd%'"),
+	'40 101', 'each once, whole');
+
+# an immediate stop (a crash) saves nothing
+$locker = $node->background_psql('db1');
+$locker->query_safe('BEGIN; LOCK TABLE mlops.llm_calls IN EXCLUSIVE MODE');
+calls('db1', 'im', 5, 10);
+$node->stop('immediate');
+eval { $locker->quit };
+ok(!-e $node->data_dir . '/pg_stat/pgmlops_llm_trace.stat', 'an immediate stop saves nothing');
+$node->start;
+is($node->safe_psql('db1', "SELECT count(*) FROM mlops.llm_calls WHERE model LIKE 'im%'"), '0',
+	'and its pending records are lost, as documented');
 
 $node->stop;
 done_testing();

@@ -27,7 +27,11 @@
  * a new flusher: a record is written once, never twice and never lost,
  * except when the ring is full (dropped and counted), when the database
  * does not have the extension (discarded and counted) or on a server
- * crash (shared memory is reinitialized).
+ * crash (shared memory is reinitialized).  At a clean shutdown the
+ * postmaster, once every other process has exited, saves the records not
+ * written yet to TRACE_DUMP_FILE; the next start loads them back into the
+ * ring (and deletes the file), and the first inference worker launches
+ * their flushers.
  *
  * Flusher table: at most one flusher per database, in a fixed table of
  * TRACE_MAX_FLUSHERS entries.  An entry is claimed by the backend that
@@ -45,9 +49,14 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
+#include "catalog/pg_control.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -57,6 +66,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/pg_crc32c.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
@@ -84,6 +94,9 @@
 #define TRACE_IDLE_EXIT_MS	2000	/* a flusher without work exits */
 #define TRACE_START_TIMEOUT_MS 10000	/* a flusher that never started */
 #define TRACE_FLUSH_POLL_MS 10
+#define TRACE_DUMP_FILE		"pg_stat/pgmlops_llm_trace.stat"
+#define TRACE_DUMP_MAGIC	0x504d4c54	/* "PMLT" */
+#define TRACE_DUMP_VERSION	1
 
 typedef enum TraceSlotState
 {
@@ -151,6 +164,7 @@ typedef struct TraceShared
 	uint64		dropped_logged;
 	uint64		discarded;		/* no extension in the database, or failed */
 	uint64		written;
+	bool		restored;		/* records loaded at start may lack a flusher */
 	TraceFlusher flushers[TRACE_MAX_FLUSHERS];
 	TraceSlotHead heads[FLEXIBLE_ARRAY_MEMBER];
 	/* followed by int freelist[nslots] */
@@ -165,6 +179,7 @@ typedef struct FlusherAction
 } FlusherAction;
 
 PGDLLEXPORT void LlmTraceFlusherMain(Datum main_arg);
+static int	CompareSlotSeq(const void *a, const void *b);
 
 /* GUC mlops.log_prompts: keep the prompt text (superuser-only setting) */
 static bool log_prompts = false;
@@ -210,6 +225,152 @@ TraceShmemRequest(void)
 	RequestAddinShmemSpace(mul_size(trace_buffer_calls, sizeof(TraceRecord)));
 }
 
+/* the header of TRACE_DUMP_FILE, followed by (dbid, TraceRecord) pairs */
+typedef struct TraceDumpHeader
+{
+	uint32		magic;
+	uint32		version;
+	uint32		record_size;
+	uint32		count;
+} TraceDumpHeader;
+
+/*
+ * Did the server shut down cleanly (pg_control says so once the shutdown
+ * checkpoint is written; an immediate stop leaves it "in production")?
+ * Reads the file itself: an ERROR cannot be raised in the postmaster's exit.
+ */
+static bool
+ShutDownCleanly(void)
+{
+	ControlFileData control;
+	pg_crc32c	crc;
+	int			fd = open(XLOG_CONTROL_FILE, O_RDONLY | PG_BINARY, 0);
+	bool		ok;
+
+	if (fd < 0)
+		return false;
+	ok = read(fd, &control, sizeof(control)) == sizeof(control);
+	close(fd);
+	if (!ok)
+		return false;
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, &control, offsetof(ControlFileData, crc));
+	FIN_CRC32C(crc);
+	return EQ_CRC32C(crc, control.crc) &&
+		(control.state == DB_SHUTDOWNED || control.state == DB_SHUTDOWNED_IN_RECOVERY);
+}
+
+/*
+ * on_shmem_exit of the postmaster: save the records not written yet, in
+ * call order.  Only after a clean shutdown: every other process has
+ * exited, so no slot changes any more (a flusher's exit returned its
+ * claimed slots to FILLED).  After an immediate stop or a crash the
+ * pending records are lost, like the statistics.
+ */
+static void
+TraceSave(int code, Datum arg)
+{
+	TraceDumpHeader hdr = {TRACE_DUMP_MAGIC, TRACE_DUMP_VERSION, sizeof(TraceRecord), 0};
+	int		   *idx;
+	FILE	   *file;
+	bool		ok;
+
+	if (code != 0 || trace == NULL || !ShutDownCleanly())
+		return;
+	idx = palloc(sizeof(int) * trace->nslots);
+	for (int i = 0; i < trace->nslots; i++)
+		if (trace->heads[i].state == SLOT_FILLED)
+			idx[hdr.count++] = i;
+	if (hdr.count == 0)
+		return;
+	qsort(idx, hdr.count, sizeof(int), CompareSlotSeq);
+
+	file = AllocateFile(TRACE_DUMP_FILE ".tmp", PG_BINARY_W);
+	ok = file != NULL && fwrite(&hdr, sizeof(hdr), 1, file) == 1;
+	for (uint32 k = 0; ok && k < hdr.count; k++)
+		ok = fwrite(&trace->heads[idx[k]].dbid, sizeof(Oid), 1, file) == 1 &&
+			fwrite(&records[idx[k]], sizeof(TraceRecord), 1, file) == 1;
+	if (file != NULL && FreeFile(file) != 0)
+		ok = false;
+	if (ok && durable_rename(TRACE_DUMP_FILE ".tmp", TRACE_DUMP_FILE, LOG) == 0)
+		ereport(LOG,
+				(errmsg("pgmlops saved %u LLM call records not yet written to mlops.llm_calls", hdr.count)));
+	else
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("pgmlops could not save %u LLM call records to \"%s\": %m",
+						hdr.count, TRACE_DUMP_FILE)));
+		unlink(TRACE_DUMP_FILE ".tmp");
+	}
+}
+
+/*
+ * At postmaster start, with a fresh ring: load the records the last clean
+ * shutdown saved, then delete the file (after a crash, nothing is loaded
+ * twice).  Records the ring cannot hold are counted as dropped.
+ */
+static void
+TraceRestore(void)
+{
+	TraceDumpHeader hdr;
+	FILE	   *file = AllocateFile(TRACE_DUMP_FILE, PG_BINARY_R);
+	uint32		loaded = 0;
+
+	if (file == NULL)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("pgmlops could not read \"%s\": %m", TRACE_DUMP_FILE)));
+		return;
+	}
+	if (fread(&hdr, sizeof(hdr), 1, file) != 1 || hdr.magic != TRACE_DUMP_MAGIC ||
+		hdr.version != TRACE_DUMP_VERSION || hdr.record_size != sizeof(TraceRecord))
+		ereport(LOG,
+				(errmsg("pgmlops ignored \"%s\": not a trace file of this build", TRACE_DUMP_FILE)));
+	else
+	{
+		for (uint32 k = 0; k < hdr.count; k++)
+		{
+			Oid			dbid;
+			int			idx;
+
+			if (trace->nfree == 0)
+			{
+				trace->dropped += hdr.count - k;
+				break;
+			}
+			idx = FREELIST(trace)[trace->nfree - 1];
+			if (fread(&dbid, sizeof(Oid), 1, file) != 1 ||
+				fread(&records[idx], sizeof(TraceRecord), 1, file) != 1)
+			{
+				ereport(LOG,
+						(errmsg("pgmlops found \"%s\" truncated after %u records", TRACE_DUMP_FILE, k)));
+				break;
+			}
+			/* the strings of a damaged file stay terminated */
+			records[idx].function[TRACE_WORD_MAX - 1] = records[idx].provider[TRACE_WORD_MAX - 1] =
+				records[idx].status[TRACE_WORD_MAX - 1] = records[idx].model[TRACE_MODEL_MAX - 1] =
+				records[idx].hash[64] = records[idx].error[TRACE_ERROR_MAX - 1] =
+				records[idx].prompt[TRACE_PROMPT_MAX] = '\0';
+			trace->nfree--;
+			trace->heads[idx].state = SLOT_FILLED;
+			trace->heads[idx].dbid = dbid;
+			trace->heads[idx].seq = trace->next_seq++;
+			loaded++;
+		}
+	}
+	FreeFile(file);
+	unlink(TRACE_DUMP_FILE);
+	if (loaded > 0)
+	{
+		trace->restored = true;
+		ereport(LOG,
+				(errmsg("pgmlops loaded %u LLM call records saved at the last shutdown", loaded)));
+	}
+}
+
 /* shmem_startup_hook: create or attach the ring */
 static void
 TraceShmemStartup(void)
@@ -239,6 +400,14 @@ TraceShmemStartup(void)
 		trace->next_seq = 1;
 	}
 	LWLockRelease(AddinShmemInitLock);
+
+	/* the postmaster: records of the last clean shutdown, and the next */
+	if (!IsUnderPostmaster)
+	{
+		if (!found)
+			TraceRestore();
+		on_shmem_exit(TraceSave, (Datum) 0);
+	}
 }
 
 /* called from _PG_init: GUCs, and the shared memory hooks when preloaded */
@@ -573,14 +742,51 @@ LlmTraceCall(const LlmTraceEntry *e)
 	trace->heads[idx].seq = trace->next_seq++;
 	trace->heads[idx].state = SLOT_FILLED;
 	act = PlanFlusher(dbid, now);
-	/* now and then, records that no flusher will take (its end lost them) */
-	orphan = trace->heads[idx].seq % 64 == 0 ? FindOrphanDb(dbid) : InvalidOid;
+	/*
+	 * now and then, records that no flusher will take (its end lost them);
+	 * at each call while records loaded at start may wait
+	 */
+	orphan = trace->heads[idx].seq % 64 == 0 || trace->restored ? FindOrphanDb(dbid) : InvalidOid;
 	if (OidIsValid(orphan))
 		orphan_act = PlanFlusher(orphan, now);
+	else
+		trace->restored = false;
 	SpinLockRelease(&trace->mutex);
 	RunFlusherAction(&act, dbid);
 	if (OidIsValid(orphan))
 		RunFlusherAction(&orphan_act, orphan);
+}
+
+/*
+ * Launch the flushers of every database whose records wait without one
+ * (the records loaded at start); the first inference worker calls this
+ * when it starts.  At most one launch per database.
+ */
+void
+LlmTraceLaunchWaiting(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	/* during recovery, the postmaster starts them when it ends */
+	if (trace == NULL)
+		return;
+	for (int n = 0; n < TRACE_MAX_FLUSHERS; n++)
+	{
+		FlusherAction act = {NULL, -1, 0};
+		Oid			dbid;
+
+		SpinLockAcquire(&trace->mutex);
+		dbid = FindOrphanDb(InvalidOid);
+		if (OidIsValid(dbid))
+			act = PlanFlusher(dbid, now);
+		else
+			trace->restored = false;
+		SpinLockRelease(&trace->mutex);
+		/* all entries busy: later calls pick the rest up */
+		if (!OidIsValid(dbid) || act.launch < 0)
+			break;
+		RunFlusherAction(&act, dbid);
+	}
 }
 
 /* ---- the flusher (a background worker per database) ------------------ */

@@ -37,6 +37,7 @@ typedef struct LlmTraceEntry
 
 /* llmtrace.c */
 extern void LlmTraceInit(void);	/* GUCs, shared memory hooks, from _PG_init */
+extern void LlmTraceLaunchWaiting(void);	/* flushers for records loaded at start */
 
 /*
  * Record one call.  Never raises an error (it may be called while an

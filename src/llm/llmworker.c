@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "llm/llmtrace.h"
 #include "llm/llmworker.h"
 
 LlmSvcShared *LlmSvc = NULL;
@@ -794,6 +795,9 @@ LlmWorkerMain(Datum arg)
 	strlcpy(me->device, WorkerDeviceName(), sizeof(me->device));
 	elog(LOG, "pgmlops inference worker %d started on %s (OpenBLAS kernels: %s)",
 		 my_index, me->device, ComputeCpuBlasCore());
+	/* records that the last clean shutdown saved get their flushers */
+	if (my_index == 0)
+		LlmTraceLaunchWaiting();
 	if (ComputeCpuBlasUnderused())
 		ereport(WARNING,
 				(errmsg("OpenBLAS uses its %s kernels on a CPU that has AVX2", ComputeCpuBlasCore()),
