@@ -35,6 +35,7 @@ sub copy_tokenizer
 	make_path($to);
 	for my $f ('tokenizer.json', 'tokenizer_config.json')
 	{
+		unlink("$to/$f");    # a read-only copy of a fixture may be there
 		copy("$fixtures/$from/$f", "$to/$f") or die "copy $from/$f: $!";
 		chmod 0644, "$to/$f";
 	}
@@ -151,6 +152,27 @@ SELECT mlops.tokenize('swap', 'Hello world', true);
 is($out, "$gpt2_ids\n$wordpiece_ids\n$wordpiece_ids",
 	'a replaced model is reloaded; an unchanged one is served from the cache')
   or diag($err);
+
+# Files are checked once per statement: a replacement during a statement
+# (here by the function itself) is seen by the next statement only.
+chmod 0644, "$swap/tokenizer.json";
+($out, $err) = run_sql(
+	qq~CREATE FUNCTION pg_temp.swap_mid_statement() RETURNS text LANGUAGE plpgsql AS \$\$
+DECLARE
+	before int[] := mlops.tokenize('swap', 'Hello world', true);
+BEGIN
+	COPY (SELECT 1) TO PROGRAM 'cp $fixtures/tok-gpt2/tokenizer.json $swap/new.json && mv -f $swap/new.json $swap/tokenizer.json && cp $fixtures/tok-gpt2/tokenizer_config.json $swap/new.json && mv -f $swap/new.json $swap/tokenizer_config.json';
+	RETURN (before = mlops.tokenize('swap', 'Hello world', true))::text;
+END
+\$\$;
+SELECT mlops.tokenize('swap', 'Hello world', true);
+SELECT pg_temp.swap_mid_statement();
+SELECT mlops.tokenize('swap', 'Hello world', true);
+~);
+is($out, "$wordpiece_ids\ntrue\n$gpt2_ids",
+	'a statement sees one tokenizer throughout; the next one sees the replaced files') or diag($err);
+copy_tokenizer('tok-wordpiece', $swap);
+chmod 000, "$swap/tokenizer.json";
 
 ($out, $err) = run_sql("SELECT mlops.tokenize('swap', 'Hello world', true)");
 like($err, qr/could not load the tokenizer with model "swap"/,

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -68,6 +69,9 @@ typedef struct TokenizerCacheEntry
 	FileStamp	json;			/* tokenizer.json */
 	FileStamp	config;			/* tokenizer_config.json */
 	uint64		lastUsed;
+	char		model[MAXPGPATH];	/* the name it was last asked by */
+	TimestampTz checked;		/* start of the statement that last checked
+								 * its files */
 } TokenizerCacheEntry;
 
 /*
@@ -472,6 +476,23 @@ LlmSqlGetTokenizer(const char *model)
 		strlcpy(cacheModelDir, model_dir != NULL ? model_dir : "", sizeof(cacheModelDir));
 	}
 
+	/*
+	 * Paths and files are checked once per statement: resolving them costs
+	 * far more than tokenizing a short text, and a statement that tokenizes
+	 * every row then sees one tokenizer throughout
+	 */
+	for (int i = 0; i < TOKENIZER_CACHE_SIZE; i++)
+	{
+		TokenizerCacheEntry *entry = &tokenizerCache[i];
+
+		if (entry->tok != NULL && entry->checked == GetCurrentStatementStartTimestamp() &&
+			strcmp(entry->model, model) == 0)
+		{
+			entry->lastUsed = ++cacheClock;
+			return entry->tok;
+		}
+	}
+
 	ResolveModelRoot(root);
 	ResolveModelDir(model, root, dir);
 	StampModelFile(model, dir, root, "tokenizer.json", false, &json);
@@ -486,6 +507,8 @@ LlmSqlGetTokenizer(const char *model)
 		if (StampsEqual(&entry->json, &json) && StampsEqual(&entry->config, &config))
 		{
 			entry->lastUsed = ++cacheClock;
+			strlcpy(entry->model, model, sizeof(entry->model));
+			entry->checked = GetCurrentStatementStartTimestamp();
 			return entry->tok;
 		}
 		/* the files changed on disk: drop the old one and reload below */
@@ -519,6 +542,8 @@ LlmSqlGetTokenizer(const char *model)
 	slot->json = json;
 	slot->config = config;
 	slot->lastUsed = ++cacheClock;
+	strlcpy(slot->model, model, sizeof(slot->model));
+	slot->checked = GetCurrentStatementStartTimestamp();
 	elog(DEBUG1, "pgmlops: loaded the tokenizer of model \"%s\"", model);
 	return tok;
 }
