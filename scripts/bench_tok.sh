@@ -11,12 +11,24 @@
 #
 #   scripts/bench_tok.sh                  baseline through npm's "tokenizers"
 #   scripts/bench_tok.sh --hf python      baseline through the Python package
+#   scripts/bench_tok.sh --vocab 0,32000,128000
+#                                         also at realistic vocabulary sizes
 #
 # Options: --seconds S (per measurement, default 3), --corpus FILE (default:
 # the docstrings of Python's standard library, cut to 4 MB), --tokbench PATH
 # (a tokbench built elsewhere; default: built into the work folder from the
 # objects "make" leaves in src/), --dir DIR (work folder, default
 # /tmp/pgmlops-tokbench), --out FILE (also write the report there).
+# --vocab N[,N...] (repeatable; default 0): the vocabulary sizes to measure,
+# 0 being the fixtures as they are (512 tokens, 1000 for WordPiece). For N > 0
+# each fixture is grown to about N tokens by scripts/bench/bpe_grow.py (BPE
+# training that keeps its vocabulary, merges, pre-tokenizer and added tokens;
+# WordPiece grown the way its trainer builds one) on a training text, --train
+# FILE (default: the corpus followed by the .py sources of python3's standard
+# library, about 35 MB), and cached in the work folder by inputs; training
+# takes seconds, and about two minutes for the SentencePiece-style one at 128k.
+# Where the training text runs out of pairs the size stays below N (GPT-2's
+# regex: about 120k; WordPiece: about 92k); the table gives the real size.
 # The Node baseline is installed once with npm into the work folder
 # (tokenizers@0.23.2, the version of the Python package measured on the GPU
 # machine). The SentencePiece-style tokenizer splits nothing, so a whole text
@@ -31,6 +43,8 @@ corpus=
 tokbench=
 W=/tmp/pgmlops-tokbench
 out=
+vocabs=
+train=
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 
@@ -42,11 +56,17 @@ while [ $# -gt 0 ]; do
     --tokbench) tokbench=$2; shift 2 ;;
     --dir) W=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --vocab) vocabs="$vocabs ${2//,/ }"; shift 2 ;;
+    --train) train=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown option $1" >&2; usage 2 ;;
   esac
 done
 case $hf in node|python) ;; *) echo "--hf is node or python" >&2; exit 2 ;; esac
+vocabs=${vocabs:-0}
+for n in $vocabs; do
+  case $n in *[!0-9]*) echo "--vocab takes numbers: $n" >&2; exit 2 ;; esac
+done
 mkdir -p "$W"
 report=$W/report.txt
 : > "$report"
@@ -81,6 +101,30 @@ PY
 fi
 [ -s "$corpus" ] || { echo "no corpus: $corpus" >&2; exit 1; }
 
+# 2b. the training text for --vocab
+if [ "$vocabs" != 0 ] && [ -z "$train" ]; then
+  train=$W/train.txt
+  if [ ! -s "$train" ]; then
+    stdlib=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])') || exit 1
+    { cat "$corpus"
+      find "$stdlib" -name '*.py' -not -path '*/site-packages/*' -print0 | LC_ALL=C sort -z |
+        xargs -0 cat; } > "$train.tmp" && mv "$train.tmp" "$train"
+  fi
+fi
+
+# the tokenizer directory for fixture $1 at vocabulary size $2 (0: the fixture)
+tokdir() {
+  local src=test/data/fixtures/$1 key dst
+  [ "$2" = 0 ] && { echo "$src"; return 0; }
+  key=$(cat scripts/bench/bpe_grow.py "$src/tokenizer.json" "$src/tokenizer_config.json" \
+        "$train" | sha256sum | cut -c1-12)
+  dst=$W/grown/$1-$2-$key
+  if [ ! -s "$dst/tokenizer.json" ]; then
+    python3 scripts/bench/bpe_grow.py "$src" "$train" "$2" "$dst" >&2 || return 1
+  fi
+  echo "$dst"
+}
+
 # 3. the baseline
 if [ $hf = node ]; then
   export NODE_PATH=$W/npm/node_modules
@@ -105,23 +149,29 @@ say "# tokenizers: $(git log -1 --format=%h 2>/dev/null || echo '?'), $(date -u 
 say "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), one thread"
 say "# corpus: $corpus, $(wc -c < "$corpus") bytes, $(wc -l < "$corpus") lines"
 say "# baseline: Hugging Face tokenizers $version ($hf; lines through one batch call)"
-table="| tokenizer | ids equal | ours, lines | HF, lines | ratio | ours, whole | HF, whole | ratio |
-|---|---|---|---|---|---|---|---|"
+[ "$vocabs" != 0 ] && say "# grown vocabularies: trained on $train, $(wc -c < "$train") bytes"
+table="| tokenizer | vocab | bytes/token | ids equal | ours, lines | HF, lines | ratio | ours, whole | HF, whole | ratio |
+|---|---|---|---|---|---|---|---|---|---|"
+for n in $vocabs; do
 for tok in tok-llama3 tok-qwen2 tok-gpt2 tok-spm tok-wordpiece; do
-  dir=test/data/fixtures/$tok
+  dir=$(tokdir $tok "$n") || { echo "bpe_grow.py failed for $tok at $n" >&2; exit 1; }
+  size=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["model"]["vocab"]))' \
+         "$dir/tokenizer.json")
   "$tokbench" "$dir" "$corpus" 0 ids > "$W/ours.ids"
   theirs "$dir" "$corpus" 0 ids > "$W/hf.ids"
   lines=$(wc -l < "$W/hf.ids")
   diffs=$(diff "$W/ours.ids" "$W/hf.ids" | grep -c '^<')
-  say "RESULT tok_ids tokenizer=$tok lines=$lines differ=$diffs"
+  say "RESULT tok_ids tokenizer=$tok vocab=$size lines=$lines differ=$diffs"
   mode=both; [ $tok = tok-spm ] && mode=lines
   o=$("$tokbench" "$dir" "$corpus" "$seconds" $mode 2>&1)
   t=$(theirs "$dir" "$corpus" "$seconds" $mode 2>&1)
   ol=$(echo "$o" | mbs lines); hl=$(echo "$t" | mbs lines)
   ow=$(echo "$o" | mbs whole); hw=$(echo "$t" | mbs whole)
-  say "RESULT tok_speed tokenizer=$tok ours_lines=$ol hf_lines=$hl ours_whole=${ow:--} hf_whole=${hw:--}"
+  bpt=$(echo "$o" | awk '$1 == "lines" { for (i = 1; i < NF; i++) if ($(i + 1) == "bytes/token)") print $i }')
+  say "RESULT tok_speed tokenizer=$tok vocab=$size ours_lines=$ol hf_lines=$hl ours_whole=${ow:--} hf_whole=${hw:--}"
   table="$table
-| $tok | $([ "$diffs" = 0 ] && echo "all $lines lines" || echo "$diffs of $lines differ") | $(unit "$ol") | $(unit "$hl") | $(ratio "$ol" "$hl") | $(unit "$ow") | $(unit "$hw") | $(ratio "$ow" "$hw") |"
+| $tok | $size | ${bpt:--} | $([ "$diffs" = 0 ] && echo "all $lines lines" || echo "$diffs of $lines differ") | $(unit "$ol") | $(unit "$hl") | $(ratio "$ol" "$hl") | $(unit "$ow") | $(unit "$hw") | $(ratio "$ow" "$hw") |"
+done
 done
 say ""
 say "$table"
