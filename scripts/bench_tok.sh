@@ -26,7 +26,7 @@
 # WordPiece grown the way its trainer builds one) on a training text, --train
 # FILE (default: the corpus followed by the .py sources of python3's standard
 # library, about 35 MB), and cached in the work folder by inputs; training
-# takes seconds, and about two minutes for the SentencePiece-style one at 128k.
+# takes seconds per tokenizer and size, about two minutes for the SentencePiece-style one.
 # Where the training text runs out of pairs the size stays below N (GPT-2's
 # regex: about 120k; WordPiece: about 92k); the table gives the real size.
 # The Node baseline is installed once with npm into the work folder
@@ -103,7 +103,7 @@ fi
 
 # 2b. the training text for --vocab
 if [ "$vocabs" != 0 ] && [ -z "$train" ]; then
-  train=$W/train.txt
+  train=$W/train-$(sha256sum < "$corpus" | cut -c1-12).txt
   if [ ! -s "$train" ]; then
     stdlib=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])') || exit 1
     { cat "$corpus"
