@@ -26,9 +26,10 @@
 # WordPiece grown the way its trainer builds one) on a training text, --train
 # FILE (default: the corpus followed by the .py sources of python3's standard
 # library, about 35 MB), and cached in the work folder by inputs; training
-# takes seconds per tokenizer and size, about two minutes for the SentencePiece-style one.
-# Where the training text runs out of pairs the size stays below N (GPT-2's
-# regex: about 120k; WordPiece: about 92k); the table gives the real size.
+# takes seconds per tokenizer and size, about two minutes for the
+# SentencePiece-style one. Where the training text runs out of pairs the size
+# stays below N (GPT-2's regex: about 123k; WordPiece: about 95k); the table
+# gives the real size.
 # The Node baseline is installed once with npm into the work folder
 # (tokenizers@0.23.2, the version of the Python package measured on the GPU
 # machine). The SentencePiece-style tokenizer splits nothing, so a whole text
