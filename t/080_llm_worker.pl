@@ -141,7 +141,7 @@ SELECT mlops.register_model('qwen2', 'qwen2-tiny-f32', task => 'text-generation'
 SELECT mlops.register_model('mistral', 'mistral-tiny-f32', task => 'text-generation');
 SELECT mlops.register_model('enc', 'bert-tiny-mean', task => 'embedding');
 SELECT mlops.register_model('slow', 'slow', task => 'text-generation');
-SELECT mlops.register_model('slowq', 'slowq', task => 'text-generation', options => '{"kv_cache_mb": 40}');
+SELECT mlops.register_model('slowq', 'slowq', task => 'text-generation', options => '{"kv_cache_mb": 16}');
 SELECT mlops.register_model('gone', 'gone', task => 'text-generation');
 });
 
@@ -466,10 +466,24 @@ is(scalar @differ, 0, 'after kill -9 every call gives the same result as before'
   or diag(join("\n", @differ));
 
 # ---------------------------------------------------------------------------
-# 5. queue saturation: slowq's KV cache holds one long request
+# 5. queue saturation: slowq's KV cache (16 MB, about 1,360 tokens) holds
+# one prompt of 60% of it; admission counts prompts, so the requests behind
+# the first one wait
 # ---------------------------------------------------------------------------
+$node->safe_psql('postgres', "SELECT mlops.load_model('slowq')");
+my $slowq_tokens = 16 * $node->safe_psql('postgres',
+	q{SELECT kv_pages_total FROM mlops.worker_status WHERE model = 'slowq'});
+my $hello_tokens = $node->safe_psql('postgres', q{SELECT mlops.count_tokens('slowq', repeat('hello ', 100))}) / 100;
+
+# a prompt of about n tokens of the slow model
+sub prompt_of
+{
+	my ($n) = @_;
+	return 'hello ' x int($n / $hello_tokens);
+}
+my $qprompt = prompt_of(0.6 * $slowq_tokens);
+my $longq = gen('slowq', $qprompt, int(0.38 * $slowq_tokens));
 $node->safe_psql('postgres', 'ALTER SYSTEM SET mlops.queue_limit = 2; SELECT pg_reload_conf();');
-my $longq = gen('slowq', 'hello', 3000);
 my ($q1, $q1pid) = session();
 my ($q2, $q2pid) = session();
 my ($q3, $q3pid) = session();
@@ -478,7 +492,7 @@ ok(wait_running('slowq'), 'the first request runs');
 start_query($q2, "SELECT length($longq)");
 start_query($q3, "SELECT length($longq)");
 ok(wait_for("SELECT max(queue_depth) || ' ' || max(in_flight) FROM mlops.worker_status", '2 1', 5),
-	'two requests wait for KV pages');
+	'two requests wait for KV pages for their prompts');
 my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT $longq");
 like($err, qr/ERROR:  53400: the inference queue is full/, 'a third waiting request is refused: the queue is full');
 ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT $calls[0][0]");
@@ -486,7 +500,7 @@ like($err, qr/ERROR:  53400: the inference queue is full/, 'the queue is per wor
 # cancel one waiting request: its place is free
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($q3pid)");
 ok(defined wait_error($q3, qr/canceling statement due to user request/, 2), 'a waiting request is cancelled');
-ok(wait_for("SELECT max(queue_depth) FROM mlops.worker_status", '1', 2), 'the cancelled request leaves the queue');
+ok(wait_for("SELECT max(queue_depth) FROM mlops.worker_status", '1', 5), 'the cancelled request leaves the queue');
 # mlops.queue_timeout
 my $start = time;
 ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSET mlops.queue_timeout = 300;\nSELECT $longq");
@@ -499,15 +513,16 @@ ok(defined wait_error($q1, qr/canceling statement due to user request/, 2), 'the
 ok(wait_running('slowq'), 'the waiting request starts');
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($q2pid)");
 ok(defined wait_error($q2, qr/canceling statement due to user request/, 2), 'it is cancelled too');
-ok(wait_idle('slowq', 1), 'nothing is left in the worker');
+ok(wait_idle('slowq', 5), 'nothing is left in the worker');
 $_->quit for $q1, $q2, $q3;
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET mlops.queue_limit; SELECT pg_reload_conf();');
 
 # ---------------------------------------------------------------------------
 # 5b. a slow reader: a stream fetched once fills its answer queue (16 kB,
-# about 680 tokens); the worker pauses that request instead of waiting,
-# does not spin while a request waits behind it for KV pages, and the
-# stream resumes unchanged when it is read
+# about 680 tokens); the worker pauses that request instead of waiting and
+# does not spin meanwhile.  A request whose prompt does not fit beside the
+# paused one preempts it and runs; the stream then resumes unchanged when
+# it is read (its request reads its tokens again)
 # ---------------------------------------------------------------------------
 # CPU ticks the worker used so far
 sub worker_ticks
@@ -531,21 +546,23 @@ for (1 .. 150)
 }
 ok($pages == $last && $pages > 40 && $pages < 1200 / 16,
 	"the unread stream is paused after filling its queue ($pages pages)");
-# a request that needs more pages than are left waits behind it
-my ($sb, $sbpid) = session();
-start_query($sb, 'SELECT length(' . gen('slowq', 'hi', 2500) . ')');
-ok(wait_for(q{SELECT max(queue_depth) FROM mlops.worker_status}, '1', 5), 'a larger request waits for pages');
 my $t0 = worker_ticks();
 usleep(1_000_000);
 my $ticks = worker_ticks() - $t0;
 ok($ticks < 30, "the worker sleeps meanwhile ($ticks ticks of CPU in 1 s)");
-$node->safe_psql('postgres', "SELECT pg_cancel_backend($sbpid)");
-ok(defined wait_error($sb, qr/canceling statement due to user request/, 2), 'the waiting request is cancelled');
+# a prompt that fits the cache only without the paused request's pages
+my ($sb, $sbpid) = session();
+my $big = gen('slowq', prompt_of($slowq_tokens - 16 * ($pages - 2)), 200);
+start_query($sb, "SELECT length($big)");
+ok(wait_for(q{SELECT queue_depth || ' ' || in_flight FROM mlops.worker_status WHERE model = 'slowq'}, '1 1', 5),
+	'a request whose prompt does not fit beside the paused stream preempts it and runs');
+pump_until($sb->{run}, IPC::Run::timer(60), \$sb->{stdout}, qr/^\s*200\s*$/m);
+like($sb->{stdout}, qr/^\s*200\s*$/m, 'it gives its 200 tokens');
 my $rest = $sa->query_safe('FETCH ALL FROM c');
 $rest =~ s/\n//g;
-is(length($rest) + 1, 1200, 'the paused stream resumes and gives every token') or diag(length $rest);
+is(length($rest) + 1, 1200, 'the preempted stream resumes and gives every token') or diag(length $rest);
 $sa->query_safe('COMMIT');
-ok(wait_idle('slowq', 2), 'nothing is left in the worker');
+ok(wait_idle('slowq', 30), 'nothing is left in the worker');
 $_->quit for $sa, $sb;
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@
  *	  give the reference greedy tokens of every fixture prompt, whether
  *	  they arrive together or one after another; seeded sampling gives
  *	  what LlmGenerate gives alone; a KV cache too small for two requests
- *	  runs them one after the other; cancelling frees the cache; and bad
+ *	  runs them one after the other, or together with preemption, and still
+ *	  gives the reference tokens; cancelling frees the cache; and bad
  *	  requests are refused.
  */
 #include <stdlib.h>
@@ -247,31 +248,44 @@ TestEos(LlmRuntime *rt)
 	LlmSchedFree(s);
 }
 
+#define BLOCKS(n) (((n) + COMPUTE_KV_BLOCK - 1) / COMPUTE_KV_BLOCK)
+
+/* a runtime with a KV cache of n_blocks blocks, or NULL */
+static LlmRuntime *
+SmallRuntime(LlmModel *model, const LlmRuntimeOptions *base, int n_blocks)
+{
+	LlmRuntimeOptions opt = *base;
+	LlmRuntime *rt = NULL;
+	LlmError	err = {0};
+	const LlmConfig *cfg = &model->cfg;
+
+	opt.kv_bytes = 2 * (size_t) cfg->n_layers * COMPUTE_KV_BLOCK * cfg->n_kv_heads *
+		cfg->head_dim * sizeof(float) * (size_t) n_blocks;
+	if (LlmRuntimeCreate(model, &ComputeCpuOps, &opt, &rt, &err) != LLM_OK)
+	{
+		printf("FAIL small runtime: %s\n", err.message);
+		unit_failed++;
+		return NULL;
+	}
+	return rt;
+}
+
 /* a cache for one request at a time: the second waits, then runs */
 static void
 TestSmallCache(LlmModel *model, const LlmRuntimeOptions *base)
 {
-	LlmRuntimeOptions opt = *base;
 	LlmSamplingParams g = Greedy();
-	LlmRuntime *rt = NULL;
+	LlmRuntime *rt;
 	LlmSched   *s = NULL;
 	LlmError	err = {0};
-	const LlmConfig *cfg = &model->cfg;
-	size_t		block = 2 * (size_t) cfg->n_layers * COMPUTE_KV_BLOCK *
-		cfg->n_kv_heads * cfg->head_dim * sizeof(float);
-	int			need = (cases[0].n_prompt + cases[0].n_want + COMPUTE_KV_BLOCK - 1) / COMPUTE_KV_BLOCK;
+	int			need = BLOCKS(cases[0].n_prompt + cases[0].n_want);
 	int			running,
 				waiting,
 				n = 0;
 	LlmSchedEvent *ev;
 
-	opt.kv_bytes = block * (size_t) need;
-	if (LlmRuntimeCreate(model, &ComputeCpuOps, &opt, &rt, &err) != LLM_OK)
-	{
-		printf("FAIL small runtime: %s\n", err.message);
-		unit_failed++;
+	if ((rt = SmallRuntime(model, base, need)) == NULL)
 		return;
-	}
 	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
 	ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
 	ResetCases();
@@ -293,6 +307,142 @@ TestSmallCache(LlmModel *model, const LlmRuntimeOptions *base)
 					  need * COMPUTE_KV_BLOCK, NULL, 0, &err) == LLM_ERR_FULL);
 	LlmSchedFree(s);
 	LlmRuntimeFree(rt);
+}
+
+/* step s until nothing runs or waits; the most requests that ran at once */
+static int
+DrainCounting(LlmSched *s, LlmSchedEvent *ev)
+{
+	LlmError	err = {0};
+	int			most = 0;
+
+	for (int step = 0; step < 2000; step++)
+	{
+		int			running,
+					waiting,
+					n = 0;
+
+		LlmSchedCounts(s, &running, &waiting);
+		most = running > most ? running : most;
+		if (running + waiting == 0)
+			break;
+		CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+		Apply(ev, n);
+	}
+	return most;
+}
+
+/* add cases first .. last, each for MAX_NEW tokens */
+static void
+AddLong(LlmSched *s, int first, int last)
+{
+	LlmSamplingParams g = Greedy();
+	LlmError	err = {0};
+
+	for (int i = first; i <= last; i++)
+		CHECK(LlmSchedAdd(s, &cases[i], cases[i].prompt, cases[i].n_prompt, &g,
+						  MAX_NEW, NULL, 0, &err) == LLM_OK);
+}
+
+/* did case c give what it gave without preemption, its reference first? */
+static bool
+SameAsAlone(const Case *c, const int32_t *alone, int n_alone)
+{
+	return c->done && c->errors == 0 && c->n_got == n_alone &&
+		memcmp(c->got, alone, sizeof(int32_t) * n_alone) == 0 &&
+		c->n_got >= c->n_want && memcmp(c->got, c->want, sizeof(int32_t) * c->n_want) == 0;
+}
+
+/*
+ * Three requests of MAX_NEW tokens in a cache that holds the longest alone
+ * and two prompts, not two whole requests: admission counts prompts, so
+ * two run at once; when their tokens outgrow the cache the youngest is
+ * preempted and later reads its tokens again.  Each request gives what it
+ * gives in a large cache.  Then a paused request gives its blocks up to a
+ * waiting one, and resumes.
+ */
+static void
+TestPreempt(LlmModel *model, const LlmRuntimeOptions *base, LlmRuntime *big)
+{
+	int32_t		alone[3][MAX_NEW];
+	int			n_alone[3];
+	LlmRuntime *rt;
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+	LlmSchedEvent *ev;
+	int			need = 0;
+	int			both;
+	int			most;
+	int			n = 0;
+
+	/* what each gives with room for all */
+	CHECK(LlmSchedCreate(big, &s, &err) == LLM_OK);
+	ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+	ResetCases();
+	AddLong(s, 0, 2);
+	DrainCounting(s, ev);
+	CHECK(LlmSchedPreemptions(s) == 0);
+	for (int i = 0; i < 3; i++)
+	{
+		memcpy(alone[i], cases[i].got, sizeof(int32_t) * cases[i].n_got);
+		n_alone[i] = cases[i].n_got;
+		need = BLOCKS(cases[i].n_prompt + MAX_NEW) > need ? BLOCKS(cases[i].n_prompt + MAX_NEW) : need;
+	}
+	LlmSchedFree(s);
+	free(ev);
+
+	/* room to admit two prompts, not to finish two requests */
+	both = BLOCKS(cases[0].n_prompt + 1) + BLOCKS(cases[1].n_prompt + 1) + 2;
+	need = both > need ? both : need;
+	CHECK(BLOCKS(cases[0].n_prompt + n_alone[0]) + BLOCKS(cases[1].n_prompt + n_alone[1]) > need);
+	if ((rt = SmallRuntime(model, base, need)) == NULL)
+		return;
+	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+	ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+	ResetCases();
+	AddLong(s, 0, 2);
+	most = DrainCounting(s, ev);
+	printf("  preempt: %d blocks, %d requests at most at once, %lld preemptions\n",
+		   need, most, (long long) LlmSchedPreemptions(s));
+	CHECK(most >= 2);
+	CHECK(LlmSchedPreemptions(s) >= 1);
+	for (int i = 0; i < 3; i++)
+		CHECK(SameAsAlone(&cases[i], alone[i], n_alone[i]));
+
+	/*
+	 * a paused request gives its blocks up to a waiting one, then resumes:
+	 * a runs until a prompt like b's no longer fits beside it, pauses, and
+	 * b arrives
+	 */
+	{
+		int64_t		before;
+
+		ResetCases();
+		AddLong(s, 0, 0);
+		for (int step = 0; step < 200 && !cases[0].done &&
+			 need - BLOCKS(cases[0].n_prompt + cases[0].n_got - 1) - 1 >= BLOCKS(cases[1].n_prompt + 1); step++)
+		{
+			CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+			Apply(ev, n);
+		}
+		CHECK(!cases[0].done && LlmSchedIsRunning(s, &cases[0]));
+		LlmSchedSetPaused(s, &cases[0], true);
+		CHECK(LlmSchedRunnable(s) == 0);
+		AddLong(s, 1, 1);
+		before = LlmSchedPreemptions(s);
+		CHECK(LlmSchedRunnable(s) == 1);
+		CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+		Apply(ev, n);
+		CHECK(LlmSchedPreemptions(s) == before + 1);
+		CHECK(!LlmSchedIsRunning(s, &cases[0]) && LlmSchedIsRunning(s, &cases[1]));
+		LlmSchedSetPaused(s, &cases[0], false);
+		DrainCounting(s, ev);
+		CHECK(SameAsAlone(&cases[0], alone[0], n_alone[0]));
+		CHECK(SameAsAlone(&cases[1], alone[1], n_alone[1]));
+	}
+	LlmSchedFree(s);
+	LlmRuntimeFree(rt);
+	free(ev);
 }
 
 /* cancelling a running request frees its blocks; bad requests are refused */
@@ -471,6 +621,7 @@ TestFixture(const char *name)
 		TestLongPrompt(rt);
 		TestPause(rt);
 		TestSmallCache(model, &opt);
+		TestPreempt(model, &opt, rt);
 		TestCancelAndErrors(rt);
 	}
 	for (int i = 0; i < n_cases; i++)

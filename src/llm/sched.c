@@ -5,10 +5,20 @@
  *	  (see sched.h).
  *
  * Requests sit in one array in arrival order.  A step admits waiting
- * requests while a sequence slot and their KV reservation are free
+ * requests while a sequence slot and KV blocks for their prompt are free
  * (strictly in order, so a large request is not starved by small ones
  * behind it), then lays out one decode row per decoding request and
  * fills the remaining rows with prompt chunks, oldest request first.
+ *
+ * Admission counts what a request needs now, not its max_tokens: when a
+ * step's rows need more KV blocks than are free, the youngest running
+ * request (a paused one first) is preempted: its sequence is closed and
+ * it waits again at its place in the queue, keeping its tokens.  When
+ * readmitted it reads its prompt and the tokens it generated again as a
+ * prefill, whose last logits give its next token, so its output goes on
+ * where it stopped (up to the floating-point order of the products).  The
+ * oldest request always fits alone (LlmSchedAdd refuses one that cannot),
+ * so every request finishes.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,9 +42,10 @@ typedef struct SchedReq
 	int			n_eos;
 	bool		greedy;			/* temperature 0, no penalty: argmax */
 	LlmSampler	sampler;		/* only when !greedy */
+	int			target;			/* tokens to feed before decoding: the prompt,
+								 * or the whole history once preempted */
 	int			seq;			/* -1 while waiting */
 	bool		paused;			/* skipped by steps (LlmSchedSetPaused) */
-	int			reserve;		/* KV blocks set aside for it */
 } SchedReq;
 
 struct LlmSched
@@ -45,8 +56,8 @@ struct LlmSched
 	int			max_seqs;
 	int			max_rows;
 	int			total_blocks;
-	int			reserved;		/* blocks reserved by running requests */
 	int			running;
+	int64_t		preemptions;
 
 	SchedReq  **reqs;			/* arrival order */
 	int			n_reqs;
@@ -99,7 +110,6 @@ ReqFree(LlmSched *s, SchedReq *r)
 	if (r->seq >= 0)
 	{
 		LlmSeqClose(s->rt, r->seq);
-		s->reserved -= r->reserve;
 		s->running--;
 	}
 	if (!r->greedy)
@@ -124,15 +134,20 @@ LlmSchedFree(LlmSched *s)
 	free(s);
 }
 
-/* KV blocks that a request of this many tokens may need */
+/* KV blocks that hold n tokens (what the runtime gives a sequence) */
+static int
+Blocks(int64_t n)
+{
+	return (int) ((n + COMPUTE_KV_BLOCK - 1) / COMPUTE_KV_BLOCK);
+}
+
+/* KV blocks that a request of this many tokens may need at most */
 static int
 BlocksFor(const LlmSched *s, int n_prompt, int max_tokens)
 {
 	int64_t		len = (int64_t) n_prompt + max_tokens;
 
-	if (len > s->max_position)
-		len = s->max_position;
-	return (int) ((len + COMPUTE_KV_BLOCK - 1) / COMPUTE_KV_BLOCK);
+	return Blocks(len < s->max_position ? len : s->max_position);
 }
 
 /* queue a request; see sched.h */
@@ -184,7 +199,7 @@ LlmSchedAdd(LlmSched *s, void *tag, const int32_t *prompt, int n_prompt,
 	r->seq = -1;
 	r->n_prompt = n_prompt;
 	r->max_tokens = max_tokens;
-	r->reserve = BlocksFor(s, n_prompt, max_tokens);
+	r->target = n_prompt;
 	r->cap_hist = n_prompt + (max_tokens < 4096 ? max_tokens : 4096) + 1;
 	r->hist = LlmAlloc(sizeof(int32_t) * (size_t) r->cap_hist, err);
 	if (r->hist == NULL)
@@ -247,14 +262,51 @@ LlmSchedSetPaused(LlmSched *s, void *tag, bool paused)
 }
 
 /*
+ * KV blocks free for admitting more requests: the free blocks, less what
+ * admitted requests still need to read their prompts and one block per
+ * running request for its next tokens.  With without_paused, as if the
+ * paused requests had been preempted.
+ */
+static int
+AdmissionRoom(const LlmSched *s, bool without_paused)
+{
+	int			free_blocks;
+	int			total;
+	int			room;
+
+	LlmRuntimeKvUsage(s->rt, &free_blocks, &total);
+	room = free_blocks;
+	for (int i = 0; i < s->n_reqs; i++)
+	{
+		const SchedReq *r = s->reqs[i];
+
+		if (r->seq < 0)
+			continue;
+		if (without_paused && r->paused)
+			room += Blocks(r->fed);
+		else
+			room -= 1 + (r->fed < r->target ? Blocks(r->target + 1) - Blocks(r->fed) : 0);
+	}
+	return room;
+}
+
+/* may waiting request r be admitted beside running requests, with room blocks? */
+static bool
+Admissible(const LlmSched *s, const SchedReq *r, int running, int room)
+{
+	return running < s->max_seqs && Blocks(r->target + 1) <= room;
+}
+
+/*
  * Requests a step would run: admitted ones not paused, plus the first
- * waiting one if it can be admitted now (the others wait behind it)
+ * waiting one if it can be admitted now (the others wait behind it;
+ * paused waiting ones are passed over)
  */
 int
 LlmSchedRunnable(const LlmSched *s)
 {
 	int			n = 0;
-	bool		first_waiting = true;
+	const SchedReq *first_waiting = NULL;
 
 	for (int i = 0; i < s->n_reqs; i++)
 	{
@@ -262,12 +314,12 @@ LlmSchedRunnable(const LlmSched *s)
 
 		if (r->seq >= 0)
 			n += !r->paused;
-		else if (first_waiting)
-		{
-			n += s->running < s->max_seqs && s->reserved + r->reserve <= s->total_blocks;
-			first_waiting = false;
-		}
+		else if (first_waiting == NULL && !r->paused)
+			first_waiting = r;
 	}
+	/* n running requests are not paused; the paused ones would give way */
+	if (first_waiting != NULL)
+		n += Admissible(s, first_waiting, n, AdmissionRoom(s, true));
 	return n;
 }
 
@@ -289,6 +341,13 @@ LlmSchedCounts(const LlmSched *s, int *running, int *waiting)
 	*waiting = s->n_reqs - s->running;
 }
 
+/* requests preempted so far */
+int64_t
+LlmSchedPreemptions(const LlmSched *s)
+{
+	return s->preemptions;
+}
+
 /* room for the events of one step */
 int
 LlmSchedMaxEvents(const LlmSched *s)
@@ -296,26 +355,70 @@ LlmSchedMaxEvents(const LlmSched *s)
 	return s->max_seqs;
 }
 
-/* open sequences for waiting requests, in order, while they fit */
+/*
+ * Preempt the youngest running request, a paused one first (only a paused
+ * one with paused_only): close its sequence (its blocks go back to the
+ * cache) and make it read all its tokens again when readmitted.  False
+ * when there is none.
+ */
+static bool
+Preempt(LlmSched *s, bool paused_only)
+{
+	SchedReq   *victim = NULL;
+
+	for (int i = s->n_reqs - 1; i >= 0; i--)
+	{
+		SchedReq   *r = s->reqs[i];
+
+		if (r->seq < 0)
+			continue;
+		if (r->paused)
+		{
+			victim = r;
+			break;
+		}
+		if (victim == NULL)
+			victim = r;
+	}
+	if (victim == NULL || (paused_only && !victim->paused))
+		return false;
+	LlmSeqClose(s->rt, victim->seq);
+	victim->seq = -1;
+	victim->fed = 0;
+	victim->target = victim->n_hist;
+	s->running--;
+	s->preemptions++;
+	return true;
+}
+
+/*
+ * Open sequences for waiting requests, in order, while they fit; paused
+ * requests (slow readers) give their blocks up for a waiting one
+ */
 static int
 Admit(LlmSched *s, LlmError *err)
 {
+	int			room = AdmissionRoom(s, false);
+
 	for (int i = 0; i < s->n_reqs; i++)
 	{
 		SchedReq   *r = s->reqs[i];
 		int			rc;
 
-		if (r->seq >= 0)
+		if (r->seq >= 0 || r->paused)
 			continue;
-		if (s->running >= s->max_seqs || s->reserved + r->reserve > s->total_blocks)
+		while (!Admissible(s, r, s->running, room) && Preempt(s, true))
+			room = AdmissionRoom(s, false);
+		if (!Admissible(s, r, s->running, room))
 			break;
 		if ((rc = LlmSeqOpen(s->rt, &r->seq, err)) != LLM_OK)
 		{
 			r->seq = -1;
 			return rc == LLM_ERR_FULL ? LLM_OK : rc;
 		}
-		s->reserved += r->reserve;
 		s->running++;
+		/* the room counts its prompt and its next tokens from now on */
+		room -= Blocks(r->target + 1) + 1;
 	}
 	return LLM_OK;
 }
@@ -333,19 +436,19 @@ Layout(LlmSched *s, bool *all_greedy)
 		for (int i = 0; i < s->n_reqs && n < s->max_seqs && rows < s->max_rows; i++)
 		{
 			SchedReq   *r = s->reqs[i];
-			bool		decoding = r->fed >= r->n_prompt;
+			bool		decoding = r->fed >= r->target;
 			LlmStepSeq *e = &s->entries[n];
 			int			take;
 
 			if (r->seq < 0 || r->paused || decoding != (pass == 0))
 				continue;
-			take = decoding ? 1 : r->n_prompt - r->fed;
+			take = decoding ? 1 : r->target - r->fed;
 			if (take > s->max_rows - rows)
 				take = s->max_rows - rows;
 			e->seq = r->seq;
 			e->tokens = r->hist + r->fed;
 			e->n_tokens = take;
-			e->want_logits = r->fed + take >= r->n_prompt;
+			e->want_logits = r->fed + take >= r->target;
 			if (e->want_logits && !r->greedy)
 				*all_greedy = false;
 			s->entry_req[n++] = r;
@@ -396,6 +499,32 @@ Choose(LlmSched *s, SchedReq *r, bool all_greedy, int j)
 	return LlmSample(&r->sampler, row, r->hist, r->n_hist);
 }
 
+/* free KV blocks now */
+static int
+FreeBlocks(const LlmSched *s)
+{
+	int			free_blocks;
+	int			total;
+
+	LlmRuntimeKvUsage(s->rt, &free_blocks, &total);
+	return free_blocks;
+}
+
+/* KV blocks that the n laid-out entries take beyond what they hold */
+static int
+StepBlocks(const LlmSched *s, int n)
+{
+	int			need = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		const SchedReq *r = s->entry_req[i];
+
+		need += Blocks(r->fed + s->entries[i].n_tokens) - Blocks(r->fed);
+	}
+	return need;
+}
+
 /* one step; see sched.h */
 int
 LlmSchedStep(LlmSched *s, LlmSchedEvent *events, int *n_events, LlmError *err)
@@ -408,7 +537,10 @@ LlmSchedStep(LlmSched *s, LlmSchedEvent *events, int *n_events, LlmError *err)
 	*n_events = 0;
 	if ((rc = Admit(s, err)) != LLM_OK)
 		return rc;
-	n = Layout(s, &all_greedy);
+	/* preempt until the step's new KV blocks fit */
+	while ((n = Layout(s, &all_greedy)) > 0 && StepBlocks(s, n) > FreeBlocks(s))
+		if (!Preempt(s, false))
+			break;
 	if (n == 0)
 		return LLM_OK;
 	if (all_greedy)

@@ -7,11 +7,13 @@
  *	  prompt, up to the runtime's rows per step.
  *
  * Requests are admitted in arrival order when a sequence slot is free and
- * the KV cache can hold their whole length (prompt + max_tokens, capped
- * at the context), so that a step never runs out of KV blocks and an
- * admitted request always finishes; the others wait in the queue.  A
- * long prompt is read a chunk per step, so it never stalls the decoding
- * of the others.
+ * the KV cache has room for their prompt; the others wait in the queue.
+ * When the requests that run need more KV blocks than are free, the
+ * youngest is preempted: it waits again, keeping its tokens, and reads
+ * them again when readmitted (sched.c).  A request must fit the cache
+ * alone (prompt + max_tokens, capped at the context), so the oldest one
+ * always progresses and every request finishes.  A long prompt is read a
+ * chunk per step, so it never stalls the decoding of the others.
  *
  * Each request samples with its own LlmSampler (greedy rows use the
  * device's argmax when the whole step is greedy), and stops at an EOS id,
@@ -86,6 +88,9 @@ extern bool LlmSchedIsRunning(const LlmSched *s, void *tag);
 
 /* requests running and waiting */
 extern void LlmSchedCounts(const LlmSched *s, int *running, int *waiting);
+
+/* requests preempted so far (each time one gave its KV blocks back) */
+extern int64_t LlmSchedPreemptions(const LlmSched *s);
 
 /*
  * Admit what fits and run one step.  Events (at most one per request
