@@ -153,24 +153,29 @@ is($out, "$gpt2_ids\n$wordpiece_ids\n$wordpiece_ids",
 	'a replaced model is reloaded; an unchanged one is served from the cache')
   or diag($err);
 
-# Files are checked once per statement: a replacement during a statement
-# (here by the function itself) is seen by the next statement only.
+# Files are not checked at every call: a replacement during a statement
+# (here by the function itself, within a second) is seen by the next
+# statement.
 chmod 0644, "$swap/tokenizer.json";
 ($out, $err) = run_sql(
-	qq~CREATE FUNCTION pg_temp.swap_mid_statement() RETURNS text LANGUAGE plpgsql AS \$\$
+	qq~CREATE FUNCTION pg_temp.swap_mid_statement(fixture text, wait float8) RETURNS text LANGUAGE plpgsql AS \$\$
 DECLARE
 	before int[] := mlops.tokenize('swap', 'Hello world', true);
 BEGIN
-	COPY (SELECT 1) TO PROGRAM 'cp $fixtures/tok-gpt2/tokenizer.json $swap/new.json && mv -f $swap/new.json $swap/tokenizer.json && cp $fixtures/tok-gpt2/tokenizer_config.json $swap/new.json && mv -f $swap/new.json $swap/tokenizer_config.json';
+	EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
+		format('cp $fixtures/%s/tokenizer.json $swap/new.json && mv -f $swap/new.json $swap/tokenizer.json && cp $fixtures/%s/tokenizer_config.json $swap/new.json && mv -f $swap/new.json $swap/tokenizer_config.json', fixture, fixture));
+	PERFORM pg_sleep(wait);
 	RETURN (before = mlops.tokenize('swap', 'Hello world', true))::text;
 END
 \$\$;
 SELECT mlops.tokenize('swap', 'Hello world', true);
-SELECT pg_temp.swap_mid_statement();
+SELECT pg_temp.swap_mid_statement('tok-gpt2', 0);
 SELECT mlops.tokenize('swap', 'Hello world', true);
+SELECT pg_temp.swap_mid_statement('tok-wordpiece', 1.2);
 ~);
-is($out, "$wordpiece_ids\ntrue\n$gpt2_ids",
-	'a statement sees one tokenizer throughout; the next one sees the replaced files') or diag($err);
+is($out, "$wordpiece_ids\ntrue\n$gpt2_ids\nfalse",
+	'calls in a statement share a check of the files; the next statement, or a call a second later, sees the replaced files'
+) or diag($err);
 copy_tokenizer('tok-wordpiece', $swap);
 chmod 000, "$swap/tokenizer.json";
 

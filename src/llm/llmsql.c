@@ -14,14 +14,17 @@
  * the check and the open; that directory belongs to the administrator.
  *
  * Each backend keeps the last few tokenizers it loaded, keyed by the
- * resolved directory and validated on every use against the identity,
- * size and modification time of the two files, so a model replaced on
- * disk is reloaded by the next call.  The engine allocates with malloc:
- * a tokenizer enters the cache only once it loaded completely, and every
- * engine buffer is copied into palloc'ed memory and freed before anything
- * can raise an error.
+ * resolved directory and validated against the identity, size and
+ * modification time of the two files, so a model replaced on disk is
+ * reloaded.  The paths and files are checked at the first use in a
+ * statement and transaction and at least once a second, not at every
+ * call: for a short text that check costs ten times the tokenizing.  The
+ * engine allocates with malloc: a tokenizer enters the cache only once it
+ * loaded completely, and every engine buffer is copied into palloc'ed
+ * memory and freed before anything can raise an error.
  *
- * This is the only file of src/llm that includes PostgreSQL headers.
+ * The engine's other PostgreSQL glue is in the llm*.c files named in
+ * docs/architecture.md; the engine itself includes no PostgreSQL header.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +40,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -70,9 +74,12 @@ typedef struct TokenizerCacheEntry
 	FileStamp	config;			/* tokenizer_config.json */
 	uint64		lastUsed;
 	char		model[MAXPGPATH];	/* the name it was last asked by */
-	TimestampTz checked;		/* start of the statement that last checked
-								 * its files */
+	TimestampTz checked_stmt;	/* statement start, transaction and time of */
+	LocalTransactionId checked_xact;	/* the last check of its files */
+	TimestampTz checked_at;
 } TokenizerCacheEntry;
+
+#define TOKENIZER_RECHECK_MS 1000	/* recheck at least this often */
 
 /*
  * Per-backend cache.  Reset points: a slot is freed on eviction, when its
@@ -454,6 +461,24 @@ LlmSqlReportError(const LlmError *err, const char *model, const char *dir,
 			 errdetail("%s", LlmSqlEngineMessage(err, dir, model))));
 }
 
+/* note that an entry's files were checked now */
+static void
+MarkChecked(TokenizerCacheEntry *entry)
+{
+	entry->checked_stmt = GetCurrentStatementStartTimestamp();
+	entry->checked_xact = MyProc != NULL ? MyProc->lxid : InvalidLocalTransactionId;
+	entry->checked_at = GetCurrentTimestamp();
+}
+
+/* were an entry's files checked in this statement and transaction, lately? */
+static bool
+CheckedRecently(const TokenizerCacheEntry *entry)
+{
+	return entry->checked_stmt == GetCurrentStatementStartTimestamp() &&
+		MyProc != NULL && entry->checked_xact == MyProc->lxid &&
+		!TimestampDifferenceExceeds(entry->checked_at, GetCurrentTimestamp(), TOKENIZER_RECHECK_MS);
+}
+
 /*
  * The tokenizer of a model, loading it on a cache miss
  */
@@ -477,16 +502,15 @@ LlmSqlGetTokenizer(const char *model)
 	}
 
 	/*
-	 * Paths and files are checked once per statement: resolving them costs
-	 * far more than tokenizing a short text, and a statement that tokenizes
-	 * every row then sees one tokenizer throughout
+	 * Paths and files are checked again at a new statement, in a new
+	 * transaction or a second after the last check, not at every call:
+	 * resolving them costs far more than tokenizing a short text
 	 */
 	for (int i = 0; i < TOKENIZER_CACHE_SIZE; i++)
 	{
 		TokenizerCacheEntry *entry = &tokenizerCache[i];
 
-		if (entry->tok != NULL && entry->checked == GetCurrentStatementStartTimestamp() &&
-			strcmp(entry->model, model) == 0)
+		if (entry->tok != NULL && strcmp(entry->model, model) == 0 && CheckedRecently(entry))
 		{
 			entry->lastUsed = ++cacheClock;
 			return entry->tok;
@@ -508,7 +532,7 @@ LlmSqlGetTokenizer(const char *model)
 		{
 			entry->lastUsed = ++cacheClock;
 			strlcpy(entry->model, model, sizeof(entry->model));
-			entry->checked = GetCurrentStatementStartTimestamp();
+			MarkChecked(entry);
 			return entry->tok;
 		}
 		/* the files changed on disk: drop the old one and reload below */
@@ -543,7 +567,7 @@ LlmSqlGetTokenizer(const char *model)
 	slot->config = config;
 	slot->lastUsed = ++cacheClock;
 	strlcpy(slot->model, model, sizeof(slot->model));
-	slot->checked = GetCurrentStatementStartTimestamp();
+	MarkChecked(slot);
 	elog(DEBUG1, "pgmlops: loaded the tokenizer of model \"%s\"", model);
 	return tok;
 }
