@@ -10,22 +10,25 @@
 #   records pending; the next call starts a new flusher, and every record
 #   is written exactly once.
 # - A clean shutdown saves the records not written yet; the next start
-#   writes them; an immediate stop saves nothing.
+#   writes them; an immediate stop saves nothing; a copy of the data
+#   directory that starts in recovery ignores them.
 # The calls are made by the test-support entry point llm_trace_test.
 use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PostgreSQL::Test::RecursiveCopy;
 use Test::More;
 use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('llm_trace');
-$node->init;
+$node->init(allows_streaming => 1);
 $node->append_conf(
 	'postgresql.conf', qq{
 shared_preload_libraries = 'pgmlops'
 mlops.trace_buffer_calls = 4096
+max_prepared_transactions = 2
 log_statement = none
 });
 $node->start;
@@ -167,11 +170,17 @@ is($node->safe_psql('db4', 'SELECT count(*) FROM public.pwned'), '0',
 	'the flusher ran none of the database owner\'s functions');
 
 # --- a clean shutdown saves the records not written yet ------------------
-# The flusher of db1 waits for a lock when the server stops: its records go
-# back to the ring, the postmaster saves them, and the next start loads
-# them and writes them.
-my $locker = $node->background_psql('db1');
-$locker->query_safe('BEGIN; LOCK TABLE mlops.llm_calls IN EXCLUSIVE MODE');
+# A prepared transaction holds a lock on mlops.llm_calls across stops, so
+# the records of db1 stay pending: at a clean stop the flusher dies waiting
+# for the lock, its records go back to the ring, and the postmaster saves
+# them; the next start loads them, and they are written once the lock goes.
+sub hold_lock
+{
+	$node->safe_psql('db1',
+		"BEGIN; LOCK TABLE mlops.llm_calls IN EXCLUSIVE MODE; PREPARE TRANSACTION 'hold'");
+}
+my $dump = '/pg_stat/pgmlops_llm_trace.stat';
+hold_lock();
 calls('db1', 'sd', 40, 100);
 ok( $node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pgmlops trace flusher' "
@@ -180,31 +189,61 @@ ok( $node->poll_query_until('postgres',
 is(status('pending'), '40', 'with 40 records pending');
 my $log_offset = -s $node->logfile;
 $node->stop('fast');
-eval { $locker->quit };
 like(slurp_file($node->logfile, $log_offset), qr/pgmlops saved 40 LLM call records not yet written/,
 	'the postmaster saved them at shutdown');
-ok(-f $node->data_dir . '/pg_stat/pgmlops_llm_trace.stat', 'into pg_stat/pgmlops_llm_trace.stat');
+ok(-f $node->data_dir . $dump, "into $dump");
 $log_offset = -s $node->logfile;
 $node->start;
-ok($node->poll_query_until('db1', "SELECT count(*) = 40 FROM mlops.llm_calls WHERE model LIKE 'sd%'"),
-	'the next start writes them, with no call made');
 like(slurp_file($node->logfile, $log_offset), qr/pgmlops loaded 40 LLM call records saved at the last shutdown/,
-	'after loading them');
-ok(!-e $node->data_dir . '/pg_stat/pgmlops_llm_trace.stat', 'and deletes the file');
+	'the next start loads them');
+ok(!-e $node->data_dir . $dump, 'and deletes the file');
+is(status('pending'), '40', 'they are pending again');
+$node->safe_psql('db1', "ROLLBACK PREPARED 'hold'");
+ok($node->poll_query_until('db1', "SELECT count(*) = 40 FROM mlops.llm_calls WHERE model LIKE 'sd%'"),
+	'and written once the lock goes, with no call made');
 is( $node->safe_psql('db1',
 		"SELECT count(DISTINCT model) || ' ' || min(length(prompt)) FROM mlops.llm_calls WHERE model LIKE 'sd%'"),
 	'40 101', 'each once, whole');
 
 # an immediate stop (a crash) saves nothing
-$locker = $node->background_psql('db1');
-$locker->query_safe('BEGIN; LOCK TABLE mlops.llm_calls IN EXCLUSIVE MODE');
+hold_lock();
 calls('db1', 'im', 5, 10);
 $node->stop('immediate');
-eval { $locker->quit };
-ok(!-e $node->data_dir . '/pg_stat/pgmlops_llm_trace.stat', 'an immediate stop saves nothing');
+ok(!-e $node->data_dir . $dump, 'an immediate stop saves nothing');
 $node->start;
+$node->safe_psql('db1', "ROLLBACK PREPARED 'hold'");
+is($node->safe_psql('db1', 'SELECT mlops.flush_llm_calls(3000)'), '0', 'nothing is pending after the restart');
 is($node->safe_psql('db1', "SELECT count(*) FROM mlops.llm_calls WHERE model LIKE 'im%'"), '0',
 	'and its pending records are lost, as documented');
+
+# a saved file is ignored by a server that starts as a standby (a copy of a
+# stopped primary's data directory)
+hold_lock();
+calls('db1', 'sb', 3, 10);
+$node->stop('fast');
+ok(-f $node->data_dir . $dump, 'a clean stop saved the records');
+my $copy = PostgreSQL::Test::Cluster->new('llm_trace_copy');
+PostgreSQL::Test::RecursiveCopy::copypath($node->data_dir, $copy->data_dir);
+chmod 0700, $copy->data_dir;
+$copy->append_conf('postgresql.conf', 'port = ' . $copy->port);
+$copy->append_conf('postgresql.conf', "unix_socket_directories = '" . $copy->host . "'");
+open my $sig, '>', $copy->data_dir . '/standby.signal' or die "standby.signal: $!";
+close $sig;
+$copy->start;
+ok(!-e $copy->data_dir . $dump, 'the copy that starts as a standby deletes the file');
+like(slurp_file($copy->logfile), qr/pgmlops ignored ".*": the server starts as a standby or in recovery/,
+	'without loading it');
+$copy->promote;
+$copy->poll_query_until('db1', 'SELECT NOT pg_is_in_recovery()');
+$copy->safe_psql('db1', "ROLLBACK PREPARED 'hold'");
+is($copy->safe_psql('db1', 'SELECT mlops.flush_llm_calls(3000)'), '0', 'so nothing is pending there');
+is($copy->safe_psql('db1', "SELECT count(*) FROM mlops.llm_calls WHERE model LIKE 'sb%'"), '0',
+	'and the copy writes none of them');
+$copy->stop;
+$node->start;
+$node->safe_psql('db1', "ROLLBACK PREPARED 'hold'");
+ok($node->poll_query_until('db1', "SELECT count(*) = 3 FROM mlops.llm_calls WHERE model LIKE 'sb%'"),
+	'the original writes them');
 
 $node->stop;
 done_testing();

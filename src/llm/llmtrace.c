@@ -31,7 +31,8 @@
  * postmaster, once every other process has exited, saves the records not
  * written yet to TRACE_DUMP_FILE; the next start loads them back into the
  * ring (and deletes the file), and the first inference worker launches
- * their flushers.
+ * their flushers once recovery has ended (with no worker, the next traced
+ * call does).
  *
  * Flusher table: at most one flusher per database, in a fixed table of
  * TRACE_MAX_FLUSHERS entries.  An entry is claimed by the backend that
@@ -50,14 +51,15 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
-#include "catalog/pg_control.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_control.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -201,6 +203,7 @@ static uint32 my_generation = 0;
 static bool flusher_connected = false;
 static int *claimed = NULL;
 static int	nclaimed = 0;
+static volatile sig_atomic_t flusher_terminated = false;
 static SPIPlanPtr insert_plan = NULL;
 
 #define FREELIST(s) ((int *) &(s)->heads[(s)->nslots])
@@ -225,14 +228,23 @@ TraceShmemRequest(void)
 	RequestAddinShmemSpace(mul_size(trace_buffer_calls, sizeof(TraceRecord)));
 }
 
-/* the header of TRACE_DUMP_FILE, followed by (dbid, TraceRecord) pairs */
+/* the header of TRACE_DUMP_FILE, followed by count TraceDumpEntry */
 typedef struct TraceDumpHeader
 {
 	uint32		magic;
 	uint32		version;
-	uint32		record_size;
+	uint32		entry_size;
 	uint32		count;
+	pg_crc32c	crc;			/* of the entries */
 } TraceDumpHeader;
+
+typedef struct TraceDumpEntry
+{
+	Oid			dbid;
+	TraceRecord record;
+} TraceDumpEntry;
+
+#define TRACE_DUMP_MAX		8192	/* the most slots mlops.trace_buffer_calls gives */
 
 /*
  * Did the server shut down cleanly (pg_control says so once the shutdown
@@ -265,56 +277,106 @@ ShutDownCleanly(void)
  * call order.  Only after a clean shutdown: every other process has
  * exited, so no slot changes any more (a flusher's exit returned its
  * claimed slots to FILLED).  After an immediate stop or a crash the
- * pending records are lost, like the statistics.
+ * pending records are lost, like the statistics.  Nothing here may raise
+ * an ERROR (malloc and stdio, failures logged).
  */
 static void
 TraceSave(int code, Datum arg)
 {
-	TraceDumpHeader hdr = {TRACE_DUMP_MAGIC, TRACE_DUMP_VERSION, sizeof(TraceRecord), 0};
+	TraceDumpHeader hdr = {TRACE_DUMP_MAGIC, TRACE_DUMP_VERSION, sizeof(TraceDumpEntry), 0, 0};
+	TraceDumpEntry *entries;
 	int		   *idx;
 	FILE	   *file;
 	bool		ok;
 
 	if (code != 0 || trace == NULL || !ShutDownCleanly())
 		return;
-	idx = palloc(sizeof(int) * trace->nslots);
+	idx = malloc(sizeof(int) * trace->nslots);
+	entries = malloc(sizeof(TraceDumpEntry) * trace->nslots);
+	if (idx == NULL || entries == NULL)
+	{
+		free(idx);
+		free(entries);
+		ereport(LOG, (errmsg("pgmlops could not save its LLM call records: out of memory")));
+		return;
+	}
 	for (int i = 0; i < trace->nslots; i++)
 		if (trace->heads[i].state == SLOT_FILLED)
 			idx[hdr.count++] = i;
-	if (hdr.count == 0)
-		return;
 	qsort(idx, hdr.count, sizeof(int), CompareSlotSeq);
-
-	file = AllocateFile(TRACE_DUMP_FILE ".tmp", PG_BINARY_W);
-	ok = file != NULL && fwrite(&hdr, sizeof(hdr), 1, file) == 1;
-	for (uint32 k = 0; ok && k < hdr.count; k++)
-		ok = fwrite(&trace->heads[idx[k]].dbid, sizeof(Oid), 1, file) == 1 &&
-			fwrite(&records[idx[k]], sizeof(TraceRecord), 1, file) == 1;
-	if (file != NULL && FreeFile(file) != 0)
-		ok = false;
-	if (ok && durable_rename(TRACE_DUMP_FILE ".tmp", TRACE_DUMP_FILE, LOG) == 0)
-		ereport(LOG,
-				(errmsg("pgmlops saved %u LLM call records not yet written to mlops.llm_calls", hdr.count)));
-	else
+	for (uint32 k = 0; k < hdr.count; k++)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("pgmlops could not save %u LLM call records to \"%s\": %m",
-						hdr.count, TRACE_DUMP_FILE)));
-		unlink(TRACE_DUMP_FILE ".tmp");
+		entries[k].dbid = trace->heads[idx[k]].dbid;
+		entries[k].record = records[idx[k]];
 	}
+	INIT_CRC32C(hdr.crc);
+	COMP_CRC32C(hdr.crc, entries, sizeof(TraceDumpEntry) * hdr.count);
+	FIN_CRC32C(hdr.crc);
+	free(idx);
+
+	if (hdr.count > 0)
+	{
+		file = fopen(TRACE_DUMP_FILE ".tmp", PG_BINARY_W);
+		ok = file != NULL && fwrite(&hdr, sizeof(hdr), 1, file) == 1 &&
+			fwrite(entries, sizeof(TraceDumpEntry), hdr.count, file) == hdr.count;
+		if (file != NULL && fclose(file) != 0)
+			ok = false;
+		if (!ok)
+		{
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("pgmlops could not save %u LLM call records to \"%s\": %m",
+							hdr.count, TRACE_DUMP_FILE ".tmp")));
+			unlink(TRACE_DUMP_FILE ".tmp");
+		}
+		/* durable_rename logs its own failure */
+		else if (durable_rename(TRACE_DUMP_FILE ".tmp", TRACE_DUMP_FILE, LOG) == 0)
+			ereport(LOG,
+					(errmsg("pgmlops saved %u LLM call records not yet written to mlops.llm_calls",
+							hdr.count)));
+	}
+	free(entries);
+}
+
+/* read the saved entries into *entries (malloc'ed); a reason when unusable */
+static const char *
+ReadDump(FILE *file, TraceDumpHeader *hdr, TraceDumpEntry **entries)
+{
+	pg_crc32c	crc;
+
+	*entries = NULL;
+	if (fread(hdr, sizeof(*hdr), 1, file) != 1 || hdr->magic != TRACE_DUMP_MAGIC ||
+		hdr->version != TRACE_DUMP_VERSION || hdr->entry_size != sizeof(TraceDumpEntry) ||
+		hdr->count > TRACE_DUMP_MAX)
+		return "not a trace file of this build";
+	*entries = malloc(sizeof(TraceDumpEntry) * Max(hdr->count, 1));
+	if (*entries == NULL)
+		return "out of memory";
+	if (fread(*entries, sizeof(TraceDumpEntry), hdr->count, file) != hdr->count)
+		return "truncated";
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, *entries, sizeof(TraceDumpEntry) * hdr->count);
+	FIN_CRC32C(crc);
+	if (!EQ_CRC32C(crc, hdr->crc))
+		return "checksum mismatch";
+	return NULL;
 }
 
 /*
  * At postmaster start, with a fresh ring: load the records the last clean
- * shutdown saved, then delete the file (after a crash, nothing is loaded
- * twice).  Records the ring cannot hold are counted as dropped.
+ * shutdown saved.  The file is deleted first (nothing is loaded twice, a
+ * crash restart included) and ignored on a server that starts as a standby
+ * or in recovery (a copy of the data directory: its primary writes them).
+ * Records the ring cannot hold are counted as dropped.
  */
 static void
 TraceRestore(void)
 {
 	TraceDumpHeader hdr;
-	FILE	   *file = AllocateFile(TRACE_DUMP_FILE, PG_BINARY_R);
+	TraceDumpEntry *entries = NULL;
+	struct stat st;
+	FILE	   *file = fopen(TRACE_DUMP_FILE, PG_BINARY_R);
+	const char *why;
 	uint32		loaded = 0;
 
 	if (file == NULL)
@@ -325,44 +387,53 @@ TraceRestore(void)
 					 errmsg("pgmlops could not read \"%s\": %m", TRACE_DUMP_FILE)));
 		return;
 	}
-	if (fread(&hdr, sizeof(hdr), 1, file) != 1 || hdr.magic != TRACE_DUMP_MAGIC ||
-		hdr.version != TRACE_DUMP_VERSION || hdr.record_size != sizeof(TraceRecord))
-		ereport(LOG,
-				(errmsg("pgmlops ignored \"%s\": not a trace file of this build", TRACE_DUMP_FILE)));
-	else
+	if (unlink(TRACE_DUMP_FILE) != 0)
 	{
-		for (uint32 k = 0; k < hdr.count; k++)
-		{
-			Oid			dbid;
-			int			idx;
-
-			if (trace->nfree == 0)
-			{
-				trace->dropped += hdr.count - k;
-				break;
-			}
-			idx = FREELIST(trace)[trace->nfree - 1];
-			if (fread(&dbid, sizeof(Oid), 1, file) != 1 ||
-				fread(&records[idx], sizeof(TraceRecord), 1, file) != 1)
-			{
-				ereport(LOG,
-						(errmsg("pgmlops found \"%s\" truncated after %u records", TRACE_DUMP_FILE, k)));
-				break;
-			}
-			/* the strings of a damaged file stay terminated */
-			records[idx].function[TRACE_WORD_MAX - 1] = records[idx].provider[TRACE_WORD_MAX - 1] =
-				records[idx].status[TRACE_WORD_MAX - 1] = records[idx].model[TRACE_MODEL_MAX - 1] =
-				records[idx].hash[64] = records[idx].error[TRACE_ERROR_MAX - 1] =
-				records[idx].prompt[TRACE_PROMPT_MAX] = '\0';
-			trace->nfree--;
-			trace->heads[idx].state = SLOT_FILLED;
-			trace->heads[idx].dbid = dbid;
-			trace->heads[idx].seq = trace->next_seq++;
-			loaded++;
-		}
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("pgmlops ignored \"%s\": it could not be removed: %m", TRACE_DUMP_FILE)));
+		fclose(file);
+		return;
 	}
-	FreeFile(file);
-	unlink(TRACE_DUMP_FILE);
+	if (stat(STANDBY_SIGNAL_FILE, &st) == 0 || stat(RECOVERY_SIGNAL_FILE, &st) == 0)
+		why = "the server starts as a standby or in recovery";
+	else
+		why = ReadDump(file, &hdr, &entries);
+	fclose(file);
+	if (why != NULL)
+	{
+		ereport(LOG, (errmsg("pgmlops ignored \"%s\": %s", TRACE_DUMP_FILE, why)));
+		free(entries);
+		return;
+	}
+	for (uint32 k = 0; k < hdr.count; k++)
+	{
+		TraceRecord *r;
+		int			idx;
+
+		if (trace->nfree == 0)
+		{
+			trace->dropped += hdr.count - k;
+			break;
+		}
+		if (!IS_VALID_TIMESTAMP(entries[k].record.started))
+		{
+			trace->discarded++;
+			continue;
+		}
+		idx = FREELIST(trace)[--trace->nfree];
+		r = &records[idx];
+		*r = entries[k].record;
+		/* terminated strings whatever the file held */
+		r->function[TRACE_WORD_MAX - 1] = r->provider[TRACE_WORD_MAX - 1] =
+			r->status[TRACE_WORD_MAX - 1] = r->model[TRACE_MODEL_MAX - 1] = r->hash[64] =
+			r->error[TRACE_ERROR_MAX - 1] = r->prompt[TRACE_PROMPT_MAX] = '\0';
+		trace->heads[idx].state = SLOT_FILLED;
+		trace->heads[idx].dbid = entries[k].dbid;
+		trace->heads[idx].seq = trace->next_seq++;
+		loaded++;
+	}
+	free(entries);
 	if (loaded > 0)
 	{
 		trace->restored = true;
@@ -744,13 +815,12 @@ LlmTraceCall(const LlmTraceEntry *e)
 	act = PlanFlusher(dbid, now);
 	/*
 	 * now and then, records that no flusher will take (its end lost them);
-	 * at each call while records loaded at start may wait
+	 * and once at the first call after records were loaded at start
 	 */
 	orphan = trace->heads[idx].seq % 64 == 0 || trace->restored ? FindOrphanDb(dbid) : InvalidOid;
+	trace->restored = false;
 	if (OidIsValid(orphan))
 		orphan_act = PlanFlusher(orphan, now);
-	else
-		trace->restored = false;
 	SpinLockRelease(&trace->mutex);
 	RunFlusherAction(&act, dbid);
 	if (OidIsValid(orphan))
@@ -760,14 +830,13 @@ LlmTraceCall(const LlmTraceEntry *e)
 /*
  * Launch the flushers of every database whose records wait without one
  * (the records loaded at start); the first inference worker calls this
- * when it starts.  At most one launch per database.
+ * once recovery has ended.  At most one launch per database.
  */
 void
 LlmTraceLaunchWaiting(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	/* during recovery, the postmaster starts them when it ends */
 	if (trace == NULL)
 		return;
 	for (int n = 0; n < TRACE_MAX_FLUSHERS; n++)
@@ -1090,10 +1159,19 @@ ReportDropped(void)
 				 errhint("Raise mlops.trace_buffer_calls.")));
 }
 
+/* SIGTERM of a flusher: remember it (see FlusherAtExit), then die() */
+static void
+FlusherTerminate(SIGNAL_ARGS)
+{
+	flusher_terminated = true;
+	die(postgres_signal_arg);
+}
+
 /*
  * Flusher exit (normal, FATAL or terminated): return the slots it still
- * holds, free its entry; if it never connected (the database is gone),
- * discard the database's records so that they do not fill the ring
+ * holds, free its entry; if it could not connect (the database is gone,
+ * not a termination, as at shutdown), discard the database's records so
+ * that they do not fill the ring
  */
 static void
 FlusherAtExit(int code, Datum arg)
@@ -1109,7 +1187,7 @@ FlusherAtExit(int code, Datum arg)
 		claimed[k] = -1;
 	}
 	nclaimed = 0;
-	if (!flusher_connected && my_flusher >= 0)
+	if (!flusher_connected && !flusher_terminated && my_flusher >= 0)
 	{
 		for (int i = 0; i < trace->nslots; i++)
 		{
@@ -1166,7 +1244,7 @@ LlmTraceFlusherMain(Datum main_arg)
 
 	memcpy(&arg, MyBgworkerEntry->bgw_extra, sizeof(arg));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGTERM, FlusherTerminate);
 	BackgroundWorkerUnblockSignals();
 
 	if (trace == NULL)

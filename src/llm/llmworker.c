@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -772,6 +773,7 @@ LlmWorkerMain(Datum arg)
 {
 	LlmSvcWorker *me;
 	MemoryContext pass_cxt;
+	volatile bool trace_launched = false;
 
 	my_index = DatumGetInt32(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -795,9 +797,6 @@ LlmWorkerMain(Datum arg)
 	strlcpy(me->device, WorkerDeviceName(), sizeof(me->device));
 	elog(LOG, "pgmlops inference worker %d started on %s (OpenBLAS kernels: %s)",
 		 my_index, me->device, ComputeCpuBlasCore());
-	/* records that the last clean shutdown saved get their flushers */
-	if (my_index == 0)
-		LlmTraceLaunchWaiting();
 	if (ComputeCpuBlasUnderused())
 		ereport(WARNING,
 				(errmsg("OpenBLAS uses its %s kernels on a CPU that has AVX2", ComputeCpuBlasCore()),
@@ -814,6 +813,15 @@ LlmWorkerMain(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			ApplySettings();
+		}
+		/*
+		 * once recovery has ended (at once on a primary; at promotion on a
+		 * standby), records that the last clean shutdown saved get flushers
+		 */
+		if (!trace_launched && my_index == 0 && !RecoveryInProgress())
+		{
+			LlmTraceLaunchWaiting();
+			trace_launched = true;
 		}
 		ResetLatch(MyLatch);
 		MemoryContextReset(pass_cxt);
