@@ -319,7 +319,8 @@ like(try(chat("$oa/m"), as => $su, pre => "SET mlops.allowed_hosts = 'a.example:
 	qr/^ok/, 'an entry with the location\'s port allows it');
 like(try(chat("openai://a.example/m"), as => $su, pre => "SET mlops.allowed_hosts = 'a.example:80';"),
 	qr/^42501 port 443 of provider host "a.example"/, 'openai:// is port 443');
-for my $bad ([ '::1', 'brackets' ], [ '127.0.0.1:0', 'between 1 and 65535' ],
+for my $bad ([ '::1', 'brackets' ], [ '127.0.0.1:0', 'between 1 and 65535' ], [ '127.1', 'four decimal' ],
+	[ '[::0:1]:80', 'shortest form' ],
 	[ '127.0.0.1:', 'between 1 and 65535' ], [ 'h:80x', 'between 1 and 65535' ],
 	[ '[::1]x', 'between 1 and 65535' ])
 {
@@ -412,6 +413,14 @@ like(bad_register("$oa/a b"), qr/^22023 .*a space/, 'a space is refused');
 like(bad_register("$oa/../m"), qr/^22023 .*segment/, 'a dot segment is refused');
 like(bad_register("$oa/m%0A"), qr/^22023 .*control character/, 'an encoded control character is refused');
 like(bad_register("http://127.0.0.1:$port/m"), qr/^22023 .*starts with openai/, 'an unknown scheme is refused');
+# addresses spelled otherwise than libcurl sends them would pass the SQL
+# check and fail in the client: refused at once
+like(bad_register("openai+http://127.1:$port/m"), qr/^22023 .*four decimal numbers/,
+	'a short IPv4 address is refused');
+like(bad_register("openai+http://2130706433:$port/m"), qr/^22023 .*four decimal numbers/,
+	'an IPv4 address as one number is refused');
+like(bad_register("openai+http://[0:0:0:0:0:0:0:1]:$port/m"), qr/^22023 .*shortest form/,
+	'a long IPv6 address is refused');
 like(bad_register("$oa/m", '{"temperature": 1}'), qr/^22023 unknown option "temperature"/,
 	'an unknown option is refused');
 like(bad_register("$oa/m", '{"dtype": "bf16"}'), qr/^22023 unknown option "dtype"/,

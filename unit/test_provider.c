@@ -157,6 +157,10 @@ TestUrls(void)
 	CHECK(!LlmHttpHostAllowed("api.example.com", "api.example.com.evil", 443));
 	CHECK(!LlmHttpHostAllowed("api.example.com:443", "api.example.co", 443));
 	CHECK(!LlmHttpHostAllowed("[::1]:80", "[::1]", 8080));
+	CHECK(!LlmHttpHostAllowed("h:80x", "h", 80));
+	CHECK(!LlmHttpHostAllowed("h:+80", "h", 80));
+	CHECK(!LlmHttpHostAllowed("h:", "h", 0));
+	CHECK(LlmHttpHostAllowed("h:0080", "h", 80));
 }
 
 static void

@@ -10,6 +10,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -192,6 +193,8 @@ LlmHttpHostAllowed(const char *entry, const char *host, int port)
 	const char *host_end = entry;
 	const char *colon;
 	size_t		len;
+	char	   *end;
+	long		p;
 
 	/* the port follows the host, after the "]" of an IPv6 address */
 	if (entry[0] == '[' && strchr(entry, ']') != NULL)
@@ -200,7 +203,14 @@ LlmHttpHostAllowed(const char *entry, const char *host, int port)
 	len = colon != NULL ? (size_t) (colon - entry) : strlen(entry);
 	if (strlen(host) != len || strncasecmp(entry, host, len) != 0)
 		return false;
-	return colon == NULL || atoi(colon + 1) == port;
+	if (colon == NULL)
+		return true;
+	/* a malformed port allows nothing */
+	if (colon[1] < '0' || colon[1] > '9')
+		return false;
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	return errno == 0 && *end == '\0' && p == port;
 }
 
 /*

@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <math.h>
 
@@ -168,6 +169,26 @@ ParsePort(const char *p, const char *end, int *port)
 }
 
 /*
+ * Is the address of family af between p and p + len written the way
+ * inet_ntop writes it (what libcurl turns any other spelling into)?
+ */
+static bool
+CanonicalAddress(int af, const char *p, size_t len)
+{
+	char		text[INET6_ADDRSTRLEN];
+	char		back[INET6_ADDRSTRLEN];
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (len >= sizeof(text))
+		return false;
+	memcpy(text, p, len);
+	text[len] = '\0';
+	return inet_pton(af, text, addr) == 1 &&
+		inet_ntop(af, addr, back, sizeof(back)) != NULL &&
+		pg_strcasecmp(text, back) == 0;
+}
+
+/*
  * Check a host as written in a location or on the allowlist: a name of
  * letters, digits, dots and hyphens, or an IPv6 address in brackets.
  * Returns NULL if fine, else why not.
@@ -175,6 +196,8 @@ ParsePort(const char *p, const char *end, int *port)
 static const char *
 CheckHost(const char *host, size_t len)
 {
+	const char *last;
+
 	if (len == 0)
 		return "The host is empty.";
 	if (len > MAX_HOST_LEN)
@@ -186,6 +209,8 @@ CheckHost(const char *host, size_t len)
 		for (size_t i = 1; i < len - 1; i++)
 			if (HexValue(host[i]) < 0 && host[i] != ':' && host[i] != '.')
 				return "The IPv6 address has an invalid character.";
+		if (!CanonicalAddress(AF_INET6, host + 1, len - 2))
+			return "Write an IPv6 address in its shortest form, as in [::1] or [2001:db8::1].";
 		return NULL;
 	}
 	for (size_t i = 0; i < len; i++)
@@ -195,6 +220,11 @@ CheckHost(const char *host, size_t len)
 				"A host name may only have letters, digits, dots and hyphens.";
 	if (host[0] == '.' || host[0] == '-')
 		return "A host name must start with a letter or digit.";
+	/* a last label that starts with a digit makes it an IPv4 address */
+	for (last = host + len; last > host && last[-1] != '.'; last--)
+		;
+	if (last < host + len && last[0] >= '0' && last[0] <= '9' && !CanonicalAddress(AF_INET, host, len))
+		return "Write an IPv4 address as four decimal numbers, as in 127.0.0.1.";
 	return NULL;
 }
 

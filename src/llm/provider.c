@@ -535,8 +535,9 @@ LlmProviderChat(const LlmProvider *prov, const LlmChatMessage *msgs, int n_msgs,
 
 /*
  * The tokens of each input as the provider's limit counts them: through its
- * tokenizer, or else its bytes, which no byte-level BPE exceeds (*cost is
- * malloc'ed)
+ * tokenizer, or else its bytes, which no byte-level BPE exceeds (also for
+ * an input the tokenizer refuses: the provider judges it); *cost is
+ * malloc'ed.  Only a cancel fails.
  */
 static int
 InputCosts(const LlmProvider *prov, const char *const *inputs, int n_inputs,
@@ -556,13 +557,14 @@ InputCosts(const LlmProvider *prov, const char *const *inputs, int n_inputs,
 			continue;
 		rc = TokenizerEncode(prov->tokenizer, inputs[i], (*cost)[i], false, &ids, &n_ids, err);
 		free(ids);
-		if (rc != LLM_OK)
+		if (rc == LLM_ERR_CANCELLED)
 		{
 			free(*cost);
 			*cost = NULL;
 			return rc;
 		}
-		(*cost)[i] = n_ids;
+		if (rc == LLM_OK)
+			(*cost)[i] = n_ids;
 	}
 	return LLM_OK;
 }
