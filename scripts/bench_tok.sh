@@ -34,6 +34,7 @@
 # (tokenizers@0.23.2, the version of the Python package measured on the GPU
 # machine). The SentencePiece-style tokenizer splits nothing, so a whole text
 # is one word above the engine's limit for one word: it is measured by lines.
+# Exits with 1 when a side fails or any line's ids differ.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -69,6 +70,7 @@ for n in $vocabs; do
   case $n in *[!0-9]*) echo "--vocab takes numbers: $n" >&2; exit 2 ;; esac
 done
 mkdir -p "$W"
+status=0
 report=$W/report.txt
 : > "$report"
 say() { echo "$*" | tee -a "$report"; }
@@ -158,10 +160,16 @@ for tok in tok-llama3 tok-qwen2 tok-gpt2 tok-spm tok-wordpiece; do
   dir=$(tokdir $tok "$n") || { echo "bpe_grow.py failed for $tok at $n" >&2; exit 1; }
   size=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["model"]["vocab"]))' \
          "$dir/tokenizer.json")
-  "$tokbench" "$dir" "$corpus" 0 ids > "$W/ours.ids"
-  theirs "$dir" "$corpus" 0 ids > "$W/hf.ids"
+  "$tokbench" "$dir" "$corpus" 0 ids > "$W/ours.ids" || { echo "tokbench failed on $tok" >&2; status=1; }
+  theirs "$dir" "$corpus" 0 ids > "$W/hf.ids" || { echo "the baseline failed on $tok" >&2; status=1; }
   lines=$(wc -l < "$W/hf.ids")
-  diffs=$(diff "$W/ours.ids" "$W/hf.ids" | grep -c '^<')
+  # lines that differ, and every line when one side has a different count
+  if [ "$(wc -l < "$W/ours.ids")" != "$lines" ] || [ "$lines" -eq 0 ]; then
+    diffs=$(( lines > 0 ? lines : 1 ))
+  else
+    diffs=$(diff "$W/ours.ids" "$W/hf.ids" | grep -c '^<')
+  fi
+  [ "$diffs" = 0 ] || status=1
   say "RESULT tok_ids tokenizer=$tok vocab=$size lines=$lines differ=$diffs"
   mode=both; [ $tok = tok-spm ] && mode=lines
   o=$("$tokbench" "$dir" "$corpus" "$seconds" $mode 2>&1)
@@ -177,4 +185,4 @@ done
 say ""
 say "$table"
 [ -n "$out" ] && cp "$report" "$out"
-exit 0
+exit $status
