@@ -62,15 +62,15 @@ typedef struct LlmHttpResponse
 	int			attempts;		/* requests sent */
 } LlmHttpResponse;
 
+/* httpc.c */
+extern void LlmHttpPolicyDefaults(LlmHttpPolicy *policy);
+
 /*
  * Does an allowlist entry ("host", "[v6]", either with ":port") allow host
  * (as in a URL, IPv6 in brackets) on port?  Host names compare without
- * case; an entry without a port allows every port.
+ * case; an entry without a port allows every port, a malformed port none.
  */
 extern bool LlmHttpHostAllowed(const char *entry, const char *host, int port);
-
-/* httpc.c */
-extern void LlmHttpPolicyDefaults(LlmHttpPolicy *policy);
 extern int	LlmHttpCheckUrl(const char *url, const LlmHttpPolicy *policy,
 							LlmError *err);
 extern int	LlmHttpPost(const LlmHttpRequest *req, LlmHttpResponse *resp,
