@@ -553,14 +553,18 @@ ok($ticks < 30, "the worker sleeps meanwhile ($ticks ticks of CPU in 1 s)");
 # a prompt that fits the cache only without the paused request's pages
 my ($sb, $sbpid) = session();
 my $big = gen('slowq', prompt_of($slowq_tokens - 16 * ($pages - 2)), 200);
+my $preempted = $node->safe_psql('postgres', q{SELECT preemptions FROM mlops.worker_status WHERE model = 'slowq'});
 start_query($sb, "SELECT length($big)");
-ok(wait_for(q{SELECT queue_depth || ' ' || in_flight FROM mlops.worker_status WHERE model = 'slowq'}, '1 1', 5),
-	'a request whose prompt does not fit beside the paused stream preempts it and runs');
+ok(wait_for(q{SELECT preemptions FROM mlops.worker_status WHERE model = 'slowq'}, $preempted + 1, 5),
+	'a request whose prompt does not fit beside the paused stream preempts it (mlops.worker_status counts it)');
+is($node->safe_psql('postgres', q{SELECT queue_depth || ' ' || in_flight FROM mlops.worker_status WHERE model = 'slowq'}),
+	'1 1', 'the stream waits, the new request runs');
 pump_until($sb->{run}, IPC::Run::timer(60), \$sb->{stdout}, qr/^\s*200\s*$/m);
 like($sb->{stdout}, qr/^\s*200\s*$/m, 'it gives its 200 tokens');
 my $rest = $sa->query_safe('FETCH ALL FROM c');
 $rest =~ s/\n//g;
 is(length($rest) + 1, 1200, 'the preempted stream resumes and gives every token') or diag(length $rest);
+like($rest, qr/^X+$/, 'the same token as before its preemption');
 $sa->query_safe('COMMIT');
 ok(wait_idle('slowq', 30), 'nothing is left in the worker');
 $_->quit for $sa, $sb;

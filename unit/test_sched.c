@@ -445,6 +445,39 @@ TestPreempt(LlmModel *model, const LlmRuntimeOptions *base, LlmRuntime *big)
 	free(ev);
 }
 
+/*
+ * A cache of exactly the context: a prompt of the whole context is
+ * admitted and finishes (the next token's block is within the context)
+ */
+static void
+TestFullContext(LlmModel *model, const LlmRuntimeOptions *base)
+{
+	LlmSamplingParams g = Greedy();
+	int			ctx = model->cfg.max_position;
+	int32_t    *prompt = malloc(sizeof(int32_t) * ctx);
+	LlmRuntime *rt;
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+
+	if ((rt = SmallRuntime(model, base, BLOCKS(ctx))) == NULL)
+	{
+		free(prompt);
+		return;
+	}
+	for (int i = 0; i < ctx; i++)
+		prompt[i] = cases[0].prompt[i % cases[0].n_prompt];
+	CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+	ResetCases();
+	CHECK(LlmSchedAdd(s, &cases[0], prompt, ctx, &g, 1, NULL, 0, &err) == LLM_OK);
+	CHECK(LlmSchedRunnable(s) == 1);
+	Drain(s, 1000);
+	CHECK(cases[0].done && cases[0].errors == 0 && cases[0].n_got == 1 &&
+		  cases[0].finish == LLM_FINISH_LENGTH);
+	LlmSchedFree(s);
+	LlmRuntimeFree(rt);
+	free(prompt);
+}
+
 /* cancelling a running request frees its blocks; bad requests are refused */
 static void
 TestCancelAndErrors(LlmRuntime *rt)
@@ -622,6 +655,7 @@ TestFixture(const char *name)
 		TestPause(rt);
 		TestSmallCache(model, &opt);
 		TestPreempt(model, &opt, rt);
+		TestFullContext(model, &opt);
 		TestCancelAndErrors(rt);
 	}
 	for (int i = 0; i < n_cases; i++)

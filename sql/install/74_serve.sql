@@ -121,14 +121,15 @@ CREATE FUNCTION mlops._worker_status(
 	OUT worker int, OUT pid int, OUT device text, OUT memory_used bigint, OUT memory_free bigint,
 	OUT queue_depth int, OUT in_flight int, OUT tokens_per_second float8,
 	OUT model text, OUT version int, OUT task text, OUT weight_bytes bigint, OUT kv_cache_bytes bigint,
-	OUT kv_pages_used int, OUT kv_pages_total int, OUT model_running int, OUT last_used timestamptz)
+	OUT kv_pages_used int, OUT kv_pages_total int, OUT model_running int, OUT last_used timestamptz,
+	OUT preemptions bigint)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'llm_worker_status'
 	LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION mlops._worker_status() IS 'internal: the rows of mlops.worker_status';
 
 CREATE VIEW mlops.worker_status AS SELECT * FROM mlops._worker_status();
-COMMENT ON VIEW mlops.worker_status IS 'inference workers: one row per loaded model (or one with NULL model): device, memory used and free (bytes, under mlops.gpu_memory_limit), requests queued and in flight, tokens/s over the last minute, and per model its KV pages (16 tokens each) in use';
+COMMENT ON VIEW mlops.worker_status IS 'inference workers: one row per loaded model (or one with NULL model): device, memory used and free (bytes, under mlops.gpu_memory_limit), requests queued and in flight, tokens/s over the last minute, and per model its KV pages (16 tokens each) in use and how many times a request was preempted (gave its pages back, to read its tokens again later)';
 
 REVOKE ALL ON FUNCTION mlops.register_model(text, text, text, jsonb), mlops.load_model(text),
 	mlops.unload_model(text) FROM PUBLIC;

@@ -447,8 +447,8 @@ llm_worker_status(PG_FUNCTION_ARGS)
 			used += copy.models[i].weight_bytes + copy.models[i].kv_bytes;
 		for (int i = 0; i < Max(copy.n_models, 1); i++)
 		{
-			Datum		values[17];
-			bool		nulls[17];
+			Datum		values[18];
+			bool		nulls[18];
 			LlmSvcModelStatus *s = i < copy.n_models ? &copy.models[i] : NULL;
 
 			memset(nulls, 0, sizeof(nulls));
@@ -474,9 +474,11 @@ llm_worker_status(PG_FUNCTION_ARGS)
 				values[14] = Int32GetDatum(s->kv_blocks_total);
 				values[15] = Int32GetDatum(s->running);
 				values[16] = TimestampTzGetDatum(s->last_used);
+				values[17] = Int64GetDatum(s->preemptions);
+				nulls[17] = s->encoder;
 			}
 			else
-				for (int k = 8; k < 17; k++)
+				for (int k = 8; k < 18; k++)
 					nulls[k] = true;
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}

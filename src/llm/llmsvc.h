@@ -78,6 +78,7 @@ typedef struct LlmSvcModelStatus
 	int			kv_blocks_total;
 	int			running;
 	int			waiting;
+	int64		preemptions;	/* requests that gave their KV pages back */
 	TimestampTz loaded_at;
 	TimestampTz last_used;
 } LlmSvcModelStatus;

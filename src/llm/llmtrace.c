@@ -292,7 +292,8 @@ TraceSave(int code, Datum arg)
 	if (code != 0 || trace == NULL || !ShutDownCleanly())
 		return;
 	idx = malloc(sizeof(int) * trace->nslots);
-	entries = malloc(sizeof(TraceDumpEntry) * trace->nslots);
+	/* zeroed: the padding after dbid goes into the checksum and the file */
+	entries = calloc(trace->nslots, sizeof(TraceDumpEntry));
 	if (idx == NULL || entries == NULL)
 	{
 		free(idx);

@@ -659,6 +659,7 @@ PublishStatus(void)
 			LlmRuntimeKvUsage(m->rt, &free_blocks, &s->kv_blocks_total);
 			s->kv_blocks_used = s->kv_blocks_total - free_blocks;
 			LlmSchedCounts(m->sched, &s->running, &s->waiting);
+			s->preemptions = LlmSchedPreemptions(m->sched);
 		}
 		else
 			for (WorkerRequest *r = m->embed_queue; r != NULL; r = r->next_embed)

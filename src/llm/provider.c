@@ -537,7 +537,7 @@ LlmProviderChat(const LlmProvider *prov, const LlmChatMessage *msgs, int n_msgs,
  * The tokens of each input as the provider's limit counts them: through its
  * tokenizer, or else its bytes, which no byte-level BPE exceeds (also for
  * an input the tokenizer refuses: the provider judges it); *cost is
- * malloc'ed.  Only a cancel fails.
+ * malloc'ed.  Fails only when cancelled or out of memory.
  */
 static int
 InputCosts(const LlmProvider *prov, const char *const *inputs, int n_inputs,
@@ -565,6 +565,8 @@ InputCosts(const LlmProvider *prov, const char *const *inputs, int n_inputs,
 		}
 		if (rc == LLM_OK)
 			(*cost)[i] = n_ids;
+		else if (err != NULL)
+			memset(err, 0, sizeof(*err));	/* no error: the bytes count */
 	}
 	return LLM_OK;
 }

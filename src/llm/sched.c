@@ -150,6 +150,17 @@ BlocksFor(const LlmSched *s, int n_prompt, int max_tokens)
 	return Blocks(len < s->max_position ? len : s->max_position);
 }
 
+/*
+ * KV blocks a request needs to read its prompt (or its history, once
+ * preempted) and take its next token; a sequence never holds more than
+ * the context, so a request that fits alone (LlmSchedAdd) always fits this
+ */
+static int
+PromptBlocks(const LlmSched *s, const SchedReq *r)
+{
+	return Blocks(r->target + 1 < s->max_position ? r->target + 1 : s->max_position);
+}
+
 /* queue a request; see sched.h */
 int
 LlmSchedAdd(LlmSched *s, void *tag, const int32_t *prompt, int n_prompt,
@@ -285,7 +296,7 @@ AdmissionRoom(const LlmSched *s, bool without_paused)
 		if (without_paused && r->paused)
 			room += Blocks(r->fed);
 		else
-			room -= 1 + (r->fed < r->target ? Blocks(r->target + 1) - Blocks(r->fed) : 0);
+			room -= 1 + (r->fed < r->target ? PromptBlocks(s, r) - Blocks(r->fed) : 0);
 	}
 	return room;
 }
@@ -294,13 +305,24 @@ AdmissionRoom(const LlmSched *s, bool without_paused)
 static bool
 Admissible(const LlmSched *s, const SchedReq *r, int running, int room)
 {
-	return running < s->max_seqs && Blocks(r->target + 1) <= room;
+	return running < s->max_seqs && PromptBlocks(s, r) <= room;
+}
+
+/* admitted requests that are paused */
+static int
+PausedRunning(const LlmSched *s)
+{
+	int			n = 0;
+
+	for (int i = 0; i < s->n_reqs; i++)
+		n += s->reqs[i]->seq >= 0 && s->reqs[i]->paused;
+	return n;
 }
 
 /*
  * Requests a step would run: admitted ones not paused, plus the first
- * waiting one if it can be admitted now (the others wait behind it;
- * paused waiting ones are passed over)
+ * waiting one if it can be admitted now, paused ones giving way (the others
+ * wait behind it; paused waiting ones are passed over)
  */
 int
 LlmSchedRunnable(const LlmSched *s)
@@ -407,8 +429,11 @@ Admit(LlmSched *s, LlmError *err)
 
 		if (r->seq >= 0 || r->paused)
 			continue;
-		while (!Admissible(s, r, s->running, room) && Preempt(s, true))
-			room = AdmissionRoom(s, false);
+		/* paused requests give way only when that admits r */
+		if (!Admissible(s, r, s->running, room) &&
+			Admissible(s, r, s->running - PausedRunning(s), AdmissionRoom(s, true)))
+			while (!Admissible(s, r, s->running, room) && Preempt(s, true))
+				room = AdmissionRoom(s, false);
 		if (!Admissible(s, r, s->running, room))
 			break;
 		if ((rc = LlmSeqOpen(s->rt, &r->seq, err)) != LLM_OK)
@@ -418,7 +443,7 @@ Admit(LlmSched *s, LlmError *err)
 		}
 		s->running++;
 		/* the room counts its prompt and its next tokens from now on */
-		room -= Blocks(r->target + 1) + 1;
+		room -= PromptBlocks(s, r) + 1;
 	}
 	return LLM_OK;
 }

@@ -74,9 +74,10 @@ extern int	LlmSchedAdd(LlmSched *s, void *tag, const int32_t *prompt,
 extern void LlmSchedCancel(LlmSched *s, void *tag);
 
 /*
- * Pause or resume a request: a paused request keeps its place and its KV
- * blocks but takes no part in steps (the worker pauses a request whose
- * reader is slow, so that its answer queue never blocks the others)
+ * Pause or resume a request: a paused request keeps its place but takes no
+ * part in steps (the worker pauses a request whose reader is slow, so that
+ * its answer queue never blocks the others).  It keeps its KV blocks
+ * until another request needs them: then it is preempted first.
  */
 extern void LlmSchedSetPaused(LlmSched *s, void *tag, bool paused);
 
@@ -93,10 +94,10 @@ extern void LlmSchedCounts(const LlmSched *s, int *running, int *waiting);
 extern int64_t LlmSchedPreemptions(const LlmSched *s);
 
 /*
- * Admit what fits and run one step.  Events (at most one per request
- * that took part, plus errors of requests that failed at admission) are
- * written to events[0..*n_events), which must have room for
- * LlmSchedMaxEvents(s).  Finished and failed requests are removed.
+ * Admit what fits, preempt what must give way, and run one step.  Events
+ * (at most one per request that took part) are written to
+ * events[0..*n_events), which must have room for LlmSchedMaxEvents(s).
+ * Finished and failed requests are removed.
  * Returns LLM_OK, or an error of the step itself (a device failure):
  * then every request of the step got an LLM_SCHED_ERROR event and was
  * removed.
