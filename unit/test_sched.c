@@ -6,8 +6,9 @@
  *	  they arrive together or one after another; seeded sampling gives
  *	  what LlmGenerate gives alone; a KV cache too small for two requests
  *	  runs them one after the other, or together with preemption, and still
- *	  gives the reference tokens; cancelling frees the cache; and bad
- *	  requests are refused.
+ *	  gives the reference tokens; random arrivals and pauses over random
+ *	  small caches give every request what it gives alone; cancelling frees
+ *	  the cache; and bad requests are refused.
  */
 #include <stdlib.h>
 
@@ -478,6 +479,187 @@ TestFullContext(LlmModel *model, const LlmRuntimeOptions *base)
 	free(prompt);
 }
 
+#define RANDOM_REQS 6
+#define RANDOM_MAX_NEW 40
+
+/* a request of the randomized test: its inputs and what it gave */
+typedef struct RandomReq
+{
+	int32_t		prompt[48];
+	int			n_prompt;
+	int			max_tokens;
+	LlmSamplingParams sampling;
+	int32_t		alone[RANDOM_MAX_NEW];
+	int			n_alone;
+	int32_t		got[RANDOM_MAX_NEW];
+	int			n_got;
+	bool		added;
+	bool		done;
+	bool		paused;
+} RandomReq;
+
+static uint32_t random_state = 12345;
+
+/* the test's own deterministic generator */
+static uint32_t
+NextRandom(uint32_t bound)
+{
+	random_state = random_state * 1103515245u + 12345u;
+	return (random_state >> 8) % bound;
+}
+
+/* step s once and record its tokens in the RandomReqs they belong to */
+static void
+RandomStep(LlmSched *s, LlmSchedEvent *ev)
+{
+	LlmError	err = {0};
+	int			n = 0;
+
+	CHECK(LlmSchedStep(s, ev, &n, &err) == LLM_OK);
+	for (int i = 0; i < n; i++)
+	{
+		RandomReq  *r = ev[i].tag;
+
+		CHECK(ev[i].kind != LLM_SCHED_ERROR);
+		if (r->n_got < RANDOM_MAX_NEW)
+			r->got[r->n_got++] = ev[i].token;
+		if (ev[i].kind == LLM_SCHED_DONE)
+			r->done = true;
+	}
+}
+
+/*
+ * Random arrivals, pauses and resumptions over random small caches, row
+ * and sequence limits, greedy and seeded sampling: every request finishes
+ * (the scheduler never sleeps with work it could do), gives what it gives
+ * alone, and the cache has all its blocks back at the end
+ */
+static void
+TestRandom(LlmModel *model, const LlmRuntimeOptions *base, LlmRuntime *big)
+{
+	RandomReq	reqs[RANDOM_REQS];
+	LlmSchedEvent *ev;
+	LlmSched   *s = NULL;
+	LlmError	err = {0};
+	int			need = 0;
+	int			finished = 0;
+	int64_t		preemptions = 0;
+
+	/* the requests, and what each gives alone */
+	CHECK(LlmSchedCreate(big, &s, &err) == LLM_OK);
+	ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+	for (int i = 0; i < RANDOM_REQS; i++)
+	{
+		RandomReq  *r = &reqs[i];
+
+		memset(r, 0, sizeof(*r));
+		r->n_prompt = 1 + NextRandom(48);
+		for (int k = 0; k < r->n_prompt; k++)
+			r->prompt[k] = cases[0].prompt[NextRandom(cases[0].n_prompt)];
+		r->max_tokens = 1 + NextRandom(RANDOM_MAX_NEW);
+		LlmSamplingDefaults(&r->sampling);
+		if (i % 2 == 1)
+		{
+			r->sampling.temperature = 0.9;
+			r->sampling.top_p = 0.95;
+			r->sampling.repetition_penalty = 1.2;
+			r->sampling.seed = 1000 + i;
+		}
+		need = BLOCKS(r->n_prompt + r->max_tokens) > need ? BLOCKS(r->n_prompt + r->max_tokens) : need;
+		CHECK(LlmSchedAdd(s, r, r->prompt, r->n_prompt, &r->sampling, r->max_tokens, NULL, 0, &err) == LLM_OK);
+		for (int step = 0; step < 200 && !r->done; step++)
+			RandomStep(s, ev);
+		memcpy(r->alone, r->got, sizeof(int32_t) * r->n_got);
+		r->n_alone = r->n_got;
+		CHECK(r->done);
+	}
+	LlmSchedFree(s);
+	free(ev);
+
+	for (int round = 0; round < 12; round++)
+	{
+		LlmRuntimeOptions opt = *base;
+		LlmRuntime *rt;
+		int			free_blocks,
+					total;
+
+		opt.max_seqs = 1 + NextRandom(4);
+		opt.max_batch_rows = 4 + NextRandom(21);
+		if ((rt = SmallRuntime(model, &opt, need + NextRandom(8))) == NULL)
+			return;
+		CHECK(LlmSchedCreate(rt, &s, &err) == LLM_OK);
+		ev = malloc(sizeof(LlmSchedEvent) * LlmSchedMaxEvents(s));
+		for (int i = 0; i < RANDOM_REQS; i++)
+		{
+			reqs[i].n_got = 0;
+			reqs[i].added = reqs[i].done = reqs[i].paused = false;
+		}
+		for (int step = 0; step < 3000; step++)
+		{
+			int			running,
+						waiting,
+						pick = NextRandom(RANDOM_REQS);
+			RandomReq  *r = &reqs[pick];
+			bool		all_done = true;
+
+			for (int i = 0; i < RANDOM_REQS; i++)
+				all_done &= reqs[i].done;
+			if (all_done)
+				break;
+			/* an arrival, a pause or a resumption now and then */
+			if (!r->added && NextRandom(3) == 0)
+			{
+				CHECK(LlmSchedAdd(s, r, r->prompt, r->n_prompt, &r->sampling, r->max_tokens,
+								  NULL, 0, &err) == LLM_OK);
+				r->added = true;
+			}
+			else if (r->added && !r->done && NextRandom(4) == 0)
+			{
+				r->paused = !r->paused;
+				LlmSchedSetPaused(s, r, r->paused);
+			}
+			LlmSchedCounts(s, &running, &waiting);
+			if (LlmSchedRunnable(s) > 0)
+				RandomStep(s, ev);
+			else if (running + waiting > 0)
+			{
+				/* nothing runnable: only pauses may hold the others back */
+				bool		any_paused = false;
+
+				for (int i = 0; i < RANDOM_REQS; i++)
+					any_paused |= reqs[i].added && !reqs[i].done && reqs[i].paused;
+				CHECK(any_paused);
+				for (int i = 0; i < RANDOM_REQS; i++)
+				{
+					reqs[i].paused = false;
+					LlmSchedSetPaused(s, &reqs[i], false);
+				}
+			}
+		}
+		for (int i = 0; i < RANDOM_REQS; i++)
+		{
+			RandomReq  *r = &reqs[i];
+			bool		same = r->done && r->n_got == r->n_alone &&
+				memcmp(r->got, r->alone, sizeof(int32_t) * r->n_got) == 0;
+
+			if (!same)
+				printf("  random round %d: request %d gave %d tokens, %d alone\n",
+					   round, i, r->n_got, r->n_alone);
+			CHECK(same);
+			finished += same;
+		}
+		LlmRuntimeKvUsage(rt, &free_blocks, &total);
+		CHECK(free_blocks == total);
+		preemptions += LlmSchedPreemptions(s);
+		LlmSchedFree(s);
+		LlmRuntimeFree(rt);
+		free(ev);
+	}
+	printf("  random: %d requests finished as alone, %lld preemptions\n",
+		   finished, (long long) preemptions);
+	CHECK(preemptions > 0);
+}
+
 /* cancelling a running request frees its blocks; bad requests are refused */
 static void
 TestCancelAndErrors(LlmRuntime *rt)
@@ -656,6 +838,7 @@ TestFixture(const char *name)
 		TestSmallCache(model, &opt);
 		TestPreempt(model, &opt, rt);
 		TestFullContext(model, &opt);
+		TestRandom(model, &opt, rt);
 		TestCancelAndErrors(rt);
 	}
 	for (int i = 0; i < n_cases; i++)
