@@ -29,7 +29,9 @@
 # takes seconds per tokenizer and size, about two minutes for the
 # SentencePiece-style one. Where the training text runs out of pairs the size
 # stays below N (GPT-2's regex: about 123k; WordPiece: about 95k); the table
-# gives the real size.
+# gives the real size. At N > 0 the table also has tok-spm-prefix: tok-spm
+# grown afresh with words that begin at each "▁" (bpe_grow.py --prefix-meta),
+# the shape of Llama-2's and Mistral's vocabularies.
 # The Node baseline is installed once with npm into the work folder
 # (tokenizers@0.23.2, the version of the Python package measured on the GPU
 # machine). The SentencePiece-style tokenizer splits nothing, so a whole text
@@ -115,15 +117,17 @@ if [ "$vocabs" != 0 ] && [ -z "$train" ]; then
   fi
 fi
 
-# the tokenizer directory for fixture $1 at vocabulary size $2 (0: the fixture)
+# the tokenizer directory for fixture $1 at vocabulary size $2 (0: the
+# fixture); tok-spm-prefix is tok-spm grown with --prefix-meta
 tokdir() {
-  local src=test/data/fixtures/$1 key dst
+  local src=test/data/fixtures/${1%-prefix} flag= key dst
+  [ "$1" = tok-spm-prefix ] && flag=--prefix-meta
   [ "$2" = 0 ] && { echo "$src"; return 0; }
-  key=$(cat scripts/bench/bpe_grow.py "$src/tokenizer.json" "$src/tokenizer_config.json" \
-        "$train" | sha256sum | cut -c1-12)
+  key=$( { cat scripts/bench/bpe_grow.py "$src/tokenizer.json" "$src/tokenizer_config.json" \
+        "$train"; echo "$flag"; } | sha256sum | cut -c1-12)
   dst=$W/grown/$1-$2-$key
   if [ ! -s "$dst/tokenizer.json" ]; then
-    python3 scripts/bench/bpe_grow.py "$src" "$train" "$2" "$dst" >&2 || return 1
+    python3 scripts/bench/bpe_grow.py "$src" "$train" "$2" "$dst" $flag >&2 || return 1
   fi
   echo "$dst"
 }
@@ -156,7 +160,7 @@ say "# baseline: Hugging Face tokenizers $version ($hf; lines through one batch 
 table="| tokenizer | vocab | bytes/token | ids equal | ours, lines | HF, lines | ratio | ours, whole | HF, whole | ratio |
 |---|---|---|---|---|---|---|---|---|---|"
 for n in $vocabs; do
-for tok in tok-llama3 tok-qwen2 tok-gpt2 tok-spm tok-wordpiece; do
+for tok in tok-llama3 tok-qwen2 tok-gpt2 tok-spm $([ "$n" != 0 ] && echo tok-spm-prefix) tok-wordpiece; do
   dir=$(tokdir $tok "$n") || { echo "bpe_grow.py failed for $tok at $n" >&2; exit 1; }
   size=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["model"]["vocab"]))' \
          "$dir/tokenizer.json")
@@ -171,7 +175,7 @@ for tok in tok-llama3 tok-qwen2 tok-gpt2 tok-spm tok-wordpiece; do
   fi
   [ "$diffs" = 0 ] || status=1
   say "RESULT tok_ids tokenizer=$tok vocab=$size lines=$lines differ=$diffs"
-  mode=both; [ $tok = tok-spm ] && mode=lines
+  mode=both; case $tok in tok-spm*) mode=lines ;; esac
   o=$("$tokbench" "$dir" "$corpus" "$seconds" $mode 2>&1)
   t=$(theirs "$dir" "$corpus" "$seconds" $mode 2>&1)
   ol=$(echo "$o" | mbs lines); hl=$(echo "$t" | mbs lines)

@@ -12,6 +12,7 @@
 
 #include "llm/llmjson.h"
 #include "llm/tokenizer.h"
+#include "llm/tokinternal.h"
 #include "unit.h"
 
 static const char *fixtures;
@@ -211,6 +212,111 @@ static const char *SMALL_BPE =
 "\"decoder\":{\"type\":\"ByteLevel\"},"
 "\"model\":{\"type\":\"BPE\",\"vocab\":{\"<s>\":0,\"a\":1,\"b\":2,\"\xc4\xa0\":3,\"ab\":4,\"\xc4\xa0" "ab\":5,\"<x>\":7,\"c\":6},"
 "\"merges\":[\"a b\",\"\xc4\xa0 ab\"]}}";
+
+/*
+ * A SentencePiece-style BPE (Llama-2's normalizer, no pre-tokenizer) whose
+ * tokens have "▁" only at their start; %s is room for one more token and
+ * merge
+ */
+#define META_BPE \
+"{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\xe2\x96\x81\"}," \
+"{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\xe2\x96\x81\"}]}," \
+"\"pre_tokenizer\":null,\"decoder\":null,\"post_processor\":null,\"added_tokens\":[]," \
+"\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":true,\"vocab\":{\"<unk>\":0," \
+"\"\xe2\x96\x81\":1,\"a\":2,\"b\":3,\"c\":4,\"d\":5,\"e\":6,\"\xe2\x96\x81" "a\":7,\"ab\":8,\"bc\":9," \
+"\"\xe2\x96\x81" "ab\":10,\"\xe2\x96\x81" "abc\":11,\"cd\":12,\"de\":13,\"\xe2\x96\x81\xe2\x96\x81\":14," \
+"\"\xe2\x96\x81\xe2\x96\x81" "a\":15,\"cde\":16%s}," \
+"\"merges\":[\"a b\",\"\xe2\x96\x81 a\",\"b c\",\"\xe2\x96\x81 ab\",\"\xe2\x96\x81" "ab c\",\"c d\"," \
+"\"d e\",\"c de\",\"\xe2\x96\x81 \xe2\x96\x81\",\"\xe2\x96\x81\xe2\x96\x81 a\"%s]}}"
+
+/* encode text with and without cutting words before "▁"; equal ids? */
+static bool
+SameSplitOrNot(Tokenizer *tok, const char *text)
+{
+	int32_t    *a = NULL,
+			   *b = NULL;
+	int			na = 0,
+				nb = 0;
+	LlmError	err = {0};
+	bool		same;
+
+	tok->split_meta = true;
+	CHECK(TokenizerEncode(tok, text, strlen(text), false, &a, &na, &err) == LLM_OK);
+	tok->split_meta = false;
+	CHECK(TokenizerEncode(tok, text, strlen(text), false, &b, &nb, &err) == LLM_OK);
+	tok->split_meta = true;
+	same = na == nb && memcmp(a, b, sizeof(int32_t) * na) == 0;
+	free(a);
+	free(b);
+	return same;
+}
+
+/* how many of n random texts give the same ids cut or whole */
+static int
+RandomSplitTexts(Tokenizer *tok, int n)
+{
+	static const char alphabet[] = "abcde xa";
+	uint32_t	seed = 7;
+	int			same = 0;
+
+	for (int t = 0; t < n; t++)
+	{
+		char		text[64];
+		int			len = 1 + t % 60;
+
+		for (int i = 0; i < len; i++)
+		{
+			seed = seed * 1103515245u + 12345u;
+			text[i] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+		}
+		text[len] = '\0';
+		same += SameSplitOrNot(tok, text);
+	}
+	return same;
+}
+
+/*
+ * Cutting SentencePiece-style words before "▁": only for a vocabulary
+ * whose tokens begin with "▁", where it gives the same ids as the whole
+ * word on random texts (runs of spaces, unknown characters)
+ */
+static void
+TestMetaSplit(void)
+{
+	char		json[4096];
+	Tokenizer  *tok = NULL;
+	LlmError	err = {0};
+	int			same;
+
+	snprintf(json, sizeof(json), META_BPE, "", "");
+	CHECK(TokenizerParse(json, strlen(json), &tok, &err) == LLM_OK);
+	if (tok == NULL)
+	{
+		printf("  meta split: %s\n", err.message);
+		return;
+	}
+	CHECK(tok->split_meta);
+	same = RandomSplitTexts(tok, 2000);
+	CHECK(same == 2000);
+	TokenizerFree(tok);
+
+	/*
+	 * a token with "▁" inside ("a▁"): words stay whole, and cutting them
+	 * would change the ids of some texts
+	 */
+	snprintf(json, sizeof(json), META_BPE, ",\"a\xe2\x96\x81\":17", ",\"a \xe2\x96\x81\"");
+	tok = NULL;
+	CHECK(TokenizerParse(json, strlen(json), &tok, &err) == LLM_OK);
+	CHECK(tok != NULL && !tok->split_meta);
+	if (tok != NULL)
+	{
+		same = RandomSplitTexts(tok, 2000);
+		printf("  meta split: a vocabulary with \"a\xe2\x96\x81\" would change %d of 2000 texts\n",
+			   2000 - same);
+		CHECK(same < 2000);
+		TokenizerFree(tok);
+	}
+}
 
 /*
  * Behaviour beyond the goldens: a hand-made BPE, specials, lstrip/rstrip
@@ -546,6 +652,7 @@ main(void)
 	}
 	RoundTrip("tok-spm", "no leading space\tbut a tab 😀");
 	TestSmallBpe();
+	TestMetaSplit();
 	TestErrors();
 	TestConfig();
 	TestInterrupt();

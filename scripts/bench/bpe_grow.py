@@ -5,6 +5,7 @@ corpus, so that the tokenizer benchmark (scripts/bench_tok.sh --vocab N) can
 measure 32k- and 128k-token vocabularies without downloading any.
 
   python3 scripts/bench/bpe_grow.py test/data/fixtures/tok-llama3 CORPUS 128000 OUTDIR
+  python3 scripts/bench/bpe_grow.py test/data/fixtures/tok-spm CORPUS 32000 OUTDIR --prefix-meta
 
 OUTDIR receives tokenizer.json and tokenizer_config.json.  The normalizer,
 pre-tokenizer, post-processor, decoder and added tokens are copied unchanged;
@@ -34,7 +35,11 @@ is a valid tokenizer, and the benchmark compares its ids with Hugging Face's:
     prepended and replaces spaces; words end after each run of "▁", which is
     how the fixture's own merges look ("e▁", "the▁": it was trained on whole
     docstrings), so the new merges combine with the old ones.  Characters
-    outside the vocabulary (byte fallback at encode time) split words;
+    outside the vocabulary (byte fallback at encode time) split words.
+    With --prefix-meta the fixture's merges and multi-character tokens are
+    dropped (ids above the kept ones renumbered; the added and byte tokens
+    keep theirs) and words begin at each run of "▁" instead ("▁the"), as in
+    Llama-2's and Mistral's vocabularies, where "▁" only starts tokens;
   - WordPiece has no merges, so its vocabulary is grown the way Hugging
     Face's WordPieceTrainer builds one: BPE training on BERT-style words
     (lower-cased, accents stripped, split at spaces and punctuation) where
@@ -129,9 +134,9 @@ def words_bytelevel(tj, corpus):
     return out
 
 
-def words_metaspace(tj, corpus, vocab):
+def words_metaspace(tj, corpus, vocab, prefix):
     counts = Counter()
-    split = re.compile(r"[^▁]*▁+|[^▁]+")
+    split = re.compile(r"▁+[^▁]*|[^▁]+" if prefix else r"[^▁]*▁+|[^▁]+")
     for line in corpus_lines(corpus):
         counts.update(split.findall("▁" + line.replace(" ", "▁")))
     out = Counter()
@@ -247,11 +252,26 @@ class Trainer:
         return None
 
 
+def prefix_base(tj):
+    """The vocabulary without multi-character tokens, ids renumbered in order."""
+    vocab = tj["model"]["vocab"]
+    added = {t["content"] for t in tj.get("added_tokens", [])}
+    kept = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])
+            if t in added or len(t) == 1 or re.fullmatch(r"<0x[0-9A-F]{2}>", t)]
+    out = {t: i for i, t in enumerate(kept)}
+    for t in tj.get("added_tokens", []):
+        if out.get(t["content"]) != t["id"]:
+            sys.exit("bpe_grow.py: --prefix-meta would move an added token")
+    return out
+
+
 def main():
-    if len(sys.argv) != 5:
-        print("usage: bpe_grow.py TOKENIZER_DIR CORPUS N OUTDIR", file=sys.stderr)
+    args = [a for a in sys.argv[1:] if a != "--prefix-meta"]
+    prefix_meta = len(args) != len(sys.argv) - 1
+    if len(args) != 4:
+        print("usage: bpe_grow.py TOKENIZER_DIR CORPUS N OUTDIR [--prefix-meta]", file=sys.stderr)
         sys.exit(2)
-    src, corpus, target, outdir = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    src, corpus, target, outdir = args[0], args[1], int(args[2]), args[3]
     with open(os.path.join(src, "tokenizer.json"), encoding="utf-8") as f:
         tj = json.load(f)
     model = tj["model"]
@@ -270,10 +290,16 @@ def main():
             words = words_bytelevel(tj, corpus)
             kind = "byte-level BPE"
         elif tj["pre_tokenizer"] is None:
-            words = words_metaspace(tj, corpus, vocab)
-            kind = "SentencePiece-style BPE"
+            if prefix_meta:
+                vocab = model["vocab"] = prefix_base(tj)
+                model["merges"] = []
+                next_id = max(vocab.values()) + 1
+            words = words_metaspace(tj, corpus, vocab, prefix_meta)
+            kind = "SentencePiece-style BPE" + (", words from each run of \u2581" if prefix_meta else "")
         else:
             sys.exit("bpe_grow.py: unsupported pre-tokenizer for BPE")
+        if prefix_meta and tj["pre_tokenizer"] is not None:
+            sys.exit("bpe_grow.py: --prefix-meta is for SentencePiece-style BPE")
         if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
             sys.exit("bpe_grow.py: BPE with a subword prefix or suffix is not supported")
         merges = model["merges"]

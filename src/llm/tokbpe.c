@@ -12,6 +12,14 @@
  * without pre-tokenizer, as SentencePiece-style tokenizers have) use a
  * binary heap over a linked list of symbols, O(n log n).
  *
+ * A SentencePiece-style vocabulary where "▁" (U+2581, a space) only begins
+ * tokens, as Llama-2's and Mistral's do, has no merge across the point
+ * before a "▁" that follows another character: no pair across it is ever
+ * merged, so BPE gives the same result on the pieces as on the whole.
+ * TokBpeFinish checks every token; when that holds, a word is cut there
+ * and each piece merged alone, with short linear scans instead of one heap
+ * over the whole line.
+ *
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>
@@ -149,6 +157,46 @@ TokBpeParse(Tokenizer *tok, const json_t *model, LlmError *err)
 	return rc;
 }
 
+#define META		"\xE2\x96\x81"	/* "▁", U+2581 */
+#define META_LEN	3
+
+/* does s hold "▁" at i, after another character (a cut point)? */
+static inline bool
+MetaCut(const char *s, size_t i, size_t len)
+{
+	return i > 0 && i + META_LEN <= len && memcmp(s + i, META, META_LEN) == 0 &&
+		!(i >= META_LEN && memcmp(s + i - META_LEN, META, META_LEN) == 0);
+}
+
+/*
+ * May words be cut before "▁"?  Only for plain character BPE whose tokens
+ * have "▁" nowhere but at their start (a run of them included), and that
+ * have some
+ */
+static bool
+MetaSplitIsExact(const Tokenizer *tok)
+{
+	bool		any = false;
+
+	if (tok->byte_level || tok->ignore_merges || tok->cont_prefix || tok->word_suffix)
+		return false;
+	for (int id = 0; id < tok->vocab_size; id++)
+	{
+		const char *t = tok->tokens[id];
+		size_t		len = tok->token_lens[id];
+
+		if (t == NULL)
+			continue;
+		for (size_t i = 0; i < len; i++)
+		{
+			if (MetaCut(t, i, len))
+				return false;
+			any |= i + META_LEN <= len && memcmp(t + i, META, META_LEN) == 0;
+		}
+	}
+	return any;
+}
+
 /*
  * Build the byte tables (and the raw-byte vocabulary for ignore_merges)
  * once the vocabulary and added tokens are known
@@ -179,6 +227,7 @@ TokBpeFinish(Tokenizer *tok, LlmError *err)
 				-1 : TokStrMapGet(&tok->vocab, &c, 1);
 		}
 	}
+	tok->split_meta = MetaSplitIsExact(tok);
 	if (!tok->byte_level || !tok->ignore_merges)
 		return LLM_OK;
 
@@ -557,12 +606,12 @@ PushIds(TokEncodeState *st, const int32_t *ids, size_t n)
 }
 
 /*
- * Tokenize one word with BPE and append its ids.  Long texts repeat their
- * words, so a call over one caches short words (its state, so a shared
- * Tokenizer stays read-only)
+ * Tokenize one word (or a piece of one) with BPE and append its ids.  Long
+ * texts repeat their words, so a call over one caches short words (its
+ * state, so a shared Tokenizer stays read-only)
  */
-int
-TokBpeWord(TokEncodeState *st, const char *s, size_t len)
+static int
+BpePiece(TokEncodeState *st, const char *s, size_t len)
 {
 	const Tokenizer *tok = st->tok;
 	size_t		n = 0;
@@ -639,4 +688,27 @@ TokBpeWord(TokEncodeState *st, const char *s, size_t len)
 		memcpy(ce->ids, st->syms, n * sizeof(int32_t));
 	}
 	return PushIds(st, st->syms, n);
+}
+
+/*
+ * Tokenize one word with BPE and append its ids, piece by piece where the
+ * vocabulary allows cutting it before "▁"
+ */
+int
+TokBpeWord(TokEncodeState *st, const char *s, size_t len)
+{
+	size_t		start = 0;
+	int			rc;
+
+	if (!st->tok->split_meta)
+		return BpePiece(st, s, len);
+	for (size_t i = 1; i < len; i++)
+	{
+		if (!MetaCut(s, i, len))
+			continue;
+		if ((rc = BpePiece(st, s + start, i - start)) != LLM_OK)
+			return rc;
+		start = i;
+	}
+	return BpePiece(st, s + start, len - start);
 }

@@ -226,6 +226,8 @@ struct Tokenizer
 									 * (character BPE without affixes), or -1 */
 	TokStrMap	raw_vocab;		/* byte-level vocabulary keyed by raw bytes
 								 * (for ignore_merges) */
+	bool		split_meta;		/* a word may be cut before each "▁" that
+								 * follows another character (TokBpeFinish) */
 	/* WordPiece */
 	char	   *wp_prefix;
 	int			wp_max_chars;
