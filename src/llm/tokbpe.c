@@ -171,14 +171,16 @@ MetaCut(const char *s, size_t i, size_t len)
 /*
  * May words be cut before "▁"?  Only for plain character BPE whose tokens
  * have "▁" nowhere but at their start (a run of them included), and that
- * have some
+ * have "▁" itself (so it is never an unknown character, which fuse_unk
+ * could fuse with the one before the cut)
  */
 static bool
 MetaSplitIsExact(const Tokenizer *tok)
 {
 	bool		any = false;
 
-	if (tok->byte_level || tok->ignore_merges || tok->cont_prefix || tok->word_suffix)
+	if (tok->byte_level || tok->ignore_merges || tok->cont_prefix || tok->word_suffix ||
+		TokStrMapGet(&tok->vocab, META, META_LEN) < 0)
 		return false;
 	for (int id = 0; id < tok->vocab_size; id++)
 	{
