@@ -491,7 +491,7 @@ typedef struct RandomReq
 	LlmSamplingParams sampling;
 	int32_t		alone[RANDOM_MAX_NEW];
 	int			n_alone;
-	int32_t		got[RANDOM_MAX_NEW];
+	int32_t		got[RANDOM_MAX_NEW + 1];	/* one more: a token too many shows */
 	int			n_got;
 	bool		added;
 	bool		done;
@@ -521,7 +521,8 @@ RandomStep(LlmSched *s, LlmSchedEvent *ev)
 		RandomReq  *r = ev[i].tag;
 
 		CHECK(ev[i].kind != LLM_SCHED_ERROR);
-		if (r->n_got < RANDOM_MAX_NEW)
+		CHECK(r->n_got < r->max_tokens);
+		if (r->n_got <= RANDOM_MAX_NEW)
 			r->got[r->n_got++] = ev[i].token;
 		if (ev[i].kind == LLM_SCHED_DONE)
 			r->done = true;

@@ -213,21 +213,36 @@ static const char *SMALL_BPE =
 "\"model\":{\"type\":\"BPE\",\"vocab\":{\"<s>\":0,\"a\":1,\"b\":2,\"\xc4\xa0\":3,\"ab\":4,\"\xc4\xa0" "ab\":5,\"<x>\":7,\"c\":6},"
 "\"merges\":[\"a b\",\"\xc4\xa0 ab\"]}}";
 
+/* an interrupt hook that reports a cancel after a few calls */
+static int	interrupt_calls;
+static bool
+InterruptSoon(void)
+{
+	return ++interrupt_calls > 2;
+}
+
 /*
  * A SentencePiece-style BPE (Llama-2's normalizer, no pre-tokenizer) whose
- * tokens have "▁" only at their start; %s is room for one more token and
- * merge
+ * tokens have "▁" only at their start; the %s are its unknown token and
+ * room for one more token and merge
  */
 #define META_BPE \
 "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\xe2\x96\x81\"}," \
 "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\xe2\x96\x81\"}]}," \
 "\"pre_tokenizer\":null,\"decoder\":null,\"post_processor\":null,\"added_tokens\":[]," \
-"\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":true,\"vocab\":{\"<unk>\":0," \
+"\"model\":{\"type\":\"BPE\",\"unk_token\":\"%s\",\"fuse_unk\":true,\"vocab\":{\"<unk>\":0," \
 "\"\xe2\x96\x81\":1,\"a\":2,\"b\":3,\"c\":4,\"d\":5,\"e\":6,\"\xe2\x96\x81" "a\":7,\"ab\":8,\"bc\":9," \
 "\"\xe2\x96\x81" "ab\":10,\"\xe2\x96\x81" "abc\":11,\"cd\":12,\"de\":13,\"\xe2\x96\x81\xe2\x96\x81\":14," \
 "\"\xe2\x96\x81\xe2\x96\x81" "a\":15,\"cde\":16%s}," \
 "\"merges\":[\"a b\",\"\xe2\x96\x81 a\",\"b c\",\"\xe2\x96\x81 ab\",\"\xe2\x96\x81" "ab c\",\"c d\"," \
 "\"d e\",\"c de\",\"\xe2\x96\x81 \xe2\x96\x81\",\"\xe2\x96\x81\xe2\x96\x81 a\"%s]}}"
+
+/* a vocabulary with "▁a" but not "▁" */
+static const char *META_NO_SPACE =
+"{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\xe2\x96\x81\"}," \
+"\"pre_tokenizer\":null,\"decoder\":null,\"post_processor\":null,\"added_tokens\":[]," \
+"\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":true,\"vocab\":{\"<unk>\":0," \
+"\"a\":1,\"b\":2,\"ab\":3,\"\xe2\x96\x81" "a\":4},\"merges\":[\"a b\"]}}";
 
 /* encode text with and without cutting words before "▁"; equal ids? */
 static bool
@@ -251,23 +266,32 @@ SameSplitOrNot(Tokenizer *tok, const char *text)
 	return same;
 }
 
-/* how many of n random texts give the same ids cut or whole */
+/*
+ * How many of n random texts give the same ids cut or whole; every tenth
+ * is long enough for the merge heap, every hundredth for the word cache
+ */
 static int
 RandomSplitTexts(Tokenizer *tok, int n)
 {
-	static const char alphabet[] = "abcde xa";
+	static const char alphabet[] = "abcde xa\xe2\x96\x81";
+	static char text[4096];
 	uint32_t	seed = 7;
 	int			same = 0;
 
 	for (int t = 0; t < n; t++)
 	{
-		char		text[64];
-		int			len = 1 + t % 60;
+		int			len = t % 100 == 99 ? 4000 : t % 10 == 9 ? 300 : 1 + t % 60;
 
 		for (int i = 0; i < len; i++)
 		{
 			seed = seed * 1103515245u + 12345u;
-			text[i] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+			text[i] = alphabet[(seed >> 8) % 8];
+			/* now and then a literal "▁" typed in the text */
+			if (i + 3 <= len && (seed >> 20) % 23 == 0)
+			{
+				memcpy(text + i, alphabet + 8, 3);
+				i += 2;
+			}
 		}
 		text[len] = '\0';
 		same += SameSplitOrNot(tok, text);
@@ -288,7 +312,7 @@ TestMetaSplit(void)
 	LlmError	err = {0};
 	int			same;
 
-	snprintf(json, sizeof(json), META_BPE, "", "");
+	snprintf(json, sizeof(json), META_BPE, "<unk>", "", "");
 	CHECK(TokenizerParse(json, strlen(json), &tok, &err) == LLM_OK);
 	if (tok == NULL)
 	{
@@ -304,7 +328,7 @@ TestMetaSplit(void)
 	 * a token with "▁" inside ("a▁"): words stay whole, and cutting them
 	 * would change the ids of some texts
 	 */
-	snprintf(json, sizeof(json), META_BPE, ",\"a\xe2\x96\x81\":17", ",\"a \xe2\x96\x81\"");
+	snprintf(json, sizeof(json), META_BPE, "<unk>", ",\"a\xe2\x96\x81\":17", ",\"a \xe2\x96\x81\"");
 	tok = NULL;
 	CHECK(TokenizerParse(json, strlen(json), &tok, &err) == LLM_OK);
 	CHECK(tok != NULL && !tok->split_meta);
@@ -314,6 +338,50 @@ TestMetaSplit(void)
 		printf("  meta split: a vocabulary with \"a\xe2\x96\x81\" would change %d of 2000 texts\n",
 			   2000 - same);
 		CHECK(same < 2000);
+		TokenizerFree(tok);
+	}
+
+	/*
+	 * "▁" as the unknown token: an unknown character before a cut becomes
+	 * "▁", which the merge "▁ ▁" joins to the next one; words stay whole
+	 */
+	snprintf(json, sizeof(json), META_BPE, "\xe2\x96\x81", "", "");
+	tok = NULL;
+	CHECK(TokenizerParse(json, strlen(json), &tok, &err) == LLM_OK);
+	CHECK(tok != NULL && !tok->split_meta);
+	if (tok != NULL)
+	{
+		CHECK(RandomSplitTexts(tok, 500) < 500);
+		TokenizerFree(tok);
+	}
+
+	/* no "▁" token: words stay whole */
+	tok = NULL;
+	CHECK(TokenizerParse(META_NO_SPACE, strlen(META_NO_SPACE), &tok, &err) == LLM_OK);
+	CHECK(tok != NULL && !tok->split_meta);
+	if (tok != NULL)
+		TokenizerFree(tok);
+
+	/* a cut word honours a cancel: 8 MB of "ab ab ..." */
+	snprintf(json, sizeof(json), META_BPE, "<unk>", "", "");
+	tok = NULL;
+	CHECK(TokenizerParse(json, strlen(json), &tok, &err) == LLM_OK);
+	if (tok != NULL)
+	{
+		size_t		len = 8 * 1024 * 1024;
+		char	   *big = malloc(len);
+		int32_t    *ids = NULL;
+		int			n = 0;
+
+		for (size_t i = 0; i < len; i++)
+			big[i] = "ab "[i % 3];
+		LlmInterruptHook = InterruptSoon;
+		interrupt_calls = 0;
+		CHECK(TokenizerEncode(tok, big, len, false, &ids, &n, &err) == LLM_ERR_CANCELLED);
+		LlmInterruptHook = NULL;
+		CHECK(TokenizerEncode(tok, big, len, false, &ids, &n, &err) == LLM_OK && n > 1000000);
+		free(ids);
+		free(big);
 		TokenizerFree(tok);
 	}
 }
@@ -540,14 +608,6 @@ RoundTrip(const char *name, const char *text)
 	free(ids);
 	free(out);
 	TokenizerFree(tok);
-}
-
-/* an interrupt hook that reports a cancel after a few calls */
-static int	interrupt_calls;
-static bool
-InterruptSoon(void)
-{
-	return ++interrupt_calls > 2;
 }
 
 /*

@@ -285,6 +285,8 @@ def main():
             vocab[tok] = next_id
             next_id += 1
 
+    if prefix_meta and (model["type"] != "BPE" or tj["pre_tokenizer"] is not None):
+        sys.exit("bpe_grow.py: --prefix-meta is for SentencePiece-style BPE")
     if model["type"] == "BPE":
         if is_bytelevel(tj["pre_tokenizer"]):
             words = words_bytelevel(tj, corpus)
@@ -298,8 +300,6 @@ def main():
             kind = "SentencePiece-style BPE" + (", words from each run of \u2581" if prefix_meta else "")
         else:
             sys.exit("bpe_grow.py: unsupported pre-tokenizer for BPE")
-        if prefix_meta and tj["pre_tokenizer"] is not None:
-            sys.exit("bpe_grow.py: --prefix-meta is for SentencePiece-style BPE")
         if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
             sys.exit("bpe_grow.py: BPE with a subword prefix or suffix is not supported")
         merges = model["merges"]

@@ -16,7 +16,7 @@
  * tokens, as Llama-2's and Mistral's do, has no merge across the point
  * before a "▁" that follows another character: no pair across it is ever
  * merged, so BPE gives the same result on the pieces as on the whole.
- * TokBpeFinish checks every token; when that holds, a word is cut there
+ * TokBpeFinish checks the merges; when that holds, a word is cut there
  * and each piece merged alone, with short linear scans instead of one heap
  * over the whole line.
  *
@@ -169,34 +169,55 @@ MetaCut(const char *s, size_t i, size_t len)
 }
 
 /*
- * May words be cut before "▁"?  Only for plain character BPE whose tokens
- * have "▁" nowhere but at their start (a run of them included), and that
- * have "▁" itself (so it is never an unknown character, which fuse_unk
- * could fuse with the one before the cut)
+ * May words be cut before "▁"?  Symbols on the two sides of a cut are
+ * ids: on the left, one whose text ends with another character (a
+ * vocabulary string, the unknown token or a fallback byte); on the right,
+ * one whose text starts with "▁".  Cutting is exact when no merge joins
+ * two such ids, and when "▁" is a token (never unknown: fuse_unk could
+ * fuse it with an unknown character before the cut).  Only for plain
+ * character BPE.  Flags are per id over every vocabulary string, so two
+ * strings with one id are both counted.
  */
 static bool
 MetaSplitIsExact(const Tokenizer *tok)
 {
-	bool		any = false;
+	uint8_t    *flags;			/* bit 1: a string ends with another character;
+								 * bit 2: a string starts with "▁" */
+	bool		exact = true;
 
 	if (tok->byte_level || tok->ignore_merges || tok->cont_prefix || tok->word_suffix ||
-		TokStrMapGet(&tok->vocab, META, META_LEN) < 0)
+		tok->vocab_size <= 0 || TokStrMapGet(&tok->vocab, META, META_LEN) < 0 ||
+		(flags = calloc(tok->vocab_size, 1)) == NULL)
 		return false;
-	for (int id = 0; id < tok->vocab_size; id++)
+	for (uint32_t j = 0; j <= tok->vocab.mask; j++)
 	{
-		const char *t = tok->tokens[id];
-		size_t		len = tok->token_lens[id];
+		const TokStrEntry *e = &tok->vocab.e[j];
 
-		if (t == NULL)
+		if (e->id < 0 || e->id >= tok->vocab_size || e->len == 0)
 			continue;
-		for (size_t i = 0; i < len; i++)
-		{
-			if (MetaCut(t, i, len))
-				return false;
-			any |= i + META_LEN <= len && memcmp(t + i, META, META_LEN) == 0;
-		}
+		if (e->len < META_LEN || memcmp(e->key + e->len - META_LEN, META, META_LEN) != 0)
+			flags[e->id] |= 1;
+		if (e->len >= META_LEN && memcmp(e->key, META, META_LEN) == 0)
+			flags[e->id] |= 2;
 	}
-	return any;
+	if (tok->unk_id >= 0 && tok->unk_id < tok->vocab_size)
+		flags[tok->unk_id] |= 1;
+	for (int b = 0; b < 256; b++)
+		if (tok->byte_token[b] >= 0 && tok->byte_token[b] < tok->vocab_size)
+			flags[tok->byte_token[b]] |= 1;
+	for (uint32_t j = 0; j <= tok->merges.mask && exact && tok->merges.e != NULL; j++)
+	{
+		const TokPairEntry *e = &tok->merges.e[j];
+		int32_t		left = (int32_t) (e->key >> 32);
+		int32_t		right = (int32_t) (uint32_t) e->key;
+
+		if (e->key == UINT64_MAX || left < 0 || right < 0 ||
+			left >= tok->vocab_size || right >= tok->vocab_size)
+			continue;
+		exact = !((flags[left] & 1) && (flags[right] & 2));
+	}
+	free(flags);
+	return exact;
 }
 
 /*
@@ -700,6 +721,7 @@ int
 TokBpeWord(TokEncodeState *st, const char *s, size_t len)
 {
 	size_t		start = 0;
+	size_t		checked = 0;
 	int			rc;
 
 	if (!st->tok->split_meta)
@@ -711,6 +733,13 @@ TokBpeWord(TokEncodeState *st, const char *s, size_t len)
 		if ((rc = BpePiece(st, s + start, i - start)) != LLM_OK)
 			return rc;
 		start = i;
+		/* one word may be a whole text: honour cancels within it */
+		if (i - checked >= TOK_INTERRUPT_BYTES)
+		{
+			checked = i;
+			if (LlmInterrupted())
+				return LlmSetError(st->err, LLM_ERR_CANCELLED, "tokenizing was interrupted");
+		}
 	}
 	return BpePiece(st, s + start, len - start);
 }
