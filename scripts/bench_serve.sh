@@ -397,7 +397,7 @@ engine_batch() {
 header() {
   echo "## pgmlops LLM serving benchmark ($device)"
   echo
-  echo "- commit $(cd "$here" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$here" && git diff --quiet HEAD -- src sql 2>/dev/null || echo ' (src or sql modified)'), $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- commit $(cd "$here" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$here" && git diff --quiet HEAD -- src sql 2>/dev/null || echo ' (src or sql modified)')${bindir:+ (the checkout; the server is the build in $bindir)}, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) processors, $(awk '/^MemTotal/ {printf "%d", $2 / 1048576}' /proc/meminfo) GiB memory; load average before the run: $load0"
   if [ "$device" = cuda ] && command -v nvidia-smi >/dev/null; then
     echo "- GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)"
