@@ -292,50 +292,52 @@ TraceSave(int code, Datum arg)
 	if (code != 0 || trace == NULL || !ShutDownCleanly())
 		return;
 	idx = malloc(sizeof(int) * trace->nslots);
-	/* zeroed: the padding after dbid goes into the checksum and the file */
-	entries = calloc(trace->nslots, sizeof(TraceDumpEntry));
-	if (idx == NULL || entries == NULL)
+	if (idx == NULL)
 	{
-		free(idx);
-		free(entries);
 		ereport(LOG, (errmsg("pgmlops could not save its LLM call records: out of memory")));
 		return;
 	}
 	for (int i = 0; i < trace->nslots; i++)
 		if (trace->heads[i].state == SLOT_FILLED)
 			idx[hdr.count++] = i;
+	/* zeroed: the padding after dbid goes into the checksum and the file */
+	entries = hdr.count > 0 ? calloc(hdr.count, sizeof(TraceDumpEntry)) : NULL;
+	if (entries == NULL)
+	{
+		if (hdr.count > 0)
+			ereport(LOG, (errmsg("pgmlops could not save its LLM call records: out of memory")));
+		free(idx);
+		return;
+	}
 	qsort(idx, hdr.count, sizeof(int), CompareSlotSeq);
 	for (uint32 k = 0; k < hdr.count; k++)
 	{
 		entries[k].dbid = trace->heads[idx[k]].dbid;
 		entries[k].record = records[idx[k]];
 	}
+	free(idx);
 	INIT_CRC32C(hdr.crc);
 	COMP_CRC32C(hdr.crc, entries, sizeof(TraceDumpEntry) * hdr.count);
 	FIN_CRC32C(hdr.crc);
-	free(idx);
 
-	if (hdr.count > 0)
+	file = fopen(TRACE_DUMP_FILE ".tmp", PG_BINARY_W);
+	ok = file != NULL && fwrite(&hdr, sizeof(hdr), 1, file) == 1 &&
+		fwrite(entries, sizeof(TraceDumpEntry), hdr.count, file) == hdr.count;
+	if (file != NULL && fclose(file) != 0)
+		ok = false;
+	if (!ok)
 	{
-		file = fopen(TRACE_DUMP_FILE ".tmp", PG_BINARY_W);
-		ok = file != NULL && fwrite(&hdr, sizeof(hdr), 1, file) == 1 &&
-			fwrite(entries, sizeof(TraceDumpEntry), hdr.count, file) == hdr.count;
-		if (file != NULL && fclose(file) != 0)
-			ok = false;
-		if (!ok)
-		{
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("pgmlops could not save %u LLM call records to \"%s\": %m",
-							hdr.count, TRACE_DUMP_FILE ".tmp")));
-			unlink(TRACE_DUMP_FILE ".tmp");
-		}
-		/* durable_rename logs its own failure */
-		else if (durable_rename(TRACE_DUMP_FILE ".tmp", TRACE_DUMP_FILE, LOG) == 0)
-			ereport(LOG,
-					(errmsg("pgmlops saved %u LLM call records not yet written to mlops.llm_calls",
-							hdr.count)));
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("pgmlops could not save %u LLM call records to \"%s\": %m",
+						hdr.count, TRACE_DUMP_FILE ".tmp")));
+		unlink(TRACE_DUMP_FILE ".tmp");
 	}
+	/* durable_rename logs its own failure */
+	else if (durable_rename(TRACE_DUMP_FILE ".tmp", TRACE_DUMP_FILE, LOG) == 0)
+		ereport(LOG,
+				(errmsg("pgmlops saved %u LLM call records not yet written to mlops.llm_calls",
+						hdr.count)));
 	free(entries);
 }
 
