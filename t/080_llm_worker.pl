@@ -14,7 +14,10 @@
 # - Queue saturation: beyond mlops.queue_limit a request is refused with
 #   SQLSTATE 53400; mlops.queue_timeout ends a request that waits too long.
 # - A model whose weights are deleted while loaded gives a clear error, and
-#   the worker goes on serving the other models.
+#   the worker goes on serving the other models.  One whose weight file is
+#   truncated in place under a running generation (a copy over it) fails
+#   that generation with a clear error and is unloaded: the worker does not
+#   die of SIGBUS (which would reset the cluster), and the new file loads.
 # - Without pgmlops in shared_preload_libraries, or with
 #   mlops.worker_count = 0, the functions raise a clear error with a hint.
 #
@@ -121,6 +124,7 @@ sub make_slow
 }
 make_slow("$models/slow");
 make_slow("$models/slowq");
+make_slow("$models/shrink");
 
 $node->append_conf(
 	'postgresql.conf', qq{
@@ -143,6 +147,7 @@ SELECT mlops.register_model('enc', 'bert-tiny-mean', task => 'embedding');
 SELECT mlops.register_model('slow', 'slow', task => 'text-generation');
 SELECT mlops.register_model('slowq', 'slowq', task => 'text-generation', options => '{"kv_cache_mb": 16}');
 SELECT mlops.register_model('gone', 'gone', task => 'text-generation');
+SELECT mlops.register_model('shrink', 'shrink', task => 'text-generation');
 });
 
 # a SQL string literal
@@ -613,12 +618,31 @@ like($err, qr/ERROR:  .*gone/, 'a renamed model directory gives an error');
 is(worker_pid(), $pid, 'the worker did not crash');
 is($node->safe_psql('postgres', "SELECT md5($calls[0][0])"), $calls[0][1], 'the worker serves the other models');
 
+# a weight file truncated in place under a running generation (the first
+# step of copying a new checkpoint over the old one)
+my ($sh, $sh_pid) = session();
+start_query($sh, 'SELECT length(' . gen('shrink', 'hello', 3000) . ')');
+ok(wait_running('shrink'), 'a long generation of "shrink" runs');
+truncate("$models/shrink/model.safetensors", 4096) or die "truncate: $!";
+ok(defined wait_error($sh, qr/ERROR:  .*weight file "model.safetensors" of model "shrink" was truncated while the model was loaded; the model was unloaded/, 20),
+	'a weight file truncated under a generation: a clear error');
+is(worker_pid(), $pid, 'the worker did not die of SIGBUS');
+is($sh->query_safe('SELECT pg_backend_pid()'), $sh_pid, 'the cluster was not reset: the session lives');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM mlops.worker_status WHERE model = 'shrink'}), '0',
+	'the damaged model is unloaded');
+ok(wait_idle('shrink', 2), 'its request left the worker');
+($ret, $out, $err) = $node->psql('postgres', 'SELECT ' . gen('shrink', 'hello', 3));
+like($err, qr/ERROR:  .*shrink/, 'while the file stays short, loading it fails with an error');
+make_slow("$models/shrink");
+is($node->safe_psql('postgres', 'SELECT ' . gen('shrink', 'hello', 3)), 'XXX', 'once the new file is written, the model loads again');
+$sh->quit;
+
 # ---------------------------------------------------------------------------
 # 6b. LRU eviction under mlops.gpu_memory_limit: room for one tiny decoder
 # (0.6 MB of weights + 8 MB of KV cache) but not two
 # ---------------------------------------------------------------------------
 $node->safe_psql('postgres',
-	q{SELECT mlops.unload_model(m) FROM unnest(ARRAY['llama', 'qwen2', 'mistral', 'enc', 'slow', 'slowq']) m});
+	q{SELECT mlops.unload_model(m) FROM unnest(ARRAY['llama', 'qwen2', 'mistral', 'enc', 'slow', 'slowq', 'shrink']) m});
 is($node->safe_psql('postgres', 'SELECT count(model) FROM mlops.worker_status'), '0', 'every model is unloaded');
 $node->safe_psql('postgres',
 	"ALTER SYSTEM SET mlops.kv_cache_memory = '8MB'; ALTER SYSTEM SET mlops.gpu_memory_limit = '12MB'; SELECT pg_reload_conf();");

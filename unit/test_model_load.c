@@ -12,10 +12,12 @@
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "llm/model.h"
 #include "unit.h"
@@ -786,6 +788,78 @@ TestModelErrors(const LlmWeights *ref)
 	ExpectLoad(MakeDir("nothing"), LLM_ERR_IO, "config.json");
 }
 
+static volatile sig_atomic_t prev_bus_calls = 0;
+
+/* the SIGBUS action that was there before the weights' guard */
+static void
+PrevBus(int signo)
+{
+	prev_bus_calls++;
+}
+
+/*
+ * A weight file truncated while mapped: reads past its new end give zeros
+ * instead of killing the process, the weights say which file it was, and
+ * another model's mappings and other SIGBUS signals are left alone
+ */
+static void
+TestTruncatedWhileMapped(void)
+{
+	char		path[1024];
+	char	   *data;
+	size_t		len;
+	const char *d = LlamaCopy("shrinking");
+	const char *d2 = LlamaCopy("intact");
+	LlmModel   *m = NULL;
+	LlmModel   *m2 = NULL;
+	LlmError	err = {0};
+	const LlmTensor *last = NULL;
+	float		before;
+
+	snprintf(path, sizeof(path), "%s/model.safetensors", Fixture("llama-tiny-f32"));
+	data = ReadAll(path, &len);
+	CHECK(data != NULL && len > 64 * 1024);
+	if (data == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/model.safetensors", d2);
+	WriteFile(path, data, len);
+	snprintf(path, sizeof(path), "%s/model.safetensors", d);
+	WriteFile(path, data, len);
+	free(data);
+	CHECK(LlmModelLoad(d, &m, &err) == LLM_OK);
+	CHECK(LlmModelLoad(d2, &m2, &err) == LLM_OK);
+	if (m == NULL || m2 == NULL)
+		return;
+	for (int i = 0; i < LlmWeightsCount(m->weights); i++)
+	{
+		const LlmTensor *t = &LlmWeightsEntry(m->weights, i)->tensor;
+
+		if (last == NULL || (char *) t->data > (char *) last->data)
+			last = t;
+	}
+	CHECK(last->dtype == LLM_DTYPE_F32);
+	before = ((volatile float *) last->data)[LlmTensorCount(last) - 1];
+	CHECK(before != 0.0f);
+	CHECK(LlmWeightsDamaged(m->weights) == NULL);
+
+	/* an administrator copies a new file over the old one in place */
+	CHECK(truncate(path, 4096) == 0);
+	CHECK(((volatile float *) last->data)[LlmTensorCount(last) - 1] == 0.0f);
+	CHECK(LlmWeightsDamaged(m->weights) != NULL &&
+		  strcmp(LlmWeightsDamaged(m->weights), path) == 0);
+	/* the whole mapping reads as zeros now, its first page included */
+	CHECK(((volatile float *) m->tok_embed->data)[0] == 0.0f);
+	CHECK(LlmWeightsDamaged(m2->weights) == NULL);
+	CHECK(((volatile float *) LlmWeightsFind(m2->weights, "model.norm.weight")->data)[0] != 0.0f);
+
+	/* a SIGBUS that is not a fault in a mapping goes to the previous action */
+	raise(SIGBUS);
+	CHECK(prev_bus_calls == 1);
+
+	LlmModelFree(m);
+	LlmModelFree(m2);
+}
+
 /* a two-shard copy of llama-tiny-f32 and broken indexes */
 static void
 TestSharded(const LlmWeights *ref)
@@ -895,6 +969,8 @@ main(void)
 		return 1;
 	}
 
+	/* before the first mapping installs the weights' SIGBUS handler */
+	signal(SIGBUS, PrevBus);
 	TestDecoders();
 	TestEncoders();
 	TestConfigParse();
@@ -907,6 +983,7 @@ main(void)
 		TestSharded(ref);
 		LlmWeightsClose(ref);
 	}
+	TestTruncatedWhileMapped();
 
 	nftw(tmpdir, RemoveOne, 16, FTW_DEPTH | FTW_PHYS);
 	UNIT_DONE("model_load");

@@ -337,6 +337,14 @@ llm_inspect(PG_FUNCTION_ARGS)
 		/* the weights must bind, and the tokenizer must load */
 		if (LlmModelLoad(dir, &model, &err) != LLM_OK)
 			LlmSqlReportError(&err, path, dir, "register a model");
+		if (LlmWeightsDamaged(model->weights) != NULL)
+		{
+			LlmModelFree(model);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("a weight file of model \"%s\" was truncated while it was read", path),
+					 errhint("Register the model once its files are written.")));
+		}
 		LlmModelFree(model);
 		(void) LlmSqlGetTokenizer(path);
 

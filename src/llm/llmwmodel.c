@@ -208,6 +208,17 @@ Load(const LlmSvcRequest *req, LlmError *err)
 		LlmModelFree(model);
 		return NULL;
 	}
+	/* a file that shrank while the runtime copied or converted weights */
+	if (LlmWeightsDamaged(model->weights) != NULL)
+	{
+		LlmSetError(err, LLM_ERR_IO,
+					"weight file \"%s\" of model \"%s\" was truncated while it was loading",
+					LlmWeightsDamaged(model->weights), req->name);
+		LlmSchedFree(sched);
+		LlmRuntimeFree(rt);
+		LlmModelFree(model);
+		return NULL;
+	}
 	m = MemoryContextAllocZero(TopMemoryContext, sizeof(WorkerModel));
 	strlcpy(m->path, req->path, sizeof(m->path));
 	strlcpy(m->name, req->name, sizeof(m->name));

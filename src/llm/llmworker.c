@@ -255,28 +255,35 @@ SendFinal(WorkerRequest *r, char tag, int32 a, int32 b, const void *payload, Siz
 	r->finishing = true;
 }
 
+/* take a request off its model (its scheduler or embed queue) */
+static void
+Detach(WorkerRequest *r)
+{
+	if (r->model == NULL)
+		return;
+	if (r->model->sched != NULL)
+		LlmSchedCancel(r->model->sched, r);
+	else
+	{
+		WorkerRequest **ep = &r->model->embed_queue;
+
+		while (*ep != NULL && *ep != r)
+			ep = &(*ep)->next_embed;
+		if (*ep == r)
+			*ep = r->next_embed;
+	}
+	r->model->active--;
+	r->model->last_used = GetCurrentTimestamp();
+	r->model = NULL;
+}
+
 /* forget a request: detach its segment (freeing the slot is the session's) */
 static void
 Finish(WorkerRequest *r)
 {
 	WorkerRequest **pp = &requests;
 
-	if (r->model != NULL)
-	{
-		if (r->model->sched != NULL)
-			LlmSchedCancel(r->model->sched, r);
-		else
-		{
-			WorkerRequest **ep = &r->model->embed_queue;
-
-			while (*ep != NULL && *ep != r)
-				ep = &(*ep)->next_embed;
-			if (*ep == r)
-				*ep = r->next_embed;
-		}
-		r->model->active--;
-		r->model->last_used = GetCurrentTimestamp();
-	}
+	Detach(r);
 	while (*pp != NULL && *pp != r)
 		pp = &(*pp)->next;
 	if (*pp == r)
@@ -501,6 +508,36 @@ DropCancelled(void)
 }
 
 /*
+ * After a use of m's weights: when one of its files shrank under its
+ * mapping meanwhile (weights.c), what that use computed is garbage.  Fail
+ * every request of the model and unload it, so that the next request
+ * loads the files as they are then.  True when that happened.
+ */
+static bool
+DropDamaged(WorkerModel *m)
+{
+	const char *path = LlmWeightsDamaged(m->model->weights);
+	const char *file;
+	char		message[512];
+
+	if (path == NULL)
+		return false;
+	file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	snprintf(message, sizeof(message),
+			 "weight file \"%s\" of model \"%s\" was truncated while the model was loaded; the model was unloaded",
+			 file, m->name);
+	elog(LOG, "pgmlops inference worker %d: %s (\"%s\")", my_index, message, path);
+	for (WorkerRequest *r = requests; r != NULL; r = r->next)
+		if (r->model == m)
+		{
+			Detach(r);
+			SendError(r, LLM_ERR_IO, message);
+		}
+	(void) WorkerModelUnload(m);
+	return true;
+}
+
+/*
  * Encode the first queued embedding request of an encoder: its inputs in
  * one LlmEncode call.  Requests are not merged, so that what one session
  * gets never depends on what others ask at the same time (the order of a
@@ -536,6 +573,8 @@ RunEmbeddings(WorkerModel *m)
 		rc = LlmSetError(&err, LLM_ERR_NOMEM, "out of memory for %d embeddings", n);
 	else
 		rc = LlmEncode(m->rt, ids, lens, n, out, NULL, &err);
+	if (DropDamaged(m))
+		return;
 
 	m->embed_queue = r->next_embed;
 	r->model = NULL;			/* off the queue */
@@ -575,6 +614,8 @@ RunStep(WorkerModel *m, LlmSchedEvent *events)
 	int			tokens = 0;
 
 	LlmSchedStep(m->sched, events, &n, &err);
+	if (DropDamaged(m))
+		return;
 	for (int i = 0; i < n; i++)
 	{
 		LlmSchedEvent *ev = &events[i];
@@ -718,11 +759,13 @@ Iterate(void)
 {
 	Intake();
 	DropCancelled();
-	for (WorkerModel *m = worker_models; m != NULL; m = m->next)
+	for (WorkerModel *m = worker_models, *next; m != NULL; m = next)
 	{
+		/* either may unload m (DropDamaged) */
+		next = m->next;
 		if (m->embed_queue != NULL)
 			RunEmbeddings(m);
-		if (m->sched != NULL && LlmSchedRunnable(m->sched) > 0)
+		else if (m->sched != NULL && LlmSchedRunnable(m->sched) > 0)
 		{
 			if (LlmSchedMaxEvents(m->sched) > max_events)
 			{

@@ -123,6 +123,12 @@ extern int	LlmWeightsCount(const LlmWeights *w);
 extern const LlmWeightEntry *LlmWeightsEntry(const LlmWeights *w, int i);
 /* NULL when absent */
 extern const LlmTensor *LlmWeightsFind(const LlmWeights *w, const char *name);
+/*
+ * The path of a file that shrank (or failed to read) under its mapping
+ * since it was opened: its tensors read as zeros now and every result
+ * computed from them is garbage; NULL while all are intact
+ */
+extern const char *LlmWeightsDamaged(const LlmWeights *w);
 
 /*
  * safetensors.c: parse the header of one safetensors file held in

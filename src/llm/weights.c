@@ -12,10 +12,22 @@
  * GGUF reader would append entries the same way safetensors.c does.
  * Lookups go through an open-addressing hash table built once at open.
  *
+ * A mapped file that is truncated while mapped (an administrator copying
+ * a new checkpoint over the old one in place) makes every read of a page
+ * past its new end raise SIGBUS, which would kill the process.  Every
+ * mapping is therefore registered with a SIGBUS handler that, for a fault
+ * inside a registered mapping, replaces the whole mapping by zero pages
+ * and marks it damaged: the read goes on, the results are garbage, and
+ * the caller asks LlmWeightsDamaged after each use of the weights and
+ * throws them away.  A fault anywhere else is left to the action that was
+ * there before.
+ *
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +43,8 @@ typedef struct WeightMapping
 	void	   *addr;
 	size_t		len;
 	int			first;			/* index of the first entry of this file */
+	int			guard;			/* its slot in guard_slots, or -1 */
+	char	   *path;
 } WeightMapping;
 
 struct LlmWeights
@@ -42,6 +56,95 @@ struct LlmWeights
 	uint32_t	mask;			/* hash slots - 1 */
 	int32_t    *slots;			/* entry index or -1, (mask + 1) */
 };
+
+/*
+ * The mappings the SIGBUS handler knows.  Slots are filled and emptied by
+ * the thread that opens and closes weights, never while another thread
+ * reads them; the handler only reads start and len and sets faulted.
+ */
+#define GUARD_SLOTS		4096
+
+typedef struct GuardSlot
+{
+	uintptr_t	start;			/* 0: free */
+	size_t		len;
+	volatile sig_atomic_t faulted;
+} GuardSlot;
+
+static GuardSlot guard_slots[GUARD_SLOTS];
+static int	guard_used = 0;		/* slots [0, guard_used) may be taken */
+static bool guard_installed = false;
+static struct sigaction guard_prev;
+
+/*
+ * SIGBUS: a fault in a registered mapping gets zero pages in its place;
+ * any other goes to the previous action (the default one kills the
+ * process when the faulting instruction runs again)
+ */
+static void
+GuardHandler(int signo, siginfo_t *info, void *context)
+{
+	uintptr_t	a = (uintptr_t) info->si_addr;
+
+	for (int i = 0; i < guard_used; i++)
+	{
+		GuardSlot  *g = &guard_slots[i];
+		uintptr_t	start = __atomic_load_n(&g->start, __ATOMIC_ACQUIRE);
+
+		if (start == 0 || a < start || a - start >= g->len)
+			continue;
+		if (mmap((void *) start, g->len, PROT_READ,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			break;
+		g->faulted = 1;
+		return;
+	}
+	if ((guard_prev.sa_flags & SA_SIGINFO) != 0)
+		guard_prev.sa_sigaction(signo, info, context);
+	else if (guard_prev.sa_handler != SIG_DFL && guard_prev.sa_handler != SIG_IGN)
+		guard_prev.sa_handler(signo);
+	else
+		signal(SIGBUS, SIG_DFL);
+}
+
+/* register a mapping (installing the handler the first time); -1 when full */
+static int
+GuardAdd(void *addr, size_t len)
+{
+	int			i;
+
+	if (!guard_installed)
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = GuardHandler;
+		sa.sa_flags = SA_SIGINFO;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGBUS, &sa, &guard_prev) != 0)
+			return -1;
+		guard_installed = true;
+	}
+	for (i = 0; i < guard_used; i++)
+		if (guard_slots[i].start == 0)
+			break;
+	if (i == GUARD_SLOTS)
+		return -1;
+	guard_slots[i].len = len;
+	guard_slots[i].faulted = 0;
+	__atomic_store_n(&guard_slots[i].start, (uintptr_t) addr, __ATOMIC_RELEASE);
+	if (i == guard_used)
+		__atomic_store_n(&guard_used, i + 1, __ATOMIC_RELEASE);
+	return i;
+}
+
+/* forget a mapping before it is unmapped */
+static void
+GuardRemove(int i)
+{
+	if (i >= 0)
+		__atomic_store_n(&guard_slots[i].start, 0, __ATOMIC_RELEASE);
+}
 
 /*
  * FNV-1a hash of a tensor name
@@ -153,6 +256,11 @@ MapFile(LlmWeights *w, const char *path, LlmError *err)
 	m->addr = addr;
 	m->len = (size_t) st.st_size;
 	m->first = w->n_entries;
+	/* registered before the header is read: the file may shrink already */
+	m->guard = GuardAdd(addr, m->len);
+	m->path = strdup(path);
+	if (m->path == NULL)
+		return LlmSetError(err, LLM_ERR_NOMEM, "out of memory");
 	rc = LlmSafetensorsParse(addr, m->len, &w->entries, &w->n_entries, err);
 	if (rc != LLM_OK)
 	{
@@ -348,13 +456,32 @@ LlmWeightsClose(LlmWeights *w)
 	if (w == NULL)
 		return;
 	for (int i = 0; i < w->n_maps; i++)
+	{
+		GuardRemove(w->maps[i].guard);
 		munmap(w->maps[i].addr, w->maps[i].len);
+		free(w->maps[i].path);
+	}
 	for (int i = 0; i < w->n_entries; i++)
 		free(w->entries[i].name);
 	free(w->entries);
 	free(w->maps);
 	free(w->slots);
 	free(w);
+}
+
+/*
+ * The path of a weight file that was truncated (or could not be read)
+ * while mapped, whose tensors now read as zeros; NULL when none was
+ */
+const char *
+LlmWeightsDamaged(const LlmWeights *w)
+{
+	if (w == NULL)
+		return NULL;
+	for (int i = 0; i < w->n_maps; i++)
+		if (w->maps[i].guard >= 0 && guard_slots[w->maps[i].guard].faulted)
+			return w->maps[i].path;
+	return NULL;
 }
 
 /*
