@@ -94,6 +94,18 @@ SELECT r -> 'message' ->> 'role' AS role,
 				  '{"max_tokens": 8, "ignore_eos": true}') AS r;
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"max_tokens": 6}') -> 'message'
 	 = mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"max_tokens": 6}') -> 'message' AS deterministic;
+-- stop strings in chat options: a list, cut before the first found
+WITH r AS (SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]',
+						   '{"max_tokens": 6, "ignore_eos": true}') -> 'message' ->> 'content' AS reply)
+SELECT length(reply) >= 4 AS long_enough,
+	   mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]',
+				  jsonb_build_object('max_tokens', 6, 'ignore_eos', true,
+									 'stop', jsonb_build_array('zzzq', substr(reply, 3, 2)))) -> 'message' ->> 'content'
+		 = left(reply, strpos(reply, substr(reply, 3, 2)) - 1) AS cut,
+	   mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]',
+				  '{"max_tokens": 6, "ignore_eos": true, "stop": ["zzzq", "qqqz"]}') -> 'message' ->> 'content'
+		 = reply AS not_found
+  FROM r;
 
 -- sampling: a seed makes it reproducible; options add top_k, min_p and the penalty
 SELECT mlops.generate('llama', 'The quick brown', 12, 0.9, 0.95, 42, options => '{"top_k": 50, "repetition_penalty": 1.2}')
@@ -176,6 +188,11 @@ SELECT mlops.chat('llama3chat', '[{"role": "user"}]');
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": 3}]');
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"temperature": "hot"}');
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"bogus": 1}');
+SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"stop": ["a", ["b"]]}');
+SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"stop": ["a", 1]}');
+SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"stop": {"a": 1}}');
+SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"max_tokens": 1.5}');
+SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"seed": "1"}');
 SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'regression');
 SELECT mlops.register_model('x', 'no-such-model', task => 'text-generation');
 SELECT mlops.register_model('x', '../fixtures/llama-tiny-f32', task => 'text-generation');
@@ -185,6 +202,9 @@ SELECT mlops.register_model('x', 'tok-gpt2', task => 'text-generation');
 SELECT mlops.register_model('x', 'tok-gpt2', task => 'embedding');
 SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'text-generation', options => '{"dtype": "f8"}');
 SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'text-generation', options => '{"batch": 1}');
+SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'text-generation', options => '{"dtype": 16}');
+SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'text-generation', options => '{"kv_cache_mb": 1.5}');
+SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'text-generation', options => '{"kv_cache_mb": 0}');
 SELECT mlops.register_model('bad name', 'llama-tiny-f32', task => 'text-generation');
 SELECT mlops.register_model('mean', 'llama-tiny-f32', task => 'text-generation');
 SELECT count(*) AS versions FROM mlops.model_versions WHERE device IN ('local', 'remote');

@@ -428,7 +428,7 @@ like(bad_register("$oa/m", '{"dtype": "bf16"}'), qr/^22023 unknown option "dtype
 like(bad_register("$oa/m", '{"timeout_ms": "60s"}'), qr/^22023 option "timeout_ms" must be an integer/,
 	'an option of the wrong type is refused');
 like(bad_register("$oa/m", '{"max_attempts": 11}'),
-	qr/^22023 option "max_attempts" must be an integer between 1 and 10/, 'an option out of range is refused');
+	qr/^22023 option "max_attempts" must be an integer from 1 to 10/, 'an option out of range is refused');
 like(bad_register("$oa/m", '[]'), qr/^22023 options of a remote model must be a JSON object/,
 	'options must be an object');
 like(bad_register("$oa/m", '{"tokenizer": 5}', 'embedding'),

@@ -161,6 +161,34 @@ TestUrls(void)
 	CHECK(!LlmHttpHostAllowed("h:+80", "h", 80));
 	CHECK(!LlmHttpHostAllowed("h:", "h", 0));
 	CHECK(LlmHttpHostAllowed("h:0080", "h", 80));
+	CHECK(!LlmHttpHostAllowed("h:65536", "h", 65536));
+	CHECK(!LlmHttpHostAllowed("h:0", "h", 0));
+
+	/* the one splitter behind the allowlist, its check and the locations */
+	{
+		static const struct
+		{
+			const char *s;
+			size_t		host_len;
+			int			port;
+		}			cases[] = {
+			{"h", 1, 0}, {"h:80", 1, 80}, {"h:65535", 1, 65535}, {"h:65536", 1, -1},
+			{"h:0", 1, -1}, {"h:", 1, -1}, {"h:8x", 1, -1}, {"h:-1", 1, -1},
+			{"h:99999999999", 1, -1}, {"[::1]", 5, 0}, {"[::1]:11434", 5, 11434},
+			{"[::1]x", 5, -1}, {"[::1", 1, -1}, {"::1", 0, -1}, {"a:b:c", 1, -1},
+			{"", 0, 0},
+		};
+
+		for (int i = 0; i < (int) (sizeof(cases) / sizeof(cases[0])); i++)
+		{
+			size_t		host_len = 99;
+			int			port = LlmHttpSplitHostPort(cases[i].s, strlen(cases[i].s), &host_len);
+
+			CHECK(port == cases[i].port && host_len == cases[i].host_len);
+			if (port != cases[i].port || host_len != cases[i].host_len)
+				printf("  split \"%s\": host %zu port %d\n", cases[i].s, host_len, port);
+		}
+	}
 }
 
 static void

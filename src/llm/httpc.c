@@ -187,30 +187,44 @@ ParseUrl(const char *url, const LlmHttpPolicy *policy, CURLU **out,
 	return LLM_OK;
 }
 
+int
+LlmHttpSplitHostPort(const char *s, size_t len, size_t *host_len)
+{
+	const char *end = s + len;
+	const char *host_end;
+	long		port = 0;
+
+	/* the port follows the host, after the "]" of an IPv6 address */
+	if (len > 0 && s[0] == '[' && memchr(s, ']', len) != NULL)
+		host_end = (const char *) memchr(s, ']', len) + 1;
+	else if (memchr(s, ':', len) != NULL)
+		host_end = memchr(s, ':', len);
+	else
+		host_end = end;
+	*host_len = (size_t) (host_end - s);
+	if (host_end == end)
+		return 0;
+	if (*host_end != ':' || host_end + 1 == end)
+		return -1;
+	for (const char *p = host_end + 1; p < end; p++)
+	{
+		if (*p < '0' || *p > '9' || port > 65535)
+			return -1;
+		port = port * 10 + (*p - '0');
+	}
+	return port >= 1 && port <= 65535 ? (int) port : -1;
+}
+
 bool
 LlmHttpHostAllowed(const char *entry, const char *host, int port)
 {
-	const char *host_end = entry;
-	const char *colon;
 	size_t		len;
-	char	   *end;
-	long		p;
+	int			p = LlmHttpSplitHostPort(entry, strlen(entry), &len);
 
-	/* the port follows the host, after the "]" of an IPv6 address */
-	if (entry[0] == '[' && strchr(entry, ']') != NULL)
-		host_end = strchr(entry, ']');
-	colon = strchr(host_end, ':');
-	len = colon != NULL ? (size_t) (colon - entry) : strlen(entry);
 	if (strlen(host) != len || strncasecmp(entry, host, len) != 0)
 		return false;
-	if (colon == NULL)
-		return true;
-	/* a malformed port allows nothing */
-	if (colon[1] < '0' || colon[1] > '9')
-		return false;
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	return errno == 0 && *end == '\0' && p == port;
+	/* no port allows every port, a malformed one none */
+	return p == 0 || p == port;
 }
 
 /*

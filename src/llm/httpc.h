@@ -71,6 +71,13 @@ extern void LlmHttpPolicyDefaults(LlmHttpPolicy *policy);
  * case; an entry without a port allows every port, a malformed port none.
  */
 extern bool LlmHttpHostAllowed(const char *entry, const char *host, int port);
+
+/*
+ * Split "host[:port]" (s[0..len), IPv6 in brackets) at the end of the host,
+ * stored in *host_len; returns the port, 0 when none is written, -1 when
+ * what follows the host is not ":" and a decimal number from 1 to 65535
+ */
+extern int	LlmHttpSplitHostPort(const char *s, size_t len, size_t *host_len);
 extern int	LlmHttpCheckUrl(const char *url, const LlmHttpPolicy *policy,
 							LlmError *err);
 extern int	LlmHttpPost(const LlmHttpRequest *req, LlmHttpResponse *resp,

@@ -200,31 +200,6 @@ EngineError(const LlmError *err, const char *what)
 			 errmsg("%s: %s", what, err->message)));
 }
 
-/* a numeric jsonb value as a double, or an error naming key */
-static double
-NumberOption(const JsonbValue *v, const char *key)
-{
-	if (v->type != jbvNumeric)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be a number", key)));
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-}
-
-/* an integral option within [min, max] */
-static int64
-IntOption(const JsonbValue *v, const char *key, int64 min, int64 max)
-{
-	double		d = NumberOption(v, key);
-
-	if (d != floor(d) || d < (double) min || d > (double) max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be an integer from " INT64_FORMAT " to " INT64_FORMAT,
-						key, min, max)));
-	return (int64) d;
-}
-
 /* add one stop string (in the server's encoding; kept in UTF-8) */
 static void
 AddStop(GenParams *p, const char *s, size_t len)
@@ -250,56 +225,50 @@ AddStop(GenParams *p, const char *s, size_t len)
 static void
 ParseOptions(Jsonb *options, GenParams *p, bool all_keys)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	LlmOptionIter o;
+	char	   *key;
+	JsonbValue	val;
 
-	if (options == NULL)
-		return;
-	if (!JB_ROOT_IS_OBJECT(options))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options must be a JSON object")));
-	it = JsonbIteratorInit(&options->root);
-	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	LlmOptionsBegin(&o, options, "options");
+	while (LlmOptionsNext(&o, &key, &val))
 	{
-		char	   *key;
-		JsonbValue	val;
-
-		if (tok != WJB_KEY)
-			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
-		tok = JsonbIteratorNext(&it, &val, false);
 		if (strcmp(key, "top_k") == 0)
-			p->sampling.top_k = (int) IntOption(&val, key, 0, INT_MAX);
+			p->sampling.top_k = (int) LlmOptionInt(&val, key, 0, INT_MAX);
 		else if (strcmp(key, "min_p") == 0)
-			p->sampling.min_p = NumberOption(&val, key);
+			p->sampling.min_p = LlmOptionNumber(&val, key);
 		else if (strcmp(key, "repetition_penalty") == 0)
-			p->sampling.repetition_penalty = NumberOption(&val, key);
+			p->sampling.repetition_penalty = LlmOptionNumber(&val, key);
 		else if (strcmp(key, "ignore_eos") == 0 && val.type == jbvBool)
 			p->ignore_eos = val.val.boolean;
 		else if (all_keys && strcmp(key, "max_tokens") == 0)
-			p->max_tokens = (int) IntOption(&val, key, 0, MAX_NEW_TOKENS);
+			p->max_tokens = (int) LlmOptionInt(&val, key, 0, MAX_NEW_TOKENS);
 		else if (all_keys && strcmp(key, "temperature") == 0)
-			p->sampling.temperature = NumberOption(&val, key);
+			p->sampling.temperature = LlmOptionNumber(&val, key);
 		else if (all_keys && strcmp(key, "top_p") == 0)
-			p->sampling.top_p = NumberOption(&val, key);
+			p->sampling.top_p = LlmOptionNumber(&val, key);
 		else if (all_keys && strcmp(key, "seed") == 0)
 		{
-			p->sampling.seed = (uint64) IntOption(&val, key, PG_INT32_MIN, PG_INT32_MAX);
+			p->sampling.seed = (uint64) LlmOptionInt(&val, key, PG_INT32_MIN, PG_INT32_MAX);
 			p->has_seed = true;
 		}
 		else if (all_keys && strcmp(key, "stop") == 0 && val.type == jbvString)
 			AddStop(p, val.val.string.val, val.val.string.len);
-		else if (all_keys && strcmp(key, "stop") == 0 && tok == WJB_BEGIN_ARRAY)
+		else if (all_keys && strcmp(key, "stop") == 0 && val.type == jbvBinary &&
+				 JsonContainerIsArray(val.val.binary.data))
 		{
-			while ((tok = JsonbIteratorNext(&it, &val, false)) == WJB_ELEM)
+			JsonbIterator *it = JsonbIteratorInit(val.val.binary.data);
+			JsonbIteratorToken tok;
+			JsonbValue	elem;
+
+			while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
 			{
-				if (val.type != jbvString)
+				if (tok != WJB_ELEM)
+					continue;	/* the array's own begin and end */
+				if (elem.type != jbvString)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("option \"stop\" must be a string or an array of strings")));
-				AddStop(p, val.val.string.val, val.val.string.len);
+				AddStop(p, elem.val.string.val, elem.val.string.len);
 			}
 		}
 		else
@@ -309,10 +278,6 @@ ParseOptions(Jsonb *options, GenParams *p, bool all_keys)
 					 errhint(all_keys ?
 							 "Options are max_tokens, temperature, top_p, top_k, min_p, repetition_penalty, seed, stop and ignore_eos." :
 							 "Options are top_k, min_p, repetition_penalty and ignore_eos; the rest are arguments.")));
-		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must not be an object or array", key)));
 	}
 }
 

@@ -50,6 +50,7 @@
 #include "utils/syscache.h"
 
 #include "llm/llmremote.h"
+#include "llm/llmserve.h"
 #include "llm/llmsql.h"
 
 #define MAX_HOST_LEN		253
@@ -148,26 +149,6 @@ HexValue(char c)
 	return -1;
 }
 
-/* parse the decimal port between p and end; false unless 1 to 65535 */
-static bool
-ParsePort(const char *p, const char *end, int *port)
-{
-	long		n = 0;
-
-	if (p == end)
-		return false;
-	for (; p < end; p++)
-	{
-		if (*p < '0' || *p > '9' || n > 65535)
-			return false;
-		n = n * 10 + (*p - '0');
-	}
-	if (n < 1 || n > 65535)
-		return false;
-	*port = (int) n;
-	return true;
-}
-
 /*
  * Is the address of family af between p and p + len written the way
  * inet_ntop writes it (what libcurl turns any other spelling into)?
@@ -234,22 +215,17 @@ CheckHost(const char *host, size_t len)
 static const char *
 CheckHostEntry(const char *entry, size_t len)
 {
-	const char *end = entry + len;
-	const char *host_end = end;
+	size_t		host_len;
+	int			port = LlmHttpSplitHostPort(entry, len, &host_len);
 	const char *why;
-	int			port;
+	bool		bracketed = len > 0 && entry[0] == '[' && memchr(entry, ']', len) != NULL;
 
-	if (len > 0 && entry[0] == '[' && memchr(entry, ']', len) != NULL)
-		host_end = (const char *) memchr(entry, ']', len) + 1;
-	else if (memchr(entry, ':', len) != NULL)
-	{
-		host_end = memchr(entry, ':', len);
-		if (memchr(host_end + 1, ':', end - host_end - 1) != NULL)
-			return "Write an IPv6 address in brackets, as in [::1].";
-	}
-	if ((why = CheckHost(entry, host_end - entry)) != NULL)
+	if (!bracketed && host_len < len &&
+		memchr(entry + host_len + 1, ':', len - host_len - 1) != NULL)
+		return "Write an IPv6 address in brackets, as in [::1].";
+	if ((why = CheckHost(entry, host_len)) != NULL)
 		return why;
-	if (host_end < end && (*host_end != ':' || !ParsePort(host_end + 1, end, &port)))
+	if (port < 0)
 		return "A port must be a number between 1 and 65535, after a colon.";
 	return NULL;
 }
@@ -267,6 +243,7 @@ ParseLocation(const char *location, RemoteLocation *loc, const char **why)
 	const char *host_end;
 	const char *last;
 	const char *path;
+	size_t		host_len;
 	int			si = -1;
 	size_t		len = strlen(location);
 	StringInfoData buf;
@@ -323,27 +300,16 @@ ParseLocation(const char *location, RemoteLocation *loc, const char **why)
 		*why = "The location may not have a user name or password; put API keys in mlops.secrets (mlops.set_secret) and name them with the \"api_key_secret\" option.";
 		return false;
 	}
-	if (auth[0] == '[')
-	{
-		const char *rb = memchr(auth, ']', auth_end - auth);
-
-		host_end = rb != NULL ? rb + 1 : auth_end;
-	}
-	else
-	{
-		host_end = memchr(auth, ':', auth_end - auth);
-		if (host_end == NULL)
-			host_end = auth_end;
-	}
-	if ((*why = CheckHost(auth, host_end - auth)) != NULL)
+	loc->port = LlmHttpSplitHostPort(auth, auth_end - auth, &host_len);
+	host_end = auth + host_len;
+	if ((*why = CheckHost(auth, host_len)) != NULL)
 		return false;
-	if (host_end < auth_end &&
-		(*host_end != ':' || !ParsePort(host_end + 1, auth_end, &loc->port)))
+	if (loc->port < 0)
 	{
 		*why = "The port must be a number between 1 and 65535, after a colon.";
 		return false;
 	}
-	if (host_end == auth_end)
+	if (loc->port == 0)
 		loc->port = strcmp(schemes[si].url_scheme, "https") == 0 ? 443 : 80;
 
 	/* the path: /[prefix/]model, segments non-empty, no dot segments */
@@ -446,65 +412,24 @@ ValidSecretName(const char *name)
 }
 
 /*
- * Parse a jsonb integer option within [min, max]; false if it is not one
- */
-static bool
-JsonbInt(const JsonbValue *v, int min, int max, int *out)
-{
-	char	   *s;
-	char	   *end;
-	long		n;
-
-	if (v->type != jbvNumeric)
-		return false;
-	s = DatumGetCString(DirectFunctionCall1(numeric_out,
-											NumericGetDatum(v->val.numeric)));
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || n < min || n > max)
-		return false;
-	*out = (int) n;
-	return true;
-}
-
-/*
  * Parse and check the options of a remote model (NULL: none)
  */
 static void
 ParseOptions(Jsonb *options, RemoteOptions *opts)
 {
-	JsonbIterator *it;
-	JsonbIteratorToken tok;
+	LlmOptionIter o;
+	char	   *key;
 	JsonbValue	v;
-	char	   *key = NULL;
 
 	opts->api_key_secret = opts->tokenizer = NULL;
 	opts->timeout_ms = opts->max_attempts = -1;
 	opts->embed_batch_inputs = opts->embed_batch_tokens = -1;
-	if (options == NULL)
-		return;
-	if (!JB_ROOT_IS_OBJECT(options))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options of a remote model must be a JSON object")));
-
-	it = JsonbIteratorInit(&options->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	LlmOptionsBegin(&o, options, "options of a remote model");
+	while (LlmOptionsNext(&o, &key, &v))
 	{
-		if (tok == WJB_KEY)
-		{
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-			continue;
-		}
-		if (tok != WJB_VALUE)
-			continue;
 		if (strcmp(key, "api_key_secret") == 0)
 		{
-			if (v.type != jbvString)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"api_key_secret\" must be a string naming a secret")));
-			opts->api_key_secret = pnstrdup(v.val.string.val, v.val.string.len);
+			opts->api_key_secret = LlmOptionString(&v, key, "a string naming a secret");
 			if (!ValidSecretName(opts->api_key_secret))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -512,13 +437,7 @@ ParseOptions(Jsonb *options, RemoteOptions *opts)
 						 errhint("Name the secret, not its value: mlops.set_secret(name, value) stores a value under a name.")));
 		}
 		else if (strcmp(key, "tokenizer") == 0)
-		{
-			if (v.type != jbvString)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"tokenizer\" must be a string naming a model directory under mlops.model_dir")));
-			opts->tokenizer = pnstrdup(v.val.string.val, v.val.string.len);
-		}
+			opts->tokenizer = LlmOptionString(&v, key, "a string naming a model directory under mlops.model_dir");
 		else
 		{
 			int			i;
@@ -531,12 +450,8 @@ ParseOptions(Jsonb *options, RemoteOptions *opts)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown option \"%s\" for a remote model", key),
 						 errhint(OPTIONS_HINT)));
-			if (!JsonbInt(&v, int_options[i].min, int_options[i].max,
-						  (int *) ((char *) opts + int_options[i].offset)))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"%s\" must be an integer between %d and %d",
-								key, int_options[i].min, int_options[i].max)));
+			*(int *) ((char *) opts + int_options[i].offset) =
+				(int) LlmOptionInt(&v, key, int_options[i].min, int_options[i].max);
 		}
 	}
 }

@@ -191,33 +191,22 @@ ServeResolve(const char *ref, ServeModel *m)
 static void
 CheckLocalOptions(Jsonb *options, ComputePrecision *precision, int64 *kv_bytes)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	LlmOptionIter o;
+	char	   *key;
+	JsonbValue	val;
 
 	*precision = COMPUTE_PRECISION_F32;
 	*kv_bytes = 0;
-	if (!JB_ROOT_IS_OBJECT(options))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options must be a JSON object")));
-	it = JsonbIteratorInit(&options->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	LlmOptionsBegin(&o, options, "options");
+	while (LlmOptionsNext(&o, &key, &val))
 	{
-		char	   *key;
-		JsonbValue	val;
-
-		if (tok != WJB_KEY)
-			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
-		tok = JsonbIteratorNext(&it, &val, true);
 		if (strcmp(key, "dtype") == 0)
 		{
-			char	   *s = val.type == jbvString ? pnstrdup(val.val.string.val, val.val.string.len) : NULL;
+			char	   *s = LlmOptionString(&val, key, "\"f32\" or \"bf16\"");
 
-			if (s != NULL && strcmp(s, "f32") == 0)
+			if (strcmp(s, "f32") == 0)
 				*precision = COMPUTE_PRECISION_F32;
-			else if (s != NULL && strcmp(s, "bf16") == 0)
+			else if (strcmp(s, "bf16") == 0)
 				*precision = COMPUTE_PRECISION_BF16;
 			else
 				ereport(ERROR,
@@ -225,17 +214,7 @@ CheckLocalOptions(Jsonb *options, ComputePrecision *precision, int64 *kv_bytes)
 						 errmsg("option \"dtype\" must be \"f32\" or \"bf16\"")));
 		}
 		else if (strcmp(key, "kv_cache_mb") == 0)
-		{
-			int64		mb = -1;
-
-			if (val.type == jbvNumeric)
-				mb = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(val.val.numeric)));
-			if (mb < 1 || mb > 1024 * 1024)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"kv_cache_mb\" must be an integer from 1 to 1048576")));
-			*kv_bytes = mb * 1024 * 1024;
-		}
+			*kv_bytes = LlmOptionInt(&val, key, 1, 1024 * 1024) * 1024 * 1024;
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

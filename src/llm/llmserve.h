@@ -2,8 +2,8 @@
  *
  * llmserve.h
  *	  The SQL functions of the inference service: registered models
- *	  (llmserve.c) and the calls (llmcall.c: embed, generate, chat,
- *	  generate_stream).
+ *	  (llmserve.c), the calls (llmcall.c: embed, generate, chat,
+ *	  generate_stream) and their options objects (llmoption.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +25,18 @@ typedef struct ServeModel
 	char	   *provider;		/* "local", "openai", "ollama" */
 	bool		remote;
 } ServeModel;
+
+/* llmoption.c: a walk over the keys of an options object */
+typedef struct LlmOptionIter
+{
+	JsonbIterator *it;
+} LlmOptionIter;
+
+extern void LlmOptionsBegin(LlmOptionIter *o, Jsonb *options, const char *what);
+extern bool LlmOptionsNext(LlmOptionIter *o, char **key, JsonbValue *val);
+extern double LlmOptionNumber(const JsonbValue *v, const char *key);
+extern int64 LlmOptionInt(const JsonbValue *v, const char *key, int64 min, int64 max);
+extern char *LlmOptionString(const JsonbValue *v, const char *key, const char *must);
 
 /* llmserve.c */
 /* resolve name, name@N or name@alias; errors for other tasks */
