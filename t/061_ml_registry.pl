@@ -3,8 +3,9 @@
 # t/061_ml_registry.pl: the model registry across sessions.
 # - A session that keeps its connection sees every alias move (deploy,
 #   rollback, set_alias) made by another session at its next statement,
-#   through its cache of loaded models; a REPEATABLE READ transaction keeps
-#   the version its snapshot names until it ends.
+#   through its cache of loaded models, also inside a read-committed
+#   transaction; one statement never mixes versions; a REPEATABLE READ
+#   transaction keeps the version its snapshot names until it ends.
 # - pgbench clients predict while another session deploys and rolls back
 #   50 times: every prediction is one of the two versions' values, never an
 #   error, and both are seen.
@@ -18,6 +19,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('ml_registry');
 $node->init;
@@ -87,6 +89,27 @@ is($a->query_safe($predict), $v2, 'A does not see a rolled back move');
 $node->safe_psql('postgres', "SELECT mlops.rollback('m')");
 is($a->query_safe($predict), $v1, 'A is back on version 1');
 
+# a READ COMMITTED transaction sees another session's deploy at its next
+# statement, as a query of mlops.model_aliases would
+$a->query_safe('BEGIN');
+is($a->query_safe($predict), $v1, 'A (read committed transaction) predicts with version 1');
+$node->safe_psql('postgres', "SELECT mlops.deploy('m', 2)");
+is($a->query_safe($predict), $v2, 'A sees the deployment at its next statement, in the same transaction');
+$a->query_safe('COMMIT');
+$node->safe_psql('postgres', "SELECT mlops.rollback('m')");
+
+# but one statement never mixes versions: a deploy while a slow query runs
+my $slow = "SELECT count(DISTINCT p) || ':' || min(p) FROM (SELECT mlops.predict('m', ROW(10::float8, 3::float8)) AS p, "
+  . "pg_sleep(0.01) FROM generate_series(1, 150)) s";
+$a->query_until(qr/started\n/, "\\echo started\n$slow;\n");
+usleep(400_000);
+$node->safe_psql('postgres', "SELECT mlops.deploy('m', 2)");
+pump_until($a->{run}, IPC::Run::timer(60), \$a->{stdout}, qr/^\d+:\S+\n/m);
+like($a->{stdout}, qr/^1:\Q$v1\E\n/m, 'a query that runs across a deploy predicts with one version throughout');
+$a->{stdout} = '';
+is($a->query_safe($predict), $v2, 'the next statement predicts with version 2');
+$node->safe_psql('postgres', "SELECT mlops.rollback('m')");
+
 # --- concurrent predict during deploy ------------------------------------
 # Every prediction must be exactly version 1's or version 2's value (else
 # a division by zero, written so that the planner does not fold it).
@@ -123,7 +146,7 @@ $node->pgbench(
 ok($deployer->finish, "the deployer moved the alias $deploys times without errors")
   or diag("deployer stderr:\n$derr");
 is($node->safe_psql('postgres', "SELECT count(*) FROM mlops.alias_history WHERE model = 'm' AND alias = 'production'"),
-	7 + $deploys, 'every move is in the alias history');
+	11 + $deploys, 'every move is in the alias history');
 is($node->safe_psql('postgres', 'SELECT count(DISTINCT p) FROM seen'), '2', 'clients saw both versions');
 is($a->query_safe($predict), $v1, 'A follows the last rollback');
 $a->quit;

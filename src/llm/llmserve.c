@@ -137,13 +137,8 @@ ServeResolve(const char *ref, ServeModel *m)
 	MemoryContext mcxt = CurrentMemoryContext;
 	ServeCacheEntry *e = NULL;
 
-	/*
-	 * Another session's deploy is seen at this call, as a new query would
-	 * see it (read committed); the cache alone would hold on to the old
-	 * version for the rest of the transaction
-	 */
-	MlSqlCacheWatchRegistry();
-	AcceptInvalidationMessages();
+	/* another session's deploy is seen at the next statement */
+	MlSqlCacheSync();
 	if (serve_cache_cxt == NULL)
 		serve_cache_cxt = AllocSetContextCreate(TopMemoryContext, "pgmlops served models",
 												ALLOCSET_SMALL_SIZES);

@@ -133,8 +133,13 @@ extern void MlSqlCacheInit(void);
 /* a copy of a (detoasted) varlena in cxt */
 extern void *MlSqlCopyVarlena(MemoryContext cxt, void *ptr);
 extern uint64 MlSqlCacheGeneration(void);
-/* make registry changes bump the generation (before caching a lookup) */
-extern void MlSqlCacheWatchRegistry(void);
+/*
+ * Before using a cached lookup: make registry changes bump the generation
+ * and, at the first call of a statement, take the changes other sessions
+ * committed since the last one (a version stays the same within a
+ * statement)
+ */
+extern void MlSqlCacheSync(void);
 
 /*
  * The version a reference (name, name@N, name@alias) names, loaded: from

@@ -17,11 +17,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
-#include "access/xact.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/hsearch.h"
@@ -30,6 +31,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "compat.h"
 #include "ml/mlsql.h"
@@ -109,13 +111,28 @@ MlSqlCacheGeneration(void)
 }
 
 /*
- * For other caches of the registry (served models): make sure changes of
- * the registry tables bump the generation; in a transaction
+ * See mlsql.h.  A relcache invalidation from another session's commit is
+ * otherwise taken only when this backend next locks a relation or starts
+ * a transaction, so a read-committed transaction that kept predicting
+ * from the cache would hold on to the old version until it ends; a query
+ * of mlops.model_aliases would see the move at its next statement, and so
+ * does the cache now.  Within a statement (the same start time and local
+ * transaction) nothing is taken, so that one query never mixes versions.
  */
 void
-MlSqlCacheWatchRegistry(void)
+MlSqlCacheSync(void)
 {
+	static TimestampTz last_stmt = 0;
+	static LocalTransactionId last_lxid = InvalidLocalTransactionId;
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+	LocalTransactionId lxid = MyProc != NULL ? MyProc->lxid : InvalidLocalTransactionId;
+
 	LookupRegistryRels();
+	if (stmt == last_stmt && lxid == last_lxid)
+		return;
+	last_stmt = stmt;
+	last_lxid = lxid;
+	AcceptInvalidationMessages();
 }
 
 /* free one loaded version */
@@ -385,6 +402,7 @@ MlSqlLoad(const char *ref)
 		ereport(ERROR,
 				(errcode(ERRCODE_NAME_TOO_LONG),
 				 errmsg("model reference is too long")));
+	MlSqlCacheSync();
 	if (flush_pending)
 		Flush();
 	if (loaded == NULL || resolved == NULL)

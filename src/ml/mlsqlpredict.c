@@ -79,6 +79,7 @@ GetState(FunctionCallInfo fcinfo)
 	MlLoaded   *m;
 	int			off = 0;
 
+	MlSqlCacheSync();
 	if (st && st->generation == MlSqlCacheGeneration() &&
 		strlen(st->ref) == len && memcmp(st->ref, VARDATA_ANY(reft), len) == 0)
 		return st;
