@@ -95,6 +95,17 @@ DELETE FROM mlops.llm_calls WHERE role = 'regress_trace_alice';
 RESET ROLE;
 SELECT role FROM mlops.llm_calls WHERE role::text LIKE 'regress_trace%';
 DROP ROLE regress_trace_alice, regress_trace_bob, regress_trace_admin;
+-- a role created later under a dropped role's name does not see its calls
+CREATE ROLE regress_trace_bob IN ROLE mlops_user;
+SELECT count(*) AS bob_rows FROM mlops.llm_calls WHERE role = 'regress_trace_bob';
+SET ROLE regress_trace_bob;
+SELECT count(*) AS seen_by_new_bob FROM mlops.llm_calls;
+SELECT pg_temp.trace('chat', 'trace-gpt', 1, 'openai', 'new bob', 1, 1, 1, 1, 'ok', NULL, NULL);
+SELECT mlops.flush_llm_calls();
+SELECT prompt_hash IS NOT NULL AS own_call FROM mlops.llm_calls;
+RESET ROLE;
+DELETE FROM mlops.llm_calls WHERE role = 'regress_trace_bob';
+DROP ROLE regress_trace_bob;
 
 -- a full buffer drops calls without an error, and counts them
 SELECT capacity, dropped AS dropped_before FROM mlops.llm_trace_status() \gset

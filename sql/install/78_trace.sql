@@ -8,7 +8,7 @@
 -- the call; mlops.flush_llm_calls() waits for them.
 --
 -- Privileges.  mlops.llm_calls has row security: a member of mlops_user
--- reads the calls it made (role = current_user), prompts included, and
+-- reads the calls it made (its name and OID), prompts included, and
 -- no other role's rows; a member of mlops_admin reads and deletes every
 -- row.  Nobody but the flusher inserts or updates.  The statistics view
 -- mlops.llm_stats aggregates every role's calls (its owner bypasses row
@@ -23,6 +23,7 @@ CREATE TABLE mlops.llm_calls (
 	id			bigserial PRIMARY KEY,
 	called_at	timestamptz NOT NULL,
 	role		name,
+	role_id		oid,
 	function	text NOT NULL,
 	model		text,
 	version		int,
@@ -42,6 +43,7 @@ CREATE INDEX llm_calls_called_at ON mlops.llm_calls (called_at);
 COMMENT ON TABLE mlops.llm_calls IS 'every embed, generate and chat call, local or remote, successful or not, written by a background worker (also when the calling transaction rolled back); members of mlops_user see their own calls, members of mlops_admin all calls';
 COMMENT ON COLUMN mlops.llm_calls.called_at IS 'when the call began';
 COMMENT ON COLUMN mlops.llm_calls.role IS 'current_user of the call; NULL if the role was dropped before the call was written';
+COMMENT ON COLUMN mlops.llm_calls.role_id IS 'OID of current_user of the call: a role sees a call only when both its name and its OID match, so a role created later under a dropped role''s name does not see its calls (nor does a role in a restored copy of the database, where OIDs differ)';
 COMMENT ON COLUMN mlops.llm_calls.function IS 'embed, generate, chat or generate_stream';
 COMMENT ON COLUMN mlops.llm_calls.model IS 'registered model name';
 COMMENT ON COLUMN mlops.llm_calls.version IS 'model version used; NULL when the call failed before resolving it';
@@ -59,7 +61,8 @@ COMMENT ON COLUMN mlops.llm_calls.error IS 'error message of a failed call (at m
 
 ALTER TABLE mlops.llm_calls ENABLE ROW LEVEL SECURITY;
 CREATE POLICY llm_calls_own ON mlops.llm_calls FOR SELECT TO mlops_user
-	USING (role = current_user);
+	USING (role = current_user AND
+		   role_id = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user));
 COMMENT ON POLICY llm_calls_own ON mlops.llm_calls IS 'a member of mlops_user reads the calls it made';
 CREATE POLICY llm_calls_admin ON mlops.llm_calls TO mlops_admin
 	USING (true);

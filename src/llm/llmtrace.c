@@ -980,27 +980,27 @@ TextParam(const char *s, Datum *value, char *isnull)
 static void
 InsertRecord(const TraceRecord *r)
 {
-	Datum		values[15];
-	char		nulls[15];
+	Datum		values[16];
+	char		nulls[16];
 	int			ret;
 
 	if (insert_plan == NULL)
 	{
-		Oid			types[15] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
+		Oid			types[16] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
 			TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, FLOAT8OID,
-		FLOAT8OID, TEXTOID, TEXTOID};
+		FLOAT8OID, TEXTOID, TEXTOID, OIDOID};
 		SPIPlanPtr	plan;
 
 		plan = SPI_prepare("INSERT INTO mlops.llm_calls (called_at, role, function, model, version,"
 						   " provider, prompt_hash, prompt, prompt_truncated, tokens_in, tokens_out,"
-						   " ttft_ms, total_ms, cost, status, error)"
+						   " ttft_ms, total_ms, cost, status, error, role_id)"
 						   " SELECT $1, $2::pg_catalog.name, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
 						   " (SELECT ((coalesce($10, 0)::pg_catalog.numeric OPERATOR(pg_catalog.*) p.input_per_1k)"
 						   "          OPERATOR(pg_catalog.+) (coalesce($11, 0)::pg_catalog.numeric"
 						   "          OPERATOR(pg_catalog.*) p.output_per_1k)) OPERATOR(pg_catalog.*) 0.001"
 						   "    FROM mlops.model_prices p WHERE p.model OPERATOR(pg_catalog.=) $4),"
-						   " $14, $15",
-						   15, types);
+						   " $14, $15, $16",
+						   16, types);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
@@ -1029,6 +1029,7 @@ InsertRecord(const TraceRecord *r)
 	values[12] = Float8GetDatum(r->total_ms);
 	TextParam(r->status, &values[13], &nulls[13]);
 	TextParam(r->error, &values[14], &nulls[14]);
+	values[15] = ObjectIdGetDatum(r->roleid);
 
 	ret = SPI_execute_plan(insert_plan, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
