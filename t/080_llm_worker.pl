@@ -624,7 +624,7 @@ my ($sh, $sh_pid) = session();
 start_query($sh, 'SELECT length(' . gen('shrink', 'hello', 3000) . ')');
 ok(wait_running('shrink'), 'a long generation of "shrink" runs');
 truncate("$models/shrink/model.safetensors", 4096) or die "truncate: $!";
-ok(defined wait_error($sh, qr/ERROR:  .*weight file "model.safetensors" of model "shrink" was truncated while the model was loaded; the model was unloaded/, 20),
+ok(defined wait_error($sh, qr/ERROR:  .*weight file "model.safetensors" of model "shrink" was changed in place while the model was loaded; the model was unloaded/, 20),
 	'a weight file truncated under a generation: a clear error');
 is(worker_pid(), $pid, 'the worker did not die of SIGBUS');
 is($sh->query_safe('SELECT pg_backend_pid()'), $sh_pid, 'the cluster was not reset: the session lives');

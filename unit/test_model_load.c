@@ -11,12 +11,14 @@
  * json and struct modules.
  */
 #define _XOPEN_SOURCE 700
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "llm/model.h"
@@ -849,7 +851,8 @@ TestTruncatedWhileMapped(void)
 		  strcmp(LlmWeightsDamaged(m->weights), path) == 0);
 	/* the whole mapping reads as zeros now, its first page included */
 	CHECK(((volatile float *) m->tok_embed->data)[0] == 0.0f);
-	CHECK(LlmWeightsDamaged(m2->weights) == NULL);
+	CHECK(LlmWeightsChanged(m->weights) != NULL);
+	CHECK(LlmWeightsDamaged(m2->weights) == NULL && LlmWeightsChanged(m2->weights) == NULL);
 	CHECK(((volatile float *) LlmWeightsFind(m2->weights, "model.norm.weight")->data)[0] != 0.0f);
 
 	/* a SIGBUS that is not a fault in a mapping goes to the previous action */
@@ -858,6 +861,108 @@ TestTruncatedWhileMapped(void)
 
 	LlmModelFree(m);
 	LlmModelFree(m2);
+}
+
+/*
+ * A weight file rewritten in place with its length kept is seen through
+ * its size and modification time; one replaced under its name is not a
+ * change (the mapping keeps the old file)
+ */
+static void
+TestRewrittenWhileMapped(void)
+{
+	char		path[1024];
+	char		other[1024];
+	char	   *data;
+	size_t		len;
+	const char *d = LlamaCopy("rewritten");
+	LlmModel   *m = NULL;
+	LlmError	err = {0};
+	struct timespec times[2];
+
+	snprintf(path, sizeof(path), "%s/model.safetensors", Fixture("llama-tiny-f32"));
+	data = ReadAll(path, &len);
+	if (data == NULL)
+	{
+		CHECK(data != NULL);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/model.safetensors", d);
+	WriteFile(path, data, len);
+	/* an old modification time, so that any write changes it */
+	times[0].tv_sec = times[1].tv_sec = 1000000000;
+	times[0].tv_nsec = times[1].tv_nsec = 0;
+	CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
+	CHECK(LlmModelLoad(d, &m, &err) == LLM_OK);
+	if (m == NULL)
+	{
+		free(data);
+		return;
+	}
+	CHECK(LlmWeightsChanged(m->weights) == NULL);
+
+	/* a new file renamed over the old one: the mapping keeps the old one */
+	snprintf(other, sizeof(other), "%s/new.safetensors", d);
+	WriteFile(other, data, len);
+	CHECK(rename(other, path) == 0);
+	CHECK(LlmWeightsChanged(m->weights) == NULL);
+	LlmModelFree(m);
+	m = NULL;
+
+	/* the same length written in place */
+	CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
+	CHECK(LlmModelLoad(d, &m, &err) == LLM_OK);
+	if (m != NULL)
+	{
+		FILE	   *f = fopen(path, "r+b");
+
+		CHECK(LlmWeightsChanged(m->weights) == NULL);
+		CHECK(f != NULL);
+		if (f != NULL)
+		{
+			fseek(f, (long) len - 4, SEEK_SET);
+			fwrite("\0\0\0\0", 1, 4, f);
+			fclose(f);
+		}
+		CHECK(LlmWeightsChanged(m->weights) != NULL &&
+			  strcmp(LlmWeightsChanged(m->weights), path) == 0);
+		CHECK(LlmWeightsDamaged(m->weights) == NULL);
+		LlmModelFree(m);
+	}
+	free(data);
+}
+
+/*
+ * With the default SIGBUS action before the guard, a SIGBUS that is not
+ * a fault in a mapping (kill -BUS) still ends the process: run in a child
+ */
+static int
+KillBusChild(void)
+{
+	LlmModel   *m = NULL;
+	LlmError	err = {0};
+
+	if (LlmModelLoad(Fixture("llama-tiny-f32"), &m, &err) != LLM_OK)
+		return 2;
+	kill(getpid(), SIGBUS);
+	return 3;					/* survived */
+}
+
+static void
+TestKillBus(void)
+{
+	pid_t		pid = fork();
+	int			status = 0;
+
+	if (pid == 0)
+	{
+		execl("/proc/self/exe", "test_model_load", "--kill-bus", (char *) NULL);
+		_exit(4);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS);
+	if (!WIFSIGNALED(status))
+		printf("  kill -BUS child: exit status %d\n", WEXITSTATUS(status));
 }
 
 /* a two-shard copy of llama-tiny-f32 and broken indexes */
@@ -954,7 +1059,7 @@ RemoveOne(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	LlmWeights *ref = NULL;
 	LlmError	err = {0};
@@ -962,6 +1067,8 @@ main(void)
 	fixtures = getenv("PGMLOPS_FIXTURES");
 	if (fixtures == NULL)
 		fixtures = "test/data/fixtures";
+	if (argc > 1 && strcmp(argv[1], "--kill-bus") == 0)
+		return KillBusChild();
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pgmlops_model_XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 	{
@@ -984,6 +1091,8 @@ main(void)
 		LlmWeightsClose(ref);
 	}
 	TestTruncatedWhileMapped();
+	TestRewrittenWhileMapped();
+	TestKillBus();
 
 	nftw(tmpdir, RemoveOne, 16, FTW_DEPTH | FTW_PHYS);
 	UNIT_DONE("model_load");

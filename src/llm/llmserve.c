@@ -137,7 +137,10 @@ ServeResolve(const char *ref, ServeModel *m)
 	MemoryContext mcxt = CurrentMemoryContext;
 	ServeCacheEntry *e = NULL;
 
-	/* another session's deploy is seen at the next statement */
+	/*
+	 * Another session's deploy is seen at the next statement; the
+	 * generation does not change within one
+	 */
 	MlSqlCacheSync();
 	if (serve_cache_cxt == NULL)
 		serve_cache_cxt = AllocSetContextCreate(TopMemoryContext, "pgmlops served models",
@@ -157,9 +160,9 @@ ServeResolve(const char *ref, ServeModel *m)
 
 		/* errors leave the cache as it was */
 		LookUp(ref, &found, mcxt);
-		if (serve_cache_generation != MlSqlCacheGeneration() || serve_cache_n == SERVE_CACHE_SIZE)
+		if (serve_cache_n == SERVE_CACHE_SIZE)
 		{
-			*m = found;			/* an invalidation came in, or no room: no caching */
+			*m = found;			/* no room: no caching */
 			return;
 		}
 		e = &serve_cache[serve_cache_n++];
@@ -311,14 +314,6 @@ llm_inspect(PG_FUNCTION_ARGS)
 		/* the weights must bind, and the tokenizer must load */
 		if (LlmModelLoad(dir, &model, &err) != LLM_OK)
 			LlmSqlReportError(&err, path, dir, "register a model");
-		if (LlmWeightsDamaged(model->weights) != NULL)
-		{
-			LlmModelFree(model);
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("a weight file of model \"%s\" was truncated while it was read", path),
-					 errhint("Register the model once its files are written.")));
-		}
 		LlmModelFree(model);
 		(void) LlmSqlGetTokenizer(path);
 

@@ -173,6 +173,7 @@ Load(const LlmSvcRequest *req, LlmError *err)
 	LlmSched   *sched = NULL;
 	WorkerStamp stamp;
 	int64		weights;
+	const char *changed;
 	const ComputeOps *ops = DeviceOps();
 
 	if (!TakeStamp(req->path, &stamp))
@@ -208,12 +209,13 @@ Load(const LlmSvcRequest *req, LlmError *err)
 		LlmModelFree(model);
 		return NULL;
 	}
-	/* a file that shrank while the runtime copied or converted weights */
-	if (LlmWeightsDamaged(model->weights) != NULL)
+	/* a file written in place while the runtime copied or converted weights */
+	if ((changed = LlmWeightsDamaged(model->weights)) != NULL ||
+		(changed = LlmWeightsChanged(model->weights)) != NULL)
 	{
 		LlmSetError(err, LLM_ERR_IO,
-					"weight file \"%s\" of model \"%s\" was truncated while it was loading",
-					LlmWeightsDamaged(model->weights), req->name);
+					"weight file \"%s\" of model \"%s\" was changed in place while it was loading",
+					strrchr(changed, '/') ? strrchr(changed, '/') + 1 : changed, req->name);
 		LlmSchedFree(sched);
 		LlmRuntimeFree(rt);
 		LlmModelFree(model);
@@ -229,6 +231,7 @@ Load(const LlmSvcRequest *req, LlmError *err)
 	m->rt = rt;
 	m->sched = sched;
 	m->weight_bytes = weights;
+	m->host_weights = ops == &ComputeCpuOps;
 	m->kv_bytes = (int64) opt.kv_bytes;
 	m->loaded_at = m->last_used = GetCurrentTimestamp();
 	m->next = worker_models;

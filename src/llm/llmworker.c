@@ -509,9 +509,10 @@ DropCancelled(void)
 
 /*
  * After a use of m's weights: when one of its files shrank under its
- * mapping meanwhile (weights.c), what that use computed is garbage.  Fail
- * every request of the model and unload it, so that the next request
- * loads the files as they are then.  True when that happened.
+ * mapping meanwhile (weights.c), or was written in place while the CPU
+ * reads it there, what that use computed is garbage.  Fail every request
+ * of the model that is not answered yet and unload the model, so that the
+ * next request loads the files as they are then.  True when that happened.
  */
 static bool
 DropDamaged(WorkerModel *m)
@@ -520,18 +521,24 @@ DropDamaged(WorkerModel *m)
 	const char *file;
 	char		message[512];
 
+	if (path == NULL && m->host_weights)
+		path = LlmWeightsChanged(m->model->weights);
 	if (path == NULL)
 		return false;
 	file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	snprintf(message, sizeof(message),
-			 "weight file \"%s\" of model \"%s\" was truncated while the model was loaded; the model was unloaded",
+			 "weight file \"%s\" of model \"%s\" was changed in place while the model was loaded; the model was unloaded",
 			 file, m->name);
 	elog(LOG, "pgmlops inference worker %d: %s (\"%s\")", my_index, message, path);
 	for (WorkerRequest *r = requests; r != NULL; r = r->next)
 		if (r->model == m)
 		{
+			bool		answered = r->finishing;
+
 			Detach(r);
-			SendError(r, LLM_ERR_IO, message);
+			/* an answer queued before is sent as it is */
+			if (!answered)
+				SendError(r, LLM_ERR_IO, message);
 		}
 	(void) WorkerModelUnload(m);
 	return true;

@@ -39,6 +39,7 @@ typedef struct WorkerModel
 	int64		weight_bytes;
 	int64		kv_bytes;
 	int			active;			/* requests that use it */
+	bool		host_weights;	/* the device reads the mapped files */
 	TimestampTz loaded_at;
 	TimestampTz last_used;
 	struct WorkerModel *next;

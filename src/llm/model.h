@@ -129,6 +129,11 @@ extern const LlmTensor *LlmWeightsFind(const LlmWeights *w, const char *name);
  * computed from them is garbage; NULL while all are intact
  */
 extern const char *LlmWeightsDamaged(const LlmWeights *w);
+/*
+ * The path of a mapped file whose size or modification time changed since
+ * it was mapped (written in place); NULL while none did
+ */
+extern const char *LlmWeightsChanged(const LlmWeights *w);
 
 /*
  * safetensors.c: parse the header of one safetensors file held in

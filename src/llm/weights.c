@@ -20,7 +20,9 @@
  * and marks it damaged: the read goes on, the results are garbage, and
  * the caller asks LlmWeightsDamaged after each use of the weights and
  * throws them away.  A fault anywhere else is left to the action that was
- * there before.
+ * there before.  A copy in place that no read happens to cross while the
+ * file is short is caught by LlmWeightsChanged instead, which compares the
+ * mapped file's size and modification time with those it had when mapped.
  *
  *-------------------------------------------------------------------------
  */
@@ -45,6 +47,8 @@ typedef struct WeightMapping
 	int			first;			/* index of the first entry of this file */
 	int			guard;			/* its slot in guard_slots, or -1 */
 	char	   *path;
+	int			fd;				/* kept open to see the mapped file change */
+	struct stat st;				/* as it was when mapped */
 } WeightMapping;
 
 struct LlmWeights
@@ -77,34 +81,45 @@ static bool guard_installed = false;
 static struct sigaction guard_prev;
 
 /*
- * SIGBUS: a fault in a registered mapping gets zero pages in its place;
- * any other goes to the previous action (the default one kills the
- * process when the faulting instruction runs again)
+ * SIGBUS: a fault past the end of a registered mapping's file (or a read
+ * error of it) gets zero pages in place of the whole mapping, once; any
+ * other SIGBUS, a kill -BUS included, goes to the previous action, and
+ * the default action still ends the process.
  */
 static void
 GuardHandler(int signo, siginfo_t *info, void *context)
 {
+	int			save_errno = errno;
 	uintptr_t	a = (uintptr_t) info->si_addr;
 
-	for (int i = 0; i < guard_used; i++)
+	for (int i = 0; (info->si_code == BUS_ADRERR || info->si_code == BUS_OBJERR) &&
+		 i < __atomic_load_n(&guard_used, __ATOMIC_ACQUIRE); i++)
 	{
 		GuardSlot  *g = &guard_slots[i];
 		uintptr_t	start = __atomic_load_n(&g->start, __ATOMIC_ACQUIRE);
 
 		if (start == 0 || a < start || a - start >= g->len)
 			continue;
-		if (mmap((void *) start, g->len, PROT_READ,
+		/* zero pages do not fault: a second fault here is something else */
+		if (g->faulted ||
+			mmap((void *) start, g->len, PROT_READ,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 			break;
 		g->faulted = 1;
+		errno = save_errno;
 		return;
 	}
+	errno = save_errno;
 	if ((guard_prev.sa_flags & SA_SIGINFO) != 0)
 		guard_prev.sa_sigaction(signo, info, context);
 	else if (guard_prev.sa_handler != SIG_DFL && guard_prev.sa_handler != SIG_IGN)
 		guard_prev.sa_handler(signo);
 	else
+	{
+		/* delivered once this handler returns, with the default action */
 		signal(SIGBUS, SIG_DFL);
+		raise(SIGBUS);
+	}
 }
 
 /* register a mapping (installing the handler the first time); -1 when full */
@@ -247,15 +262,21 @@ MapFile(LlmWeights *w, const char *path, LlmError *err)
 						   path, (long long) st.st_size);
 	}
 	addr = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
 	if (addr == MAP_FAILED)
+	{
+		int			e = errno;
+
+		close(fd);
 		return LlmSetError(err, LLM_ERR_IO, "could not map file \"%s\": %s",
-						   path, strerror(errno));
+						   path, strerror(e));
+	}
 
 	m = &w->maps[w->n_maps++];
 	m->addr = addr;
 	m->len = (size_t) st.st_size;
 	m->first = w->n_entries;
+	m->fd = fd;
+	m->st = st;
 	/* registered before the header is read: the file may shrink already */
 	m->guard = GuardAdd(addr, m->len);
 	m->path = strdup(path);
@@ -455,10 +476,15 @@ LlmWeightsClose(LlmWeights *w)
 {
 	if (w == NULL)
 		return;
+	/*
+	 * No other thread may read the weights now: a fault racing with the
+	 * unmapping could otherwise map zeros over whatever reuses the range
+	 */
 	for (int i = 0; i < w->n_maps; i++)
 	{
 		GuardRemove(w->maps[i].guard);
 		munmap(w->maps[i].addr, w->maps[i].len);
+		close(w->maps[i].fd);
 		free(w->maps[i].path);
 	}
 	for (int i = 0; i < w->n_entries; i++)
@@ -481,6 +507,29 @@ LlmWeightsDamaged(const LlmWeights *w)
 	for (int i = 0; i < w->n_maps; i++)
 		if (w->maps[i].guard >= 0 && guard_slots[w->maps[i].guard].faulted)
 			return w->maps[i].path;
+	return NULL;
+}
+
+/*
+ * The path of a mapped file that was written, truncated or extended in
+ * place since it was mapped (what its mapping reads may then mix old and
+ * new bytes); NULL when none was.  A file replaced by another under its
+ * name is not changed: the mapping keeps the old one.
+ */
+const char *
+LlmWeightsChanged(const LlmWeights *w)
+{
+	if (w == NULL)
+		return NULL;
+	for (int i = 0; i < w->n_maps; i++)
+	{
+		const struct stat *a = &w->maps[i].st;
+		struct stat b;
+
+		if (fstat(w->maps[i].fd, &b) != 0 || b.st_size != a->st_size ||
+			b.st_mtim.tv_sec != a->st_mtim.tv_sec || b.st_mtim.tv_nsec != a->st_mtim.tv_nsec)
+			return w->maps[i].path;
+	}
 	return NULL;
 }
 
