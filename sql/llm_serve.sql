@@ -193,6 +193,9 @@ SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"stop":
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"stop": {"a": 1}}');
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"max_tokens": 1.5}');
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"seed": "1"}');
+SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"max_tokens": 1e400}');
+SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"temperature": 1e400}');
+SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"temperature": -1e400}');
 SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'regression');
 SELECT mlops.register_model('x', 'no-such-model', task => 'text-generation');
 SELECT mlops.register_model('x', '../fixtures/llama-tiny-f32', task => 'text-generation');

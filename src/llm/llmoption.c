@@ -53,23 +53,35 @@ LlmOptionsNext(LlmOptionIter *o, char **key, JsonbValue *val)
 	return false;
 }
 
-/* a number, or an error naming key */
+/* a number, or an error naming key (also beyond the range of float8) */
 double
 LlmOptionNumber(const JsonbValue *v, const char *key)
 {
+	double		d;
+
 	if (v->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be a number", key)));
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	/* 1e400 gives infinity, 1e-400 zero */
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+										   NumericGetDatum(v->val.numeric)));
+	if (isinf(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" is out of range", key)));
+	return d;
 }
 
 /* an integer within [min, max], or an error naming key and the range */
 int64
 LlmOptionInt(const JsonbValue *v, const char *key, int64 min, int64 max)
 {
-	double		d = v->type == jbvNumeric ? LlmOptionNumber(v, key) : NAN;
+	double		d = NAN;
 
+	if (v->type == jbvNumeric)
+		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											   NumericGetDatum(v->val.numeric)));
 	if (isnan(d) || d != floor(d) || d < (double) min || d > (double) max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
