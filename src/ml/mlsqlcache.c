@@ -7,11 +7,11 @@
  * Versions are immutable, so a loaded version never goes stale; what moves
  * is the alias a reference names.  A statement trigger on mlops.model_aliases
  * and mlops.model_versions (mlops.registry_changed) queues a relcache
- * invalidation of the changed table, which PostgreSQL delivers at commit
- * to every backend before its next statement.  Our relcache callback then
- * bumps a generation counter: resolved references and loaded versions are
- * dropped at the next lookup, and callers that kept a pointer (fn_extra)
- * compare the generation before using it.
+ * invalidation of the changed table, sent to every backend at commit.  Our
+ * relcache callback marks the cache stale; MlSqlCacheSync, at the first
+ * call of each statement, takes the waiting invalidations and drops the
+ * resolved references and loaded versions of a stale cache, and callers
+ * that kept a pointer (fn_extra) compare the generation before using it.
  *
  *-------------------------------------------------------------------------
  */
@@ -59,11 +59,13 @@ typedef struct ResolvedEntry
 static MemoryContext cache_cxt = NULL;
 static HTAB *loaded = NULL;
 static HTAB *resolved = NULL;
-static uint64 generation = 1;
+static uint64 generation = 1;	/* bumped by invalidations, transaction ends */
+static uint64 stmt_generation = 0;	/* generation when the statement began */
 static bool flush_pending = false;
 static Oid	registry_rels[2] = {InvalidOid, InvalidOid};
 
 static void LookupRegistryRels(void);
+static void Flush(void);
 
 /* relcache callback: a registry table changed (or everything did) */
 static void
@@ -103,11 +105,14 @@ MlSqlCacheInit(void)
 	RegisterXactCallback(RegistryXactCallback, NULL);
 }
 
-/* the current generation: a pointer from MlSqlLoad is valid while it holds */
+/*
+ * The generation as of the current statement's first MlSqlCacheSync: a
+ * pointer from MlSqlLoad is valid while it holds
+ */
 uint64
 MlSqlCacheGeneration(void)
 {
-	return generation;
+	return stmt_generation;
 }
 
 /*
@@ -116,23 +121,39 @@ MlSqlCacheGeneration(void)
  * a transaction, so a read-committed transaction that kept predicting
  * from the cache would hold on to the old version until it ends; a query
  * of mlops.model_aliases would see the move at its next statement, and so
- * does the cache now.  Within a statement (the same start time and local
- * transaction) nothing is taken, so that one query never mixes versions.
+ * does the cache now.
+ *
+ * The cache changes only here, at the first call of a statement (a new
+ * start time, local transaction or command id): an invalidation that
+ * arrives during a read-only statement (the locks of a resolution bring
+ * them in) waits for the next one, so that such a statement never mixes
+ * versions; a statement that can begin between another session's commit
+ * and the delivery of its invalidation predicts with the old version
+ * throughout, and the next one with the new.  A function that deploys and
+ * then predicts sees its deploy (the command id moves with every write).
+ * The read-only statements of one multi-statement query string share a
+ * start time, a transaction and a command id: they count as one.
  */
 void
 MlSqlCacheSync(void)
 {
 	static TimestampTz last_stmt = 0;
 	static LocalTransactionId last_lxid = InvalidLocalTransactionId;
+	static CommandId last_cid = InvalidCommandId;
 	TimestampTz stmt = GetCurrentStatementStartTimestamp();
 	LocalTransactionId lxid = MyProc != NULL ? MyProc->lxid : InvalidLocalTransactionId;
+	CommandId	cid = GetCurrentCommandId(false);
 
 	LookupRegistryRels();
-	if (stmt == last_stmt && lxid == last_lxid)
+	if (stmt == last_stmt && lxid == last_lxid && cid == last_cid)
 		return;
 	last_stmt = stmt;
 	last_lxid = lxid;
+	last_cid = cid;
 	AcceptInvalidationMessages();
+	if (flush_pending)
+		Flush();
+	stmt_generation = generation;
 }
 
 /* free one loaded version */
@@ -403,8 +424,6 @@ MlSqlLoad(const char *ref)
 				(errcode(ERRCODE_NAME_TOO_LONG),
 				 errmsg("model reference is too long")));
 	MlSqlCacheSync();
-	if (flush_pending)
-		Flush();
 	if (loaded == NULL || resolved == NULL)
 		CreateTables();
 	r = hash_search(resolved, ref, HASH_FIND, NULL);
@@ -413,20 +432,8 @@ MlSqlLoad(const char *ref)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
-	/*
-	 * The tables whose changes invalidate, looked up before resolving, so
-	 * that an invalidation the resolution's locks bring in is recognized.
-	 */
-	LookupRegistryRels();
+	/* an invalidation its locks bring in is for the next statement */
 	Resolve(ref, &model, &version);
-
-	/* an invalidation may have arrived while resolving */
-	if (flush_pending)
-	{
-		Flush();
-		CreateTables();
-	}
 	memset(&key, 0, sizeof(key));
 	strlcpy(key.model, model, sizeof(key.model));
 	key.version = atoi(version);
@@ -436,18 +443,9 @@ MlSqlLoad(const char *ref)
 	else
 	{
 		m = LoadVersion(key.model, key.version, cache_cxt);
-		if (flush_pending)
-		{
-			FreeLoaded(m);
-			Flush();
-			CreateTables();
-			m = LoadVersion(key.model, key.version, cache_cxt);
-		}
 		l = hash_search(loaded, &key, HASH_ENTER, &found);
 		l->m = m;
 	}
-	/* a flush in between forgot them; callers compare the generation */
-	LookupRegistryRels();
 	SPI_finish();
 	r = hash_search(resolved, ref, HASH_ENTER, &found);
 	r->m = m;
