@@ -194,6 +194,7 @@ SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"stop":
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"max_tokens": 1.5}');
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"seed": "1"}');
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"max_tokens": 1e400}');
+SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"max_tokens": 1e-400}');
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"temperature": 1e400}');
 SELECT mlops.chat('llama3chat', '[{"role": "user", "content": "hi"}]', '{"temperature": -1e400}');
 SELECT mlops.register_model('x', 'llama-tiny-f32', task => 'regression');

@@ -4,9 +4,10 @@
 # - A session that keeps its connection sees every alias move (deploy,
 #   rollback, set_alias) made by another session at its next statement,
 #   through its cache of loaded models, also inside a read-committed
-#   transaction; a function that deploys sees its deploy at its next query;
-#   a REPEATABLE READ transaction keeps the version its snapshot names
-#   until it ends.
+#   transaction; a function that deploys or rolls back sees the move at
+#   its next query, and not one a rolled back subtransaction made; a
+#   REPEATABLE READ transaction keeps the version its snapshot names until
+#   it ends.
 # - pgbench clients predict while another session deploys and rolls back
 #   50 times: every prediction is one of the two versions' values, never an
 #   error, and both are seen.
@@ -98,24 +99,32 @@ is($a->query_safe($predict), $v2, 'A sees the deployment at its next statement, 
 $a->query_safe('COMMIT');
 $node->safe_psql('postgres', "SELECT mlops.rollback('m')");
 
-# a function that deploys sees its deploy at its next query, in the same
-# top-level statement
+# inside one top-level statement, a function sees each of its own moves at
+# its next query, and not a move that a rolled back subtransaction made
 $node->safe_psql(
 	'postgres', q{
-CREATE FUNCTION deploy_then_predict(v int) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION moves(v int) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-	b float8;
-	a float8;
+	r text;
 BEGIN
-	b := mlops.predict('m', ARRAY[10, 3]::float8[]);
+	r := mlops.predict('m', ARRAY[10, 3]::float8[])::text;
 	PERFORM mlops.deploy('m', v);
-	a := mlops.predict('m', ARRAY[10, 3]::float8[]);
-	RETURN b || ' ' || a;
+	r := r || ' ' || mlops.predict('m', ARRAY[10, 3]::float8[]);
+	PERFORM mlops.rollback('m');
+	r := r || ' ' || mlops.predict('m', ARRAY[10, 3]::float8[]);
+	BEGIN
+		PERFORM mlops.deploy('m', v);
+		r := r || ' ' || mlops.predict('m', ARRAY[10, 3]::float8[]);
+		RAISE EXCEPTION 'undo';
+	EXCEPTION WHEN raise_exception THEN
+		r := r || ' ' || mlops.predict('m', ARRAY[10, 3]::float8[]);
+	END;
+	RETURN r;
 END
 $$;
 });
-is($a->query_safe('SELECT deploy_then_predict(2)'), "$v1 $v2", 'a function that deploys predicts with the new version at its next query');
-$node->safe_psql('postgres', "SELECT mlops.rollback('m')");
+is($a->query_safe('SELECT moves(2)'), "$v1 $v2 $v1 $v2 $v1",
+	'a function predicts with each of its own deploys and rollbacks, and not with a rolled back one');
 
 # --- concurrent predict during deploy ------------------------------------
 # Every prediction must be exactly version 1's or version 2's value (else

@@ -40,7 +40,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::RecursiveCopy;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(time usleep utime);
 
 my $fixtures = File::Spec->rel2abs(dirname(__FILE__) . '/../test/data/fixtures');
 my $json = JSON::PP->new->canonical;
@@ -636,6 +636,29 @@ like($err, qr/ERROR:  .*shrink/, 'while the file stays short, loading it fails w
 make_slow("$models/shrink");
 is($node->safe_psql('postgres', 'SELECT ' . gen('shrink', 'hello', 3)), 'XXX', 'once the new file is written, the model loads again');
 $sh->quit;
+
+# an encoder whose weight file is written in place within the second the
+# worker stamped it (so the stamp still matches): the encode after the
+# write fails with the same error, and the next call reloads the file
+my $encw = "$models/bert-tiny-mean/model.safetensors";
+utime(1_700_000_000, 1_700_000_000, $encw) or die "utime: $!";
+$node->safe_psql('postgres', q{SELECT mlops.unload_model('enc')});
+is($node->safe_psql('postgres', "SELECT vector_dims(mlops.embed('enc', 'hello'))"), '64',
+	'the encoder loads with a known modification time');
+{
+	open my $f, '+<:raw', $encw or die "$encw: $!";
+	my $bytes = do { local $/; <$f> };
+	seek($f, 0, 0);
+	print $f $bytes;
+	close $f;
+}
+utime(1_700_000_000.5, 1_700_000_000.5, $encw) or die "utime: $!";
+($ret, $out, $err) = $node->psql('postgres', "SELECT mlops.embed('enc', 'hello')");
+like($err, qr/ERROR:  weight file "model.safetensors" of model "enc" was changed in place while the model was loaded; the model was unloaded/,
+	'an encoder whose weight file was written in place: a clear error');
+is($node->safe_psql('postgres', "SELECT vector_dims(mlops.embed('enc', 'hello'))"), '64',
+	'the next call loads the file again');
+is(worker_pid(), $pid, 'the worker is the same');
 
 # ---------------------------------------------------------------------------
 # 6b. LRU eviction under mlops.gpu_memory_limit: room for one tiny decoder

@@ -404,6 +404,12 @@ like(bad_register("openai+http://127.0.0.1:$port"), qr/^22023 .*must end with th
 like(bad_register("openai+http://:$port/m"), qr/^22023 .*The host is empty/, 'an empty host is refused');
 like(bad_register("openai+http://127.0.0.1:99999/m"), qr/^22023 .*port must be a number/,
 	'a bad port is refused');
+like(bad_register("openai+http://127.0.0.1:/m"), qr/^22023 .*port must be a number/,
+	'an empty port is refused');
+like(bad_register("openai+http://[::1]x/m"), qr/^22023 .*port must be a number/,
+	'something other than a port after an IPv6 address is refused');
+like(bad_register("openai+http://127.0.0.1:0/m"), qr/^22023 .*port must be a number/,
+	'port 0 is refused');
 like(bad_register("openai+http://vllm.example:8000/m", '{"api_key_secret": "k1"}'),
 	qr/^42501 option "api_key_secret" needs an https location/,
 	'a secret is not sent over plain http to another machine');

@@ -79,10 +79,14 @@ LlmOptionInt(const JsonbValue *v, const char *key, int64 min, int64 max)
 {
 	double		d = NAN;
 
-	if (v->type == jbvNumeric)
+	/* integral as a numeric (1e-400 is not), then in range as a float8 */
+	if (v->type == jbvNumeric &&
+		DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v->val.numeric),
+										 DirectFunctionCall1(numeric_floor,
+															 NumericGetDatum(v->val.numeric)))))
 		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 											   NumericGetDatum(v->val.numeric)));
-	if (isnan(d) || d != floor(d) || d < (double) min || d > (double) max)
+	if (isnan(d) || d < (double) min || d > (double) max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be an integer from " INT64_FORMAT " to " INT64_FORMAT,

@@ -22,7 +22,8 @@
  * throws them away.  A fault anywhere else is left to the action that was
  * there before.  A copy in place that no read happens to cross while the
  * file is short is caught by LlmWeightsChanged instead, which compares the
- * mapped file's size and modification time with those it had when mapped.
+ * size and modification time of the file at the mapped file's path (same
+ * device and inode) with those it had when mapped.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,8 +48,7 @@ typedef struct WeightMapping
 	int			first;			/* index of the first entry of this file */
 	int			guard;			/* its slot in guard_slots, or -1 */
 	char	   *path;
-	int			fd;				/* kept open to see the mapped file change */
-	struct stat st;				/* as it was when mapped */
+	struct stat st;				/* the mapped file as it was when mapped */
 } WeightMapping;
 
 struct LlmWeights
@@ -100,8 +100,11 @@ GuardHandler(int signo, siginfo_t *info, void *context)
 
 		if (start == 0 || a < start || a - start >= g->len)
 			continue;
-		/* zero pages do not fault: a second fault here is something else */
-		if (g->faulted ||
+		/*
+		 * Another thread that faulted in the same mapping before it was
+		 * replaced: its read finds the zero pages now (they do not fault)
+		 */
+		if (!g->faulted &&
 			mmap((void *) start, g->len, PROT_READ,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 			break;
@@ -114,6 +117,8 @@ GuardHandler(int signo, siginfo_t *info, void *context)
 		guard_prev.sa_sigaction(signo, info, context);
 	else if (guard_prev.sa_handler != SIG_DFL && guard_prev.sa_handler != SIG_IGN)
 		guard_prev.sa_handler(signo);
+	else if (guard_prev.sa_handler == SIG_IGN && info->si_code <= 0)
+		return;					/* sent by a process, and ignored before */
 	else
 	{
 		/* delivered once this handler returns, with the default action */
@@ -262,20 +267,15 @@ MapFile(LlmWeights *w, const char *path, LlmError *err)
 						   path, (long long) st.st_size);
 	}
 	addr = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
 	if (addr == MAP_FAILED)
-	{
-		int			e = errno;
-
-		close(fd);
 		return LlmSetError(err, LLM_ERR_IO, "could not map file \"%s\": %s",
-						   path, strerror(e));
-	}
+						   path, strerror(errno));
 
 	m = &w->maps[w->n_maps++];
 	m->addr = addr;
 	m->len = (size_t) st.st_size;
 	m->first = w->n_entries;
-	m->fd = fd;
 	m->st = st;
 	/* registered before the header is read: the file may shrink already */
 	m->guard = GuardAdd(addr, m->len);
@@ -484,7 +484,6 @@ LlmWeightsClose(LlmWeights *w)
 	{
 		GuardRemove(w->maps[i].guard);
 		munmap(w->maps[i].addr, w->maps[i].len);
-		close(w->maps[i].fd);
 		free(w->maps[i].path);
 	}
 	for (int i = 0; i < w->n_entries; i++)
@@ -513,8 +512,10 @@ LlmWeightsDamaged(const LlmWeights *w)
 /*
  * The path of a mapped file that was written, truncated or extended in
  * place since it was mapped (what its mapping reads may then mix old and
- * new bytes); NULL when none was.  A file replaced by another under its
- * name is not changed: the mapping keeps the old one.
+ * new bytes); NULL when none was.  A file deleted, or replaced by another
+ * under its name (another inode), is not changed: the mapping keeps the
+ * old one.  A write that restores the modification time goes unseen, and
+ * touch counts as a change.
  */
 const char *
 LlmWeightsChanged(const LlmWeights *w)
@@ -526,8 +527,10 @@ LlmWeightsChanged(const LlmWeights *w)
 		const struct stat *a = &w->maps[i].st;
 		struct stat b;
 
-		if (fstat(w->maps[i].fd, &b) != 0 || b.st_size != a->st_size ||
-			b.st_mtim.tv_sec != a->st_mtim.tv_sec || b.st_mtim.tv_nsec != a->st_mtim.tv_nsec)
+		if (stat(w->maps[i].path, &b) != 0 || b.st_dev != a->st_dev || b.st_ino != a->st_ino)
+			continue;
+		if (b.st_size != a->st_size || b.st_mtim.tv_sec != a->st_mtim.tv_sec ||
+			b.st_mtim.tv_nsec != a->st_mtim.tv_nsec)
 			return w->maps[i].path;
 	}
 	return NULL;

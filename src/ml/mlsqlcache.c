@@ -67,11 +67,15 @@ static Oid	registry_rels[2] = {InvalidOid, InvalidOid};
 static void LookupRegistryRels(void);
 static void Flush(void);
 
-/* relcache callback: a registry table changed (or everything did) */
+/*
+ * relcache callback: a registry table changed (or everything did, or the
+ * tables are not known yet: looking them up may bring invalidations in)
+ */
 static void
 RegistryInvalidate(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == registry_rels[0] || relid == registry_rels[1])
+	if (relid == InvalidOid || !OidIsValid(registry_rels[0]) ||
+		relid == registry_rels[0] || relid == registry_rels[1])
 	{
 		generation++;
 		flush_pending = true;
@@ -124,35 +128,45 @@ MlSqlCacheGeneration(void)
  * does the cache now.
  *
  * The cache changes only here, at the first call of a statement (a new
- * start time, local transaction or command id): an invalidation that
- * arrives during a read-only statement (the locks of a resolution bring
- * them in) waits for the next one, so that such a statement never mixes
- * versions; a statement that can begin between another session's commit
- * and the delivery of its invalidation predicts with the old version
- * throughout, and the next one with the new.  A function that deploys and
- * then predicts sees its deploy (the command id moves with every write).
- * The read-only statements of one multi-statement query string share a
- * start time, a transaction and a command id: they count as one.
+ * start time, local transaction, subtransaction or command id): an
+ * invalidation that arrives during a read-only statement (the locks of a
+ * resolution bring them in) waits for the next one, so that such a
+ * statement never mixes versions; a statement that can begin between
+ * another session's commit and the delivery of its invalidation predicts
+ * with the old version throughout, and the next one with the new.  A
+ * function that deploys and then predicts sees its deploy (the command id
+ * moves with every write), and stops seeing it when a subtransaction that
+ * made it rolls back.  The read-only statements of one multi-statement
+ * query string share a start time, a transaction and a command id: they
+ * count as one.
  */
 void
 MlSqlCacheSync(void)
 {
 	static TimestampTz last_stmt = 0;
 	static LocalTransactionId last_lxid = InvalidLocalTransactionId;
+	static SubTransactionId last_subid = InvalidSubTransactionId;
 	static CommandId last_cid = InvalidCommandId;
 	TimestampTz stmt = GetCurrentStatementStartTimestamp();
 	LocalTransactionId lxid = MyProc != NULL ? MyProc->lxid : InvalidLocalTransactionId;
+	SubTransactionId subid = GetCurrentSubTransactionId();
 	CommandId	cid = GetCurrentCommandId(false);
 
 	LookupRegistryRels();
-	if (stmt == last_stmt && lxid == last_lxid && cid == last_cid)
+	/* a rolled back subtransaction (ids are not reused) is a new statement */
+	if (stmt == last_stmt && lxid == last_lxid && subid == last_subid && cid == last_cid)
 		return;
 	last_stmt = stmt;
 	last_lxid = lxid;
+	last_subid = subid;
 	last_cid = cid;
 	AcceptInvalidationMessages();
 	if (flush_pending)
+	{
 		Flush();
+		/* invalidations that match nothing known are taken as ours */
+		LookupRegistryRels();
+	}
 	stmt_generation = generation;
 }
 
