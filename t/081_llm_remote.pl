@@ -8,7 +8,11 @@
 #   OpenAI-compatible and Ollama APIs; chat's usage comes from the provider;
 #   embedding inputs are batched under embed_batch_inputs and
 #   embed_batch_tokens, their tokens counted by a named tokenizer or else as
-#   bytes; generate_stream refuses remote models.
+#   bytes.
+# - generate_stream streams from both APIs (server-sent events, JSON lines):
+#   one row per piece, the first while the provider is still generating;
+#   a stream that turns into a web page or an error event fails clearly;
+#   closing the cursor or statement_timeout ends the transfer.
 # - Retries on 429 (Retry-After) and 500; always 503 fails after the
 #   attempts; HTML and wrongly shaped replies, redirects and timeouts give
 #   clear errors with their SQLSTATE.
@@ -219,11 +223,51 @@ like(try("SELECT mlops.chat('" . model("$oa/m1") . "', $hi, '{\"top_k\": 5}')"),
 	qr/^0A000 top_k, min_p, repetition_penalty and ignore_eos are not sent/,
 	'sampling options a provider does not take are refused');
 
-my $before = stats()->{requests};
-like(try("SELECT * FROM mlops.generate_stream('" . model("$oa/m1") . "', 'hi')"),
-	qr/^0A000 streaming from remote providers is not supported/,
-	'generate_stream refuses a remote model');
-is(stats()->{requests} - $before, 0, 'and sends nothing');
+# --- streaming -------------------------------------------------------------------
+for my $api ([ 'OpenAI', $oa ], [ 'Ollama', $ol ])
+{
+	my ($name, $loc) = @$api;
+	my $m = model("$loc/m1");
+	is( q_as(
+			"SELECT string_agg(t, '' ORDER BY n) || '|' || count(*) FROM "
+			  . "mlops.generate_stream('$m', 'tell me more', max_tokens => 9) WITH ORDINALITY AS s(t, n)"),
+		'echo: tell me more|4', "$name generate_stream returns the reply, one row per piece");
+	like(stats()->{body}, qr/"stream":true/, "$name: the request asks for a stream");
+	like(try("SELECT * FROM mlops.generate_stream('" . model("$loc/broken-stream") . "', 'tell me more')"),
+		qr/^38000 chat request to \w+ provider at "127.0.0.1" failed \| provider reply is not (an event stream|a stream of JSON lines): "<html><body>Bad Gateway/,
+		"$name: a stream that turns into a web page fails with a clear error");
+	like(try("SELECT * FROM mlops.generate_stream('" . model("$loc/error-stream") . "', 'hi')"),
+		qr/^38000 chat request to \w+ provider at "127.0.0.1" failed \| provider returned an error: overloaded while streaming/,
+		"$name: an error event in the stream fails the call");
+	like(try("SELECT * FROM mlops.generate_stream('" . model("$loc/html") . "', 'hi')"),
+		qr/^38000 .* provider reply is not .*Welcome to nginx/, "$name: a web page instead of a stream");
+	like(try("SELECT * FROM mlops.generate_stream('$m', 'hi', options => '{\"top_k\": 2}')"),
+		qr/^0A000 top_k, min_p, repetition_penalty and ignore_eos are not sent/,
+		"$name: streaming refuses the options a provider does not take");
+}
+is(q_as("SELECT string_agg(t, '') FROM mlops.generate_stream('" . model("$oa/flaky-500") . "', 'again') AS s(t)"),
+	'echo: again', 'a 500 before the stream begins is retried');
+
+# pieces reach the client as the provider sends them
+{
+	my $m = model("$oa/slow-stream");
+	my $bg = $node->background_psql('postgres', on_error_stop => 0, extra_params => [ '-U', 'carol' ]);
+	$bg->query_safe("BEGIN; DECLARE c NO SCROLL CURSOR FOR SELECT mlops.generate_stream('$m', 'x')");
+	my $t = time;
+	is($bg->query_safe('FETCH 1 FROM c'), 'echo:', 'the first piece of a slow stream');
+	ok(time - $t < 2, sprintf('arrives at once (%.2f s; the whole stream takes 10 s)', time - $t));
+	is($bg->query_safe('FETCH 2 FROM c'), " tick\n tick", 'the next pieces follow');
+	$t = time;
+	$bg->query_safe('CLOSE c; COMMIT');
+	ok(time - $t < 1, 'closing the cursor ends the stream at once');
+	$bg->query('SET statement_timeout = 600');
+	$t = time;
+	$bg->query("SELECT count(*) FROM mlops.generate_stream('$m', 'x')");
+	like($bg->{stderr}, qr/canceling statement due to statement timeout/, 'statement_timeout ends a stream');
+	ok(time - $t < 1.5, sprintf('promptly (%.2f s)', time - $t));
+	$bg->quit;
+}
+my $before;
 
 # a prefix ending in /v1 is not doubled; %2F puts a slash into a model name
 q_as(chat("$oa/v1/org%2Fm2"));
@@ -485,7 +529,7 @@ $s->quit;
 # --- the call log and the server log -----------------------------------------------------
 SKIP:
 {
-	skip 'no call log (mlops.llm_calls)', 4
+	skip 'no call log (mlops.llm_calls)', 5
 	  unless q_as(q{SELECT to_regproc('mlops.flush_llm_calls') IS NOT NULL}, $su) eq 't';
 	is(q_as('SELECT mlops.flush_llm_calls(10000)', $su), '0', 'the call log is written');
 	is( q_as(
@@ -494,6 +538,13 @@ SKIP:
 			$su),
 		'ollama 13 4, openai 13 4',
 		'the call log has the provider\'s usage');
+	is( q_as(
+			q{SELECT string_agg(provider || ' ' || tokens_in || ' ' || tokens_out, ', ' ORDER BY provider)}
+			  . q{ FROM mlops.llm_calls WHERE status = 'ok' AND function = 'generate_stream'}
+			  . q{ AND tokens_out = 4 AND ttft_ms <= total_ms},
+			$su),
+		'ollama 3 4, openai 3 4',
+		'streamed calls are logged with the provider\'s usage and a time to the first piece');
 	my $m = model("$oa/echo-auth", '{"api_key_secret": "k1"}');
 	is( q_as(
 			"SELECT count(*) || ' ' || min(role) || ' ' || min(error) FROM mlops.llm_calls"

@@ -22,6 +22,16 @@ Special model names trigger behaviours:
   echo-auth   401 whose error message quotes the Authorization header
               (as some providers quote a wrong key)
 
+A chat with "stream": true is answered as the providers stream: OpenAI
+server-sent events (one "data:" chunk per word of the reply, the usage
+chunk when stream_options.include_usage, then "data: [DONE]") and Ollama
+JSON lines (one per word, then "done": true with the counts), without a
+Content-Length, flushed as they go.  Streaming models:
+
+  slow-stream    40 words, 0.25 s apart
+  broken-stream  two chunks, then a line of HTML
+  error-stream   one chunk, then an error event
+
 GET /_stats answers {"requests": n, "auth": last Authorization header
 received or null, "body": last request body, "paths": [...]}.
 
@@ -33,6 +43,7 @@ outlives a crashed test.
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -120,7 +131,9 @@ class Handler(BaseHTTPRequestHandler):
                                       % self.headers.get("Authorization")}})
             return
 
-        if self.path == "/v1/chat/completions":
+        if self.path in ("/v1/chat/completions", "/api/chat") and req.get("stream"):
+            self.stream(req, model, openai=self.path.startswith("/v1"))
+        elif self.path == "/v1/chat/completions":
             self.chat_openai(req, model)
         elif self.path == "/api/chat":
             self.chat_ollama(req, model)
@@ -136,7 +149,63 @@ class Handler(BaseHTTPRequestHandler):
         for m in req.get("messages", []):
             if m.get("role") == "user":
                 last = m.get("content", "")
+        if req.get("model") == "slow-stream":
+            return "echo:" + " tick" * 39
         return "echo: " + last
+
+    def stream(self, req, model, openai):
+        """the reply as events; pieces are words with their leading blanks"""
+        text = self.reply_text(req)
+        prompt = sum(words(m.get("content", "")) for m in req.get("messages", []))
+        pieces = re.findall(r"\s*\S+", text)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream" if openai else "application/x-ndjson")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+        def out(line):
+            self.wfile.write(line.encode() + b"\n")
+            self.wfile.flush()
+
+        for i, piece in enumerate(pieces):
+            if model == "broken-stream" and i == 2:
+                out("<html><body>Bad Gateway</body></html>")
+                return
+            if model == "error-stream" and i == 1:
+                if openai:
+                    out('data: {"error": {"message": "overloaded while streaming"}}')
+                    out("")
+                else:
+                    out('{"error": "overloaded while streaming"}')
+                return
+            if model == "slow-stream" and i > 0:
+                time.sleep(0.25)
+            if openai:
+                delta = {"content": piece} if i else {"role": "assistant", "content": piece}
+                out("data: " + json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk",
+                                           "choices": [{"index": 0, "delta": delta,
+                                                        "finish_reason": None}]}))
+                out("")
+            else:
+                out(json.dumps({"model": model, "message": {"role": "assistant", "content": piece},
+                                "done": False}))
+        if openai:
+            out(": keep-alive")
+            out("data: " + json.dumps({"id": "chatcmpl-1", "choices": [
+                {"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+            out("")
+            if (req.get("stream_options") or {}).get("include_usage"):
+                out("data: " + json.dumps({"id": "chatcmpl-1", "choices": [], "usage": {
+                    "prompt_tokens": prompt, "completion_tokens": len(pieces),
+                    "total_tokens": prompt + len(pieces)}}))
+                out("")
+            out("data: [DONE]")
+            out("")
+        else:
+            out(json.dumps({"model": model, "message": {"role": "assistant", "content": ""},
+                            "done": True, "done_reason": "stop",
+                            "prompt_eval_count": prompt, "eval_count": len(pieces)}))
 
     def chat_openai(self, req, model):
         text = self.reply_text(req)

@@ -1,4 +1,4 @@
-// objects: src/llm/provider.o src/llm/httpc.o src/llm/tokenizer.o src/llm/tokutil.o src/llm/utf8.o src/llm/toknorm.o src/llm/tokpretok.o src/llm/tokbpe.o src/llm/tokwordpiece.o src/llm/tokdecode.o src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o
+// objects: src/llm/provider.o src/llm/providerstream.o src/llm/httpc.o src/llm/tokenizer.o src/llm/tokutil.o src/llm/utf8.o src/llm/toknorm.o src/llm/tokpretok.o src/llm/tokbpe.o src/llm/tokwordpiece.o src/llm/tokdecode.o src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o
 /*
  * test_provider.c
  *	  The remote-provider client (httpc.c, provider.c) against the test
@@ -366,6 +366,192 @@ TestChat(LlmProviderKind kind)
 	}
 }
 
+/* read a whole stream: its pieces joined, and how many there were */
+static int
+ReadStream(LlmChatStream *cs, char *text, size_t size, int *n_pieces, LlmError *err)
+{
+	size_t		used = 0;
+	int			rc;
+
+	*n_pieces = 0;
+	text[0] = '\0';
+	for (;;)
+	{
+		const char *piece;
+		size_t		len;
+
+		if ((rc = LlmChatStreamNext(cs, &piece, &len, err)) != LLM_OK)
+			return rc;
+		if (piece == NULL)
+			return LLM_OK;
+		CHECK(len > 0 && strlen(piece) == len);
+		if (used + len < size)
+		{
+			memcpy(text + used, piece, len);
+			used += len;
+			text[used] = '\0';
+		}
+		(*n_pieces)++;
+	}
+}
+
+/* a streamed chat gives the reply of a whole one, in pieces, with its usage */
+static void
+TestChatStream(LlmProviderKind kind)
+{
+	LlmProvider prov;
+	LlmChatMessage msgs[] = {{"system", "be brief"}, {"user", "hello remote world"}};
+	LlmChatParams params;
+	LlmChatStream *cs = NULL;
+	LlmError	err = {0};
+	char		text[4096];
+	int			n = 0;
+	int64_t		pt,
+				ct;
+	const char *finish;
+	json_t	   *st;
+	json_t	   *sent;
+	double		t0;
+
+	Provider(&prov, kind, "echo");
+	LlmChatParamsInit(&params);
+	params.max_tokens = 7;
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_OK, err);
+		CHECK(strcmp(text, "echo: hello remote world") == 0 && n == 4);
+		LlmChatStreamUsage(cs, &pt, &ct, &finish);
+		CHECK(pt == 5 && ct == 4);
+		CHECK(finish != NULL && strcmp(finish, "stop") == 0);
+		LlmChatStreamClose(cs);
+	}
+	/* what was asked */
+	st = Stats();
+	sent = json_loads(json_string_value(json_object_get(st, "body")) ?: "", 0, NULL);
+	CHECK(json_is_true(json_object_get(sent, "stream")));
+	if (kind == LLM_PROVIDER_OPENAI)
+		CHECK(json_is_true(json_object_get(json_object_get(sent, "stream_options"), "include_usage")));
+	json_decref(sent);
+	json_decref(st);
+
+	/* pieces arrive as they are generated: the first long before the last */
+	Provider(&prov, kind, "slow-stream");
+	t0 = Now();
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		const char *piece;
+		size_t		len;
+
+		CHECK_ERR(LlmChatStreamNext(cs, &piece, &len, &err), LLM_OK, err);
+		CHECK(piece != NULL && strcmp(piece, "echo:") == 0);
+		CHECK(Now() - t0 < 1.0);
+		/* cancelled in the middle */
+		LlmInterruptHook = CancelHook;
+		cancel_at = Now() + 0.4;
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_CANCELLED, err);
+		CHECK(n >= 1 && n < 10);
+		cancel_at = 0;
+		LlmInterruptHook = NULL;
+		LlmChatStreamClose(cs);
+	}
+
+	/* a stream that turns into a web page, one that reports an error */
+	Provider(&prov, kind, "broken-stream");
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_FORMAT, err);
+		CHECK(n == 2 && strstr(err.message, "Bad Gateway") != NULL);
+		LlmChatStreamClose(cs);
+	}
+	Provider(&prov, kind, "error-stream");
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_IO, err);
+		CHECK(n == 1 && strstr(err.message, "overloaded while streaming") != NULL);
+		LlmChatStreamClose(cs);
+	}
+	/* a plain page answered to a streamed request */
+	Provider(&prov, kind, "html");
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_FORMAT, err);
+		CHECK(n == 0 && strstr(err.message, "Welcome to nginx") != NULL);
+		LlmChatStreamClose(cs);
+	}
+	/* errors before the reply begins: as for a whole reply, after retries */
+	Provider(&prov, kind, "flaky-500");
+	prov.policy.backoff_base_ms = 50;
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_OK, err);
+		CHECK(strcmp(text, "echo: hello remote world") == 0);
+		LlmChatStreamClose(cs);
+	}
+	Provider(&prov, kind, "always-503");
+	prov.policy.max_attempts = 2;
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_ERR_IO, err);
+	CHECK(cs == NULL && strstr(err.message, "HTTP 503") != NULL && strstr(err.message, "2 attempts") != NULL);
+	Provider(&prov, kind, "echo-auth");
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_ERR_IO, err);
+}
+
+/* the lines of streamed replies, without a server */
+static void
+TestStreamLines(void)
+{
+	LlmError	err = {0};
+	LlmChatStream *cs = LlmChatStreamForLines(LLM_PROVIDER_OPENAI, SECRET, &err);
+	const char *piece;
+	size_t		len;
+	int64_t		pt,
+				ct;
+	const char *finish;
+	static const char *const skipped[] = {"", "\r", ": ping", "event: message", "id: 7",
+		"retry: 100", "data: {\"choices\": [{\"delta\": {\"role\": \"assistant\"}}]}",
+	"data: {\"choices\": [{\"delta\": {\"content\": null}}]}"};
+
+	for (int i = 0; i < (int) (sizeof(skipped) / sizeof(skipped[0])); i++)
+	{
+		CHECK_ERR(LlmChatStreamLine(cs, skipped[i], strlen(skipped[i]), &piece, &len, &err), LLM_OK, err);
+		CHECK(piece == NULL);
+	}
+#define LINE(s) LlmChatStreamLine(cs, s, strlen(s), &piece, &len, &err)
+	CHECK_ERR(LINE("data:{\"choices\": [{\"delta\": {\"content\": \"h\\u00e9\"}}]}\r"), LLM_OK, err);
+	CHECK(piece != NULL && len == 3 && strcmp(piece, "h\xc3\xa9") == 0);
+	CHECK_ERR(LINE("data: {\"choices\": [{\"delta\": {\"content\": 3}}]}"), LLM_ERR_FORMAT, err);
+	CHECK_ERR(LINE("data: nope"), LLM_ERR_FORMAT, err);
+	CHECK_ERR(LINE("{\"error\": {\"message\": \"bad key " SECRET "\"}}"), LLM_ERR_IO, err);
+	CHECK_ERR(LINE("{\"id\": 1}"), LLM_ERR_FORMAT, err);
+	CHECK_ERR(LINE("<!DOCTYPE html>"), LLM_ERR_FORMAT, err);
+	CHECK(strstr(err.message, "not an event stream: \"<!DOCTYPE html>\"") != NULL);
+	CHECK_ERR(LINE("data: {\"choices\": [], \"usage\": {\"prompt_tokens\": 3, \"completion_tokens\": 9}}"), LLM_OK, err);
+	CHECK_ERR(LINE("data: [DONE]"), LLM_OK, err);
+	LlmChatStreamUsage(cs, &pt, &ct, &finish);
+	CHECK(pt == 3 && ct == 9 && finish == NULL);
+	/* nothing after the end */
+	CHECK_ERR(LINE("<html>"), LLM_OK, err);
+	LlmChatStreamClose(cs);
+
+	cs = LlmChatStreamForLines(LLM_PROVIDER_OLLAMA, SECRET, &err);
+	CHECK_ERR(LINE("{\"message\": {\"role\": \"assistant\", \"content\": \"ab\"}, \"done\": false}"), LLM_OK, err);
+	CHECK(piece != NULL && strcmp(piece, "ab") == 0);
+	CHECK_ERR(LINE("data: {}"), LLM_ERR_FORMAT, err);
+	CHECK_ERR(LINE("{\"error\": \"model not found\"}"), LLM_ERR_IO, err);
+	CHECK_ERR(LINE("{\"message\": {\"content\": \"\"}, \"done\": true, \"done_reason\": \"length\", "
+				   "\"prompt_eval_count\": 4, \"eval_count\": 2}"), LLM_OK, err);
+	CHECK(piece == NULL);
+	LlmChatStreamUsage(cs, &pt, &ct, &finish);
+	CHECK(pt == 4 && ct == 2 && finish != NULL && strcmp(finish, "length") == 0);
+#undef LINE
+	LlmChatStreamClose(cs);
+}
+
 static void
 TestEmbed(LlmProviderKind kind, const Tokenizer *tok)
 {
@@ -604,6 +790,7 @@ main(void)
 	TestUrls();
 	TestSnippet();
 	TestBuildParse();
+	TestStreamLines();
 
 	if (system("command -v python3 >/dev/null 2>&1") != 0)
 	{
@@ -621,6 +808,8 @@ main(void)
 
 	TestChat(LLM_PROVIDER_OPENAI);
 	TestChat(LLM_PROVIDER_OLLAMA);
+	TestChatStream(LLM_PROVIDER_OPENAI);
+	TestChatStream(LLM_PROVIDER_OLLAMA);
 	/* a tokenizer to count embedding inputs by */
 	snprintf(dir, sizeof(dir), "%s/tok-gpt2", fixtures != NULL ? fixtures : "test/data/fixtures");
 	CHECK_ERR(TokenizerLoad(dir, &tok, &err), LLM_OK, err);

@@ -8,6 +8,10 @@
  * progress callback checks it too.  Callbacks only copy bytes or return
  * a flag: they never longjmp and never call back into PostgreSQL.
  *
+ * A request is a stream: Open sends it (again after a 429 or 5xx) until
+ * a 2xx reply begins, and the body is then read as it comes, in as many
+ * pieces as the caller wants (LlmHttpStreamRead) or whole (LlmHttpPost).
+ *
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
@@ -26,14 +30,34 @@
 /* state shared with the write and progress callbacks */
 typedef struct Transfer
 {
-	char	   *data;
+	char	   *data;			/* body bytes not yet handed out */
 	size_t		len;
 	size_t		cap;
+	size_t		total;			/* body bytes of this attempt */
 	size_t		max;
 	bool		too_large;
 	bool		nomem;
 	bool		cancelled;
 } Transfer;
+
+/* one request: its handles, and its reply as it arrives */
+struct LlmHttpStream
+{
+	CURL	   *easy;
+	CURLM	   *multi;
+	CURLU	   *url;
+	struct curl_slist *headers;
+	char	   *auth;			/* the Authorization header, wiped at close */
+	const char *secret;			/* the caller's, masked in messages */
+	long		timeout_ms;
+	char		host[256];
+	char		errbuf[CURL_ERROR_SIZE];
+	Transfer	t;
+	bool		attached;		/* easy is on multi */
+	bool		handed;			/* t.data[0 .. t.len) was handed out */
+	bool		done;			/* the transfer ended, with result */
+	CURLcode	result;
+};
 
 static bool curl_ready = false;
 
@@ -244,7 +268,7 @@ WriteCallback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	Transfer   *t = (Transfer *) userdata;
 	size_t		n = size * nmemb;
 
-	if (n > t->max - t->len)
+	if (n > t->max - t->total)
 	{
 		t->too_large = true;
 		return 0;
@@ -267,6 +291,7 @@ WriteCallback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	}
 	memcpy(t->data + t->len, ptr, n);
 	t->len += n;
+	t->total += n;
 	t->data[t->len] = '\0';
 	return n;
 }
@@ -307,207 +332,200 @@ SleepInterruptible(long ms, LlmError *err)
 }
 
 /*
- * One attempt: run the transfer to completion on a multi handle.  Returns
- * the libcurl result; t tells whether we stopped it ourselves.
+ * Run the transfer on its multi handle until it ends, or (until_data)
+ * until body bytes wait in the buffer, or until an interrupt
  */
-static CURLcode
-Perform(CURL *easy, Transfer *t)
+static void
+Drive(LlmHttpStream *s, bool until_data)
 {
-	CURLM	   *multi = curl_multi_init();
-	CURLcode	res = CURLE_FAILED_INIT;
 	int			running = 1;
 
-	if (multi == NULL)
-		return CURLE_OUT_OF_MEMORY;
-	if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+	while (!s->done && !s->t.cancelled)
 	{
-		curl_multi_cleanup(multi);
-		return CURLE_FAILED_INIT;
-	}
-	while (running)
-	{
-		if (curl_multi_perform(multi, &running) != CURLM_OK)
+		if (curl_multi_perform(s->multi, &running) != CURLM_OK || !running)
+		{
+			CURLMsg    *msg;
+			int			left;
+
+			s->done = true;
+			s->result = CURLE_FAILED_INIT;
+			while ((msg = curl_multi_info_read(s->multi, &left)) != NULL)
+				if (msg->msg == CURLMSG_DONE && msg->easy_handle == s->easy)
+					s->result = msg->data.result;
 			break;
-		if (!running)
+		}
+		if (until_data && s->t.len > 0)
 			break;
 		if (LlmInterrupted())
 		{
-			t->cancelled = true;
-			res = CURLE_ABORTED_BY_CALLBACK;
+			s->t.cancelled = true;
 			break;
 		}
-		if (curl_multi_poll(multi, NULL, 0, POLL_SLICE_MS, NULL) != CURLM_OK)
-			break;
+		if (curl_multi_poll(s->multi, NULL, 0, POLL_SLICE_MS, NULL) != CURLM_OK)
+		{
+			s->done = true;
+			s->result = CURLE_FAILED_INIT;
+		}
 	}
-	if (!t->cancelled)
-	{
-		CURLMsg    *msg;
-		int			left;
-
-		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
-				res = msg->data.result;
-	}
-	curl_multi_remove_handle(multi, easy);
-	curl_multi_cleanup(multi);
-	return res;
 }
 
-/*
- * POST req->body to req->url and collect the reply.  Succeeds only on a
- * 2xx status; resp is then the caller's to free with LlmHttpResponseFree.
- */
-int
-LlmHttpPost(const LlmHttpRequest *req, LlmHttpResponse *resp, LlmError *err)
+/* the error of a transfer that stopped short (or ended badly), or LLM_OK */
+static int
+TransferError(LlmHttpStream *s, LlmError *err)
+{
+	char		snippet[LLM_HTTP_SNIPPET + 1];
+
+	if (s->t.cancelled || (s->done && s->result == CURLE_ABORTED_BY_CALLBACK))
+		return LlmSetError(err, LLM_ERR_CANCELLED, "request to %s cancelled", s->host);
+	if (s->t.nomem || (s->done && s->result == CURLE_OUT_OF_MEMORY))
+		return LlmSetError(err, LLM_ERR_NOMEM, "out of memory reading a reply from %s", s->host);
+	if (s->t.too_large || (s->done && s->result == CURLE_FILESIZE_EXCEEDED))
+		return LlmSetError(err, LLM_ERR_IO, "reply from %s is larger than %zu bytes",
+						   s->host, s->t.max);
+	if (!s->done || s->result == CURLE_OK)
+		return LLM_OK;
+	if (s->result == CURLE_OPERATION_TIMEDOUT)
+		return LlmSetError(err, LLM_ERR_IO, "request to %s timed out (limit %ld ms)",
+						   s->host, s->timeout_ms);
+	LlmHttpSnippet(snippet, sizeof(snippet), s->errbuf, strlen(s->errbuf), s->secret);
+	return LlmSetError(err, LLM_ERR_IO, "request to %s failed: %s",
+					   s->host, snippet[0] ? snippet : curl_easy_strerror(s->result));
+}
+
+/* set up the handles of a request (nothing is sent yet) */
+static int
+Prepare(LlmHttpStream *s, const LlmHttpRequest *req, LlmError *err)
 {
 	const LlmHttpPolicy *pol = &req->policy;
-	char		host[256];
-	char		errbuf[CURL_ERROR_SIZE];
-	char		snippet[LLM_HTTP_SNIPPET + 1];
-	char	   *auth = NULL;
-	CURLU	   *url = NULL;
-	CURL	   *easy = NULL;
-	struct curl_slist *headers = NULL;
-	Transfer	t;
-	int			rc = LLM_OK;
-	int			max_attempts = pol->max_attempts > 0 ? pol->max_attempts : 1;
-
-	memset(resp, 0, sizeof(*resp));
-	memset(&t, 0, sizeof(t));
-	t.max = pol->max_response_bytes > 0 ? pol->max_response_bytes : SIZE_MAX - 1;
+	int			rc;
 
 	if (req->body == NULL)
 		return LlmSetError(err, LLM_ERR_ARGUMENT, "request body is missing");
 	if (req->secret != NULL && strpbrk(req->secret, "\r\n") != NULL)
 		return LlmSetError(err, LLM_ERR_ARGUMENT,
 						   "provider secret contains a line break");
-	if ((rc = ParseUrl(req->url, pol, &url, host, sizeof(host), err)) != LLM_OK)
+	if ((rc = ParseUrl(req->url, pol, &s->url, s->host, sizeof(s->host), err)) != LLM_OK)
 		return rc;
 	if ((rc = EnsureCurl(err)) != LLM_OK)
-		goto done;
+		return rc;
+	s->secret = req->secret;
+	s->timeout_ms = pol->timeout_ms;
+	s->t.max = pol->max_response_bytes > 0 ? pol->max_response_bytes : SIZE_MAX - 1;
 
-	easy = curl_easy_init();
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	headers = headers ? curl_slist_append(headers, "Accept: application/json") : NULL;
-	headers = headers ? curl_slist_append(headers, "Expect:") : NULL;
+	s->easy = curl_easy_init();
+	s->multi = curl_multi_init();
+	s->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	s->headers = s->headers ? curl_slist_append(s->headers, req->stream ?
+												"Accept: text/event-stream, application/x-ndjson, application/json" :
+												"Accept: application/json") : NULL;
+	s->headers = s->headers ? curl_slist_append(s->headers, "Expect:") : NULL;
 	if (req->secret != NULL && req->secret[0] != '\0')
 	{
 		size_t		alen = strlen(req->secret) + sizeof("Authorization: Bearer ");
 
-		auth = malloc(alen);
-		if (auth != NULL)
+		s->auth = malloc(alen);
+		if (s->auth != NULL)
 		{
-			snprintf(auth, alen, "Authorization: Bearer %s", req->secret);
-			headers = headers ? curl_slist_append(headers, auth) : NULL;
+			snprintf(s->auth, alen, "Authorization: Bearer %s", req->secret);
+			s->headers = s->headers ? curl_slist_append(s->headers, s->auth) : NULL;
 		}
 	}
-	if (easy == NULL || headers == NULL ||
-		(req->secret != NULL && req->secret[0] != '\0' && auth == NULL))
-	{
-		rc = LlmSetError(err, LLM_ERR_NOMEM, "out of memory preparing an HTTP request");
-		goto done;
-	}
+	if (s->easy == NULL || s->multi == NULL || s->headers == NULL ||
+		(req->secret != NULL && req->secret[0] != '\0' && s->auth == NULL))
+		return LlmSetError(err, LLM_ERR_NOMEM, "out of memory preparing an HTTP request");
 
-	curl_easy_setopt(easy, CURLOPT_CURLU, url);
+	curl_easy_setopt(s->easy, CURLOPT_CURLU, s->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_PROXY, "");
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "pgmlops");
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, pol->connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, pol->timeout_ms);
+	curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(s->easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, req->body);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+	curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "pgmlops");
+	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, pol->connect_timeout_ms);
+	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, pol->timeout_ms);
 	if (pol->max_response_bytes > 0)
-		curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
+		curl_easy_setopt(s->easy, CURLOPT_MAXFILESIZE_LARGE,
 						 (curl_off_t) pol->max_response_bytes);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteCallback);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
-	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, ProgressCallback);
-	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &t);
-	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, WriteCallback);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, &s->t);
+	curl_easy_setopt(s->easy, CURLOPT_XFERINFOFUNCTION, ProgressCallback);
+	curl_easy_setopt(s->easy, CURLOPT_XFERINFODATA, &s->t);
+	curl_easy_setopt(s->easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+	return LLM_OK;
+}
 
+/*
+ * Send the request until a reply with a 2xx status begins (its body may
+ * still be coming), retrying 429 and 5xx; resp gets the status and the
+ * number of attempts, also on failure
+ */
+static int
+Open(LlmHttpStream *s, const LlmHttpRequest *req, LlmHttpResponse *resp, LlmError *err)
+{
+	const LlmHttpPolicy *pol = &req->policy;
+	int			max_attempts = pol->max_attempts > 0 ? pol->max_attempts : 1;
+	int			rc;
+
+	if ((rc = Prepare(s, req, err)) != LLM_OK)
+		return rc;
 	for (int attempt = 1;; attempt++)
 	{
-		CURLcode	res;
+		char		snippet[LLM_HTTP_SNIPPET + 1];
 		long		status = 0;
 		curl_off_t	retry_after = 0;
 		long		wait_ms;
 
 		if (LlmInterrupted())
-		{
-			rc = LlmSetError(err, LLM_ERR_CANCELLED, "request cancelled");
-			goto done;
-		}
-		t.len = 0;
-		if (t.data != NULL)
-			t.data[0] = '\0';
-		t.too_large = t.nomem = t.cancelled = false;
-		errbuf[0] = '\0';
+			return LlmSetError(err, LLM_ERR_CANCELLED, "request cancelled");
+		s->t.len = s->t.total = 0;
+		if (s->t.data != NULL)
+			s->t.data[0] = '\0';
+		s->t.too_large = s->t.nomem = s->t.cancelled = false;
+		s->errbuf[0] = '\0';
+		s->done = false;
+		s->result = CURLE_OK;
 		resp->attempts = attempt;
+		if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK)
+			return LlmSetError(err, LLM_ERR_NOMEM, "could not start a request to %s", s->host);
+		s->attached = true;
 
-		res = Perform(easy, &t);
-		if (t.cancelled || res == CURLE_ABORTED_BY_CALLBACK)
-		{
-			rc = LlmSetError(err, LLM_ERR_CANCELLED, "request to %s cancelled", host);
-			goto done;
-		}
-		if (t.nomem || res == CURLE_OUT_OF_MEMORY)
-		{
-			rc = LlmSetError(err, LLM_ERR_NOMEM, "out of memory reading a reply from %s", host);
-			goto done;
-		}
-		if (t.too_large || res == CURLE_FILESIZE_EXCEEDED)
-		{
-			rc = LlmSetError(err, LLM_ERR_IO, "reply from %s is larger than %zu bytes",
-							 host, pol->max_response_bytes);
-			goto done;
-		}
-		if (res == CURLE_OPERATION_TIMEDOUT)
-		{
-			rc = LlmSetError(err, LLM_ERR_IO, "request to %s timed out (limit %ld ms)",
-							 host, pol->timeout_ms);
-			goto done;
-		}
-		if (res != CURLE_OK)
-		{
-			LlmHttpSnippet(snippet, sizeof(snippet), errbuf, strlen(errbuf), req->secret);
-			rc = LlmSetError(err, LLM_ERR_IO, "request to %s failed: %s",
-							 host, snippet[0] ? snippet : curl_easy_strerror(res));
-			goto done;
-		}
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+		Drive(s, true);
+		if ((rc = TransferError(s, err)) != LLM_OK)
+			return rc;
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
 		resp->status = status;
 		if (status >= 200 && status < 300)
-			break;
+			return LLM_OK;
 
-		LlmHttpSnippet(snippet, sizeof(snippet), t.data, t.len, req->secret);
+		/* an error reply: read it whole for the message */
+		Drive(s, false);
+		if ((rc = TransferError(s, err)) != LLM_OK)
+			return rc;
+		curl_multi_remove_handle(s->multi, s->easy);
+		s->attached = false;
+		LlmHttpSnippet(snippet, sizeof(snippet), s->t.data, s->t.len, req->secret);
 		if (status >= 300 && status < 400)
-		{
-			rc = LlmSetError(err, LLM_ERR_IO,
-							 "HTTP %ld from %s: redirects are not followed", status, host);
-			goto done;
-		}
+			return LlmSetError(err, LLM_ERR_IO,
+							   "HTTP %ld from %s: redirects are not followed", status, s->host);
 		if ((status != 429 && status < 500) || status > 599 || attempt >= max_attempts)
 		{
 			if (status == 429 || status >= 500)
-				rc = LlmSetError(err, LLM_ERR_IO, "HTTP %ld from %s after %d attempts: %s",
-								 status, host, attempt, snippet);
-			else
-				rc = LlmSetError(err, LLM_ERR_IO, "HTTP %ld from %s: %s",
-								 status, host, snippet);
-			goto done;
+				return LlmSetError(err, LLM_ERR_IO, "HTTP %ld from %s after %d attempts: %s",
+								   status, s->host, attempt, snippet);
+			return LlmSetError(err, LLM_ERR_IO, "HTTP %ld from %s: %s",
+							   status, s->host, snippet);
 		}
 
 		/* retry: the server's Retry-After (capped), else exponential */
-		curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after);
+		curl_easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &retry_after);
 		if (retry_after > 0)
 			wait_ms = retry_after > pol->retry_after_max_ms / 1000 ?
 				pol->retry_after_max_ms : (long) retry_after * 1000;
@@ -520,44 +538,111 @@ LlmHttpPost(const LlmHttpRequest *req, LlmHttpResponse *resp, LlmError *err)
 				wait_ms = pol->backoff_max_ms;
 		}
 		if ((rc = SleepInterruptible(wait_ms, err)) != LLM_OK)
-			goto done;
+			return rc;
 	}
+}
 
-	if (t.data == NULL)
-	{
-		t.data = malloc(1);
-		if (t.data == NULL)
-		{
-			rc = LlmSetError(err, LLM_ERR_NOMEM, "out of memory reading a reply from %s", host);
-			goto done;
-		}
-		t.data[0] = '\0';
-	}
-	resp->body = t.data;
-	resp->body_len = t.len;
-	t.data = NULL;
-	rc = LLM_OK;
+int
+LlmHttpStreamOpen(const LlmHttpRequest *req, LlmHttpStream **out, LlmError *err)
+{
+	LlmHttpResponse resp;
+	LlmHttpStream *s;
+	int			rc;
 
-done:
-	if (easy != NULL)
-		curl_easy_cleanup(easy);
-	curl_slist_free_all(headers);
-	if (auth != NULL)
+	*out = NULL;
+	memset(&resp, 0, sizeof(resp));
+	s = LlmAllocZero(sizeof(LlmHttpStream), err);
+	if (s == NULL)
+		return LLM_ERR_NOMEM;
+	if ((rc = Open(s, req, &resp, err)) != LLM_OK)
 	{
-		memset(auth, 0, strlen(auth));
-		free(auth);
+		LlmHttpStreamClose(s);
+		return rc;
 	}
-	curl_url_cleanup(url);
-	free(t.data);
-	if (rc != LLM_OK)
-	{
-		int			attempts = resp->attempts;
-		long		status = resp->status;
+	*out = s;
+	return LLM_OK;
+}
 
-		memset(resp, 0, sizeof(*resp));
-		resp->attempts = attempts;
-		resp->status = status;
+int
+LlmHttpStreamRead(LlmHttpStream *s, const char **data, size_t *len, LlmError *err)
+{
+	int			rc;
+
+	*data = NULL;
+	*len = 0;
+	/* the bytes handed out last time are the caller's no more */
+	if (s->handed)
+	{
+		s->t.len = 0;
+		s->handed = false;
 	}
+	if (s->t.len == 0 && !s->done)
+		Drive(s, true);
+	if ((rc = TransferError(s, err)) != LLM_OK)
+		return rc;
+	*data = s->t.data;
+	*len = s->t.len;
+	s->handed = s->t.len > 0;
+	return LLM_OK;
+}
+
+void
+LlmHttpStreamClose(LlmHttpStream *s)
+{
+	if (s == NULL)
+		return;
+	if (s->attached)
+		curl_multi_remove_handle(s->multi, s->easy);
+	if (s->easy != NULL)
+		curl_easy_cleanup(s->easy);
+	if (s->multi != NULL)
+		curl_multi_cleanup(s->multi);
+	curl_slist_free_all(s->headers);
+	if (s->auth != NULL)
+	{
+		memset(s->auth, 0, strlen(s->auth));
+		free(s->auth);
+	}
+	curl_url_cleanup(s->url);
+	free(s->t.data);
+	free(s);
+}
+
+/*
+ * POST req->body to req->url and collect the reply.  Succeeds only on a
+ * 2xx status; resp is then the caller's to free with LlmHttpResponseFree.
+ */
+int
+LlmHttpPost(const LlmHttpRequest *req, LlmHttpResponse *resp, LlmError *err)
+{
+	LlmHttpStream *s;
+	int			rc;
+
+	memset(resp, 0, sizeof(*resp));
+	s = LlmAllocZero(sizeof(LlmHttpStream), err);
+	if (s == NULL)
+		return LLM_ERR_NOMEM;
+	rc = Open(s, req, resp, err);
+	if (rc == LLM_OK)
+	{
+		Drive(s, false);
+		rc = TransferError(s, err);
+	}
+	if (rc == LLM_OK && s->t.data == NULL)
+	{
+		s->t.data = malloc(1);
+		if (s->t.data == NULL)
+			rc = LlmSetError(err, LLM_ERR_NOMEM, "out of memory reading a reply from %s", s->host);
+		else
+			s->t.data[0] = '\0';
+	}
+	if (rc == LLM_OK)
+	{
+		resp->body = s->t.data;
+		resp->body_len = s->t.len;
+		s->t.data = NULL;
+	}
+	LlmHttpStreamClose(s);
 	return rc;
 }
 

@@ -3,7 +3,8 @@
  * httpc.h
  *	  A small HTTP client for remote LLM providers (on top of libcurl):
  *	  one JSON POST with an allowlist of hosts, a bearer secret, timeouts,
- *	  a response size cap and retries with exponential backoff.
+ *	  a response size cap and retries with exponential backoff, its reply
+ *	  read whole or as a stream.
  *
  * Rules that the callers rely on:
  *	- the URL's host must be on the allowlist (exact, case-insensitive)
@@ -51,8 +52,12 @@ typedef struct LlmHttpRequest
 	const char *body;			/* JSON */
 	size_t		body_len;
 	const char *secret;			/* bearer token, or NULL */
+	bool		stream;			/* the reply is an event stream (Accept) */
 	LlmHttpPolicy policy;
 } LlmHttpRequest;
+
+/* a request whose reply is read as it arrives */
+typedef struct LlmHttpStream LlmHttpStream;
 
 typedef struct LlmHttpResponse
 {
@@ -83,6 +88,22 @@ extern int	LlmHttpCheckUrl(const char *url, const LlmHttpPolicy *policy,
 extern int	LlmHttpPost(const LlmHttpRequest *req, LlmHttpResponse *resp,
 						LlmError *err);
 extern void LlmHttpResponseFree(LlmHttpResponse *resp);
+
+/*
+ * Send a request as LlmHttpPost does (the same checks, errors and
+ * retries) and return once a 2xx reply begins.  The request's strings
+ * (body, secret) must outlive the stream.
+ */
+extern int	LlmHttpStreamOpen(const LlmHttpRequest *req, LlmHttpStream **out,
+							  LlmError *err);
+/*
+ * The reply's next bytes, waiting for them (interruptible): *data[0 ..
+ * *len) is valid until the next call; *len is 0 at the end of the reply.
+ * An error of the transfer (timeout, reset, cancel) is an error here.
+ */
+extern int	LlmHttpStreamRead(LlmHttpStream *s, const char **data, size_t *len,
+							  LlmError *err);
+extern void LlmHttpStreamClose(LlmHttpStream *s);
 extern void LlmHttpSnippet(char *dst, size_t dstlen, const char *data,
 						   size_t len, const char *secret);
 

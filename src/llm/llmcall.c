@@ -12,7 +12,9 @@
  * session ends the request, and the worker drops it at its next step.
  * A generation prompt is tokenized with the tokenizer's special tokens
  * (BOS), a rendered chat template without (the template has them), as
- * transformers does.
+ * transformers does.  For a remote model, generate_stream asks the
+ * provider for a streamed reply and returns each piece of text as it
+ * arrives (llmremote.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -517,6 +519,25 @@ GenFailed(GenState *st, MemoryContext mcxt)
 	st->ts_ready = false;
 }
 
+/* the parameters of a remote generation or chat */
+static void
+RemoteParams(const GenParams *p, LlmChatParams *cp)
+{
+	if (p->sampling.top_k != 0 || p->sampling.min_p != 0 ||
+		p->sampling.repetition_penalty != 1.0 || p->ignore_eos)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("top_k, min_p, repetition_penalty and ignore_eos are not sent to remote providers")));
+	LlmChatParamsInit(cp);
+	cp->max_tokens = p->max_tokens;
+	cp->temperature = p->sampling.temperature;
+	cp->top_p = p->sampling.top_p;
+	cp->has_seed = p->has_seed;
+	cp->seed = (int64) p->sampling.seed;
+	cp->stop = p->stop;
+	cp->n_stop = p->n_stop;
+}
+
 /* a remote generation or chat: messages -> reply */
 static void
 RemoteChat(const ServeModel *m, const LlmChatMessage *msgs, int n, const GenParams *p,
@@ -524,19 +545,7 @@ RemoteChat(const ServeModel *m, const LlmChatMessage *msgs, int n, const GenPara
 {
 	LlmChatParams cp;
 
-	if (p->sampling.top_k != 0 || p->sampling.min_p != 0 ||
-		p->sampling.repetition_penalty != 1.0 || p->ignore_eos)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("top_k, min_p, repetition_penalty and ignore_eos are not sent to remote providers")));
-	LlmChatParamsInit(&cp);
-	cp.max_tokens = p->max_tokens;
-	cp.temperature = p->sampling.temperature;
-	cp.top_p = p->sampling.top_p;
-	cp.has_seed = p->has_seed;
-	cp.seed = (int64) p->sampling.seed;
-	cp.stop = p->stop;
-	cp.n_stop = p->n_stop;
+	RemoteParams(p, &cp);
 	LlmRemoteChat(m->location, m->options, msgs, n, &cp, res);
 }
 
@@ -625,13 +634,14 @@ typedef struct StreamState
 	GenState	st;
 	GenParams	p;
 	StringInfoData piece;
+	LlmRemoteStream *remote;	/* a remote model's reply */
 	ExprContext *econtext;
 	MemoryContextCallback free_cb;
 } StreamState;
 
 /*
  * The multi-call context goes away (end of the set, end of the query, or
- * an error): free the engine's text stream
+ * an error): free the engine's text stream, close a remote transfer
  */
 static void
 StreamFree(void *arg)
@@ -641,6 +651,30 @@ StreamFree(void *arg)
 	if (ss->st.ts_ready)
 		LlmTextStreamFree(&ss->st.ts);
 	ss->st.ts_ready = false;
+	if (ss->remote != NULL)
+		LlmRemoteChatStreamClose(ss->remote);
+}
+
+/* a remote stream's next piece (UTF-8) into ss->piece; false at its end */
+static bool
+RemoteNext(StreamState *ss)
+{
+	size_t		len;
+	char	   *piece = LlmRemoteChatStreamNext(ss->remote, &len);
+
+	if (piece == NULL)
+	{
+		LlmRemoteChatStreamUsage(ss->remote, &ss->st.trace.tokens_in, &ss->st.trace.tokens_out);
+		LlmRemoteChatStreamClose(ss->remote);
+		ss->st.done = true;
+		return false;
+	}
+	if (ss->st.trace.first_token == 0)
+		ss->st.trace.first_token = GetCurrentTimestamp();
+	resetStringInfo(&ss->piece);
+	appendBinaryStringInfo(&ss->piece, piece, (int) len);
+	pfree(piece);
+	return true;
 }
 
 /*
@@ -656,6 +690,8 @@ StreamShutdown(Datum arg)
 	if (!ss->st.done)
 		TraceEnd(&ss->st.trace, "cancelled", "the query stopped reading the stream");
 	ss->st.done = true;
+	if (ss->remote != NULL)
+		LlmRemoteChatStreamClose(ss->remote);
 	LlmSvcEnd(&ss->st.call);
 }
 
@@ -673,10 +709,15 @@ StreamNext(StreamState *ss, MemoryContext multi_cxt, MemoryContext mcxt)
 		MemoryContext old = MemoryContextSwitchTo(multi_cxt);
 		bool		more;
 
-		/* other calls since the last row may have replaced the tokenizer */
-		if (!ss->st.done)
-			ss->st.ts.tok = LlmSqlGetTokenizer(ss->st.model.location);
-		more = GenNext(&ss->st, &ss->piece);
+		if (ss->remote != NULL)
+			more = !ss->st.done && RemoteNext(ss);
+		else
+		{
+			/* other calls since the last row may have replaced the tokenizer */
+			if (!ss->st.done)
+				ss->st.ts.tok = LlmSqlGetTokenizer(ss->st.model.location);
+			more = GenNext(&ss->st, &ss->piece);
+		}
 		MemoryContextSwitchTo(old);
 		if (more)
 			piece = cstring_to_text(FromUtf8(ss->piece.data, ss->piece.len));
@@ -730,16 +771,23 @@ llm_generate_stream(PG_FUNCTION_ARGS)
 			char	   *utf8;
 
 			ResolveGenerator(fcinfo, &ss->st.model);
-			if (ss->st.model.remote)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("streaming from remote providers is not supported"),
-						 errhint("Use mlops.generate for model \"%s\".", ss->st.model.name)));
 			GenerateArgs(fcinfo, &ss->p);
 			CheckPrompt(prompt);
 			utf8 = ToUtf8(VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), &len);
-			ids = Tokenize(&ss->st.model, utf8, len, true, &n);
-			GenStart(&ss->st, ids, n, &ss->p, true);
+			if (ss->st.model.remote)
+			{
+				LlmChatMessage msg = {"user", utf8};
+				LlmChatParams cp;
+
+				RemoteParams(&ss->p, &cp);
+				ss->remote = LlmRemoteChatStreamOpen(ss->st.model.location, ss->st.model.options,
+													 &msg, 1, &cp);
+			}
+			else
+			{
+				ids = Tokenize(&ss->st.model, utf8, len, true, &n);
+				GenStart(&ss->st, ids, n, &ss->p, true);
+			}
 		}
 		PG_CATCH();
 		{

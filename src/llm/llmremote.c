@@ -855,6 +855,74 @@ LlmRemoteChat(const char *location, Jsonb *options,
 	PG_END_TRY();
 }
 
+struct LlmRemoteStream
+{
+	RemoteLocation loc;
+	LlmProvider prov;
+	char	   *secret;			/* kept to mask it in the stream's errors */
+	LlmChatStream *cs;
+};
+
+/*
+ * Start a streamed chat with a remote model
+ */
+LlmRemoteStream *
+LlmRemoteChatStreamOpen(const char *location, Jsonb *options,
+						const LlmChatMessage *msgs, int n_msgs,
+						const LlmChatParams *params)
+{
+	LlmRemoteStream *rs = palloc0(sizeof(LlmRemoteStream));
+	LlmError	err;
+	int			rc;
+
+	PrepareProvider(location, options, false, &rs->loc, &rs->prov, &rs->secret);
+	memset(&err, 0, sizeof(err));
+	rc = LlmChatStreamOpen(&rs->prov, msgs, n_msgs, params, &rs->cs, &err);
+	if (rc != LLM_OK)
+	{
+		LlmRemoteChatStreamClose(rs);
+		ReportRemoteError(&err, &rs->loc, "chat");
+	}
+	return rs;
+}
+
+char *
+LlmRemoteChatStreamNext(LlmRemoteStream *rs, size_t *len)
+{
+	const char *piece;
+	LlmError	err;
+
+	memset(&err, 0, sizeof(err));
+	if (rs->cs == NULL)
+		elog(ERROR, "the remote stream is closed");
+	if (LlmChatStreamNext(rs->cs, &piece, len, &err) != LLM_OK)
+		ReportRemoteError(&err, &rs->loc, "chat");
+	return piece != NULL ? pnstrdup(piece, *len) : NULL;
+}
+
+void
+LlmRemoteChatStreamUsage(LlmRemoteStream *rs, int64 *prompt_tokens,
+						 int64 *completion_tokens)
+{
+	int64_t		pt = -1,
+				ct = -1;
+	const char *finish;
+
+	if (rs->cs != NULL)
+		LlmChatStreamUsage(rs->cs, &pt, &ct, &finish);
+	*prompt_tokens = pt;
+	*completion_tokens = ct;
+}
+
+void
+LlmRemoteChatStreamClose(LlmRemoteStream *rs)
+{
+	LlmChatStreamClose(rs->cs);
+	rs->cs = NULL;
+	WipeSecret(rs->secret);
+	rs->secret = NULL;
+}
+
 /*
  * Embeddings of n_inputs texts from a remote model
  */

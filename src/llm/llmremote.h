@@ -54,6 +54,22 @@ extern void LlmRemoteChat(const char *location, Jsonb *options,
 						  const LlmChatMessage *msgs, int n_msgs,
 						  const LlmChatParams *params, LlmChatResult *out);
 
+/*
+ * A chat read as the provider generates it.  Open raises the errors of
+ * LlmRemoteChat; the stream lives in CurrentMemoryContext and must be
+ * closed (also after an error) before that context goes away.
+ */
+typedef struct LlmRemoteStream LlmRemoteStream;
+extern LlmRemoteStream *LlmRemoteChatStreamOpen(const char *location, Jsonb *options,
+												const LlmChatMessage *msgs, int n_msgs,
+												const LlmChatParams *params);
+/* the next piece of text (UTF-8, palloc'ed), or NULL at the end */
+extern char *LlmRemoteChatStreamNext(LlmRemoteStream *rs, size_t *len);
+/* the tokens the provider counted (-1: unknown), once the end was read */
+extern void LlmRemoteChatStreamUsage(LlmRemoteStream *rs, int64 *prompt_tokens,
+									 int64 *completion_tokens);
+extern void LlmRemoteChatStreamClose(LlmRemoteStream *rs);
+
 /* embeddings of n inputs, batched under the provider's limits; palloc'ed */
 extern void LlmRemoteEmbed(const char *location, Jsonb *options,
 						   const char *const *inputs, int n_inputs,

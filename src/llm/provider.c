@@ -10,8 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "llm/llmjson.h"
-#include "llm/provider.h"
+#include "llm/providerint.h"
 
 #define WHAT_REPLY	"provider reply"
 
@@ -59,9 +58,9 @@ LlmEmbedResultFree(LlmEmbedResult *res)
  * <base>/<path> for the provider's API: "/v1/..." for OpenAI (a base
  * already ending in /v1 keeps it), "/api/..." for Ollama
  */
-static char *
-BuildUrl(const LlmProvider *prov, const char *openai_path,
-		 const char *ollama_path, LlmError *err)
+char *
+LlmProviderUrl(const LlmProvider *prov, const char *openai_path,
+			   const char *ollama_path, LlmError *err)
 {
 	size_t		blen;
 	const char *suffix;
@@ -169,8 +168,20 @@ LlmProviderBuildChat(LlmProviderKind kind, const char *model,
 			return LlmSetError(err, LLM_ERR_ARGUMENT, "message %d is not valid UTF-8", i);
 		}
 	}
-	if (kind == LLM_PROVIDER_OLLAMA)
-		json_object_set_new(root, "stream", json_false());
+	if (kind == LLM_PROVIDER_OLLAMA || params->stream)
+		json_object_set_new(root, "stream", json_boolean(params->stream));
+	if (kind == LLM_PROVIDER_OPENAI && params->stream)
+	{
+		json_t	   *so = LlmJsonObject();
+
+		/* the last event then says how many tokens there were */
+		if (so == NULL || json_object_set_new(so, "include_usage", json_true()) != 0 ||
+			json_object_set_new(root, "stream_options", so) != 0)
+		{
+			json_decref(root);
+			return LlmSetError(err, LLM_ERR_NOMEM, "out of memory building a request");
+		}
+	}
 	if (params->max_tokens > 0)
 		json_object_set_new(opts, kind == LLM_PROVIDER_OLLAMA ? "num_predict" : "max_tokens",
 							json_integer(params->max_tokens));
@@ -245,8 +256,8 @@ LlmProviderBuildEmbed(LlmProviderKind kind, const char *model,
  * Parse a reply that must be a JSON object; a JSON "error" member (both
  * APIs use one) becomes the error
  */
-static json_t *
-ParseReply(const char *data, size_t len, const char *secret, LlmError *err)
+json_t *
+LlmProviderParseObject(const char *data, size_t len, const char *secret, LlmError *err)
 {
 	char		snippet[LLM_HTTP_SNIPPET + 1];
 	json_t	   *root;
@@ -276,6 +287,21 @@ ParseReply(const char *data, size_t len, const char *secret, LlmError *err)
 	return root;
 }
 
+int
+LlmProviderUsage(LlmProviderKind kind, const json_t *usage, int64_t *prompt_tokens,
+				 int64_t *completion_tokens, LlmError *err)
+{
+	const char *pk = kind == LLM_PROVIDER_OPENAI ? "prompt_tokens" : "prompt_eval_count";
+	const char *ck = kind == LLM_PROVIDER_OPENAI ? "completion_tokens" : "eval_count";
+	int			rc;
+
+	if (!json_is_object(usage))
+		return LLM_OK;
+	if ((rc = LlmJsonGetInt(usage, pk, 0, INT64_MAX, prompt_tokens, WHAT_REPLY, err)) != LLM_OK)
+		return rc;
+	return LlmJsonGetInt(usage, ck, 0, INT64_MAX, completion_tokens, WHAT_REPLY, err);
+}
+
 static char *
 DupString(const char *s, LlmError *err)
 {
@@ -301,7 +327,7 @@ LlmProviderParseChat(LlmProviderKind kind, const char *data, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	out->prompt_tokens = out->completion_tokens = -1;
-	if ((root = ParseReply(data, len, secret, err)) == NULL)
+	if ((root = LlmProviderParseObject(data, len, secret, err)) == NULL)
 		return err != NULL ? err->code : LLM_ERR_FORMAT;
 
 	if (kind == LLM_PROVIDER_OPENAI)
@@ -335,17 +361,9 @@ LlmProviderParseChat(LlmProviderKind kind, const char *data, size_t len,
 		goto fail;
 	}
 	content = json_string_value(json_object_get(msg, "content"));
-	if (json_is_object(usage))
-	{
-		const char *pk = kind == LLM_PROVIDER_OPENAI ? "prompt_tokens" : "prompt_eval_count";
-		const char *ck = kind == LLM_PROVIDER_OPENAI ? "completion_tokens" : "eval_count";
-
-		if ((rc = LlmJsonGetInt(usage, pk, 0, INT64_MAX, &out->prompt_tokens,
-								WHAT_REPLY, err)) != LLM_OK ||
-			(rc = LlmJsonGetInt(usage, ck, 0, INT64_MAX, &out->completion_tokens,
-								WHAT_REPLY, err)) != LLM_OK)
-			goto fail;
-	}
+	if ((rc = LlmProviderUsage(kind, usage, &out->prompt_tokens,
+							   &out->completion_tokens, err)) != LLM_OK)
+		goto fail;
 	if ((out->text = DupString(content, err)) == NULL ||
 		(finish != NULL && (out->finish_reason = DupString(finish, err)) == NULL))
 	{
@@ -395,7 +413,7 @@ LlmProviderParseEmbed(LlmProviderKind kind, const char *data, size_t len,
 	int			n;
 	int			rc = LLM_OK;
 
-	if ((root = ParseReply(data, len, secret, err)) == NULL)
+	if ((root = LlmProviderParseObject(data, len, secret, err)) == NULL)
 		return err != NULL ? err->code : LLM_ERR_FORMAT;
 	list = json_object_get(root, kind == LLM_PROVIDER_OPENAI ? "data" : "embeddings");
 	if (!json_is_array(list))
@@ -518,7 +536,7 @@ LlmProviderChat(const LlmProvider *prov, const LlmChatMessage *msgs, int n_msgs,
 	int			rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((url = BuildUrl(prov, "/v1/chat/completions", "/api/chat", err)) == NULL)
+	if ((url = LlmProviderUrl(prov, "/v1/chat/completions", "/api/chat", err)) == NULL)
 		return err != NULL ? err->code : LLM_ERR_ARGUMENT;
 	rc = LlmProviderBuildChat(prov->kind, prov->model, msgs, n_msgs, params, &body, err);
 	if (rc == LLM_OK)
@@ -593,7 +611,7 @@ LlmProviderEmbed(const LlmProvider *prov, const char *const *inputs, int n_input
 			return LlmSetError(err, LLM_ERR_ARGUMENT, "input %d is missing", i);
 	if ((rc = InputCosts(prov, inputs, n_inputs, &cost, err)) != LLM_OK)
 		return rc;
-	if ((url = BuildUrl(prov, "/v1/embeddings", "/api/embed", err)) == NULL)
+	if ((url = LlmProviderUrl(prov, "/v1/embeddings", "/api/embed", err)) == NULL)
 	{
 		free(cost);
 		return err != NULL ? err->code : LLM_ERR_ARGUMENT;

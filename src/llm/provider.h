@@ -6,7 +6,10 @@
  *	  Ollama's /v1) and Ollama's native API.
  *
  *	  OpenAI:	POST <base>/v1/chat/completions, POST <base>/v1/embeddings
- *	  Ollama:	POST <base>/api/chat (stream false), POST <base>/api/embed
+ *	  Ollama:	POST <base>/api/chat, POST <base>/api/embed
+ *
+ * A chat's reply is read whole (stream false) or as it is generated
+ * (LlmChatStream: server-sent events for OpenAI, JSON lines for Ollama).
  *
  * The base URL is scheme, host, port and an optional path prefix; a
  * trailing "/v1" of an OpenAI base is not doubled.  Each call builds the
@@ -64,7 +67,11 @@ typedef struct LlmChatParams
 	int64_t		seed;
 	const char *const *stop;
 	int			n_stop;
+	bool		stream;			/* ask for the reply as events */
 } LlmChatParams;
+
+/* a chat whose reply is read piece by piece (providerstream.c) */
+typedef struct LlmChatStream LlmChatStream;
 
 typedef struct LlmChatResult
 {
@@ -109,5 +116,30 @@ extern int	LlmProviderParseChat(LlmProviderKind kind, const char *data,
 extern int	LlmProviderParseEmbed(LlmProviderKind kind, const char *data,
 								  size_t len, int n_inputs, const char *secret,
 								  LlmEmbedResult *out, LlmError *err);
+
+
+/* providerstream.c */
+/*
+ * Send a chat asking for a streamed reply (OpenAI server-sent events,
+ * Ollama JSON lines); returns once the reply begins
+ */
+extern int	LlmChatStreamOpen(const LlmProvider *prov, const LlmChatMessage *msgs,
+							  int n_msgs, const LlmChatParams *params,
+							  LlmChatStream **out, LlmError *err);
+/*
+ * The next non-empty piece of the reply's text (valid until the next
+ * call), waiting for it; *piece NULL at the end of the reply
+ */
+extern int	LlmChatStreamNext(LlmChatStream *s, const char **piece, size_t *len,
+							  LlmError *err);
+/* what the provider said at the end: tokens (-1: unknown), finish reason */
+extern void LlmChatStreamUsage(const LlmChatStream *s, int64_t *prompt_tokens,
+							   int64_t *completion_tokens, const char **finish_reason);
+extern void LlmChatStreamClose(LlmChatStream *s);
+/* one line of a streamed reply (exported for tests) */
+extern int	LlmChatStreamLine(LlmChatStream *s, const char *line, size_t len,
+							  const char **piece, size_t *piece_len, LlmError *err);
+extern LlmChatStream *LlmChatStreamForLines(LlmProviderKind kind, const char *secret,
+											LlmError *err);
 
 #endif							/* PGMLOPS_LLM_PROVIDER_H */

@@ -1,0 +1,325 @@
+/*-------------------------------------------------------------------------
+ *
+ * providerstream.c
+ *	  A chat whose reply is read as the provider generates it: OpenAI's
+ *	  server-sent events ("data: {chunk}" lines, "data: [DONE]" at the
+ *	  end; the text in choices[0].delta.content) and Ollama's JSON lines
+ *	  (the text in message.content, "done": true at the end).
+ *
+ * The reply's bytes come from LlmHttpStreamRead in pieces that may end in
+ * the middle of a line; a line is handled once it is whole (the last one
+ * also without its newline).  Each line gives at most one piece of text;
+ * lines without text (roles, usage, comments, keep-alives) are skipped
+ * while waiting for the next.  A reply that is not a stream of the
+ * provider's kind (a web page, a plain JSON reply) fails with
+ * LLM_ERR_FORMAT quoting its beginning, the secret masked; an "error"
+ * member in an event fails as a provider error.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdlib.h>
+
+#include "llm/providerint.h"
+
+#define WHAT_EVENT	"provider event"
+
+struct LlmChatStream
+{
+	LlmProviderKind kind;
+	const char *secret;			/* the provider's, masked in messages */
+	char	   *body;			/* the request, sent by http */
+	char	   *url;
+	LlmHttpStream *http;
+	const char *pending;		/* read, not yet split into lines */
+	size_t		pending_len;
+	char	   *line;			/* an unfinished line */
+	size_t		line_len;
+	size_t		line_cap;
+	char	   *piece;			/* the last piece handed out */
+	bool		any_event;
+	bool		done;
+	int64_t		prompt_tokens;
+	int64_t		completion_tokens;
+	char	   *finish_reason;
+};
+
+/* a stream with no request: LlmChatStreamLine can be fed by hand */
+LlmChatStream *
+LlmChatStreamForLines(LlmProviderKind kind, const char *secret, LlmError *err)
+{
+	LlmChatStream *s = LlmAllocZero(sizeof(LlmChatStream), err);
+
+	if (s == NULL)
+		return NULL;
+	s->kind = kind;
+	s->secret = secret;
+	s->prompt_tokens = s->completion_tokens = -1;
+	return s;
+}
+
+void
+LlmChatStreamClose(LlmChatStream *s)
+{
+	if (s == NULL)
+		return;
+	LlmHttpStreamClose(s->http);
+	free(s->body);
+	free(s->url);
+	free(s->line);
+	free(s->piece);
+	free(s->finish_reason);
+	free(s);
+}
+
+int
+LlmChatStreamOpen(const LlmProvider *prov, const LlmChatMessage *msgs, int n_msgs,
+				  const LlmChatParams *params, LlmChatStream **out, LlmError *err)
+{
+	LlmChatParams p = *params;
+	LlmHttpRequest req;
+	LlmChatStream *s;
+	int			rc;
+
+	*out = NULL;
+	if ((s = LlmChatStreamForLines(prov->kind, prov->secret, err)) == NULL)
+		return LLM_ERR_NOMEM;
+	p.stream = true;
+	if ((s->url = LlmProviderUrl(prov, "/v1/chat/completions", "/api/chat", err)) == NULL)
+		rc = err != NULL ? err->code : LLM_ERR_ARGUMENT;
+	else
+		rc = LlmProviderBuildChat(prov->kind, prov->model, msgs, n_msgs, &p, &s->body, err);
+	if (rc == LLM_OK)
+	{
+		memset(&req, 0, sizeof(req));
+		req.url = s->url;
+		req.body = s->body;
+		req.body_len = strlen(s->body);
+		req.secret = prov->secret;
+		req.stream = true;
+		req.policy = prov->policy;
+		rc = LlmHttpStreamOpen(&req, &s->http, err);
+	}
+	if (rc != LLM_OK)
+	{
+		LlmChatStreamClose(s);
+		return rc;
+	}
+	*out = s;
+	return LLM_OK;
+}
+
+/* the reply is not a stream of this kind: quote the line */
+static int
+NotAStream(const LlmChatStream *s, const char *line, size_t len, LlmError *err)
+{
+	char		snippet[LLM_HTTP_SNIPPET + 1];
+
+	LlmHttpSnippet(snippet, sizeof(snippet), line, len, s->secret);
+	return LlmSetError(err, LLM_ERR_FORMAT, "provider reply is not %s: \"%s\"",
+					   s->kind == LLM_PROVIDER_OPENAI ? "an event stream" : "a stream of JSON lines",
+					   snippet);
+}
+
+/*
+ * One JSON event: its text (choices[0].delta.content or message.content),
+ * its end (finish_reason, done) and its token counts
+ */
+static int
+Event(LlmChatStream *s, const char *data, size_t len, const char **piece,
+	  size_t *piece_len, LlmError *err)
+{
+	json_t	   *root = LlmProviderParseObject(data, len, s->secret, err);
+	json_t	   *holder;
+	json_t	   *text;
+	json_t	   *usage;
+	const char *finish = NULL;
+	int			rc = LLM_OK;
+
+	if (root == NULL)
+		return err != NULL ? err->code : LLM_ERR_FORMAT;
+	s->any_event = true;
+	if (s->kind == LLM_PROVIDER_OPENAI)
+	{
+		json_t	   *c0 = json_array_get(json_object_get(root, "choices"), 0);
+
+		holder = json_object_get(c0, "delta");
+		usage = json_object_get(root, "usage");
+		if (json_is_object(c0))
+			rc = LlmJsonGetString(c0, "finish_reason", &finish, WHAT_EVENT, err);
+	}
+	else
+	{
+		holder = json_object_get(root, "message");
+		usage = json_is_true(json_object_get(root, "done")) ? root : NULL;
+		rc = LlmJsonGetString(root, "done_reason", &finish, WHAT_EVENT, err);
+		if (usage != NULL)
+			s->done = true;
+	}
+	if (rc == LLM_OK)
+		rc = LlmProviderUsage(s->kind, usage, &s->prompt_tokens, &s->completion_tokens, err);
+	if (rc == LLM_OK && finish != NULL)
+	{
+		free(s->finish_reason);
+		s->finish_reason = LlmAlloc(strlen(finish) + 1, err);
+		if (s->finish_reason == NULL)
+			rc = LLM_ERR_NOMEM;
+		else
+			strcpy(s->finish_reason, finish);
+	}
+	text = json_object_get(holder, "content");
+	if (rc == LLM_OK && json_is_string(text) && json_string_length(text) > 0)
+	{
+		free(s->piece);
+		s->piece = LlmAlloc(json_string_length(text) + 1, err);
+		if (s->piece == NULL)
+			rc = LLM_ERR_NOMEM;
+		else
+		{
+			memcpy(s->piece, json_string_value(text), json_string_length(text) + 1);
+			*piece = s->piece;
+			*piece_len = json_string_length(text);
+		}
+	}
+	else if (rc == LLM_OK && text != NULL && !json_is_string(text) && !json_is_null(text))
+		rc = LlmSetError(err, LLM_ERR_FORMAT, "%s: \"content\" must be a string", WHAT_EVENT);
+	json_decref(root);
+	return rc;
+}
+
+/*
+ * One whole line of the reply (without its newline); *piece is set when
+ * it carries text
+ */
+int
+LlmChatStreamLine(LlmChatStream *s, const char *line, size_t len,
+				  const char **piece, size_t *piece_len, LlmError *err)
+{
+	*piece = NULL;
+	*piece_len = 0;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0 || s->done)
+		return LLM_OK;
+	if (s->kind == LLM_PROVIDER_OLLAMA)
+		return line[0] == '{' ? Event(s, line, len, piece, piece_len, err) :
+			NotAStream(s, line, len, err);
+
+	/* server-sent events: "field: value"; a comment starts with ":" */
+	if (line[0] == ':')
+		return LLM_OK;
+	if (len >= 5 && memcmp(line, "data:", 5) == 0)
+	{
+		const char *v = line + 5;
+		size_t		vlen = len - 5;
+
+		if (vlen > 0 && v[0] == ' ')
+			v++, vlen--;
+		if (vlen == 6 && memcmp(v, "[DONE]", 6) == 0)
+		{
+			s->any_event = true;
+			s->done = true;
+			return LLM_OK;
+		}
+		return Event(s, v, vlen, piece, piece_len, err);
+	}
+	if ((len >= 6 && memcmp(line, "event:", 6) == 0) ||
+		(len >= 3 && memcmp(line, "id:", 3) == 0) ||
+		(len >= 6 && memcmp(line, "retry:", 6) == 0))
+		return LLM_OK;
+	/* a plain JSON reply: its error is the error */
+	if (line[0] == '{')
+	{
+		json_t	   *root = LlmProviderParseObject(line, len, s->secret, err);
+
+		if (root == NULL)
+			return err != NULL ? err->code : LLM_ERR_FORMAT;
+		json_decref(root);
+	}
+	return NotAStream(s, line, len, err);
+}
+
+/* append bytes to the unfinished line */
+static int
+AppendLine(LlmChatStream *s, const char *data, size_t n, LlmError *err)
+{
+	if (s->line_len + n + 1 > s->line_cap)
+	{
+		size_t		cap = s->line_cap > 0 ? s->line_cap : 4096;
+		char	   *p;
+
+		while (cap < s->line_len + n + 1)
+			cap *= 2;
+		if ((p = realloc(s->line, cap)) == NULL)
+			return LlmSetError(err, LLM_ERR_NOMEM, "out of memory reading a provider stream");
+		s->line = p;
+		s->line_cap = cap;
+	}
+	memcpy(s->line + s->line_len, data, n);
+	s->line_len += n;
+	s->line[s->line_len] = '\0';
+	return LLM_OK;
+}
+
+int
+LlmChatStreamNext(LlmChatStream *s, const char **piece, size_t *len, LlmError *err)
+{
+	int			rc;
+
+	*piece = NULL;
+	*len = 0;
+	while (!s->done)
+	{
+		const char *data;
+		size_t		n;
+
+		/* the whole lines of what was read */
+		while (s->pending_len > 0)
+		{
+			const char *nl = memchr(s->pending, '\n', s->pending_len);
+			size_t		take = nl != NULL ? (size_t) (nl - s->pending) : s->pending_len;
+
+			if ((rc = AppendLine(s, s->pending, take, err)) != LLM_OK)
+				return rc;
+			s->pending += take;
+			s->pending_len -= take;
+			if (nl == NULL)
+				break;
+			s->pending++;		/* the newline */
+			s->pending_len--;
+			rc = LlmChatStreamLine(s, s->line, s->line_len, piece, len, err);
+			s->line_len = 0;
+			if (rc != LLM_OK || *piece != NULL)
+				return rc;
+			if (s->done)
+				return LLM_OK;
+		}
+
+		if ((rc = LlmHttpStreamRead(s->http, &data, &n, err)) != LLM_OK)
+			return rc;
+		if (n > 0)
+		{
+			s->pending = data;
+			s->pending_len = n;
+			continue;
+		}
+
+		/* the end of the reply: a last line without its newline */
+		rc = LlmChatStreamLine(s, s->line, s->line_len, piece, len, err);
+		s->line_len = 0;
+		if (rc != LLM_OK || *piece != NULL)
+			return rc;
+		if (!s->any_event)
+			return LlmSetError(err, LLM_ERR_FORMAT, "provider reply is empty");
+		s->done = true;
+	}
+	return LLM_OK;
+}
+
+void
+LlmChatStreamUsage(const LlmChatStream *s, int64_t *prompt_tokens,
+				   int64_t *completion_tokens, const char **finish_reason)
+{
+	*prompt_tokens = s->prompt_tokens;
+	*completion_tokens = s->completion_tokens;
+	*finish_reason = s->finish_reason;
+}
