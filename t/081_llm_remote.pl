@@ -239,6 +239,9 @@ for my $api ([ 'OpenAI', $oa ], [ 'Ollama', $ol ])
 	like(try("SELECT * FROM mlops.generate_stream('" . model("$loc/error-stream") . "', 'hi')"),
 		qr/^38000 chat request to \w+ provider at "127.0.0.1" failed \| provider returned an error: overloaded while streaming/,
 		"$name: an error event in the stream fails the call");
+	like(try("SELECT * FROM mlops.generate_stream('" . model("$loc/cut-stream") . "', 'tell me more')"),
+		qr/^08006 chat request to \w+ provider at "127.0.0.1" failed \| the provider's stream ended before its end marker/,
+		"$name: a stream cut off before its end fails, not a short answer");
 	like(try("SELECT * FROM mlops.generate_stream('" . model("$loc/html") . "', 'hi')"),
 		qr/^38000 .* provider reply is not .*Welcome to nginx/, "$name: a web page instead of a stream");
 	like(try("SELECT * FROM mlops.generate_stream('$m', 'hi', options => '{\"top_k\": 2}')"),

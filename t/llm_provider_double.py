@@ -31,6 +31,11 @@ Content-Length, flushed as they go.  Streaming models:
   slow-stream    40 words, 0.25 s apart
   broken-stream  two chunks, then a line of HTML
   error-stream   one chunk, then an error event
+  cut-stream     two chunks, then the connection closes (no end marker)
+  chunky-stream  the reply and a 40,000-letter word, lines ending in
+                 \r\n, sent in small writes cut anywhere (in "data:",
+                 in the JSON, between \r and \n), the last line without
+                 its line break
 
 GET /_stats answers {"requests": n, "auth": last Authorization header
 received or null, "body": last request body, "paths": [...]}.
@@ -151,6 +156,8 @@ class Handler(BaseHTTPRequestHandler):
                 last = m.get("content", "")
         if req.get("model") == "slow-stream":
             return "echo:" + " tick" * 39
+        if req.get("model") == "chunky-stream":
+            return "echo: " + last + " " + "x" * 40000
         return "echo: " + last
 
     def stream(self, req, model, openai):
@@ -164,13 +171,21 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
 
+        chunky = model == "chunky-stream"
+        sent = []
+
         def out(line):
-            self.wfile.write(line.encode() + b"\n")
-            self.wfile.flush()
+            if not chunky:
+                self.wfile.write(line.encode() + b"\n")
+                self.wfile.flush()
+            else:
+                sent.append(line.encode() + b"\r\n")
 
         for i, piece in enumerate(pieces):
             if model == "broken-stream" and i == 2:
                 out("<html><body>Bad Gateway</body></html>")
+                return
+            if model == "cut-stream" and i == 2:
                 return
             if model == "error-stream" and i == 1:
                 if openai:
@@ -206,6 +221,25 @@ class Handler(BaseHTTPRequestHandler):
             out(json.dumps({"model": model, "message": {"role": "assistant", "content": ""},
                             "done": True, "done_reason": "stop",
                             "prompt_eval_count": prompt, "eval_count": len(pieces)}))
+        if chunky:
+            # cut after every \r (its \n comes in the next write), two bytes
+            # into every line, in the middle of every line and every 4000
+            # bytes; the last line without its line break
+            data = b"".join(sent)[:-2]
+            cuts = set(range(4000, len(data), 4000))
+            start = 0
+            for i in range(len(data)):
+                if data[i:i + 1] == b"\r":
+                    cuts.add(i + 1)
+                    cuts.update((start + 2, (start + i) // 2))
+                    start = i + 2
+            pos = 0
+            for end in sorted(c for c in cuts if 0 < c < len(data)) + [len(data)]:
+                if end > pos:
+                    self.wfile.write(data[pos:end])
+                    self.wfile.flush()
+                    time.sleep(0.001)
+                    pos = end
 
     def chat_openai(self, req, model):
         text = self.reply_text(req)

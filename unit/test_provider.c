@@ -493,6 +493,39 @@ TestChatStream(LlmProviderKind kind)
 		CHECK(strcmp(text, "echo: hello remote world") == 0);
 		LlmChatStreamClose(cs);
 	}
+	/* lines and events cut anywhere between reads, \r\n, a long line */
+	Provider(&prov, kind, "chunky-stream");
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		static char big[65536];
+
+		CHECK_ERR(ReadStream(cs, big, sizeof(big), &n, &err), LLM_OK, err);
+		CHECK(strncmp(big, "echo: hello remote world x", 26) == 0 && n == 5);
+		CHECK(strlen(big) == 24 + 1 + 40000 && strspn(big + 25, "x") == 40000);
+		LlmChatStreamUsage(cs, &pt, &ct, &finish);
+		CHECK(ct == 5);
+		LlmChatStreamClose(cs);
+	}
+	/* the size cap counts the whole stream, not what one read holds */
+	prov.policy.max_response_bytes = 20000;
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_IO, err);
+		CHECK(strstr(err.message, "larger than 20000 bytes") != NULL);
+		LlmChatStreamClose(cs);
+	}
+	/* a connection closed in the middle of the reply is an error */
+	Provider(&prov, kind, "cut-stream");
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_IO, err);
+		CHECK(n == 2 && strstr(err.message, "ended before its end marker") != NULL);
+		LlmChatStreamClose(cs);
+	}
+
 	Provider(&prov, kind, "always-503");
 	prov.policy.max_attempts = 2;
 	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_ERR_IO, err);
@@ -513,8 +546,8 @@ TestStreamLines(void)
 				ct;
 	const char *finish;
 	static const char *const skipped[] = {"", "\r", ": ping", "event: message", "id: 7",
-		"retry: 100", "data: {\"choices\": [{\"delta\": {\"role\": \"assistant\"}}]}",
-	"data: {\"choices\": [{\"delta\": {\"content\": null}}]}"};
+		"retry: 100", "data: {\"choices\": [{\"delta\": {\"role\": \"assistant\"}}]}", "",
+	"data: {\"choices\": [{\"delta\": {\"content\": null}}]}", ""};
 
 	for (int i = 0; i < (int) (sizeof(skipped) / sizeof(skipped[0])); i++)
 	{
@@ -522,18 +555,34 @@ TestStreamLines(void)
 		CHECK(piece == NULL);
 	}
 #define LINE(s) LlmChatStreamLine(cs, s, strlen(s), &piece, &len, &err)
+	/* an event ends at its blank line */
 	CHECK_ERR(LINE("data:{\"choices\": [{\"delta\": {\"content\": \"h\\u00e9\"}}]}\r"), LLM_OK, err);
+	CHECK(piece == NULL);
+	CHECK_ERR(LINE(""), LLM_OK, err);
 	CHECK(piece != NULL && len == 3 && strcmp(piece, "h\xc3\xa9") == 0);
-	CHECK_ERR(LINE("data: {\"choices\": [{\"delta\": {\"content\": 3}}]}"), LLM_ERR_FORMAT, err);
-	CHECK_ERR(LINE("data: nope"), LLM_ERR_FORMAT, err);
+	/* its data lines are joined */
+	CHECK_ERR(LINE("data: {\"choices\": [{\"delta\":"), LLM_OK, err);
+	CHECK_ERR(LINE("data: {\"content\": \"two lines\"}, \"finish_reason\": \"length\"}]}"), LLM_OK, err);
+	CHECK(piece == NULL);
+	CHECK_ERR(LINE(""), LLM_OK, err);
+	CHECK(piece != NULL && strcmp(piece, "two lines") == 0);
+	CHECK_ERR(LINE("data: {\"choices\": [{\"delta\": {\"content\": 3}}]}"), LLM_OK, err);
+	CHECK_ERR(LINE(""), LLM_ERR_FORMAT, err);
+	CHECK_ERR(LINE("data: nope"), LLM_OK, err);
+	CHECK_ERR(LINE(""), LLM_ERR_FORMAT, err);
+	CHECK_ERR(LINE("data: {\"error\": {\"message\": \"bad key " SECRET "\"}}"), LLM_OK, err);
+	CHECK_ERR(LINE(""), LLM_ERR_IO, err);
+	CHECK(strstr(err.message, "bad key ***") != NULL);
 	CHECK_ERR(LINE("{\"error\": {\"message\": \"bad key " SECRET "\"}}"), LLM_ERR_IO, err);
 	CHECK_ERR(LINE("{\"id\": 1}"), LLM_ERR_FORMAT, err);
 	CHECK_ERR(LINE("<!DOCTYPE html>"), LLM_ERR_FORMAT, err);
 	CHECK(strstr(err.message, "not an event stream: \"<!DOCTYPE html>\"") != NULL);
 	CHECK_ERR(LINE("data: {\"choices\": [], \"usage\": {\"prompt_tokens\": 3, \"completion_tokens\": 9}}"), LLM_OK, err);
+	CHECK_ERR(LINE(""), LLM_OK, err);
 	CHECK_ERR(LINE("data: [DONE]"), LLM_OK, err);
+	CHECK_ERR(LINE(""), LLM_OK, err);
 	LlmChatStreamUsage(cs, &pt, &ct, &finish);
-	CHECK(pt == 3 && ct == 9 && finish == NULL);
+	CHECK(pt == 3 && ct == 9 && finish != NULL && strcmp(finish, "length") == 0);
 	/* nothing after the end */
 	CHECK_ERR(LINE("<html>"), LLM_OK, err);
 	LlmChatStreamClose(cs);
@@ -541,6 +590,7 @@ TestStreamLines(void)
 	cs = LlmChatStreamForLines(LLM_PROVIDER_OLLAMA, SECRET, &err);
 	CHECK_ERR(LINE("{\"message\": {\"role\": \"assistant\", \"content\": \"ab\"}, \"done\": false}"), LLM_OK, err);
 	CHECK(piece != NULL && strcmp(piece, "ab") == 0);
+	CHECK_ERR(LINE(""), LLM_OK, err);
 	CHECK_ERR(LINE("data: {}"), LLM_ERR_FORMAT, err);
 	CHECK_ERR(LINE("{\"error\": \"model not found\"}"), LLM_ERR_IO, err);
 	CHECK_ERR(LINE("{\"message\": {\"content\": \"\"}, \"done\": true, \"done_reason\": \"length\", "

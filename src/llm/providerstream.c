@@ -8,9 +8,11 @@
  *
  * The reply's bytes come from LlmHttpStreamRead in pieces that may end in
  * the middle of a line; a line is handled once it is whole (the last one
- * also without its newline).  Each line gives at most one piece of text;
- * lines without text (roles, usage, comments, keep-alives) are skipped
- * while waiting for the next.  A reply that is not a stream of the
+ * also without its line break: \n, \r\n or \r).  Each event gives at
+ * most one piece of text; events without text (roles, usage, comments,
+ * keep-alives) are skipped while waiting for the next.  A reply must end
+ * with its end marker: a connection closed in the middle of a reply fails
+ * (LLM_ERR_IO) rather than pass for a short answer.  A reply that is not a stream of the
  * provider's kind (a web page, a plain JSON reply) fails with
  * LLM_ERR_FORMAT quoting its beginning, the secret masked; an "error"
  * member in an event fails as a provider error.
@@ -35,6 +37,10 @@ struct LlmChatStream
 	char	   *line;			/* an unfinished line */
 	size_t		line_len;
 	size_t		line_cap;
+	bool		skip_lf;		/* the last line ended with \r */
+	char	   *event;			/* OpenAI: the data lines of an event */
+	size_t		event_len;
+	size_t		event_cap;
 	char	   *piece;			/* the last piece handed out */
 	bool		any_event;
 	bool		done;
@@ -42,6 +48,9 @@ struct LlmChatStream
 	int64_t		completion_tokens;
 	char	   *finish_reason;
 };
+
+static int	Append(char **buf, size_t *len, size_t *cap, const char *data, size_t n,
+				   LlmError *err);
 
 /* a stream with no request: LlmChatStreamLine can be fed by hand */
 LlmChatStream *
@@ -66,6 +75,7 @@ LlmChatStreamClose(LlmChatStream *s)
 	free(s->body);
 	free(s->url);
 	free(s->line);
+	free(s->event);
 	free(s->piece);
 	free(s->finish_reason);
 	free(s);
@@ -187,8 +197,10 @@ Event(LlmChatStream *s, const char *data, size_t len, const char **piece,
 }
 
 /*
- * One whole line of the reply (without its newline); *piece is set when
- * it carries text
+ * One whole line of the reply (without its line break); *piece is set
+ * when it completes a piece of text.  OpenAI's events are server-sent
+ * events: their "data:" lines are joined and the event is handled at the
+ * blank line that ends it.
  */
 int
 LlmChatStreamLine(LlmChatStream *s, const char *line, size_t len,
@@ -198,13 +210,32 @@ LlmChatStreamLine(LlmChatStream *s, const char *line, size_t len,
 	*piece_len = 0;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	if (len == 0 || s->done)
+	if (s->done)
 		return LLM_OK;
 	if (s->kind == LLM_PROVIDER_OLLAMA)
+	{
+		if (len == 0)
+			return LLM_OK;
 		return line[0] == '{' ? Event(s, line, len, piece, piece_len, err) :
 			NotAStream(s, line, len, err);
+	}
 
 	/* server-sent events: "field: value"; a comment starts with ":" */
+	if (len == 0)
+	{
+		size_t		n = s->event_len;
+
+		if (n == 0)
+			return LLM_OK;
+		s->event_len = 0;		/* the bytes stay until the next Append */
+		if (n == 6 && memcmp(s->event, "[DONE]", 6) == 0)
+		{
+			s->any_event = true;
+			s->done = true;
+			return LLM_OK;
+		}
+		return Event(s, s->event, n, piece, piece_len, err);
+	}
 	if (line[0] == ':')
 		return LLM_OK;
 	if (len >= 5 && memcmp(line, "data:", 5) == 0)
@@ -214,13 +245,12 @@ LlmChatStreamLine(LlmChatStream *s, const char *line, size_t len,
 
 		if (vlen > 0 && v[0] == ' ')
 			v++, vlen--;
-		if (vlen == 6 && memcmp(v, "[DONE]", 6) == 0)
-		{
-			s->any_event = true;
-			s->done = true;
-			return LLM_OK;
-		}
-		return Event(s, v, vlen, piece, piece_len, err);
+		if (s->event_len > 0 &&
+			Append(&s->event, &s->event_len, &s->event_cap, "\n", 1, err) != LLM_OK)
+			return LLM_ERR_NOMEM;
+		if (Append(&s->event, &s->event_len, &s->event_cap, v, vlen, err) != LLM_OK)
+			return LLM_ERR_NOMEM;
+		return LLM_OK;
 	}
 	if ((len >= 6 && memcmp(line, "event:", 6) == 0) ||
 		(len >= 3 && memcmp(line, "id:", 3) == 0) ||
@@ -238,26 +268,64 @@ LlmChatStreamLine(LlmChatStream *s, const char *line, size_t len,
 	return NotAStream(s, line, len, err);
 }
 
-/* append bytes to the unfinished line */
+/* append bytes to a growing buffer (a line, an event), NUL-terminated */
 static int
-AppendLine(LlmChatStream *s, const char *data, size_t n, LlmError *err)
+Append(char **buf, size_t *len, size_t *cap, const char *data, size_t n, LlmError *err)
 {
-	if (s->line_len + n + 1 > s->line_cap)
+	if (*len + n + 1 > *cap)
 	{
-		size_t		cap = s->line_cap > 0 ? s->line_cap : 4096;
+		size_t		c = *cap > 0 ? *cap : 4096;
 		char	   *p;
 
-		while (cap < s->line_len + n + 1)
-			cap *= 2;
-		if ((p = realloc(s->line, cap)) == NULL)
+		while (c < *len + n + 1)
+			c *= 2;
+		if ((p = realloc(*buf, c)) == NULL)
 			return LlmSetError(err, LLM_ERR_NOMEM, "out of memory reading a provider stream");
-		s->line = p;
-		s->line_cap = cap;
+		*buf = p;
+		*cap = c;
 	}
-	memcpy(s->line + s->line_len, data, n);
-	s->line_len += n;
-	s->line[s->line_len] = '\0';
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
 	return LLM_OK;
+}
+
+/* the first line break (\n or \r) in p[0 .. n), or NULL */
+static const char *
+FindBreak(const char *p, size_t n)
+{
+	const char *nl = memchr(p, '\n', n);
+	const char *cr = memchr(p, '\r', nl != NULL ? (size_t) (nl - p) : n);
+
+	return cr != NULL ? cr : nl;
+}
+
+/*
+ * The reply ended: its last line and event, then its end marker, which
+ * a connection closed in the middle of a reply lacks
+ */
+static int
+EndOfReply(LlmChatStream *s, const char **piece, size_t *len, LlmError *err)
+{
+	int			rc;
+
+	rc = LlmChatStreamLine(s, s->line, s->line_len, piece, len, err);
+	s->line_len = 0;
+	if (rc == LLM_OK && *piece == NULL)
+		rc = LlmChatStreamLine(s, "", 0, piece, len, err);
+	if (rc != LLM_OK || *piece != NULL || s->done)
+		return rc;
+	if (!s->any_event)
+		return LlmSetError(err, LLM_ERR_FORMAT, "provider reply is empty");
+	/* some OpenAI-compatible servers end with a finish reason, no [DONE] */
+	if (s->kind == LLM_PROVIDER_OPENAI && s->finish_reason != NULL)
+	{
+		s->done = true;
+		return LLM_OK;
+	}
+	return LlmSetError(err, LLM_ERR_IO,
+					   "the provider's stream ended before its end marker (%s): the connection was closed",
+					   s->kind == LLM_PROVIDER_OPENAI ? "a finish reason or [DONE]" : "\"done\": true");
 }
 
 int
@@ -275,16 +343,30 @@ LlmChatStreamNext(LlmChatStream *s, const char **piece, size_t *len, LlmError *e
 		/* the whole lines of what was read */
 		while (s->pending_len > 0)
 		{
-			const char *nl = memchr(s->pending, '\n', s->pending_len);
-			size_t		take = nl != NULL ? (size_t) (nl - s->pending) : s->pending_len;
+			const char *br;
+			size_t		take;
 
-			if ((rc = AppendLine(s, s->pending, take, err)) != LLM_OK)
+			/* the \n of a \r\n, maybe in the next read */
+			if (s->skip_lf)
+			{
+				s->skip_lf = false;
+				if (s->pending[0] == '\n')
+				{
+					s->pending++;
+					s->pending_len--;
+					continue;
+				}
+			}
+			br = FindBreak(s->pending, s->pending_len);
+			take = br != NULL ? (size_t) (br - s->pending) : s->pending_len;
+			if ((rc = Append(&s->line, &s->line_len, &s->line_cap, s->pending, take, err)) != LLM_OK)
 				return rc;
 			s->pending += take;
 			s->pending_len -= take;
-			if (nl == NULL)
+			if (br == NULL)
 				break;
-			s->pending++;		/* the newline */
+			s->skip_lf = *br == '\r';
+			s->pending++;
 			s->pending_len--;
 			rc = LlmChatStreamLine(s, s->line, s->line_len, piece, len, err);
 			s->line_len = 0;
@@ -302,15 +384,8 @@ LlmChatStreamNext(LlmChatStream *s, const char **piece, size_t *len, LlmError *e
 			s->pending_len = n;
 			continue;
 		}
-
-		/* the end of the reply: a last line without its newline */
-		rc = LlmChatStreamLine(s, s->line, s->line_len, piece, len, err);
-		s->line_len = 0;
-		if (rc != LLM_OK || *piece != NULL)
+		if ((rc = EndOfReply(s, piece, len, err)) != LLM_OK || *piece != NULL)
 			return rc;
-		if (!s->any_event)
-			return LlmSetError(err, LLM_ERR_FORMAT, "provider reply is empty");
-		s->done = true;
 	}
 	return LLM_OK;
 }
