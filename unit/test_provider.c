@@ -457,6 +457,32 @@ TestChatStream(LlmProviderKind kind)
 		LlmChatStreamClose(cs);
 	}
 
+	/* a stream's time limit is on each wait: a reader's pause does not count */
+	Provider(&prov, kind, "slow-stream");
+	prov.policy.timeout_ms = 1000;
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		const char *piece;
+		size_t		len;
+		struct timespec pause = {1, 500000000};
+
+		CHECK_ERR(LlmChatStreamNext(cs, &piece, &len, &err), LLM_OK, err);
+		nanosleep(&pause, NULL);
+		CHECK_ERR(LlmChatStreamNext(cs, &piece, &len, &err), LLM_OK, err);
+		CHECK(piece != NULL && strcmp(piece, " tick") == 0);
+		LlmChatStreamClose(cs);
+	}
+	/* but a provider silent for longer than the limit times out */
+	prov.policy.timeout_ms = 100;
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_IO, err);
+		CHECK(n == 1 && strstr(err.message, "timed out (no data for 100 ms)") != NULL);
+		LlmChatStreamClose(cs);
+	}
+
 	/* a stream that turns into a web page, one that reports an error */
 	Provider(&prov, kind, "broken-stream");
 	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);

@@ -57,7 +57,19 @@ struct LlmHttpStream
 	bool		handed;			/* t.data[0 .. t.len) was handed out */
 	bool		done;			/* the transfer ended, with result */
 	CURLcode	result;
+	bool		stream;			/* timeout_ms bounds each wait, not the whole */
+	bool		idle;			/* a wait for data lasted timeout_ms */
 };
+
+/* a monotonic clock in milliseconds */
+static double
+NowMs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
 
 static bool curl_ready = false;
 
@@ -339,9 +351,28 @@ static void
 Drive(LlmHttpStream *s, bool until_data)
 {
 	int			running = 1;
+	size_t		seen = s->t.total;
+	double		since = NowMs();
 
 	while (!s->done && !s->t.cancelled)
 	{
+		/*
+		 * A stream's limit is on each wait for data: the time its reader
+		 * spends between reads does not count
+		 */
+		if (s->stream)
+		{
+			if (s->t.total != seen)
+			{
+				seen = s->t.total;
+				since = NowMs();
+			}
+			else if (s->timeout_ms > 0 && NowMs() - since >= s->timeout_ms)
+			{
+				s->idle = true;
+				break;
+			}
+		}
 		if (curl_multi_perform(s->multi, &running) != CURLM_OK || !running)
 		{
 			CURLMsg    *msg;
@@ -382,6 +413,9 @@ TransferError(LlmHttpStream *s, LlmError *err)
 	if (s->t.too_large || (s->done && s->result == CURLE_FILESIZE_EXCEEDED))
 		return LlmSetError(err, LLM_ERR_IO, "reply from %s is larger than %zu bytes",
 						   s->host, s->t.max);
+	if (s->idle)
+		return LlmSetError(err, LLM_ERR_IO, "request to %s timed out (no data for %ld ms)",
+						   s->host, s->timeout_ms);
 	if (!s->done || s->result == CURLE_OK)
 		return LLM_OK;
 	if (s->result == CURLE_OPERATION_TIMEDOUT)
@@ -410,6 +444,7 @@ Prepare(LlmHttpStream *s, const LlmHttpRequest *req, LlmError *err)
 		return rc;
 	s->secret = req->secret;
 	s->timeout_ms = pol->timeout_ms;
+	s->stream = req->stream;
 	s->t.max = pol->max_response_bytes > 0 ? pol->max_response_bytes : SIZE_MAX - 1;
 
 	s->easy = curl_easy_init();
@@ -449,7 +484,8 @@ Prepare(LlmHttpStream *s, const LlmHttpRequest *req, LlmError *err)
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
 	curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "pgmlops");
 	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, pol->connect_timeout_ms);
-	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, pol->timeout_ms);
+	if (!req->stream)
+		curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, pol->timeout_ms);
 	if (pol->max_response_bytes > 0)
 		curl_easy_setopt(s->easy, CURLOPT_MAXFILESIZE_LARGE,
 						 (curl_off_t) pol->max_response_bytes);
@@ -490,7 +526,7 @@ Open(LlmHttpStream *s, const LlmHttpRequest *req, LlmHttpResponse *resp, LlmErro
 			s->t.data[0] = '\0';
 		s->t.too_large = s->t.nomem = s->t.cancelled = false;
 		s->errbuf[0] = '\0';
-		s->done = false;
+		s->done = s->idle = false;
 		s->result = CURLE_OK;
 		resp->attempts = attempt;
 		if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK)

@@ -38,7 +38,8 @@ typedef struct LlmHttpPolicy
 										 * none: refuse all */
 	int			n_allowed_hosts;
 	long		connect_timeout_ms;
-	long		timeout_ms;		/* whole transfer, per attempt */
+	long		timeout_ms;		/* whole transfer, per attempt; for a
+								 * stream, each wait for more of it */
 	size_t		max_response_bytes;
 	int			max_attempts;	/* >= 1; retries only on 429 and 5xx */
 	long		backoff_base_ms;	/* wait after attempt k: base * 2^(k-1) */
@@ -52,7 +53,8 @@ typedef struct LlmHttpRequest
 	const char *body;			/* JSON */
 	size_t		body_len;
 	const char *secret;			/* bearer token, or NULL */
-	bool		stream;			/* the reply is an event stream (Accept) */
+	bool		stream;			/* the reply is an event stream (Accept,
+								 * timeout_ms per wait) */
 	LlmHttpPolicy policy;
 } LlmHttpRequest;
 

@@ -528,7 +528,7 @@ LlmRemoteInit(void)
 							   CheckAllowedHosts, NULL, NULL);
 	DefineCustomIntVariable("mlops.http_timeout_ms",
 							"Time limit of one request to a remote provider.",
-							"Per attempt; a model's \"timeout_ms\" option takes precedence.",
+							"Per attempt (for a streamed reply, per wait for more of it); a model's \"timeout_ms\" option takes precedence.",
 							&http_timeout_ms, 60000, 100, TIMEOUT_MAX_MS,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.http_max_attempts",
