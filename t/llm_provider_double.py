@@ -32,6 +32,11 @@ Content-Length, flushed as they go.  Streaming models:
   broken-stream  two chunks, then a line of HTML
   error-stream   one chunk, then an error event
   cut-stream     two chunks, then the connection closes (no end marker)
+  midline-stream two chunks and half a line, then the connection closes
+  stall-stream   one chunk, 3 s of silence, the rest
+  ping-stream    one chunk, then 3 s of keep-alives (OpenAI ": ping"
+                 comments, Ollama blank lines) every 50 ms, the rest
+  slow-error     503 whose body arrives a byte every 50 ms for 3 s
   chunky-stream  the reply and a 40,000-letter word, lines ending in
                  \r\n, sent in small writes cut anywhere (in "data:",
                  in the JSON, between \r and \n), the last line without
@@ -128,6 +133,17 @@ class Handler(BaseHTTPRequestHandler):
             return
         if model == "slow":
             time.sleep(3)
+        if model == "slow-error":
+            body = b'{"error": {"message": "' + b"x" * 60 + b'"}}'
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.05)
+            return
         if model == "bad-shape":
             self.send(200, {"choices": "nope", "data": {"x": 1}, "embeddings": 3})
             return
@@ -187,6 +203,16 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if model == "cut-stream" and i == 2:
                 return
+            if model == "midline-stream" and i == 2:
+                self.wfile.write(b'data: {"choi' if openai else b'{"mess')
+                self.wfile.flush()
+                return
+            if model == "stall-stream" and i == 1:
+                time.sleep(3)
+            if model == "ping-stream" and i == 1:
+                for _ in range(60):
+                    out(": ping" if openai else "")
+                    time.sleep(0.05)
             if model == "error-stream" and i == 1:
                 if openai:
                     out('data: {"error": {"message": "overloaded while streaming"}}')
@@ -207,8 +233,13 @@ class Handler(BaseHTTPRequestHandler):
                                 "done": False}))
         if openai:
             out(": keep-alive")
-            out("data: " + json.dumps({"id": "chatcmpl-1", "choices": [
-                {"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+            if chunky:
+                # one event over two data lines (joined by a line break)
+                out('data: {"id": "chatcmpl-1", "choices": [')
+                out('data: {"index": 0, "delta": {}, "finish_reason": "stop"}]}')
+            else:
+                out("data: " + json.dumps({"id": "chatcmpl-1", "choices": [
+                    {"index": 0, "delta": {}, "finish_reason": "stop"}]}))
             out("")
             if (req.get("stream_options") or {}).get("include_usage"):
                 out("data: " + json.dumps({"id": "chatcmpl-1", "choices": [], "usage": {

@@ -474,14 +474,37 @@ TestChatStream(LlmProviderKind kind)
 		LlmChatStreamClose(cs);
 	}
 	/* but a provider silent for longer than the limit times out */
-	prov.policy.timeout_ms = 100;
+	Provider(&prov, kind, "stall-stream");
+	prov.policy.timeout_ms = 1000;
+	t0 = Now();
 	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
 	if (cs != NULL)
 	{
 		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_IO, err);
-		CHECK(n == 1 && strstr(err.message, "timed out (no data for 100 ms)") != NULL);
+		CHECK(n == 1 && strstr(err.message, "timed out (no data for 1000 ms)") != NULL);
+		CHECK(Now() - t0 < 2.5);
 		LlmChatStreamClose(cs);
 	}
+	/* and keep-alives without events do not keep a stalled stream going */
+	Provider(&prov, kind, "ping-stream");
+	prov.policy.timeout_ms = 1000;
+	t0 = Now();
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+	if (cs != NULL)
+	{
+		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_IO, err);
+		CHECK(n == 1 && strstr(err.message, "no event for 1000 ms") != NULL);
+		CHECK(Now() - t0 < 2.5);
+		LlmChatStreamClose(cs);
+	}
+	/* an error reply that trickles in is read within the limit */
+	Provider(&prov, kind, "slow-error");
+	prov.policy.timeout_ms = 500;
+	prov.policy.max_attempts = 1;
+	t0 = Now();
+	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_ERR_IO, err);
+	CHECK(cs == NULL && strstr(err.message, "timed out (limit 500 ms)") != NULL);
+	CHECK(Now() - t0 < 1.5);
 
 	/* a stream that turns into a web page, one that reports an error */
 	Provider(&prov, kind, "broken-stream");
@@ -543,13 +566,16 @@ TestChatStream(LlmProviderKind kind)
 		LlmChatStreamClose(cs);
 	}
 	/* a connection closed in the middle of the reply is an error */
-	Provider(&prov, kind, "cut-stream");
-	CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
-	if (cs != NULL)
+	for (int cut = 0; cut < 2; cut++)
 	{
-		CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_IO, err);
-		CHECK(n == 2 && strstr(err.message, "ended before its end marker") != NULL);
-		LlmChatStreamClose(cs);
+		Provider(&prov, kind, cut == 0 ? "cut-stream" : "midline-stream");
+		CHECK_ERR(LlmChatStreamOpen(&prov, msgs, 2, &params, &cs, &err), LLM_OK, err);
+		if (cs != NULL)
+		{
+			CHECK_ERR(ReadStream(cs, text, sizeof(text), &n, &err), LLM_ERR_IO, err);
+			CHECK(n == 2 && strstr(err.message, "ended before its end marker") != NULL);
+			LlmChatStreamClose(cs);
+		}
 	}
 
 	Provider(&prov, kind, "always-503");

@@ -59,6 +59,8 @@ struct LlmHttpStream
 	CURLcode	result;
 	bool		stream;			/* timeout_ms bounds each wait, not the whole */
 	bool		idle;			/* a wait for data lasted timeout_ms */
+	double		deadline;		/* a stream's error reply: read by then */
+	bool		late;			/* ... and it was not */
 };
 
 /* a monotonic clock in milliseconds */
@@ -372,6 +374,11 @@ Drive(LlmHttpStream *s, bool until_data)
 				s->idle = true;
 				break;
 			}
+			if (s->deadline > 0 && NowMs() >= s->deadline)
+			{
+				s->late = true;
+				break;
+			}
 		}
 		if (curl_multi_perform(s->multi, &running) != CURLM_OK || !running)
 		{
@@ -415,6 +422,9 @@ TransferError(LlmHttpStream *s, LlmError *err)
 						   s->host, s->t.max);
 	if (s->idle)
 		return LlmSetError(err, LLM_ERR_IO, "request to %s timed out (no data for %ld ms)",
+						   s->host, s->timeout_ms);
+	if (s->late)
+		return LlmSetError(err, LLM_ERR_IO, "request to %s timed out (limit %ld ms)",
 						   s->host, s->timeout_ms);
 	if (!s->done || s->result == CURLE_OK)
 		return LLM_OK;
@@ -526,7 +536,7 @@ Open(LlmHttpStream *s, const LlmHttpRequest *req, LlmHttpResponse *resp, LlmErro
 			s->t.data[0] = '\0';
 		s->t.too_large = s->t.nomem = s->t.cancelled = false;
 		s->errbuf[0] = '\0';
-		s->done = s->idle = false;
+		s->done = s->idle = s->late = false;
 		s->result = CURLE_OK;
 		resp->attempts = attempt;
 		if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK)
@@ -541,8 +551,11 @@ Open(LlmHttpStream *s, const LlmHttpRequest *req, LlmHttpResponse *resp, LlmErro
 		if (status >= 200 && status < 300)
 			return LLM_OK;
 
-		/* an error reply: read it whole for the message */
+		/* an error reply: read it whole for the message (a stream's within timeout_ms) */
+		if (s->stream && s->timeout_ms > 0)
+			s->deadline = NowMs() + s->timeout_ms;
 		Drive(s, false);
+		s->deadline = 0;
 		if ((rc = TransferError(s, err)) != LLM_OK)
 			return rc;
 		curl_multi_remove_handle(s->multi, s->easy);
@@ -614,7 +627,9 @@ LlmHttpStreamRead(LlmHttpStream *s, const char **data, size_t *len, LlmError *er
 	}
 	if (s->t.len == 0 && !s->done)
 		Drive(s, true);
-	if ((rc = TransferError(s, err)) != LLM_OK)
+	/* bytes that came before a failure are handed out first */
+	if ((s->t.len == 0 || s->t.cancelled || s->t.too_large || s->t.nomem) &&
+		(rc = TransferError(s, err)) != LLM_OK)
 		return rc;
 	*data = s->t.data;
 	*len = s->t.len;

@@ -20,6 +20,7 @@
  *-------------------------------------------------------------------------
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "llm/providerint.h"
 
@@ -42,6 +43,8 @@ struct LlmChatStream
 	size_t		event_len;
 	size_t		event_cap;
 	char	   *piece;			/* the last piece handed out */
+	long		timeout_ms;		/* longest wait for an event; 0: none */
+	uint64_t	events;			/* events handled so far */
 	bool		any_event;
 	bool		done;
 	int64_t		prompt_tokens;
@@ -93,6 +96,7 @@ LlmChatStreamOpen(const LlmProvider *prov, const LlmChatMessage *msgs, int n_msg
 	*out = NULL;
 	if ((s = LlmChatStreamForLines(prov->kind, prov->secret, err)) == NULL)
 		return LLM_ERR_NOMEM;
+	s->timeout_ms = prov->policy.timeout_ms;
 	p.stream = true;
 	if ((s->url = LlmProviderUrl(prov, "/v1/chat/completions", "/api/chat", err)) == NULL)
 		rc = err != NULL ? err->code : LLM_ERR_ARGUMENT;
@@ -148,6 +152,7 @@ Event(LlmChatStream *s, const char *data, size_t len, const char **piece,
 	if (root == NULL)
 		return err != NULL ? err->code : LLM_ERR_FORMAT;
 	s->any_event = true;
+	s->events++;
 	if (s->kind == LLM_PROVIDER_OPENAI)
 	{
 		json_t	   *c0 = json_array_get(json_object_get(root, "choices"), 0);
@@ -231,6 +236,7 @@ LlmChatStreamLine(LlmChatStream *s, const char *line, size_t len,
 		if (n == 6 && memcmp(s->event, "[DONE]", 6) == 0)
 		{
 			s->any_event = true;
+			s->events++;
 			s->done = true;
 			return LLM_OK;
 		}
@@ -313,7 +319,10 @@ EndOfReply(LlmChatStream *s, const char **piece, size_t *len, LlmError *err)
 	s->line_len = 0;
 	if (rc == LLM_OK && *piece == NULL)
 		rc = LlmChatStreamLine(s, "", 0, piece, len, err);
-	if (rc != LLM_OK || *piece != NULL || s->done)
+	/* a stream cut in the middle of its last line: the cut is the error */
+	if (rc == LLM_ERR_FORMAT && s->any_event && !s->done)
+		rc = LLM_OK;
+	else if (rc != LLM_OK || *piece != NULL || s->done)
 		return rc;
 	if (!s->any_event)
 		return LlmSetError(err, LLM_ERR_FORMAT, "provider reply is empty");
@@ -328,9 +337,21 @@ EndOfReply(LlmChatStream *s, const char **piece, size_t *len, LlmError *err)
 					   s->kind == LLM_PROVIDER_OPENAI ? "a finish reason or [DONE]" : "\"done\": true");
 }
 
+/* milliseconds of a monotonic clock */
+static double
+ClockMs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
 int
 LlmChatStreamNext(LlmChatStream *s, const char **piece, size_t *len, LlmError *err)
 {
+	uint64_t	events = s->events;
+	double		since = ClockMs();
 	int			rc;
 
 	*piece = NULL;
@@ -339,6 +360,19 @@ LlmChatStreamNext(LlmChatStream *s, const char **piece, size_t *len, LlmError *e
 	{
 		const char *data;
 		size_t		n;
+
+		/*
+		 * Bytes that make no event (keep-alive comments from a proxy in
+		 * front of a stalled server) do not count as progress
+		 */
+		if (s->events != events)
+		{
+			events = s->events;
+			since = ClockMs();
+		}
+		else if (s->timeout_ms > 0 && ClockMs() - since >= s->timeout_ms)
+			return LlmSetError(err, LLM_ERR_IO, "the provider sent no event for %ld ms",
+							   s->timeout_ms);
 
 		/* the whole lines of what was read */
 		while (s->pending_len > 0)
