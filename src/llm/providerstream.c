@@ -10,9 +10,10 @@
  * the middle of a line; a line is handled once it is whole (the last one
  * also without its line break: \n, \r\n or \r).  Each event gives at
  * most one piece of text; events without text (roles, usage, comments,
- * keep-alives) are skipped while waiting for the next.  A reply must end
- * with its end marker: a connection closed in the middle of a reply fails
- * (LLM_ERR_IO) rather than pass for a short answer.  A reply that is not a stream of the
+ * keep-alives) are skipped while waiting for the next, for at most the
+ * provider's timeout_ms.  A reply must end with its end marker: a
+ * connection closed in the middle of a reply fails (LLM_ERR_IO) rather
+ * than pass for a short answer.  A reply that is not a stream of the
  * provider's kind (a web page, a plain JSON reply) fails with
  * LLM_ERR_FORMAT quoting its beginning, the secret masked; an "error"
  * member in an event fails as a provider error.
@@ -52,8 +53,27 @@ struct LlmChatStream
 	char	   *finish_reason;
 };
 
-static int	Append(char **buf, size_t *len, size_t *cap, const char *data, size_t n,
-				   LlmError *err);
+/* append bytes to a growing buffer (a line, an event), NUL-terminated */
+static int
+Append(char **buf, size_t *len, size_t *cap, const char *data, size_t n, LlmError *err)
+{
+	if (*len + n + 1 > *cap)
+	{
+		size_t		c = *cap > 0 ? *cap : 4096;
+		char	   *p;
+
+		while (c < *len + n + 1)
+			c *= 2;
+		if ((p = realloc(*buf, c)) == NULL)
+			return LlmSetError(err, LLM_ERR_NOMEM, "out of memory reading a provider stream");
+		*buf = p;
+		*cap = c;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return LLM_OK;
+}
 
 /* a stream with no request: LlmChatStreamLine can be fed by hand */
 LlmChatStream *
@@ -272,28 +292,6 @@ LlmChatStreamLine(LlmChatStream *s, const char *line, size_t len,
 		json_decref(root);
 	}
 	return NotAStream(s, line, len, err);
-}
-
-/* append bytes to a growing buffer (a line, an event), NUL-terminated */
-static int
-Append(char **buf, size_t *len, size_t *cap, const char *data, size_t n, LlmError *err)
-{
-	if (*len + n + 1 > *cap)
-	{
-		size_t		c = *cap > 0 ? *cap : 4096;
-		char	   *p;
-
-		while (c < *len + n + 1)
-			c *= 2;
-		if ((p = realloc(*buf, c)) == NULL)
-			return LlmSetError(err, LLM_ERR_NOMEM, "out of memory reading a provider stream");
-		*buf = p;
-		*cap = c;
-	}
-	memcpy(*buf + *len, data, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return LLM_OK;
 }
 
 /* the first line break (\n or \r) in p[0 .. n), or NULL */
