@@ -43,7 +43,8 @@ Content-Length, flushed as they go.  Streaming models:
                  its line break
 
 GET /_stats answers {"requests": n, "auth": last Authorization header
-received or null, "body": last request body, "paths": [...]}.
+received or null, "body": last request body, "paths": [...],
+"connections": connections accepted}.
 
 Usage: llm_provider_double.py PORT [LIFETIME_S]
 PORT 0 picks a free port.  Prints "port N pid P" on one line once it
@@ -54,13 +55,14 @@ outlives a crashed test.
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATS = {"requests": 0, "auth": None, "body": None, "paths": []}
+STATS = {"requests": 0, "auth": None, "body": None, "paths": [], "connections": 0}
 COUNTS = {}
 
 
@@ -78,6 +80,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # as real servers do: a reply's writes are not held back for ACKs
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with LOCK:
+            STATS["connections"] += 1
 
     def send(self, status, obj=None, raw=None, ctype="application/json", headers=()):
         data = raw if raw is not None else json.dumps(obj).encode()

@@ -89,14 +89,21 @@ Stats(void)
 	return root;
 }
 
+/* a counter of the double's /_stats */
 static int64_t
-StatsRequests(void)
+StatsCount(const char *key)
 {
 	json_t	   *s = Stats();
-	int64_t		n = s ? json_integer_value(json_object_get(s, "requests")) : -1;
+	int64_t		n = s ? json_integer_value(json_object_get(s, key)) : -1;
 
 	json_decref(s);
 	return n;
+}
+
+static int64_t
+StatsRequests(void)
+{
+	return StatsCount("requests");
 }
 
 static void
@@ -354,6 +361,21 @@ TestChat(LlmProviderKind kind)
 		CHECK(json_integer_value(json_object_get(json_object_get(sent, "options"), "seed")) == 1234);
 	json_decref(sent);
 	json_decref(s);
+
+	/*
+	 * requests to one provider share a connection: three calls open at most
+	 * one (each /_stats query opens its own, without the share)
+	 */
+	{
+		int64_t		c0 = StatsCount("connections");
+
+		for (int i = 0; i < 3; i++)
+		{
+			CHECK_ERR(LlmProviderChat(&prov, msgs, 2, &params, &res, &err), LLM_OK, err);
+			LlmChatResultFree(&res);
+		}
+		CHECK(StatsCount("connections") - c0 <= 2);
+	}
 
 	/* a base URL ending in /v1 (OpenAI) or a slash is not doubled */
 	{

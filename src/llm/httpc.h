@@ -18,7 +18,10 @@
  *	- 429 and 5xx are retried with exponential backoff, honouring a
  *	  Retry-After header (capped); other failures are not retried;
  *	- LlmInterrupted() is checked during transfers and waits (at least
- *	  every 100 ms): LLM_ERR_CANCELLED.  No libcurl callback longjmps.
+ *	  every 100 ms): LLM_ERR_CANCELLED.  No libcurl callback longjmps;
+ *	- the connections of a process are kept and reused by its later
+ *	  requests to the same scheme, host and port (the allowlist is still
+ *	  checked at every request).
  *
  * Plain C: no PostgreSQL header, malloc/free, never prints.
  *
