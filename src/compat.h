@@ -26,6 +26,13 @@
 #define palloc0_object(type) ((type *) palloc0(sizeof(type)))
 #endif
 
+/* this backend's local transaction id moved into MyProc->vxid in PostgreSQL 17 */
+#if PG_VERSION_NUM >= 170000
+#define COMPAT_MY_LXID() (MyProc != NULL ? MyProc->vxid.lxid : InvalidLocalTransactionId)
+#else
+#define COMPAT_MY_LXID() (MyProc != NULL ? MyProc->lxid : InvalidLocalTransactionId)
+#endif
+
 /* amcanbuildparallel became an IndexAmRoutine field in PostgreSQL 17 */
 #if PG_VERSION_NUM >= 170000
 #define COMPAT_SET_AMCANBUILDPARALLEL(amroutine, value) ((amroutine)->amcanbuildparallel = (value))

@@ -17,7 +17,7 @@
  * resolved directory and validated against the identity, size and
  * modification time of the two files, so a model replaced on disk is
  * reloaded.  The paths and files are checked at the first use in a
- * statement and transaction and at least once a second, not at every
+ * statement (stmtkey.h) and at least once a second, not at every
  * call: for a short text that check costs ten times the tokenizing.  The
  * engine allocates with malloc: a tokenizer enters the cache only once it
  * loaded completely, and every engine buffer is copied into palloc'ed
@@ -40,7 +40,6 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -50,6 +49,7 @@
 #include "compat.h"
 #include "llm/llmsql.h"
 #include "llm/tokenizer.h"
+#include "stmtkey.h"
 
 /* GUC mlops.model_dir: absolute path, or empty when models are disabled */
 static char *model_dir = NULL;
@@ -74,9 +74,8 @@ typedef struct TokenizerCacheEntry
 	FileStamp	config;			/* tokenizer_config.json */
 	uint64		lastUsed;
 	char		model[MAXPGPATH];	/* the name it was last asked by */
-	TimestampTz checked_stmt;	/* statement start, transaction and time of */
-	LocalTransactionId checked_xact;	/* the last check of its files */
-	TimestampTz checked_at;
+	StatementKey checked_in;	/* statement and time of the last check of */
+	TimestampTz checked_at;		/* its files */
 } TokenizerCacheEntry;
 
 #define TOKENIZER_RECHECK_MS 1000	/* recheck at least this often */
@@ -465,17 +464,17 @@ LlmSqlReportError(const LlmError *err, const char *model, const char *dir,
 static void
 MarkChecked(TokenizerCacheEntry *entry)
 {
-	entry->checked_stmt = GetCurrentStatementStartTimestamp();
-	entry->checked_xact = MyProc != NULL ? MyProc->lxid : InvalidLocalTransactionId;
+	entry->checked_in = StatementKeyNow();
 	entry->checked_at = GetCurrentTimestamp();
 }
 
-/* were an entry's files checked in this statement and transaction, lately? */
+/* were an entry's files checked in this statement (stmtkey.h), lately? */
 static bool
 CheckedRecently(const TokenizerCacheEntry *entry)
 {
-	return entry->checked_stmt == GetCurrentStatementStartTimestamp() &&
-		MyProc != NULL && entry->checked_xact == MyProc->lxid &&
+	StatementKey now = StatementKeyNow();
+
+	return StatementKeyEqual(&entry->checked_in, &now) &&
 		!TimestampDifferenceExceeds(entry->checked_at, GetCurrentTimestamp(), TOKENIZER_RECHECK_MS);
 }
 
@@ -502,8 +501,8 @@ LlmSqlGetTokenizer(const char *model)
 	}
 
 	/*
-	 * Paths and files are checked again at a new statement, in a new
-	 * transaction or a second after the last check, not at every call:
+	 * Paths and files are checked again at a new statement (stmtkey.h) or
+	 * a second after the last check, not at every call:
 	 * resolving them costs far more than tokenizing a short text
 	 */
 	for (int i = 0; i < TOKENIZER_CACHE_SIZE; i++)

@@ -22,7 +22,6 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/hsearch.h"
@@ -31,10 +30,10 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/timestamp.h"
 
 #include "compat.h"
 #include "ml/mlsql.h"
+#include "stmtkey.h"
 
 #define REF_MAX (2 * NAMEDATALEN + 16)
 
@@ -127,39 +126,26 @@ MlSqlCacheGeneration(void)
  * of mlops.model_aliases would see the move at its next statement, and so
  * does the cache now.
  *
- * The cache changes only here, at the first call of a statement (a new
- * start time, local transaction, subtransaction or command id): an
- * invalidation that arrives during a read-only statement (the locks of a
- * resolution bring them in) waits for the next one, so that such a
- * statement never mixes versions; a statement that can begin between
- * another session's commit and the delivery of its invalidation predicts
- * with the old version throughout, and the next one with the new.  A
- * function that deploys and then predicts sees its deploy (the command id
- * moves with every write), and stops seeing it when a subtransaction that
- * made it rolls back.  The read-only statements of one multi-statement
- * query string share a start time, a transaction and a command id: they
- * count as one.
+ * The cache changes only here, at the first call of a statement (see
+ * stmtkey.h): an invalidation that arrives during a read-only statement
+ * (the locks of a resolution bring them in) waits for the next one, so
+ * that such a statement never mixes versions; a statement that can begin
+ * between another session's commit and the delivery of its invalidation
+ * predicts with the old version throughout, and the next one with the
+ * new.  A function that deploys and then predicts sees its deploy (the
+ * command id moves with every write), and stops seeing it when a
+ * subtransaction that made it rolls back.
  */
 void
 MlSqlCacheSync(void)
 {
-	static TimestampTz last_stmt = 0;
-	static LocalTransactionId last_lxid = InvalidLocalTransactionId;
-	static SubTransactionId last_subid = InvalidSubTransactionId;
-	static CommandId last_cid = InvalidCommandId;
-	TimestampTz stmt = GetCurrentStatementStartTimestamp();
-	LocalTransactionId lxid = MyProc != NULL ? MyProc->lxid : InvalidLocalTransactionId;
-	SubTransactionId subid = GetCurrentSubTransactionId();
-	CommandId	cid = GetCurrentCommandId(false);
+	static StatementKey last;
+	StatementKey now = StatementKeyNow();
 
 	LookupRegistryRels();
-	/* a rolled back subtransaction (ids are not reused) is a new statement */
-	if (stmt == last_stmt && lxid == last_lxid && subid == last_subid && cid == last_cid)
+	if (StatementKeyEqual(&now, &last))
 		return;
-	last_stmt = stmt;
-	last_lxid = lxid;
-	last_subid = subid;
-	last_cid = cid;
+	last = now;
 	AcceptInvalidationMessages();
 	if (flush_pending)
 	{
