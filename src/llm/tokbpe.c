@@ -157,17 +157,6 @@ TokBpeParse(Tokenizer *tok, const json_t *model, LlmError *err)
 	return rc;
 }
 
-#define META		"\xE2\x96\x81"	/* "▁", U+2581 */
-#define META_LEN	3
-
-/* does s hold "▁" at i, after another character (a cut point)? */
-static inline bool
-MetaCut(const char *s, size_t i, size_t len)
-{
-	return i > 0 && i + META_LEN <= len && memcmp(s + i, META, META_LEN) == 0 &&
-		!(i >= META_LEN && memcmp(s + i - META_LEN, META, META_LEN) == 0);
-}
-
 /*
  * May words be cut before "▁"?  Symbols on the two sides of a cut are
  * ids: on the left, one whose text ends with another character (a
@@ -186,7 +175,7 @@ MetaSplitIsExact(const Tokenizer *tok)
 	bool		exact = true;
 
 	if (tok->byte_level || tok->ignore_merges || tok->cont_prefix || tok->word_suffix ||
-		tok->vocab_size <= 0 || TokStrMapGet(&tok->vocab, META, META_LEN) < 0 ||
+		tok->vocab_size <= 0 || TokStrMapGet(&tok->vocab, TOK_META, TOK_META_LEN) < 0 ||
 		(flags = calloc(tok->vocab_size, 1)) == NULL)
 		return false;
 	for (uint32_t j = 0; j <= tok->vocab.mask; j++)
@@ -195,9 +184,9 @@ MetaSplitIsExact(const Tokenizer *tok)
 
 		if (e->id < 0 || e->id >= tok->vocab_size || e->len == 0)
 			continue;
-		if (e->len < META_LEN || memcmp(e->key + e->len - META_LEN, META, META_LEN) != 0)
+		if (e->len < TOK_META_LEN || memcmp(e->key + e->len - TOK_META_LEN, TOK_META, TOK_META_LEN) != 0)
 			flags[e->id] |= 1;
-		if (e->len >= META_LEN && memcmp(e->key, META, META_LEN) == 0)
+		if (e->len >= TOK_META_LEN && memcmp(e->key, TOK_META, TOK_META_LEN) == 0)
 			flags[e->id] |= 2;
 	}
 	if (tok->unk_id >= 0 && tok->unk_id < tok->vocab_size)
@@ -629,12 +618,12 @@ PushIds(TokEncodeState *st, const int32_t *ids, size_t n)
 }
 
 /*
- * Tokenize one word (or a piece of one) with BPE and append its ids.  Long
- * texts repeat their words, so a call over one caches short words (its
- * state, so a shared Tokenizer stays read-only)
+ * Tokenize one word (or a piece of one: TokModelWord) with BPE and append
+ * its ids.  Long texts repeat their words, so a call over one caches short
+ * words (its state, so a shared Tokenizer stays read-only)
  */
-static int
-BpePiece(TokEncodeState *st, const char *s, size_t len)
+int
+TokBpeWord(TokEncodeState *st, const char *s, size_t len)
 {
 	const Tokenizer *tok = st->tok;
 	size_t		n = 0;
@@ -711,35 +700,4 @@ BpePiece(TokEncodeState *st, const char *s, size_t len)
 		memcpy(ce->ids, st->syms, n * sizeof(int32_t));
 	}
 	return PushIds(st, st->syms, n);
-}
-
-/*
- * Tokenize one word with BPE and append its ids, piece by piece where the
- * vocabulary allows cutting it before "▁"
- */
-int
-TokBpeWord(TokEncodeState *st, const char *s, size_t len)
-{
-	size_t		start = 0;
-	size_t		checked = 0;
-	int			rc;
-
-	if (!st->tok->split_meta)
-		return BpePiece(st, s, len);
-	for (size_t i = 1; i < len; i++)
-	{
-		if (!MetaCut(s, i, len))
-			continue;
-		if ((rc = BpePiece(st, s + start, i - start)) != LLM_OK)
-			return rc;
-		start = i;
-		/* one word may be a whole text: honour cancels within it */
-		if (i - checked >= TOK_INTERRUPT_BYTES)
-		{
-			checked = i;
-			if (LlmInterrupted())
-				return LlmSetError(st->err, LLM_ERR_CANCELLED, "tokenizing was interrupted");
-		}
-	}
-	return BpePiece(st, s + start, len - start);
 }

@@ -363,11 +363,19 @@ NextAdded(const Tokenizer *tok, const TokMatcher *m, const char *s, size_t len,
 	return -1;
 }
 
+/* does s hold "▁" at i, after another character (a cut point)? */
+static inline bool
+MetaCut(const char *s, size_t i, size_t len)
+{
+	return i + TOK_META_LEN <= len && memcmp(s + i, TOK_META, TOK_META_LEN) == 0 &&
+		!(i >= TOK_META_LEN && memcmp(s + i - TOK_META_LEN, TOK_META, TOK_META_LEN) == 0);
+}
+
 /*
- * Tokenize one word with the model
+ * Tokenize one word, or one piece of a word, with the model
  */
-int
-TokModelWord(TokEncodeState *st, const char *s, size_t len)
+static int
+ModelPiece(TokEncodeState *st, const char *s, size_t len)
 {
 	if (len == 0)
 		return LLM_OK;
@@ -381,6 +389,30 @@ TokModelWord(TokEncodeState *st, const char *s, size_t len)
 	if (st->tok->model == TOK_MODEL_WORDPIECE)
 		return TokWordPieceWord(st, s, len);
 	return TokBpeWord(st, s, len);
+}
+
+/*
+ * Tokenize one word with the model: piece by piece, cut before each "▁"
+ * that follows another character, where the vocabulary allows it
+ * (split_meta: no merge crosses such a cut, so the ids are the same)
+ */
+int
+TokModelWord(TokEncodeState *st, const char *s, size_t len)
+{
+	size_t		start = 0;
+	int			rc;
+
+	if (!st->tok->split_meta)
+		return ModelPiece(st, s, len);
+	for (size_t i = 1; i < len; i++)
+	{
+		if (!MetaCut(s, i, len))
+			continue;
+		if ((rc = ModelPiece(st, s + start, i - start)) != LLM_OK)
+			return rc;
+		start = i;
+	}
+	return ModelPiece(st, s + start, len - start);
 }
 
 /*

@@ -26,6 +26,8 @@
 												 * its merge heap takes about
 												 * 60 bytes a byte */
 #define TOK_MAX_ID			(1 << 24)
+#define TOK_META			"\xE2\x96\x81"	/* "▁", U+2581 */
+#define TOK_META_LEN		3
 #define TOK_MAX_TOKEN_BYTES 4096	/* longest vocabulary entry */
 
 /* block of the arena that owns every string of a tokenizer */
@@ -227,7 +229,8 @@ struct Tokenizer
 	TokStrMap	raw_vocab;		/* byte-level vocabulary keyed by raw bytes
 								 * (for ignore_merges) */
 	bool		split_meta;		/* a word may be cut before each "▁" that
-								 * follows another character (TokBpeFinish) */
+								 * follows another character (set by
+								 * TokBpeFinish, cut by TokModelWord) */
 	/* WordPiece */
 	char	   *wp_prefix;
 	int			wp_max_chars;
