@@ -85,6 +85,12 @@ unitcheck: $(UNIT_BINS)
 
 .PHONY: unitcheck
 
+# the tokenizer benchmark (scripts/bench_tok.sh, scripts/gpu_check.sh)
+TOKBENCH_OBJS = $(filter src/llm/tok%.o,$(OBJS)) src/llm/utf8.o src/llm/llmjson.o \
+	src/llm/llmutil.o src/vector/vecdist.o
+bench/tokbench: bench/tokbench.c $(TOKBENCH_OBJS)
+	$(CC) -O2 -Isrc -o $@ $< $(TOKBENCH_OBJS) -ljansson -licuuc -lm
+
 # libFuzzer targets for the parsers of untrusted files: each fuzz/fuzz_<name>.c
 # is built with clang together with the sources named in its first line
 # ("// sources: src/llm/config.c ...").  "make fuzz" builds them; run one as

@@ -5,9 +5,7 @@
  *	  one whole text.  scripts/bench/tok_hf.py measures Hugging Face
  *	  tokenizers the same way.
  *
- * Build (from the repository root, after "make"):
- *	  cc -O2 -Isrc -o bench/tokbench bench/tokbench.c src/llm/tok*.o src/llm/utf8.o \
- *		  src/llm/llmjson.o src/llm/llmutil.o src/vector/vecdist.o -ljansson -licuuc -lm
+ * Build (from the repository root): make bench/tokbench
  * Run:
  *	  bench/tokbench test/data/fixtures/tok-llama3 FILE [seconds] [lines|whole|both|ids|decode]
  * With mode "ids", prints the ids of each line of FILE (one line of ids per

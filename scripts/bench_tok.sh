@@ -16,8 +16,7 @@
 #
 # Options: --seconds S (per measurement, default 3), --corpus FILE (default:
 # the docstrings of Python's standard library, cut to 4 MB), --tokbench PATH
-# (a tokbench built elsewhere; default: built into the work folder from the
-# objects "make" leaves in src/), --dir DIR (work folder, default
+# (a tokbench built elsewhere; default: make bench/tokbench), --dir DIR (work folder, default
 # /tmp/pgmlops-tokbench), --out FILE (also write the report there).
 # --vocab N[,N...] (repeatable; default 0): the vocabulary sizes to measure,
 # 0 being the fixtures as they are (512 tokens, 1000 for WordPiece). For N > 0
@@ -79,10 +78,8 @@ say() { echo "$*" | tee -a "$report"; }
 
 # 1. our side
 if [ -z "$tokbench" ]; then
-  make -s >/dev/null || { echo "make failed" >&2; exit 1; }
-  tokbench=$W/tokbench
-  cc -O2 -Isrc -o "$tokbench" bench/tokbench.c src/llm/tok*.o src/llm/utf8.o src/llm/llmjson.o \
-    src/llm/llmutil.o src/vector/vecdist.o -ljansson -licuuc -lm || exit 1
+  make -s bench/tokbench >/dev/null || { echo "make bench/tokbench failed" >&2; exit 1; }
+  tokbench=$here/bench/tokbench
 fi
 
 # 2. the corpus

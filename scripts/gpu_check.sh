@@ -36,8 +36,8 @@ if [ "${1:-}" = --prepare ]; then
   rm -f unit/test_compute.bin unit/test_forward.bin unit/test_cuda_decode.bin
   make -s unit/test_compute.bin unit/test_forward.bin unit/test_cuda_decode.bin
   cp unit/test_compute.bin unit/test_forward.bin unit/test_cuda_decode.bin "$G/"
-  cc -O2 -Isrc -o "$G/tokbench" bench/tokbench.c src/llm/tok*.o src/llm/utf8.o src/llm/llmjson.o \
-    src/llm/llmutil.o src/vector/vecdist.o -ljansson -licuuc -lm
+  make -s bench/tokbench
+  cp bench/tokbench "$G/"
   d=$(mktemp -d)
   for f in openblas-pthread/libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 \
            libjansson.so.4 libicuuc.so.72 libicudata.so.72; do
