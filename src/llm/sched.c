@@ -42,8 +42,6 @@ typedef struct SchedReq
 	int			n_eos;
 	bool		greedy;			/* temperature 0, no penalty: argmax */
 	LlmSampler	sampler;		/* only when !greedy */
-	int			target;			/* tokens to feed before decoding: the prompt,
-								 * or the whole history once preempted */
 	int			seq;			/* -1 while waiting */
 	bool		paused;			/* skipped by steps (LlmSchedSetPaused) */
 } SchedReq;
@@ -151,14 +149,15 @@ BlocksFor(const LlmSched *s, int n_prompt, int max_tokens)
 }
 
 /*
- * KV blocks a request needs to read its prompt (or its history, once
- * preempted) and take its next token; a sequence never holds more than
- * the context, so a request that fits alone (LlmSchedAdd) always fits this
+ * KV blocks a request needs to read its history (the prompt, and the
+ * tokens generated before a preemption) and take its next token; a
+ * sequence never holds more than the context, so a request that fits
+ * alone (LlmSchedAdd) always fits this
  */
 static int
 PromptBlocks(const LlmSched *s, const SchedReq *r)
 {
-	return Blocks(r->target + 1 < s->max_position ? r->target + 1 : s->max_position);
+	return Blocks(r->n_hist + 1 < s->max_position ? r->n_hist + 1 : s->max_position);
 }
 
 /* queue a request; see sched.h */
@@ -210,7 +209,6 @@ LlmSchedAdd(LlmSched *s, void *tag, const int32_t *prompt, int n_prompt,
 	r->seq = -1;
 	r->n_prompt = n_prompt;
 	r->max_tokens = max_tokens;
-	r->target = n_prompt;
 	r->cap_hist = n_prompt + (max_tokens < 4096 ? max_tokens : 4096) + 1;
 	r->hist = LlmAlloc(sizeof(int32_t) * (size_t) r->cap_hist, err);
 	if (r->hist == NULL)
@@ -296,7 +294,7 @@ AdmissionRoom(const LlmSched *s, bool without_paused)
 		if (without_paused && r->paused)
 			room += Blocks(r->fed);
 		else
-			room -= 1 + (r->fed < r->target ? PromptBlocks(s, r) - Blocks(r->fed) : 0);
+			room -= 1 + (r->n_hist - r->fed > 1 ? PromptBlocks(s, r) - Blocks(r->fed) : 0);
 	}
 	return room;
 }
@@ -406,8 +404,7 @@ Preempt(LlmSched *s, bool paused_only)
 		return false;
 	LlmSeqClose(s->rt, victim->seq);
 	victim->seq = -1;
-	victim->fed = 0;
-	victim->target = victim->n_hist;
+	victim->fed = 0;			/* its whole history is read again */
 	s->running--;
 	s->preemptions++;
 	return true;
@@ -461,19 +458,20 @@ Layout(LlmSched *s, bool *all_greedy)
 		for (int i = 0; i < s->n_reqs && n < s->max_seqs && rows < s->max_rows; i++)
 		{
 			SchedReq   *r = s->reqs[i];
-			bool		decoding = r->fed >= r->target;
+			/* n_hist - fed tokens to feed: 1 when decoding */
+			bool		decoding = r->n_hist - r->fed == 1;
 			LlmStepSeq *e = &s->entries[n];
 			int			take;
 
 			if (r->seq < 0 || r->paused || decoding != (pass == 0))
 				continue;
-			take = decoding ? 1 : r->target - r->fed;
+			take = r->n_hist - r->fed;
 			if (take > s->max_rows - rows)
 				take = s->max_rows - rows;
 			e->seq = r->seq;
 			e->tokens = r->hist + r->fed;
 			e->n_tokens = take;
-			e->want_logits = r->fed + take >= r->target;
+			e->want_logits = r->fed + take == r->n_hist;
 			if (e->want_logits && !r->greedy)
 				*all_greedy = false;
 			s->entry_req[n++] = r;
@@ -524,32 +522,6 @@ Choose(LlmSched *s, SchedReq *r, bool all_greedy, int j)
 	return LlmSample(&r->sampler, row, r->hist, r->n_hist);
 }
 
-/* free KV blocks now */
-static int
-FreeBlocks(const LlmSched *s)
-{
-	int			free_blocks;
-	int			total;
-
-	LlmRuntimeKvUsage(s->rt, &free_blocks, &total);
-	return free_blocks;
-}
-
-/* KV blocks that the n laid-out entries take beyond what they hold */
-static int
-StepBlocks(const LlmSched *s, int n)
-{
-	int			need = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		const SchedReq *r = s->entry_req[i];
-
-		need += Blocks(r->fed + s->entries[i].n_tokens) - Blocks(r->fed);
-	}
-	return need;
-}
-
 /* one step; see sched.h */
 int
 LlmSchedStep(LlmSched *s, LlmSchedEvent *events, int *n_events, LlmError *err)
@@ -562,16 +534,21 @@ LlmSchedStep(LlmSched *s, LlmSchedEvent *events, int *n_events, LlmError *err)
 	*n_events = 0;
 	if ((rc = Admit(s, err)) != LLM_OK)
 		return rc;
-	/* preempt until the step's new KV blocks fit */
-	while ((n = Layout(s, &all_greedy)) > 0 && StepBlocks(s, n) > FreeBlocks(s))
-		if (!Preempt(s, false))
+	/*
+	 * A step whose new KV blocks do not fit fails with LLM_ERR_FULL and
+	 * changes nothing (runtime.h): preempt and lay it out again
+	 */
+	for (;;)
+	{
+		if ((n = Layout(s, &all_greedy)) == 0)
+			return LLM_OK;
+		if (all_greedy)
+			rc = LlmStepArgmax(s->rt, s->entries, n, s->ids, err);
+		else
+			rc = LlmStep(s->rt, s->entries, n, s->logits, err);
+		if (rc != LLM_ERR_FULL || !Preempt(s, false))
 			break;
-	if (n == 0)
-		return LLM_OK;
-	if (all_greedy)
-		rc = LlmStepArgmax(s->rt, s->entries, n, s->ids, err);
-	else
-		rc = LlmStep(s->rt, s->entries, n, s->logits, err);
+	}
 	if (rc != LLM_OK)
 	{
 		for (int i = 0; i < n; i++)
