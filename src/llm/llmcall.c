@@ -659,10 +659,7 @@ StreamFree(void *arg)
 static bool
 RemoteNext(StreamState *ss)
 {
-	size_t		len;
-	char	   *piece = LlmRemoteChatStreamNext(ss->remote, &len);
-
-	if (piece == NULL)
+	if (!LlmRemoteChatStreamNext(ss->remote, &ss->piece))
 	{
 		LlmRemoteChatStreamUsage(ss->remote, &ss->st.trace.tokens_in, &ss->st.trace.tokens_out);
 		LlmRemoteChatStreamClose(ss->remote);
@@ -671,9 +668,6 @@ RemoteNext(StreamState *ss)
 	}
 	if (ss->st.trace.first_token == 0)
 		ss->st.trace.first_token = GetCurrentTimestamp();
-	resetStringInfo(&ss->piece);
-	appendBinaryStringInfo(&ss->piece, piece, (int) len);
-	pfree(piece);
 	return true;
 }
 

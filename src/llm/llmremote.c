@@ -688,9 +688,12 @@ HostIsAllowed(const RemoteLocation *loc, List **hosts, bool *other_port)
 	{
 		const char *entry = lfirst(lc);
 
+		size_t		host_len;
+
 		if (LlmHttpHostAllowed(entry, loc->host, loc->port))
 			allowed = true;
-		else if (pg_strncasecmp(entry, loc->host, len) == 0 && entry[len] == ':')
+		else if (LlmHttpSplitHostPort(entry, strlen(entry), &host_len) > 0 &&
+				 host_len == len && pg_strncasecmp(entry, loc->host, len) == 0)
 			*other_port = true;
 	}
 	return allowed;
@@ -886,18 +889,23 @@ LlmRemoteChatStreamOpen(const char *location, Jsonb *options,
 	return rs;
 }
 
-char *
-LlmRemoteChatStreamNext(LlmRemoteStream *rs, size_t *len)
+bool
+LlmRemoteChatStreamNext(LlmRemoteStream *rs, StringInfo piece)
 {
-	const char *piece;
+	const char *data;
+	size_t		len;
 	LlmError	err;
 
 	memset(&err, 0, sizeof(err));
 	if (rs->cs == NULL)
 		elog(ERROR, "the remote stream is closed");
-	if (LlmChatStreamNext(rs->cs, &piece, len, &err) != LLM_OK)
+	if (LlmChatStreamNext(rs->cs, &data, &len, &err) != LLM_OK)
 		ReportRemoteError(&err, &rs->loc, "chat");
-	return piece != NULL ? pnstrdup(piece, *len) : NULL;
+	if (data == NULL)
+		return false;
+	resetStringInfo(piece);
+	appendBinaryStringInfo(piece, data, (int) len);
+	return true;
 }
 
 void

@@ -28,6 +28,7 @@
 #ifndef PGMLOPS_LLM_LLMREMOTE_H
 #define PGMLOPS_LLM_LLMREMOTE_H
 
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 #include "llm/provider.h"
@@ -63,8 +64,8 @@ typedef struct LlmRemoteStream LlmRemoteStream;
 extern LlmRemoteStream *LlmRemoteChatStreamOpen(const char *location, Jsonb *options,
 												const LlmChatMessage *msgs, int n_msgs,
 												const LlmChatParams *params);
-/* the next piece of text (UTF-8, palloc'ed), or NULL at the end */
-extern char *LlmRemoteChatStreamNext(LlmRemoteStream *rs, size_t *len);
+/* the next piece of text (UTF-8) into piece; false at the end */
+extern bool LlmRemoteChatStreamNext(LlmRemoteStream *rs, StringInfo piece);
 /* the tokens the provider counted (-1: unknown), once the end was read */
 extern void LlmRemoteChatStreamUsage(LlmRemoteStream *rs, int64 *prompt_tokens,
 									 int64 *completion_tokens);

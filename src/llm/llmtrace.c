@@ -88,6 +88,8 @@
 #include "llm/llmtrace.h"
 
 #define TRACE_PROMPT_MAX	8192	/* bytes of prompt kept per call */
+#define TRACE_BUFFER_CALLS_MAX 8192	/* mlops.trace_buffer_calls at most (and
+									 * the records a saved file may hold) */
 #define TRACE_MODEL_MAX		128
 #define TRACE_ERROR_MAX		1024
 #define TRACE_WORD_MAX		32		/* function, provider, status */
@@ -244,7 +246,6 @@ typedef struct TraceDumpEntry
 	TraceRecord record;
 } TraceDumpEntry;
 
-#define TRACE_DUMP_MAX		8192	/* the most slots mlops.trace_buffer_calls gives */
 
 /*
  * Did the server shut down cleanly (pg_control says so once the shutdown
@@ -350,7 +351,7 @@ ReadDump(FILE *file, TraceDumpHeader *hdr, TraceDumpEntry **entries)
 	*entries = NULL;
 	if (fread(hdr, sizeof(*hdr), 1, file) != 1 || hdr->magic != TRACE_DUMP_MAGIC ||
 		hdr->version != TRACE_DUMP_VERSION || hdr->entry_size != sizeof(TraceDumpEntry) ||
-		hdr->count > TRACE_DUMP_MAX)
+		hdr->count > TRACE_BUFFER_CALLS_MAX)
 		return "not a trace file of this build";
 	*entries = malloc(sizeof(TraceDumpEntry) * Max(hdr->count, 1));
 	if (*entries == NULL)
@@ -429,7 +430,7 @@ TraceRestore(void)
 		*r = entries[k].record;
 		/* terminated strings whatever the file held */
 		r->function[TRACE_WORD_MAX - 1] = r->provider[TRACE_WORD_MAX - 1] =
-			r->status[TRACE_WORD_MAX - 1] = r->model[TRACE_MODEL_MAX - 1] = r->hash[64] =
+			r->status[TRACE_WORD_MAX - 1] = r->model[TRACE_MODEL_MAX - 1] = r->hash[sizeof(r->hash) - 1] =
 			r->error[TRACE_ERROR_MAX - 1] = r->prompt[TRACE_PROMPT_MAX] = '\0';
 		trace->heads[idx].state = SLOT_FILLED;
 		trace->heads[idx].dbid = entries[k].dbid;
@@ -506,7 +507,7 @@ LlmTraceInit(void)
 							"When the buffer is full, calls are not traced and are counted as dropped. "
 							"Each slot takes about 9.5 kB of shared memory.",
 							&trace_buffer_calls,
-							512, 16, 8192,
+							512, 16, TRACE_BUFFER_CALLS_MAX,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

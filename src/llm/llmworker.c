@@ -824,7 +824,7 @@ LlmWorkerMain(Datum arg)
 {
 	LlmSvcWorker *me;
 	MemoryContext pass_cxt;
-	volatile bool trace_launched = false;
+	volatile bool trace_launched = false;	/* (PG_TRY in the loop) */
 
 	my_index = DatumGetInt32(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -866,8 +866,9 @@ LlmWorkerMain(Datum arg)
 			ApplySettings();
 		}
 		/*
-		 * once recovery has ended (at once on a primary; at promotion on a
-		 * standby), records that the last clean shutdown saved get flushers
+		 * once the server accepts writes, records that the last clean
+		 * shutdown saved get flushers (a server that starts as a standby
+		 * loads none)
 		 */
 		if (!trace_launched && my_index == 0 && !RecoveryInProgress())
 		{
